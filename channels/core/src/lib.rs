@@ -1,0 +1,335 @@
+//! Contracts between the Baylanys server and its channel adapters.
+//!
+//! Every channel turns what it receives into an [`InboundMessage`] and delivers an
+//! [`OutboundMessage`] through a [`ChannelAdapter`]. This crate holds only data types and
+//! the adapter trait: no database, no HTTP server, so channel crates stay independent.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a message came from or goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Telegram,
+    WebForm,
+    Phone,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::Email,
+        Channel::Telegram,
+        Channel::WebForm,
+        Channel::Phone,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Telegram => "telegram",
+            Channel::WebForm => "web_form",
+            Channel::Phone => "phone",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown channel `{s}`: expected email, telegram, web_form or phone"))
+    }
+}
+
+/// The applicant's language. Kazakh and Russian are the official ones (R4); English is a
+/// courtesy for staff-facing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Language {
+    #[serde(rename = "kk")]
+    Kk,
+    #[default]
+    #[serde(rename = "ru")]
+    Ru,
+    #[serde(rename = "en")]
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Kk => "kk",
+            Language::Ru => "ru",
+            Language::En => "en",
+        }
+    }
+
+    /// Guess Kazakh or Russian from the letters of a text: any of the letters that only
+    /// the Kazakh Cyrillic alphabet has (ә ғ қ ң ө ұ ү һ і) makes it Kazakh; otherwise
+    /// Russian, the language most appeals that carry no choice are written in.
+    pub fn detect(text: &str) -> Language {
+        const KAZAKH_ONLY: &[char] = &[
+            'ә', 'ғ', 'қ', 'ң', 'ө', 'ұ', 'ү', 'һ', 'і', 'Ә', 'Ғ', 'Қ', 'Ң', 'Ө', 'Ұ', 'Ү', 'Һ',
+            'І',
+        ];
+        let mut kazakh = 0usize;
+        let mut cyrillic = 0usize;
+        for ch in text.chars() {
+            if KAZAKH_ONLY.contains(&ch) {
+                kazakh += 1;
+            } else if ('\u{0400}'..='\u{04FF}').contains(&ch) {
+                cyrillic += 1;
+            }
+        }
+        // One stray letter in a long Russian text (a Kazakh surname) is not enough.
+        if kazakh > 0 && kazakh * 50 >= cyrillic.max(1) {
+            Language::Kk
+        } else {
+            Language::Ru
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Language {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "kk" | "kz" | "kaz" | "kk-kz" => Ok(Language::Kk),
+            "ru" | "rus" | "ru-ru" | "ru-kz" => Ok(Language::Ru),
+            "en" | "eng" => Ok(Language::En),
+            other => Err(format!("unknown language `{other}`: expected kk or ru")),
+        }
+    }
+}
+
+/// Who wrote, as the channel knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Sender {
+    /// The channel address: an e-mail address (lower-cased), a Telegram chat id, ...
+    pub address: String,
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A file that came with a message.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub file_name: String,
+    pub content_type: String,
+    #[serde(with = "bytes_as_base64_free")]
+    pub content: Vec<u8>,
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("size", &self.content.len())
+            .finish()
+    }
+}
+
+mod bytes_as_base64_free {
+    //! Attachments travel inside job payloads as plain byte arrays; compactness is not
+    //! a concern there because payloads reference stored files for anything large.
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Vec::<u8>::deserialize(d)
+    }
+}
+
+/// What a channel knows about which conversation a message continues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ThreadHints {
+    /// E-mail In-Reply-To and References message ids, without angle brackets.
+    pub references: Vec<String>,
+    /// A registration number found in the subject (`[UCC-2026-000042]`).
+    pub number_in_subject: Option<String>,
+    /// The channel says this starts a new appeal even if one is open (Telegram "new appeal").
+    pub force_new: bool,
+    /// The channel's own conversation key (a Telegram chat id): follow-ups join the
+    /// contact's open ticket on the same key.
+    pub conversation: Option<String>,
+}
+
+/// One message received on any channel, ready for intake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundMessage {
+    pub channel: Channel,
+    /// The channel's id for deduplication (Message-ID, Telegram update id, ...).
+    pub external_id: Option<String>,
+    pub sender: Sender,
+    pub received_at: DateTime<Utc>,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    /// The language the sender chose, if the channel asked.
+    pub language: Option<Language>,
+    pub attachments: Vec<Attachment>,
+    pub thread: ThreadHints,
+    /// Why no automatic acknowledgement may go back (an auto-reply, a mailing list, ...).
+    pub suppress_ack: Option<String>,
+    /// Structured fields a channel collected (region, topic, IIN for the web form).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl InboundMessage {
+    pub fn new(channel: Channel, sender: Sender, body_text: impl Into<String>) -> Self {
+        InboundMessage {
+            channel,
+            external_id: None,
+            sender,
+            received_at: Utc::now(),
+            subject: None,
+            body_text: body_text.into(),
+            body_html: None,
+            language: None,
+            attachments: Vec::new(),
+            thread: ThreadHints::default(),
+            suppress_ack: None,
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    /// The language to answer in: the sender's choice, else guessed from the text.
+    pub fn reply_language(&self) -> Language {
+        self.language.unwrap_or_else(|| {
+            let mut sample = self.subject.clone().unwrap_or_default();
+            sample.push(' ');
+            sample.push_str(&self.body_text);
+            Language::detect(&sample)
+        })
+    }
+}
+
+/// Why a message goes out; adapters use it for channel-specific touches
+/// (a rating keyboard on Telegram, `Auto-Submitted` on e-mail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundKind {
+    Acknowledgement,
+    Reply,
+    Notice,
+    RatingRequest,
+}
+
+impl OutboundKind {
+    /// Automatic messages carry `Auto-Submitted: auto-replied` (RFC 3834).
+    pub fn is_automatic(self) -> bool {
+        !matches!(self, OutboundKind::Reply)
+    }
+}
+
+/// One message to deliver through a channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    pub channel: Channel,
+    pub kind: OutboundKind,
+    /// The channel address: e-mail address or Telegram chat id.
+    pub recipient: String,
+    pub ticket_number: Option<String>,
+    pub language: Language,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// Our Message-ID for this message (e-mail threading), without angle brackets.
+    pub message_id: Option<String>,
+    /// Message ids this one answers (In-Reply-To first), without angle brackets.
+    pub references: Vec<String>,
+}
+
+/// What a successful delivery returns: the id the far side gave it, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DeliveryReceipt {
+    pub remote_id: Option<String>,
+}
+
+/// How a delivery failed, which decides whether the job is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Try again later (connection refused, SMTP 4xx, Telegram 429).
+    #[error("temporary failure: {message}")]
+    Temporary {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Never going to work (SMTP 5xx, a bot blocked by the user).
+    #[error("permanent failure: {message}")]
+    Permanent { message: String },
+}
+
+impl SendError {
+    pub fn temporary(message: impl Into<String>) -> Self {
+        SendError::Temporary {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn permanent(message: impl Into<String>) -> Self {
+        SendError::Permanent {
+            message: message.into(),
+        }
+    }
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<DeliveryReceipt, SendError>> + Send + 'a>>;
+
+/// A channel that can deliver outbound messages.
+pub trait ChannelAdapter: Send + Sync {
+    fn channel(&self) -> Channel;
+    fn send<'a>(&'a self, message: &'a OutboundMessage) -> SendFuture<'a>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r4_language_detected_from_kazakh_letters() {
+        assert_eq!(Language::detect("Сәлеметсіз бе, өтініш қабылдаңыз"), Language::Kk);
+        assert_eq!(Language::detect("Здравствуйте, примите обращение"), Language::Ru);
+        assert_eq!(Language::detect("hello"), Language::Ru);
+    }
+
+    #[test]
+    fn r4_one_kazakh_surname_in_russian_text_stays_russian() {
+        let text = "Здравствуйте, меня зовут Әлия, я пишу по поводу справки о несудимости, \
+                    которую не могу получить на портале уже третью неделю подряд, помогите";
+        assert_eq!(Language::detect(text), Language::Ru);
+    }
+
+    #[test]
+    fn channel_round_trips_through_its_name() {
+        for c in Channel::ALL {
+            assert_eq!(c.as_str().parse::<Channel>(), Ok(c));
+        }
+        assert!("fax".parse::<Channel>().unwrap_err().contains("fax"));
+    }
+}
