@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::dsn::Dsn;
 use crate::{charset, dsn, html, loops, sha256};
+use mail_parser::decoders::charsets::map::charset_decoder;
 
 /// What the server tells the parser about itself.
 #[derive(Debug, Clone)]
@@ -352,12 +353,40 @@ fn part_text(message: &Message<'_>, part: &MessagePart<'_>) -> String {
         _ => return String::new(),
     };
     let label = part.content_type().and_then(|ct| ct.attribute("charset"));
-    if charset::parser_handled(label, decoded) {
+    let broken = broken_transfer_encoding(part);
+    if !broken && charset::parser_handled(label, decoded) {
         return decoded.to_owned();
     }
     match transfer_decoded(message, part) {
-        Some(bytes) => charset::decode_labelled(label, &bytes),
+        Some(bytes) => match label.and_then(|l| charset_decoder(l.trim().as_bytes())) {
+            Some(decode) if broken && charset::parser_handled(label, &decode(&bytes)) => {
+                decode(&bytes)
+            }
+            _ => charset::decode_labelled(label, &bytes),
+        },
         None => decoded.to_owned(),
+    }
+}
+
+/// mail-parser keeps a base64 / quoted-printable part verbatim when its closing
+/// boundary is missing (a truncated message); we decode what is there.
+fn broken_transfer_encoding(part: &MessagePart<'_>) -> bool {
+    part.is_encoding_problem && !matches!(declared_encoding(part), Encoding::None)
+}
+
+/// The transfer encoding the part declares; mail-parser reports `None` once it gave up.
+fn declared_encoding(part: &MessagePart<'_>) -> Encoding {
+    match part.encoding {
+        Encoding::None => match part
+            .content_transfer_encoding()
+            .map(|e| e.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("base64") => Encoding::Base64,
+            Some("quoted-printable") => Encoding::QuotedPrintable,
+            _ => Encoding::None,
+        },
+        declared => declared,
     }
 }
 
@@ -366,7 +395,7 @@ fn transfer_decoded(message: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec
     let raw = message
         .raw_message()
         .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
-    match part.encoding {
+    match declared_encoding(part) {
         Encoding::Base64 => {
             let compact: Vec<u8> = raw
                 .iter()
@@ -388,8 +417,7 @@ fn attachments(message: &Message<'_>, cfg: &ParseConfig) -> (Vec<Attachment>, Ve
     let mut total = 0usize;
     for (n, part) in message.attachments().enumerate() {
         let (content_type, default_ext) = content_type(part);
-        let file_name = part
-            .attachment_name()
+        let file_name = attachment_name(message, part)
             .map(|n| n.trim().replace(['/', '\\'], "_"))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| match &part.body {
@@ -404,10 +432,13 @@ fn attachments(message: &Message<'_>, cfg: &ParseConfig) -> (Vec<Attachment>, Ve
             });
         // Attached text keeps its original bytes: it is a file, not something we display.
         let content = match &part.body {
+            PartType::Multipart(_) => continue,
+            _ if broken_transfer_encoding(part) => {
+                transfer_decoded(message, part).unwrap_or_else(|| part.contents().to_vec())
+            }
             PartType::Text(_) | PartType::Html(_) => {
                 transfer_decoded(message, part).unwrap_or_else(|| part.contents().to_vec())
             }
-            PartType::Multipart(_) => continue,
             _ => part.contents().to_vec(),
         };
         if content.len() > cfg.max_attachment_size || total + content.len() > cfg.max_message_size {
@@ -422,6 +453,109 @@ fn attachments(message: &Message<'_>, cfg: &ParseConfig) -> (Vec<Attachment>, Ve
         });
     }
     (kept, oversize)
+}
+
+/// The file name, re-read from the raw header when mail-parser decoded an RFC 2231
+/// continuation in a non-UTF-8 charset as UTF-8 (`filename*0*=windows-1251''...; filename*1*=...`).
+fn attachment_name(message: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+    let name = part.attachment_name()?;
+    if !name.contains('\u{FFFD}') {
+        return Some(name.to_owned());
+    }
+    for (header, param) in [
+        ("Content-Disposition", "filename"),
+        ("Content-Type", "name"),
+    ] {
+        let raw = part
+            .headers
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(header))
+            .and_then(|h| {
+                message
+                    .raw_message()
+                    .get(h.offset_start() as usize..h.offset_end() as usize)
+            });
+        if let Some(decoded) = raw.and_then(|r| rfc2231_param(&String::from_utf8_lossy(r), param)) {
+            return Some(decoded);
+        }
+    }
+    Some(name.to_owned())
+}
+
+/// Value of `param` in a MIME header, joining RFC 2231 segments as bytes before
+/// decoding them with the charset named in the first one.
+fn rfc2231_param(header_value: &str, param: &str) -> Option<String> {
+    let mut segments: Vec<(u32, bool, String)> = Vec::new();
+    let mut plain = None;
+    for item in split_params(header_value) {
+        let Some((key, value)) = item.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim().trim_matches('"').to_owned();
+        let Some(rest) = key.strip_prefix(param) else {
+            continue;
+        };
+        match rest {
+            "" => plain = Some(value),
+            "*" => segments.push((0, true, value)),
+            _ => {
+                let Some(rest) = rest.strip_prefix('*') else {
+                    continue;
+                };
+                let (number, encoded) = match rest.strip_suffix('*') {
+                    Some(n) => (n, true),
+                    None => (rest, false),
+                };
+                if let Ok(n) = number.parse() {
+                    segments.push((n, encoded, value));
+                }
+            }
+        }
+    }
+    segments.sort_by_key(|s| s.0);
+    let mut label = None;
+    let mut bytes = Vec::new();
+    for (i, (_, encoded, value)) in segments.iter().enumerate() {
+        let mut value = value.as_str();
+        if i == 0 && *encoded {
+            let mut parts = value.splitn(3, '\'');
+            if let (Some(cs), Some(_lang), Some(rest)) = (parts.next(), parts.next(), parts.next())
+            {
+                label = Some(cs.to_owned()).filter(|c| !c.is_empty());
+                value = rest;
+            }
+        }
+        if *encoded {
+            bytes.extend(percent_encoding::percent_decode_str(value));
+        } else {
+            bytes.extend_from_slice(value.as_bytes());
+        }
+    }
+    if segments.is_empty() {
+        return plain;
+    }
+    Some(charset::decode_labelled(label.as_deref(), &bytes))
+}
+
+/// `a; b="x;y"; c` split at semicolons outside quotes.
+fn split_params(value: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in value.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ';' if !quoted => items.push(std::mem::take(&mut current)),
+            '\r' | '\n' => {}
+            _ => current.push(c),
+        }
+    }
+    items.push(current);
+    items
 }
 
 /// `type/subtype` (with the charset of text) and an extension for unnamed parts.
@@ -467,6 +601,19 @@ mod tests {
         assert_eq!(
             number_in_subject("[x] [UCC-2026-7]", "UCC").as_deref(),
             Some("UCC-2026-7")
+        );
+    }
+
+    #[test]
+    fn rfc2231_segments_join_before_decoding() {
+        let header = "Content-Disposition: attachment;\r\n filename*0*=windows-1251''%C7%E0%FF%E2%EB%E5%ED%E8%E5;\r\n filename*1*=%20%EE%F2;\r\n filename*2=\" 1.docx\"";
+        assert_eq!(
+            rfc2231_param(header, "filename").as_deref(),
+            Some("Заявление от 1.docx")
+        );
+        assert_eq!(
+            rfc2231_param("a; filename=\"x;y.txt\"", "filename").as_deref(),
+            Some("x;y.txt")
         );
     }
 
