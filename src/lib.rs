@@ -1,1 +1,199 @@
+//! Baylanys: the omnichannel messaging and ticketing server of a Unified Contact Center.
+//!
+//! [`App::build`] makes the application from a [`config::Config`]; [`serve`] binds it and
+//! starts the HTTP server, the registrar and the job worker. Tests use the same path.
 
+pub mod auth;
+pub mod calendar;
+pub mod channels;
+pub mod config;
+pub mod db;
+pub mod jobs;
+pub mod templates;
+pub mod tickets;
+pub mod web;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use baylanys_core::{Channel, ChannelAdapter};
+use diesel::prelude::*;
+
+use crate::calendar::{Calendar, DayKind, DayOverride};
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::templates::Templates;
+use crate::tickets::intake::IntakeContext;
+use crate::tickets::registrar::Registrar;
+
+/// The running application, shared by every request handler and background task.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    calendar: RwLock<Arc<Calendar>>,
+    pub templates: Templates,
+    pub jobs_wakeup: tokio::sync::Notify,
+    pub adapters: HashMap<Channel, Arc<dyn ChannelAdapter>>,
+    registrar: OnceLock<Registrar>,
+    pub metrics: web::metrics::Metrics,
+    pub rate_limiter: web::ratelimit::RateLimiter,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("{0}")]
+    Channel(String),
+}
+
+impl App {
+    /// Connects and migrates the database and loads the calendar's stored overrides.
+    pub async fn build(config: Config) -> Result<Arc<App>, StartError> {
+        let db = Db::connect(&config.database_url, config.pool_size)?;
+        let migrate_db = db.clone();
+        tokio::task::spawn_blocking(move || migrate_db.migrate())
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))??;
+        let calendar = load_calendar(&db).await?;
+        crate::tickets::set_outbound_domain(crate::tickets::mail_domain(&config.mail_from));
+        let adapters = HashMap::new();
+        Ok(Arc::new(App {
+            rate_limiter: web::ratelimit::RateLimiter::new(config.rate_limit_per_minute),
+            config,
+            db,
+            calendar: RwLock::new(Arc::new(calendar)),
+            templates: Templates::new(),
+            jobs_wakeup: tokio::sync::Notify::new(),
+            adapters,
+            registrar: OnceLock::new(),
+            metrics: web::metrics::Metrics::default(),
+        }))
+    }
+
+    /// Adds an outgoing channel; only before the application is shared.
+    pub fn with_adapter(mut self: Arc<Self>, adapter: Arc<dyn ChannelAdapter>) -> Arc<Self> {
+        let app = Arc::get_mut(&mut self).expect("adapters are added before the app is shared");
+        app.adapters.insert(adapter.channel(), adapter);
+        self
+    }
+
+    /// The calendar as of now (overrides included).
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.calendar
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the stored overrides: after an edit here, or periodically for edits made
+    /// through another instance.
+    pub async fn reload_calendar(&self) -> Result<(), DbError> {
+        let fresh = load_calendar(&self.db).await?;
+        *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        Ok(())
+    }
+
+    pub fn intake_context<'a>(&'a self, calendar: &'a Calendar) -> IntakeContext<'a> {
+        IntakeContext {
+            calendar,
+            hours: &self.config.working_hours,
+            prefix: &self.config.registration_prefix,
+            public_url: &self.config.public_url,
+            templates: &self.templates,
+            acks_per_sender_per_hour: self.config.acks_per_sender_per_hour,
+            email_enabled: self.adapters.contains_key(&Channel::Email),
+        }
+    }
+
+    /// The group-commit registrar (started on first use).
+    pub fn registrar(self: &Arc<Self>) -> &Registrar {
+        self.registrar.get_or_init(|| Registrar::start(self.clone()))
+    }
+
+    pub fn email_enabled(&self) -> bool {
+        self.adapters.contains_key(&Channel::Email)
+    }
+}
+
+async fn load_calendar(db: &Db) -> Result<Calendar, DbError> {
+    use crate::db::schema::calendar_days;
+    let rows: Vec<(String, String, String)> = db
+        .run(|c| {
+            Ok(calendar_days::table
+                .select((calendar_days::day, calendar_days::kind, calendar_days::note))
+                .load(c)?)
+        })
+        .await?;
+    let overrides = rows.into_iter().filter_map(|(day, kind, note)| {
+        let date = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok()?;
+        let kind: DayKind = kind.parse().ok()?;
+        Some(DayOverride { date, kind, note })
+    });
+    Ok(Calendar::with_overrides(overrides))
+}
+
+/// Stores an administrator's calendar decision (one row per date; the latest wins).
+pub fn store_calendar_day(
+    conn: &mut db::DbConn,
+    o: &DayOverride,
+    by: &str,
+) -> Result<(), DbError> {
+    use crate::db::schema::calendar_days;
+    let day = o.date.format("%Y-%m-%d").to_string();
+    diesel::delete(calendar_days::table.find(&day)).execute(conn)?;
+    diesel::insert_into(calendar_days::table)
+        .values((
+            calendar_days::day.eq(&day),
+            calendar_days::kind.eq(o.kind.as_str()),
+            calendar_days::note.eq(&o.note),
+            calendar_days::set_by.eq(by),
+            calendar_days::set_at.eq(db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A running server: its address and a handle to stop it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub server: actix_web::dev::ServerHandle,
+    pub app: Arc<App>,
+}
+
+/// Binds the listener, starts the HTTP server, the job worker and the calendar refresher.
+/// The returned future resolves when the server stops.
+pub fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+) -> Result<(Running, actix_web::dev::Server), StartError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(app.config.listen.clone(), e))?;
+    let server = web::server(app.clone(), listener)
+        .map_err(|e| StartError::Bind(app.config.listen.clone(), e))?;
+    let handle = server.handle();
+    let _ = app.registrar();
+    tokio::spawn(jobs::worker::run(app.clone()));
+    let refresher = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = refresher.reload_calendar().await {
+                tracing::warn!(error = %e, "calendar refresh failed");
+            }
+        }
+    });
+    Ok((
+        Running {
+            addr,
+            server: handle,
+            app,
+        },
+        server,
+    ))
+}

@@ -1,1 +1,283 @@
-fn main() {}
+//! The `baylanys` command: serve, migrate, calendar, user, token.
+
+use std::process::ExitCode;
+
+use baylanys::calendar::{DayKind, DayOverride};
+use baylanys::config::{Config, ConfigArgs};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "baylanys", version, about = "Omnichannel messaging and ticketing server of the Unified Contact Center 1414")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTP, job worker, channels). Settings: defaults < baylanys.toml < BAYLANYS_* < flags.
+    Serve(ConfigArgs),
+    /// Apply the database migrations and exit (the server also applies them on start).
+    Migrate(ConfigArgs),
+    /// The national working-day calendar and deadlines.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// Manage operator and staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Compute a deadline: N working days from an instant (R5 reply: N = 2).
+    Due {
+        /// The instant, RFC 3339 with offset, e.g. 2025-03-07T10:00:00+05:00.
+        #[arg(long)]
+        from: String,
+        /// Working days to count (0..=365).
+        #[arg(long, default_value_t = 2)]
+        working_days: u32,
+        /// Print JSON: {"due_at", "effective_from", "explanation"}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List every non-working weekday and working weekend day of a year, with reasons.
+    Show {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Add or override a date: holiday, day-off or working-day, naming the act.
+    Set {
+        /// The date, YYYY-MM-DD.
+        date: String,
+        /// holiday | day-off | working-day
+        #[arg(long)]
+        kind: String,
+        /// The act that decided it, e.g. "Government decree No. 123 of 01.12.2026".
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from BAYLANYS_PASSWORD when set.
+    Add(UserAdd),
+}
+
+#[derive(Args)]
+struct UserAdd {
+    #[arg(long)]
+    login: String,
+    /// operator | supervisor | admin | agency | ici | quality | ingest
+    #[arg(long)]
+    role: String,
+    /// Full name shown to colleagues [default: the login].
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (it is stored hashed, shown once).
+    Create {
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BAYLANYS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
+    match cli.command {
+        Command::Serve(args) => serve(Config::load(&args)?).await,
+        Command::Migrate(args) => {
+            let config = Config::load(&args)?;
+            let db = baylanys::db::Db::connect(&config.database_url, 2)?;
+            let applied = tokio::task::spawn_blocking(move || db.migrate()).await??;
+            if applied.is_empty() {
+                println!("database is up to date");
+            } else {
+                for m in applied {
+                    println!("applied {m}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Calendar { command } => calendar(command).await,
+        Command::User { command: UserCommand::Add(a) } => {
+            let role = baylanys::auth::Role::parse(&a.role)?;
+            let app = baylanys::App::build(Config::load(&a.config)?).await?;
+            let password = std::env::var("BAYLANYS_PASSWORD").ok().filter(|p| !p.is_empty());
+            let name = a.name.unwrap_or_else(|| a.login.clone());
+            let login = a.login.clone();
+            let user = app
+                .db
+                .write(move |c| baylanys::auth::add_user(c, &login, &name, role, password.as_deref()))
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        format!("a user with login `{}` already exists", a.login)
+                    } else {
+                        e.to_string()
+                    }
+                })?;
+            println!("added user {} ({})", user.login, user.role.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { command: TokenCommand::Create { login, label, config } } => {
+            let app = baylanys::App::build(Config::load(&config)?).await?;
+            let l = login.clone();
+            let token = app.db.write(move |c| baylanys::auth::create_token(c, &l, label.as_deref())).await?;
+            match token {
+                Some(t) => {
+                    println!("{t}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(format!("no active user `{login}`: add one with `baylanys user add`").into()),
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<ExitCode, AnyError> {
+    let listener = std::net::TcpListener::bind(&config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let app = baylanys::App::build(config).await?;
+    let app = baylanys::channels::attach(app).await?;
+    let (running, server) = baylanys::serve(app, listener)?;
+    let engine = match running.app.db.engine {
+        baylanys::db::Engine::Sqlite => "SQLite",
+        baylanys::db::Engine::Postgres => "PostgreSQL",
+    };
+    println!("Baylanys listening on http://{} ({engine})", running.addr);
+    tracing::info!(addr = %running.addr, engine, "server started");
+    let handle = running.server.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping");
+        handle.stop(true).await;
+    });
+    server.await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
+    match cmd {
+        CalendarCommand::Due { from, working_days, json, config } => {
+            let config = Config::load(&config)?;
+            let at = baylanys::calendar::parse_instant(&from)?;
+            let cal = load_calendar(&config).await?;
+            let rule = if working_days == baylanys::calendar::R5_REPLY_WORKING_DAYS { "R5" } else { "C1" };
+            let d = cal.working_days_due(at.with_timezone(&chrono::Utc), working_days, rule, &config.working_hours)?;
+            if json {
+                println!("{}", baylanys::calendar::due_json(&d));
+            } else {
+                println!("{}", baylanys::calendar::format_almaty(d.due_at));
+                println!("{}", d.explanation.en);
+                println!("{}", d.explanation.ru);
+                println!("{}", d.explanation.kk);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CalendarCommand::Show { year, json, config } => {
+            let config = Config::load(&config)?;
+            let cal = load_calendar(&config).await?;
+            let listing = cal.year(year);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&listing)?);
+            } else {
+                for w in &listing.warnings {
+                    println!("warning: {}", w.en);
+                }
+                for d in &listing.days {
+                    println!(
+                        "{} {:<3} {:<11} {}{}",
+                        d.date,
+                        d.weekday,
+                        if d.working { "working" } else { "not working" },
+                        d.reason.en,
+                        d.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CalendarCommand::Set { date, kind, note, config } => {
+            let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map_err(|_| format!("`{date}` is not a date like 2027-05-16"))?;
+            let kind: DayKind = kind.parse()?;
+            if note.trim().is_empty() {
+                return Err("--note must name the act that decided it".into());
+            }
+            let config = Config::load(&config)?;
+            let app = baylanys::App::build(config).await?;
+            let o = DayOverride { date, kind, note: note.trim().to_string() };
+            let stored = o.clone();
+            app.db.write(move |c| baylanys::store_calendar_day(c, &stored, "cli")).await?;
+            app.reload_calendar().await?;
+            println!(
+                "{} set to {} ({}); it is now a {} day",
+                o.date,
+                o.kind.as_str(),
+                o.note,
+                if app.calendar().is_working_day(o.date) { "working" } else { "non-working" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The calendar with the overrides stored in the configured database.
+async fn load_calendar(config: &Config) -> Result<std::sync::Arc<baylanys::calendar::Calendar>, AnyError> {
+    let app = baylanys::App::build(config.clone()).await?;
+    Ok(app.calendar())
+}

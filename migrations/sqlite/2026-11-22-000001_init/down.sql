@@ -1,0 +1,12 @@
+DROP TABLE channel_state;
+DROP TABLE counters;
+DROP TABLE calendar_days;
+DROP TABLE jobs;
+DROP TABLE ticket_events;
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE raw_payloads;
+DROP TABLE tickets;
+DROP TABLE api_tokens;
+DROP TABLE users;
+DROP TABLE contacts;

@@ -1,0 +1,200 @@
+//! Users, roles, passwords (argon2) and API tokens (random, stored as SHA-256).
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use diesel::prelude::*;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::schema::{api_tokens, users};
+use crate::db::{DbConn, DbError, new_id};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    Supervisor,
+    Admin,
+    Agency,
+    Ici,
+    Quality,
+    /// Machines that feed raw messages in (an MTA, a mail gateway).
+    Ingest,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Operator,
+        Role::Supervisor,
+        Role::Admin,
+        Role::Agency,
+        Role::Ici,
+        Role::Quality,
+        Role::Ingest,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+            Role::Agency => "agency",
+            Role::Ici => "ici",
+            Role::Quality => "quality",
+            Role::Ingest => "ingest",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Role, String> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            format!("unknown role `{s}`: expected operator, supervisor, admin, agency, ici, quality or ingest")
+        })
+    }
+    /// Works tickets: reads, replies, assigns, transfers, closes.
+    pub fn works_tickets(self) -> bool {
+        matches!(self, Role::Operator | Role::Supervisor | Role::Admin)
+    }
+    /// Reads tickets (the quality body audits them).
+    pub fn reads_tickets(self) -> bool {
+        self.works_tickets() || self == Role::Quality
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// 32 random bytes as lowercase hex: tokens and status-page keys.
+pub fn random_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Secrets are random and long, so a plain SHA-256 is enough to store them.
+pub fn hash_secret(secret: &str) -> String {
+    sha256_hex(secret.as_bytes())
+}
+
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+pub fn add_user(
+    conn: &mut DbConn,
+    login: &str,
+    name: &str,
+    role: Role,
+    password: Option<&str>,
+) -> Result<User, DbError> {
+    let id = new_id();
+    let hash = match password {
+        Some(p) => Some(hash_password(p).map_err(DbError::Unavailable)?),
+        None => None,
+    };
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(&id),
+            users::login.eq(login),
+            users::name.eq(name),
+            users::role.eq(role.as_str()),
+            users::password_hash.eq(hash),
+            users::active.eq(1),
+            users::created_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    Ok(User {
+        id,
+        login: login.into(),
+        name: name.into(),
+        role,
+    })
+}
+
+/// Issues a token for `login`; the token itself is shown once and stored hashed.
+pub fn create_token(conn: &mut DbConn, login: &str, label: Option<&str>) -> Result<Option<String>, DbError> {
+    let uid: Option<String> = users::table
+        .filter(users::login.eq(login))
+        .filter(users::active.eq(1))
+        .select(users::id)
+        .first(conn)
+        .optional()?;
+    let Some(uid) = uid else {
+        return Ok(None);
+    };
+    let token = format!("bay_{}", random_secret());
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::id.eq(new_id()),
+            api_tokens::user_id.eq(uid),
+            api_tokens::token_hash.eq(hash_secret(&token)),
+            api_tokens::label.eq(label),
+            api_tokens::created_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    Ok(Some(token))
+}
+
+pub fn user_by_token(conn: &mut DbConn, token: &str) -> Result<Option<User>, DbError> {
+    let row: Option<(String, String, String, String)> = api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::token_hash.eq(hash_secret(token)))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(users::active.eq(1))
+        .select((users::id, users::login, users::name, users::role))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(id, login, name, role)| {
+        Role::parse(&role).ok().map(|role| User { id, login, name, role })
+    }))
+}
+
+pub fn user_by_password(conn: &mut DbConn, login: &str, password: &str) -> Result<Option<User>, DbError> {
+    let row: Option<(String, String, String, String, Option<String>)> = users::table
+        .filter(users::login.eq(login))
+        .filter(users::active.eq(1))
+        .select((users::id, users::login, users::name, users::role, users::password_hash))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(id, login, name, role, hash)| {
+        let ok = hash.is_some_and(|h| verify_password(password, &h));
+        ok.then(|| Role::parse(&role).ok().map(|role| User { id, login, name, role }))
+            .flatten()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_with_the_right_password() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
+    }
+
+    #[test]
+    fn roles_parse_with_a_helpful_error() {
+        assert_eq!(Role::parse("quality"), Ok(Role::Quality));
+        assert!(Role::parse("boss").unwrap_err().contains("operator"));
+    }
+}

@@ -1,0 +1,276 @@
+//! Typed configuration: defaults < `baylanys.toml` (or `--config FILE`) < `BAYLANYS_*`
+//! environment variables. Every setting is listed by `baylanys serve --help`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// The settings as they may appear in the TOML file; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub registration_prefix: Option<String>,
+    pub working_hours: Option<String>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub workers: Option<usize>,
+    pub pool_size: Option<u32>,
+    pub instance_id: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub imap_url: Option<String>,
+    pub max_attachment_bytes: Option<u64>,
+    pub max_message_bytes: Option<u64>,
+    pub acks_per_sender_per_hour: Option<u32>,
+    pub telegram_token: Option<String>,
+    pub telegram_api_url: Option<String>,
+    pub telegram_webhook_secret: Option<String>,
+    pub telegram_mode: Option<String>,
+}
+
+/// Settings given on the command line or in the environment (they win over the file).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file (default: ./baylanys.toml when it exists).
+    #[arg(long = "config", env = "BAYLANYS_CONFIG", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "BAYLANYS_LISTEN")]
+    pub listen: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASS@HOST/DB [default: sqlite://data/baylanys.db].
+    #[arg(long, env = "BAYLANYS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Public base URL used in status links sent to applicants [default: http://LISTEN].
+    #[arg(long, env = "BAYLANYS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Prefix of registration numbers, PREFIX-YEAR-000001 [default: UCC].
+    #[arg(long, env = "BAYLANYS_REGISTRATION_PREFIX")]
+    pub registration_prefix: Option<String>,
+    /// Working hours in Asia/Almaty, HH:MM-HH:MM [default: 09:00-18:30].
+    #[arg(long, env = "BAYLANYS_WORKING_HOURS")]
+    pub working_hours: Option<String>,
+    /// Appeals accepted per client IP per minute on the public form and API; 0 turns the limit off [default: 30].
+    #[arg(long, env = "BAYLANYS_RATE_LIMIT_PER_MINUTE")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// HTTP worker threads [default: number of CPUs].
+    #[arg(long, env = "BAYLANYS_WORKERS")]
+    pub workers: Option<usize>,
+    /// Database connections in the pool [default: 16].
+    #[arg(long, env = "BAYLANYS_POOL_SIZE")]
+    pub pool_size: Option<u32>,
+    /// Name of this instance in job leases [default: host name and process id].
+    #[arg(long, env = "BAYLANYS_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Outgoing mail server: smtp://HOST:PORT, smtp://HOST:587?tls=required, smtps://USER:PASS@HOST:465.
+    #[arg(long, env = "BAYLANYS_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail [default: support@goscorp.kz].
+    #[arg(long, env = "BAYLANYS_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Support mailbox: imap://USER:PASS@HOST:PORT/INBOX or imaps://...
+    #[arg(long, env = "BAYLANYS_IMAP_URL")]
+    pub imap_url: Option<String>,
+    /// Largest accepted attachment in bytes [default: 10485760].
+    #[arg(long, env = "BAYLANYS_MAX_ATTACHMENT_BYTES")]
+    pub max_attachment_bytes: Option<u64>,
+    /// Largest accepted message in bytes [default: 26214400].
+    #[arg(long, env = "BAYLANYS_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<u64>,
+    /// Automatic acknowledgements sent to one address per hour at most [default: 5].
+    #[arg(long, env = "BAYLANYS_ACKS_PER_SENDER_PER_HOUR")]
+    pub acks_per_sender_per_hour: Option<u32>,
+    /// Telegram bot token; the bot runs when it is set.
+    #[arg(long, env = "BAYLANYS_TELEGRAM_TOKEN", hide_env_values = true)]
+    pub telegram_token: Option<String>,
+    /// Bot API base URL, for a self-hosted Bot API server [default: https://api.telegram.org].
+    #[arg(long, env = "BAYLANYS_TELEGRAM_API_URL")]
+    pub telegram_api_url: Option<String>,
+    /// Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token with webhook updates.
+    #[arg(long, env = "BAYLANYS_TELEGRAM_WEBHOOK_SECRET", hide_env_values = true)]
+    pub telegram_webhook_secret: Option<String>,
+    /// How updates arrive: polling or webhook [default: polling].
+    #[arg(long, env = "BAYLANYS_TELEGRAM_MODE")]
+    pub telegram_mode: Option<String>,
+}
+
+/// The resolved configuration the application runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    pub public_url: String,
+    pub registration_prefix: String,
+    pub working_hours: crate::calendar::WorkingHours,
+    pub rate_limit_per_minute: u32,
+    pub workers: usize,
+    pub pool_size: u32,
+    pub instance_id: String,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub imap_url: Option<String>,
+    pub max_attachment_bytes: u64,
+    pub max_message_bytes: u64,
+    pub acks_per_sender_per_hour: u32,
+    pub telegram_token: Option<String>,
+    pub telegram_api_url: Option<String>,
+    pub telegram_webhook_secret: Option<String>,
+    pub telegram_mode: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("configuration file {0} is not valid: {1}")]
+    Parse(PathBuf, String),
+    #[error("setting `{0}`: {1}")]
+    Invalid(&'static str, String),
+}
+
+impl Config {
+    /// Defaults < file < command line/environment.
+    pub fn load(args: &ConfigArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config_file {
+            Some(path) => read_file(path)?,
+            None if Path::new("baylanys.toml").exists() => read_file(Path::new("baylanys.toml"))?,
+            None => FileConfig::default(),
+        };
+        Self::resolve(args.clone(), file)
+    }
+
+    pub fn resolve(a: ConfigArgs, f: FileConfig) -> Result<Config, ConfigError> {
+        let listen = a.listen.or(f.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let hours_text = a
+            .working_hours
+            .or(f.working_hours)
+            .unwrap_or_else(|| "09:00-18:30".into());
+        let working_hours = parse_working_hours(&hours_text)?;
+        let prefix = a
+            .registration_prefix
+            .or(f.registration_prefix)
+            .unwrap_or_else(|| "UCC".into());
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ConfigError::Invalid(
+                "registration_prefix",
+                format!("`{prefix}` must be non-empty ASCII letters and digits"),
+            ));
+        }
+        let telegram_mode = a
+            .telegram_mode
+            .or(f.telegram_mode)
+            .unwrap_or_else(|| "polling".into());
+        if telegram_mode != "polling" && telegram_mode != "webhook" {
+            return Err(ConfigError::Invalid(
+                "telegram_mode",
+                format!("`{telegram_mode}` must be polling or webhook"),
+            ));
+        }
+        let public_url = a
+            .public_url
+            .or(f.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        Ok(Config {
+            database_url: a
+                .database_url
+                .or(f.database_url)
+                .unwrap_or_else(|| "sqlite://data/baylanys.db".into()),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            registration_prefix: prefix,
+            working_hours,
+            rate_limit_per_minute: a.rate_limit_per_minute.or(f.rate_limit_per_minute).unwrap_or(30),
+            workers: a
+                .workers
+                .or(f.workers)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            pool_size: a.pool_size.or(f.pool_size).unwrap_or(16),
+            instance_id: a.instance_id.or(f.instance_id).unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "baylanys".into()),
+                    std::process::id()
+                )
+            }),
+            smtp_url: a.smtp_url.or(f.smtp_url),
+            mail_from: a
+                .mail_from
+                .or(f.mail_from)
+                .unwrap_or_else(|| "support@goscorp.kz".into()),
+            imap_url: a.imap_url.or(f.imap_url),
+            max_attachment_bytes: a
+                .max_attachment_bytes
+                .or(f.max_attachment_bytes)
+                .unwrap_or(10 * 1024 * 1024),
+            max_message_bytes: a
+                .max_message_bytes
+                .or(f.max_message_bytes)
+                .unwrap_or(25 * 1024 * 1024),
+            acks_per_sender_per_hour: a
+                .acks_per_sender_per_hour
+                .or(f.acks_per_sender_per_hour)
+                .unwrap_or(5),
+            telegram_token: a.telegram_token.or(f.telegram_token).filter(|t| !t.is_empty()),
+            telegram_api_url: a.telegram_api_url.or(f.telegram_api_url),
+            telegram_webhook_secret: a.telegram_webhook_secret.or(f.telegram_webhook_secret),
+            telegram_mode,
+            listen,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
+}
+
+/// `09:00-18:30` into working hours.
+pub fn parse_working_hours(text: &str) -> Result<crate::calendar::WorkingHours, ConfigError> {
+    let bad = || {
+        ConfigError::Invalid(
+            "working_hours",
+            format!("`{text}` must look like 09:00-18:30 (start before end)"),
+        )
+    };
+    let (s, e) = text.split_once('-').ok_or_else(bad)?;
+    let start = chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M").map_err(|_| bad())?;
+    let end = chrono::NaiveTime::parse_from_str(e.trim(), "%H:%M").map_err(|_| bad())?;
+    if start >= end {
+        return Err(bad());
+    }
+    Ok(crate::calendar::WorkingHours { start, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_wins_over_file_and_file_over_defaults() {
+        let file: FileConfig =
+            toml::from_str("listen = \"0.0.0.0:9000\"\nregistration_prefix = \"ECC\"").unwrap();
+        let args = ConfigArgs {
+            registration_prefix: Some("UCX".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(args, file).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.registration_prefix, "UCX");
+        assert_eq!(c.database_url, "sqlite://data/baylanys.db");
+        assert_eq!(c.rate_limit_per_minute, 30);
+    }
+
+    #[test]
+    fn c2_working_hours_are_checked() {
+        assert!(parse_working_hours("09:00-18:30").is_ok());
+        let err = parse_working_hours("18:30-09:00").unwrap_err().to_string();
+        assert!(err.contains("09:00-18:30"), "{err}");
+        assert!(parse_working_hours("nine to five").is_err());
+    }
+
+    #[test]
+    fn unknown_file_settings_are_refused() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+    }
+}

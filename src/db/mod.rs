@@ -1,0 +1,270 @@
+//! Storage: one diesel codebase over SQLite (embedded default) and PostgreSQL (scale),
+//! chosen at run time by the URL. Diesel is synchronous, so every call goes through
+//! [`Db::run`] / [`Db::write`] on a blocking thread.
+
+pub mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::backend::Backend;
+use diesel::connection::SimpleConnection;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::serialize::{self, IsNull, ToSql};
+use diesel::sql_types::Binary;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+/// Raw bytes (e-mail sources, attachments): the derived multi-backend lacks `Binary`,
+/// so this newtype routes it to each backend's own implementation.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Binary)]
+pub struct Blob(pub Vec<u8>);
+
+impl FromSql<Binary, MultiBackend> for Blob {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Vec<u8>, Binary>().map(Blob)
+    }
+}
+
+impl ToSql<Binary, MultiBackend> for Blob {
+    fn to_sql<'b>(&'b self, out: &mut serialize::Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Binary, &self.0));
+        Ok(IsNull::No)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database URL `{0}` is not understood: use sqlite://PATH or postgres://...")]
+    BadUrl(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl DbError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, DbError::Query(diesel::result::Error::NotFound))
+    }
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Turns `sqlite://data/baylanys.db`, `sqlite::memory:`, a bare path, or
+/// `postgres://...` into the engine and the URL diesel's connection wants.
+pub fn parse_url(url: &str) -> Result<(Engine, String), DbError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((Engine::Postgres, url.to_string()))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok((Engine::Sqlite, path.to_string()))
+    } else if let Some(path) = url.strip_prefix("sqlite:") {
+        Ok((Engine::Sqlite, path.to_string()))
+    } else if !url.contains("://") && !url.is_empty() {
+        Ok((Engine::Sqlite, url.to_string()))
+    } else {
+        Err(DbError::BadUrl(url.to_string()))
+    }
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            // WAL + NORMAL survives a killed process (the 201-means-committed promise);
+            // busy_timeout covers readers racing a checkpoint.
+            // busy_timeout first, so the pragmas after it wait for a lock instead of failing;
+            // journal_mode = WAL is persistent and was set once in `Db::connect`.
+            c.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+pub type Conn = PooledConnection<ConnectionManager<DbConn>>;
+
+/// The shared database handle: a pool plus, on SQLite, one in-process writer lock so
+/// writers queue in memory instead of spinning on SQLITE_BUSY.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager<DbConn>>,
+    pub engine: Engine,
+    write_lock: Arc<std::sync::Mutex<()>>,
+}
+
+impl Db {
+    pub fn connect(url: &str, pool_size: u32) -> Result<Db, DbError> {
+        let (engine, conn_url) = parse_url(url)?;
+        if engine == Engine::Sqlite
+            && let Some(parent) = std::path::Path::new(&conn_url).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        if engine == Engine::Sqlite {
+            // One connection switches the file to WAL before the pool opens several at once.
+            let mut c = <diesel::SqliteConnection as Connection>::establish(&conn_url)
+                .map_err(|e| DbError::Unavailable(format!("cannot open {conn_url}: {e}")))?;
+            c.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+        }
+        let manager = ConnectionManager::<DbConn>::new(conn_url);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(2))
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        Ok(Db {
+            pool,
+            engine,
+            write_lock: Arc::new(std::sync::Mutex::new(())),
+        })
+    }
+
+    pub fn get(&self) -> Result<Conn, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Applies the embedded migrations of this engine; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.get()?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+            DbConn::Pg(c) => {
+                // Several instances may start at once: serialise migrations.
+                c.batch_execute("SELECT pg_advisory_lock(4242001)")?;
+                let r = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.iter().map(|m| m.to_string()).collect());
+                c.batch_execute("SELECT pg_advisory_unlock(4242001)")?;
+                r
+            }
+        };
+        applied.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// Runs a read (or a single self-contained statement) on a blocking thread.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _g = span.enter();
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` in one write transaction on a blocking thread.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _g = span.enter();
+            db.write_blocking(f)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// The synchronous core of [`Db::write`], for callers already on a blocking thread.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError>,
+    {
+        let mut conn = self.get()?;
+        match self.engine {
+            Engine::Sqlite => {
+                let _guard = self
+                    .write_lock
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                // BEGIN IMMEDIATE takes the write lock up front, so a transaction never
+                // fails half-way on a read-to-write upgrade.
+                conn.batch_execute("BEGIN IMMEDIATE")?;
+                match f(&mut conn) {
+                    Ok(v) => {
+                        conn.batch_execute("COMMIT")?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+            Engine::Postgres => conn.transaction(|c| f(c)),
+        }
+    }
+}
+
+/// A fresh UUIDv7 as text: time-ordered, so indexes stay append-mostly.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// The current instant as stored: UTC without offset.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_engine() {
+        assert_eq!(parse_url("sqlite://data/b.db").unwrap(), (Engine::Sqlite, "data/b.db".into()));
+        assert_eq!(parse_url("data/b.db").unwrap(), (Engine::Sqlite, "data/b.db".into()));
+        assert_eq!(parse_url("postgres://u@h/db").unwrap().0, Engine::Postgres);
+        assert!(parse_url("mysql://x").unwrap_err().to_string().contains("sqlite://"));
+    }
+}

@@ -1,0 +1,191 @@
+// One portable schema for SQLite and PostgreSQL (see migrations/*/2026-11-22-000001_init).
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        telegram_chat_id -> Nullable<Text>,
+        iin_bin -> Nullable<Text>,
+        language -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        login -> Text,
+        name -> Text,
+        role -> Text,
+        queue -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        active -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        label -> Nullable<Text>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        number -> Text,
+        contact_id -> Text,
+        channel -> Text,
+        conversation -> Nullable<Text>,
+        status -> Text,
+        queue -> Text,
+        assignee_id -> Nullable<Text>,
+        subject -> Text,
+        language -> Text,
+        region -> Nullable<Text>,
+        topic -> Nullable<Text>,
+        access_key_hash -> Nullable<Text>,
+        registered_at -> Timestamp,
+        effective_from -> Text,
+        due_at -> Timestamp,
+        deadline -> Text,
+        answered_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        rating -> Nullable<Integer>,
+        search_text -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    raw_payloads (id) {
+        id -> Text,
+        channel -> Text,
+        dedupe_key -> Nullable<Text>,
+        content -> Binary,
+        sha256 -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        ticket_id -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        ticket_id -> Text,
+        direction -> Text,
+        kind -> Text,
+        channel -> Text,
+        author_id -> Nullable<Text>,
+        address -> Text,
+        subject -> Nullable<Text>,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        raw_payload_id -> Nullable<Text>,
+        delivery_status -> Nullable<Text>,
+        delivery_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        message_id -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        content -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Text,
+        ticket_id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        kind -> Text,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        ticket_id -> Nullable<Text>,
+        status -> Text,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        lease_until -> Nullable<Timestamp>,
+        leased_by -> Nullable<Text>,
+        dedupe_key -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendar_days (day) {
+        day -> Text,
+        kind -> Text,
+        note -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    channel_state (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(tickets -> contacts (contact_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(api_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    contacts,
+    users,
+    api_tokens,
+    tickets,
+    raw_payloads,
+    messages,
+    attachments,
+    ticket_events,
+    jobs,
+    calendar_days,
+    counters,
+    channel_state,
+);

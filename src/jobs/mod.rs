@@ -1,0 +1,200 @@
+//! The jobs table: outbox and timers. Rows are written in the same transaction as the
+//! state change that implies them; workers claim due rows under an expiring lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so N instances run each job once, and
+//! failures retry with exponential backoff, staying visible with their last error.
+
+pub mod worker;
+
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::jobs;
+use crate::db::{DbConn, DbError, new_id};
+
+pub const DELIVER: &str = "deliver";
+
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
+/// How long a claimed job is ours before another instance may take it over.
+pub const LEASE_SECONDS: i64 = 120;
+
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub payload: serde_json::Value,
+    pub ticket_id: Option<&'a str>,
+    /// A job with a key already present is not added again (cron ticks, redeliveries).
+    pub dedupe_key: Option<&'a str>,
+    pub run_at: Option<NaiveDateTime>,
+    pub max_attempts: Option<i32>,
+}
+
+/// Adds a job; returns its id, or the id of the job that already holds the dedupe key.
+pub fn enqueue(conn: &mut DbConn, job: NewJob<'_>) -> Result<String, DbError> {
+    if let Some(key) = job.dedupe_key {
+        let existing: Option<String> = jobs::table
+            .filter(jobs::dedupe_key.eq(key))
+            .select(jobs::id)
+            .first(conn)
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+    }
+    let id = new_id();
+    let now = crate::db::now();
+    diesel::insert_into(jobs::table)
+        .values((
+            jobs::id.eq(&id),
+            jobs::kind.eq(job.kind),
+            jobs::payload.eq(job.payload.to_string()),
+            jobs::ticket_id.eq(job.ticket_id),
+            jobs::status.eq("pending"),
+            jobs::run_at.eq(job.run_at.unwrap_or(now)),
+            jobs::attempts.eq(0),
+            jobs::max_attempts.eq(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS)),
+            jobs::dedupe_key.eq(job.dedupe_key),
+            jobs::created_at.eq(now),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub ticket_id: Option<String>,
+    pub status: String,
+    pub run_at: NaiveDateTime,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub lease_until: Option<NaiveDateTime>,
+    pub leased_by: Option<String>,
+    pub dedupe_key: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Claims up to `limit` due jobs for `instance`. Pending jobs and running jobs whose
+/// lease expired (their instance died) are both due.
+pub fn claim(conn: &mut DbConn, instance: &str, limit: i64) -> Result<Vec<Job>, DbError> {
+    let now = Utc::now().naive_utc();
+    let lease = now + Duration::seconds(LEASE_SECONDS);
+    let due = jobs::run_at
+        .le(now)
+        .and(jobs::status.eq("pending").or(jobs::status.eq("running").and(jobs::lease_until.lt(now))));
+    let ids: Vec<String> = match conn {
+        DbConn::Pg(c) => jobs::table
+            .filter(due)
+            .order(jobs::run_at.asc())
+            .limit(limit)
+            .select(jobs::id)
+            .for_update()
+            .skip_locked()
+            .load(c)?,
+        // SQLite has one writer at a time: the write transaction is the lock.
+        DbConn::Sqlite(c) => jobs::table
+            .filter(due)
+            .order(jobs::run_at.asc())
+            .limit(limit)
+            .select(jobs::id)
+            .load(c)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
+        .set((
+            jobs::status.eq("running"),
+            jobs::lease_until.eq(lease),
+            jobs::leased_by.eq(instance),
+            jobs::attempts.eq(jobs::attempts + 1),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(jobs::table.filter(jobs::id.eq_any(&ids)).load(conn)?)
+}
+
+pub fn complete(conn: &mut DbConn, id: &str, instance: &str) -> Result<(), DbError> {
+    diesel::update(jobs::table.find(id).filter(jobs::leased_by.eq(instance)))
+        .set((
+            jobs::status.eq("done"),
+            jobs::lease_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(None::<String>),
+            jobs::updated_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How a failed run ends: again later, or given up for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    After(Option<std::time::Duration>),
+    Never,
+}
+
+/// Exponential backoff: 10 s, 20 s, 40 s ... capped at one hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 20) - 1;
+    Duration::seconds((10i64 << exp).min(3600))
+}
+
+/// Records a failure. Returns true when the job was given up (the caller marks what it
+/// was delivering as failed).
+pub fn fail(conn: &mut DbConn, job: &Job, error: &str, retry: Retry) -> Result<bool, DbError> {
+    let now = Utc::now().naive_utc();
+    let give_up = retry == Retry::Never || job.attempts >= job.max_attempts;
+    let run_at = match retry {
+        Retry::After(Some(d)) => now + Duration::from_std(d).unwrap_or(Duration::seconds(60)),
+        _ => now + backoff(job.attempts),
+    };
+    diesel::update(jobs::table.find(&job.id))
+        .set((
+            jobs::status.eq(if give_up { "failed" } else { "pending" }),
+            jobs::run_at.eq(if give_up { job.run_at } else { run_at }),
+            jobs::lease_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(give_up)
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobCounts {
+    pub pending: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+pub fn counts(conn: &mut DbConn) -> Result<JobCounts, DbError> {
+    let rows: Vec<(String, i64)> = jobs::table
+        .group_by(jobs::status)
+        .select((jobs::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let get = |s: &str| rows.iter().find(|r| r.0 == s).map_or(0, |r| r.1);
+    Ok(JobCounts {
+        pending: get("pending"),
+        running: get("running"),
+        done: get("done"),
+        failed: get("failed"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(1), Duration::seconds(10));
+        assert_eq!(backoff(2), Duration::seconds(20));
+        assert_eq!(backoff(4), Duration::seconds(80));
+        assert_eq!(backoff(12), Duration::seconds(3600));
+    }
+}

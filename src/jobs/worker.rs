@@ -1,0 +1,211 @@
+//! The job runner of one instance: claims due jobs, runs them, records the outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baylanys_core::{Attachment, Channel, OutboundMessage, SendError};
+use diesel::prelude::*;
+
+use crate::App;
+use crate::db::schema::{attachments, messages, tickets};
+use crate::db::{Blob, DbError};
+use crate::jobs::{self, Job, Retry};
+
+/// Runs until the process ends: wakes on new work or once a second.
+pub async fn run(app: Arc<App>) {
+    let instance = app.config.instance_id.clone();
+    loop {
+        let claimed = {
+            let instance = instance.clone();
+            app.db.write(move |c| jobs::claim(c, &instance, 32)).await
+        };
+        match claimed {
+            Ok(batch) if !batch.is_empty() => {
+                let runs = batch.into_iter().map(|job| {
+                    let app = app.clone();
+                    let instance = instance.clone();
+                    async move { run_one(&app, &instance, job).await }
+                });
+                futures_util::future::join_all(runs).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
+        }
+        tokio::select! {
+            _ = app.jobs_wakeup.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn run_one(app: &Arc<App>, instance: &str, job: Job) {
+    let outcome = match job.kind.as_str() {
+        jobs::DELIVER => deliver(app, &job).await,
+        other => Err((format!("unknown job kind `{other}`"), Retry::Never)),
+    };
+    let instance = instance.to_string();
+    let result = match outcome {
+        Ok(()) => app.db.write(move |c| jobs::complete(c, &job.id, &instance)).await,
+        Err((error, retry)) => {
+            tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed");
+            app.db
+                .write(move |c| {
+                    let gave_up = jobs::fail(c, &job, &error, retry)?;
+                    if job.kind == jobs::DELIVER {
+                        mark_delivery(c, &job, if gave_up { "failed" } else { "retrying" }, Some(&error))?;
+                    }
+                    Ok(())
+                })
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, "recording a job outcome failed; its lease will expire and it runs again");
+    }
+}
+
+fn message_id_of(job: &Job) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(&job.payload)
+        .ok()?
+        .get("message_id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn mark_delivery(
+    c: &mut crate::db::DbConn,
+    job: &Job,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    let Some(mid) = message_id_of(job) else {
+        return Ok(());
+    };
+    let now = crate::db::now();
+    diesel::update(messages::table.find(&mid))
+        .set((
+            messages::delivery_status.eq(status),
+            messages::delivery_error.eq(error),
+            (status == "sent").then(|| messages::delivered_at.eq(now)),
+        ))
+        .execute(c)?;
+    if let Some(ticket) = &job.ticket_id
+        && (status == "sent" || status == "failed")
+    {
+        crate::tickets::event(
+            c,
+            ticket,
+            "system",
+            if status == "sent" { "delivered" } else { "delivery_failed" },
+            serde_json::json!({ "message_id": mid, "job_id": job.id, "attempts": job.attempts, "error": error }),
+        )?;
+    }
+    Ok(())
+}
+
+type Failure = (String, Retry);
+
+/// Sends one queued outgoing message through its channel's adapter.
+async fn deliver(app: &Arc<App>, job: &Job) -> Result<(), Failure> {
+    let mid = message_id_of(job).ok_or_else(|| ("payload has no message_id".to_string(), Retry::Never))?;
+    let loaded = app
+        .db
+        .run(move |c| load_outbound(c, &mid))
+        .await
+        .map_err(|e| (e.to_string(), Retry::After(None)))?;
+    let Some(out) = loaded else {
+        return Err(("the message to deliver no longer exists".into(), Retry::Never));
+    };
+    let Some(adapter) = app.adapters.get(&out.channel) else {
+        return Err((
+            format!("no {} channel is configured on this server", out.channel),
+            Retry::After(None),
+        ));
+    };
+    match adapter.send(&out).await {
+        Ok(_receipt) => {
+            let job = job.clone();
+            app.db
+                .write(move |c| mark_delivery(c, &job, "sent", None))
+                .await
+                .map_err(|e| (e.to_string(), Retry::After(None)))?;
+            Ok(())
+        }
+        Err(SendError::Temporary { message, retry_after }) => Err((message, Retry::After(retry_after))),
+        Err(SendError::Permanent { message }) => Err((message, Retry::Never)),
+    }
+}
+
+fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<OutboundMessage>, DbError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    );
+    let row: Option<Row> = messages::table
+        .inner_join(tickets::table)
+        .filter(messages::id.eq(mid))
+        .select((
+            messages::ticket_id,
+            messages::kind,
+            messages::channel,
+            messages::address,
+            messages::subject,
+            messages::body_text,
+            messages::body_html,
+            messages::external_id,
+            tickets::number,
+            tickets::language,
+        ))
+        .first(c)
+        .optional()?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let channel: Channel = r.2.parse().map_err(|e: String| DbError::Unavailable(e))?;
+    // Thread on the applicant's latest message, then everything else we know of the thread.
+    let references: Vec<String> = if channel == Channel::Email {
+        messages::table
+            .filter(messages::ticket_id.eq(&r.0))
+            .filter(messages::external_id.is_not_null())
+            .filter(messages::id.ne(mid))
+            .order(messages::created_at.desc())
+            .select(messages::external_id.assume_not_null())
+            .limit(20)
+            .load(c)?
+    } else {
+        Vec::new()
+    };
+    let files: Vec<(String, String, Blob)> = attachments::table
+        .filter(attachments::message_id.eq(mid))
+        .select((attachments::file_name, attachments::content_type, attachments::content))
+        .load(c)?;
+    Ok(Some(OutboundMessage {
+        channel,
+        kind: crate::tickets::kind_from_str(&r.1),
+        recipient: r.3,
+        ticket_number: Some(r.8),
+        language: r.9.parse().unwrap_or_default(),
+        subject: r.4,
+        body_text: r.5,
+        body_html: r.6,
+        attachments: files
+            .into_iter()
+            .map(|(file_name, content_type, Blob(content))| Attachment {
+                file_name,
+                content_type,
+                content,
+            })
+            .collect(),
+        message_id: r.7,
+        references,
+    }))
+}

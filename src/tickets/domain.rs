@@ -1,0 +1,228 @@
+//! Validated values: bad input dies at the edge with a message that says what to fix.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A 12-digit individual (IIN) or business (BIN) identification number with a valid
+/// check digit (the two-pass weighted mod-11 scheme of the national registers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Iin(String);
+
+impl Iin {
+    pub fn parse(text: &str) -> Result<Iin, String> {
+        let t = text.trim();
+        if t.len() != 12 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("must be exactly 12 digits".into());
+        }
+        let d: Vec<u32> = t.bytes().map(|b| u32::from(b - b'0')).collect();
+        let weighted = |offset: u32| -> u32 {
+            (0..11).map(|i| d[i] * (((i as u32 + offset) % 11) + 1)).sum::<u32>() % 11
+        };
+        let mut check = weighted(0);
+        if check == 10 {
+            check = weighted(2);
+        }
+        if check == 10 || check != d[11] {
+            return Err("check digit does not match: please re-check the number".into());
+        }
+        Ok(Iin(t.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address, trimmed and lower-cased, with one `@`, a dot in the domain and no
+/// spaces: enough to catch typing mistakes without rejecting real addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(text: &str) -> Result<EmailAddress, String> {
+        let t = text.trim().to_lowercase();
+        let Some((local, domain)) = t.split_once('@') else {
+            return Err("must look like name@example.kz".into());
+        };
+        let ok = !local.is_empty()
+            && local.len() <= 64
+            && t.len() <= 254
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+            && !t.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
+        if ok {
+            Ok(EmailAddress(t))
+        } else {
+            Err("must look like name@example.kz".into())
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Kazakhstan phone number normalised to +7XXXXXXXXXX (8 or 7 prefixes accepted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(text: &str) -> Result<Phone, String> {
+        let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+        let allowed = text
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+        let national = match digits.len() {
+            11 if digits.starts_with('7') || digits.starts_with('8') => &digits[1..],
+            10 => &digits[..],
+            _ => "",
+        };
+        if !allowed || national.len() != 10 {
+            return Err("must be a phone number like +7 701 234 5678".into());
+        }
+        Ok(Phone(format!("+7{national}")))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `UCC-2026-000042`: prefix, year of registration (Asia/Almaty), sequence (6+ digits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RegistrationNumber(String);
+
+impl RegistrationNumber {
+    pub fn new(prefix: &str, year: i32, sequence: i64) -> RegistrationNumber {
+        RegistrationNumber(format!("{prefix}-{year}-{sequence:06}"))
+    }
+
+    pub fn parse(text: &str) -> Result<RegistrationNumber, String> {
+        let t = text.trim().to_ascii_uppercase();
+        let mut parts = t.split('-');
+        let (Some(prefix), Some(year), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("`{text}` is not a registration number like UCC-2026-000042"));
+        };
+        let ok = !prefix.is_empty()
+            && prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            && year.len() == 4
+            && year.bytes().all(|b| b.is_ascii_digit())
+            && seq.len() >= 6
+            && seq.bytes().all(|b| b.is_ascii_digit());
+        if ok {
+            Ok(RegistrationNumber(t))
+        } else {
+            Err(format!("`{text}` is not a registration number like UCC-2026-000042"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RegistrationNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The regions of Kazakhstan (17 regions) and the three cities of republican significance.
+pub const REGIONS: &[(&str, &str, &str)] = &[
+    ("astana", "Астана", "Астана"),
+    ("almaty", "Алматы", "Алматы"),
+    ("shymkent", "Шымкент", "Шымкент"),
+    ("abai", "Абай облысы", "Абайская область"),
+    ("akmola", "Ақмола облысы", "Акмолинская область"),
+    ("aktobe", "Ақтөбе облысы", "Актюбинская область"),
+    ("almaty_region", "Алматы облысы", "Алматинская область"),
+    ("atyrau", "Атырау облысы", "Атырауская область"),
+    ("east_kazakhstan", "Шығыс Қазақстан облысы", "Восточно-Казахстанская область"),
+    ("zhambyl", "Жамбыл облысы", "Жамбылская область"),
+    ("zhetysu", "Жетісу облысы", "Область Жетісу"),
+    ("west_kazakhstan", "Батыс Қазақстан облысы", "Западно-Казахстанская область"),
+    ("karaganda", "Қарағанды облысы", "Карагандинская область"),
+    ("kostanay", "Қостанай облысы", "Костанайская область"),
+    ("kyzylorda", "Қызылорда облысы", "Кызылординская область"),
+    ("mangystau", "Маңғыстау облысы", "Мангистауская область"),
+    ("pavlodar", "Павлодар облысы", "Павлодарская область"),
+    ("north_kazakhstan", "Солтүстік Қазақстан облысы", "Северо-Казахстанская область"),
+    ("turkistan", "Түркістан облысы", "Туркестанская область"),
+    ("ulytau", "Ұлытау облысы", "Область Ұлытау"),
+];
+
+/// Topics offered on the public form; operators can re-classify later.
+pub const TOPICS: &[(&str, &str, &str)] = &[
+    ("egov_portal", "eGov порталы", "Портал eGov"),
+    ("public_service", "Мемлекеттік қызмет", "Государственная услуга"),
+    ("digital_signature", "ЭЦҚ", "ЭЦП"),
+    ("mobile_app", "eGov Mobile", "eGov Mobile"),
+    ("complaint", "Шағым", "Жалоба"),
+    ("other", "Басқа", "Другое"),
+];
+
+pub fn region_known(code: &str) -> bool {
+    REGIONS.iter().any(|(c, _, _)| *c == code)
+}
+
+pub fn topic_known(code: &str) -> bool {
+    TOPICS.iter().any(|(c, _, _)| *c == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iin_check_digit_is_verified() {
+        let valid = make_valid("90010130002");
+        assert!(Iin::parse(&valid).is_ok(), "{valid}");
+        let last = valid.as_bytes()[11] - b'0';
+        let wrong = format!("{}{}", &valid[..11], (last + 1) % 10);
+        assert!(Iin::parse(&wrong).unwrap_err().contains("check digit"));
+        assert!(Iin::parse("12345").unwrap_err().contains("12 digits"));
+    }
+
+    fn make_valid(first11: &str) -> String {
+        for extra in 0..10u8 {
+            let candidate = format!("{}{}", &first11[..10], extra);
+            for last in 0..10 {
+                let s = format!("{candidate}{last}");
+                if Iin::parse(&s).is_ok() {
+                    return s;
+                }
+            }
+        }
+        unreachable!("some 12-digit number has a valid check digit")
+    }
+
+    #[test]
+    fn phones_are_normalised() {
+        assert_eq!(Phone::parse("8 (701) 234-56-78").unwrap().as_str(), "+77012345678");
+        assert_eq!(Phone::parse("+7 701 234 5678").unwrap().as_str(), "+77012345678");
+        assert!(Phone::parse("12345").is_err());
+        assert!(Phone::parse("+7 701 234 567a").is_err());
+    }
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        assert_eq!(EmailAddress::parse(" Aigul@Mail.KZ ").unwrap().as_str(), "aigul@mail.kz");
+        assert!(EmailAddress::parse("aigul@mail").is_err());
+        assert!(EmailAddress::parse("aigul mail.kz").is_err());
+    }
+
+    #[test]
+    fn registration_numbers_have_prefix_year_and_six_digits() {
+        assert_eq!(RegistrationNumber::new("UCC", 2026, 42).as_str(), "UCC-2026-000042");
+        assert_eq!(RegistrationNumber::new("UCC", 2026, 1234567).as_str(), "UCC-2026-1234567");
+        assert!(RegistrationNumber::parse("ucc-2026-000042").is_ok());
+        assert!(RegistrationNumber::parse("UCC-26-42").is_err());
+    }
+
+    #[test]
+    fn seventeen_regions_and_three_cities() {
+        assert_eq!(REGIONS.len(), 20);
+    }
+}

@@ -1,0 +1,559 @@
+//! Intake (R1, R4, R5): an [`InboundMessage`] becomes, in the caller's transaction, a
+//! registered ticket or a follow-up on an open one, plus the jobs it implies.
+
+use baylanys_core::{Channel, InboundMessage, Language, OutboundKind};
+use chrono::{DateTime, Datelike, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::calendar::{Calendar, Deadline, WorkingHours};
+use crate::db::schema::{contacts, counters, messages, raw_payloads, tickets};
+use crate::db::{Blob, DbConn, DbError, new_id};
+use crate::templates::Templates;
+use crate::tickets::domain::RegistrationNumber;
+use crate::tickets::{Status, event, search_text_of};
+
+/// Everything intake needs besides the message, borrowed from the application.
+pub struct IntakeContext<'a> {
+    pub calendar: &'a Calendar,
+    pub hours: &'a WorkingHours,
+    pub prefix: &'a str,
+    pub public_url: &'a str,
+    pub templates: &'a Templates,
+    pub acks_per_sender_per_hour: u32,
+    /// Web-form applicants who gave an e-mail get the acknowledgement there too.
+    pub email_enabled: bool,
+}
+
+/// What intake did with a message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registered {
+    pub ticket_id: String,
+    pub number: String,
+    pub new_ticket: bool,
+    pub registered_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub effective_from: String,
+    pub language: Language,
+    /// The secret for the public status page, handed out once, on registration.
+    #[serde(skip)]
+    pub access_key: Option<String>,
+    pub message_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot compute the deadline: {0}")]
+    Deadline(String),
+}
+
+impl From<diesel::result::Error> for IntakeError {
+    fn from(e: diesel::result::Error) -> Self {
+        IntakeError::Db(DbError::Query(e))
+    }
+}
+
+/// Registers or appends `msg`. Runs inside the caller's write transaction.
+pub fn intake(
+    conn: &mut DbConn,
+    ctx: &IntakeContext<'_>,
+    msg: &InboundMessage,
+    raw_payload_id: Option<&str>,
+) -> Result<Registered, IntakeError> {
+    let now = chrono::Utc::now();
+    let contact_id = find_or_create_contact(conn, msg)?;
+    if let Some(existing) = find_thread(conn, msg, &contact_id)? {
+        return append(conn, ctx, msg, existing, raw_payload_id, now);
+    }
+    register(conn, ctx, msg, &contact_id, raw_payload_id, now)
+}
+
+fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result<String, DbError> {
+    let s = &msg.sender;
+    let email = s.email.clone().or_else(|| {
+        (msg.channel == Channel::Email).then(|| s.address.to_lowercase())
+    });
+    let chat = (msg.channel == Channel::Telegram).then(|| s.address.clone());
+    let found: Option<String> = if let Some(chat) = &chat {
+        contacts::table
+            .filter(contacts::telegram_chat_id.eq(chat))
+            .select(contacts::id)
+            .first(conn)
+            .optional()?
+    } else if let Some(email) = &email {
+        contacts::table
+            .filter(contacts::email.eq(email))
+            .select(contacts::id)
+            .first(conn)
+            .optional()?
+    } else {
+        None
+    };
+    let now = crate::db::now();
+    if let Some(id) = found {
+        // Keep what the applicant told us most recently.
+        if s.display_name.is_some() || s.phone.is_some() {
+            diesel::update(contacts::table.find(&id))
+                .set((
+                    s.display_name.as_ref().map(|n| contacts::name.eq(n)),
+                    s.phone.as_ref().map(|p| contacts::phone.eq(p)),
+                    contacts::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        return Ok(id);
+    }
+    let id = new_id();
+    let iin = msg.fields.get("iin").and_then(|v| v.as_str()).map(str::to_string);
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::id.eq(&id),
+            contacts::kind.eq(if iin.as_deref().is_some_and(is_bin) { "organisation" } else { "person" }),
+            contacts::name.eq(&s.display_name),
+            contacts::email.eq(&email),
+            contacts::phone.eq(&s.phone),
+            contacts::telegram_chat_id.eq(&chat),
+            contacts::iin_bin.eq(&iin),
+            contacts::language.eq(msg.language.map(|l| l.as_str())),
+            contacts::created_at.eq(now),
+            contacts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// A BIN has 4, 5 or 6 as its fifth digit (the kind of legal entity); an IIN's fifth
+/// digit is a month digit, 0 or 1.
+fn is_bin(code: &str) -> bool {
+    matches!(code.as_bytes().get(4), Some(b'4' | b'5' | b'6'))
+}
+
+struct ThreadTarget {
+    ticket_id: String,
+    number: String,
+    status: String,
+    registered_at: chrono::NaiveDateTime,
+    due_at: chrono::NaiveDateTime,
+    effective_from: String,
+    language: String,
+}
+
+/// Which ticket a message continues, if any. A reference to one of our Message-IDs wins,
+/// then the number in the subject; either only when the sender is the ticket's applicant
+/// or has written on it before, so a stranger quoting a number opens a new ticket.
+fn find_thread(
+    conn: &mut DbConn,
+    msg: &InboundMessage,
+    contact_id: &str,
+) -> Result<Option<ThreadTarget>, DbError> {
+    if msg.thread.force_new || msg.channel == Channel::WebForm {
+        return Ok(None);
+    }
+    let mut candidates: Vec<String> = Vec::new();
+    if !msg.thread.references.is_empty() {
+        let ids: Vec<String> = messages::table
+            .filter(messages::external_id.eq_any(&msg.thread.references))
+            .select(messages::ticket_id)
+            .load(conn)?;
+        candidates.extend(ids);
+    }
+    if let Some(number) = &msg.thread.number_in_subject {
+        let ids: Vec<String> = tickets::table
+            .filter(tickets::number.eq(number.to_ascii_uppercase()))
+            .select(tickets::id)
+            .load(conn)?;
+        candidates.extend(ids);
+    }
+    if let Some(conversation) = &msg.thread.conversation {
+        // Chat channels: the contact's latest ticket on this conversation that is not closed.
+        let id: Option<String> = tickets::table
+            .filter(tickets::contact_id.eq(contact_id))
+            .filter(tickets::conversation.eq(conversation))
+            .filter(tickets::status.ne(Status::Closed.as_str()))
+            .order(tickets::registered_at.desc())
+            .select(tickets::id)
+            .first(conn)
+            .optional()?;
+        candidates.extend(id);
+    }
+    for id in candidates {
+        let t = tickets::table
+            .find(&id)
+            .select((
+                tickets::id,
+                tickets::number,
+                tickets::status,
+                tickets::registered_at,
+                tickets::due_at,
+                tickets::effective_from,
+                tickets::language,
+                tickets::contact_id,
+            ))
+            .first::<(String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, String, String, String)>(conn)
+            .optional()?;
+        let Some((ticket_id, number, status, registered_at, due_at, effective_from, language, owner)) = t
+        else {
+            continue;
+        };
+        let participant = owner == contact_id
+            || messages::table
+                .filter(messages::ticket_id.eq(&ticket_id))
+                .filter(messages::direction.eq("in"))
+                .filter(messages::address.eq(&msg.sender.address))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0;
+        if participant {
+            return Ok(Some(ThreadTarget {
+                ticket_id,
+                number,
+                status,
+                registered_at,
+                due_at,
+                effective_from,
+                language,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn append(
+    conn: &mut DbConn,
+    _ctx: &IntakeContext<'_>,
+    msg: &InboundMessage,
+    t: ThreadTarget,
+    raw_payload_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Registered, IntakeError> {
+    let message_id = insert_inbound_message(conn, &t.ticket_id, msg, raw_payload_id)?;
+    let addition = search_text_of(&[msg.subject.as_deref().unwrap_or(""), &msg.body_text]);
+    let current: String = tickets::table
+        .find(&t.ticket_id)
+        .select(tickets::search_text)
+        .first(conn)?;
+    let mut search = current;
+    search.push('\n');
+    search.push_str(&addition);
+    let reopen = matches!(t.status.as_str(), "answered" | "closed" | "waiting");
+    diesel::update(tickets::table.find(&t.ticket_id))
+        .set((
+            tickets::search_text.eq(&search),
+            tickets::updated_at.eq(now.naive_utc()),
+            reopen.then(|| tickets::status.eq(Status::Open.as_str())),
+            reopen.then(|| tickets::closed_at.eq(None::<chrono::NaiveDateTime>)),
+        ))
+        .execute(conn)?;
+    event(conn, &t.ticket_id, &actor_of(msg), "message_received", serde_json::json!({
+        "message_id": message_id, "channel": msg.channel,
+    }))?;
+    if reopen {
+        event(conn, &t.ticket_id, &actor_of(msg), "reopened", serde_json::json!({
+            "from": t.status, "reason": "new message from the applicant",
+        }))?;
+    }
+    link_raw(conn, raw_payload_id, &t.ticket_id)?;
+    Ok(Registered {
+        ticket_id: t.ticket_id,
+        number: t.number,
+        new_ticket: false,
+        registered_at: t.registered_at.and_utc(),
+        due_at: t.due_at.and_utc(),
+        effective_from: t.effective_from,
+        language: t.language.parse().unwrap_or_default(),
+        access_key: None,
+        message_id,
+    })
+}
+
+fn register(
+    conn: &mut DbConn,
+    ctx: &IntakeContext<'_>,
+    msg: &InboundMessage,
+    contact_id: &str,
+    raw_payload_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Registered, IntakeError> {
+    // Registration happens when the message reached us, not when we got round to it.
+    let registered_at = msg.received_at.min(now);
+    let deadline: Deadline = ctx
+        .calendar
+        .reply_due(registered_at, ctx.hours)
+        .map_err(|e| IntakeError::Deadline(e.to_string()))?;
+    let year = registered_at
+        .with_timezone(&chrono_tz::Asia::Almaty)
+        .year();
+    let number = next_number(conn, ctx.prefix, year)?;
+    let language = msg.reply_language();
+    let ticket_id = new_id();
+    let subject = subject_of(msg);
+    let access_key = (msg.channel == Channel::WebForm).then(crate::auth::random_secret);
+    let field = |k: &str| msg.fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    diesel::insert_into(tickets::table)
+        .values((
+            tickets::id.eq(&ticket_id),
+            tickets::number.eq(number.as_str()),
+            tickets::contact_id.eq(contact_id),
+            tickets::channel.eq(msg.channel.as_str()),
+            tickets::conversation.eq(&msg.thread.conversation),
+            tickets::status.eq(Status::New.as_str()),
+            tickets::queue.eq(field("queue").unwrap_or_else(|| "general".into())),
+            tickets::subject.eq(&subject),
+            tickets::language.eq(language.as_str()),
+            tickets::region.eq(field("region")),
+            tickets::topic.eq(field("topic")),
+            tickets::access_key_hash.eq(access_key.as_deref().map(crate::auth::hash_secret)),
+            tickets::registered_at.eq(registered_at.naive_utc()),
+            tickets::effective_from.eq(deadline.effective_from.to_string()),
+            tickets::due_at.eq(deadline.due_at.naive_utc()),
+            tickets::deadline.eq(serde_json::to_string(&deadline).unwrap_or_default()),
+            tickets::search_text.eq(search_text_of(&[&subject, &msg.body_text, number.as_str()])),
+            tickets::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    let message_id = insert_inbound_message(conn, &ticket_id, msg, raw_payload_id)?;
+    event(conn, &ticket_id, &actor_of(msg), "registered", serde_json::json!({
+        "number": number.as_str(),
+        "channel": msg.channel,
+        "due_at": deadline.due_at,
+        "effective_from": deadline.effective_from.to_string(),
+        "rule": "R5",
+    }))?;
+    link_raw(conn, raw_payload_id, &ticket_id)?;
+
+    let reg = Registered {
+        ticket_id,
+        number: number.as_str().to_string(),
+        new_ticket: true,
+        registered_at,
+        due_at: deadline.due_at,
+        effective_from: deadline.effective_from.to_string(),
+        language,
+        access_key,
+        message_id,
+    };
+    acknowledge(conn, ctx, msg, &reg, &deadline)?;
+    Ok(reg)
+}
+
+/// Queues the acknowledgement (R4) through the channel the message came from, unless the
+/// message is an auto-reply or the sender has had too many acknowledgements this hour.
+fn acknowledge(
+    conn: &mut DbConn,
+    ctx: &IntakeContext<'_>,
+    msg: &InboundMessage,
+    reg: &Registered,
+    deadline: &Deadline,
+) -> Result<(), IntakeError> {
+    let (channel, address) = match msg.channel {
+        Channel::Email => (Channel::Email, msg.sender.address.to_lowercase()),
+        Channel::Telegram => (Channel::Telegram, msg.sender.address.clone()),
+        Channel::WebForm => match (&msg.sender.email, ctx.email_enabled) {
+            // The confirmation page is the web form's acknowledgement; e-mail repeats it.
+            (Some(email), true) => (Channel::Email, email.clone()),
+            _ => return Ok(()),
+        },
+        Channel::Phone => return Ok(()),
+    };
+    if let Some(reason) = &msg.suppress_ack {
+        event(conn, &reg.ticket_id, "system", "ack_suppressed", serde_json::json!({"reason": reason}))?;
+        return Ok(());
+    }
+    if ctx.acks_per_sender_per_hour > 0 {
+        let since = (chrono::Utc::now() - chrono::Duration::hours(1)).naive_utc();
+        let recent: i64 = messages::table
+            .filter(messages::kind.eq("acknowledgement"))
+            .filter(messages::address.eq(&address))
+            .filter(messages::created_at.gt(since))
+            .count()
+            .get_result(conn)?;
+        if recent >= i64::from(ctx.acks_per_sender_per_hour) {
+            event(conn, &reg.ticket_id, "system", "ack_suppressed", serde_json::json!({
+                "reason": format!("{recent} acknowledgements to {address} in the last hour"),
+            }))?;
+            return Ok(());
+        }
+    }
+    let status_url = reg.access_key.as_ref().map(|k| {
+        format!("{}/appeals/{}?key={}", ctx.public_url, reg.number, k)
+    });
+    let rendered = ctx.templates.acknowledgement(
+        reg.language,
+        &reg.number,
+        reg.registered_at,
+        deadline,
+        channel,
+        status_url.as_deref(),
+    );
+    crate::tickets::queue_outbound(
+        conn,
+        &reg.ticket_id,
+        channel,
+        OutboundKind::Acknowledgement,
+        &address,
+        None,
+        &rendered,
+    )?;
+    Ok(())
+}
+
+fn insert_inbound_message(
+    conn: &mut DbConn,
+    ticket_id: &str,
+    msg: &InboundMessage,
+    raw_payload_id: Option<&str>,
+) -> Result<String, DbError> {
+    let id = new_id();
+    diesel::insert_into(messages::table)
+        .values((
+            messages::id.eq(&id),
+            messages::ticket_id.eq(ticket_id),
+            messages::direction.eq("in"),
+            messages::kind.eq("appeal"),
+            messages::channel.eq(msg.channel.as_str()),
+            messages::address.eq(&msg.sender.address),
+            messages::subject.eq(&msg.subject),
+            messages::body_text.eq(&msg.body_text),
+            messages::body_html.eq(&msg.body_html),
+            messages::external_id.eq(&msg.external_id),
+            messages::raw_payload_id.eq(raw_payload_id),
+            messages::created_at.eq(msg.received_at.naive_utc()),
+        ))
+        .execute(conn)?;
+    for a in &msg.attachments {
+        crate::tickets::store_attachment(conn, &id, a)?;
+    }
+    Ok(id)
+}
+
+fn link_raw(conn: &mut DbConn, raw_payload_id: Option<&str>, ticket_id: &str) -> Result<(), DbError> {
+    if let Some(raw) = raw_payload_id {
+        diesel::update(raw_payloads::table.find(raw))
+            .set((
+                raw_payloads::ticket_id.eq(ticket_id),
+                raw_payloads::status.eq("processed"),
+                raw_payloads::reason.eq(None::<String>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The next registration number of the year. The counter row is locked by the update,
+/// so instances sharing a PostgreSQL database never hand out the same number.
+pub fn next_number(conn: &mut DbConn, prefix: &str, year: i32) -> Result<RegistrationNumber, DbError> {
+    let name = format!("{prefix}-{year}");
+    let updated: Option<i64> = diesel::update(counters::table.find(&name))
+        .set(counters::value.eq(counters::value + 1))
+        .returning(counters::value)
+        .get_result(conn)
+        .optional()?;
+    let value = match updated {
+        Some(v) => v,
+        None => {
+            match conn {
+                DbConn::Sqlite(c) => c.batch_execute(&format!(
+                    "INSERT OR IGNORE INTO counters (name, value) VALUES ('{}', 0)",
+                    name.replace('\'', "''")
+                ))?,
+                DbConn::Pg(c) => c.batch_execute(&format!(
+                    "INSERT INTO counters (name, value) VALUES ('{}', 0) ON CONFLICT DO NOTHING",
+                    name.replace('\'', "''")
+                ))?,
+            }
+            diesel::update(counters::table.find(&name))
+                .set(counters::value.eq(counters::value + 1))
+                .returning(counters::value)
+                .get_result(conn)?
+        }
+    };
+    Ok(RegistrationNumber::new(prefix, year, value))
+}
+
+fn subject_of(msg: &InboundMessage) -> String {
+    let from_subject = msg
+        .subject
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let text = from_subject.unwrap_or_else(|| msg.body_text.trim());
+    let line = text.lines().next().unwrap_or("").trim();
+    let mut s: String = line.chars().take(120).collect();
+    if s.is_empty() {
+        s = match msg.channel {
+            Channel::Telegram => "Telegram".into(),
+            Channel::Email => "(no subject)".into(),
+            Channel::WebForm => "Web form".into(),
+            Channel::Phone => "Phone call".into(),
+        };
+    }
+    s
+}
+
+fn actor_of(msg: &InboundMessage) -> String {
+    format!("{}:{}", msg.channel, msg.sender.address)
+}
+
+/// Stores raw bytes first (nothing is lost even if parsing fails later). Returns the id,
+/// or the existing row's id and `false` when the same payload was stored before.
+pub fn store_raw(
+    conn: &mut DbConn,
+    channel: Channel,
+    dedupe_key: Option<&str>,
+    content: &[u8],
+    status: &str,
+    reason: Option<&str>,
+) -> Result<(String, bool), DbError> {
+    if let Some(key) = dedupe_key {
+        let existing: Option<String> = raw_payloads::table
+            .filter(raw_payloads::dedupe_key.eq(key))
+            .select(raw_payloads::id)
+            .first(conn)
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok((id, false));
+        }
+    }
+    let id = new_id();
+    diesel::insert_into(raw_payloads::table)
+        .values((
+            raw_payloads::id.eq(&id),
+            raw_payloads::channel.eq(channel.as_str()),
+            raw_payloads::dedupe_key.eq(dedupe_key),
+            raw_payloads::content.eq(Blob(content.to_vec())),
+            raw_payloads::sha256.eq(crate::auth::sha256_hex(content)),
+            raw_payloads::status.eq(status),
+            raw_payloads::reason.eq(reason),
+            raw_payloads::received_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    Ok((id, true))
+}
+
+/// Registers a batch in one transaction, each message in its own savepoint so one bad
+/// message does not undo the others: the group commit behind the appeal endpoints.
+pub fn intake_batch(
+    conn: &mut DbConn,
+    ctx: &IntakeContext<'_>,
+    batch: &[InboundMessage],
+) -> Result<Vec<Result<Registered, IntakeError>>, DbError> {
+    let mut out = Vec::with_capacity(batch.len());
+    for msg in batch {
+        conn.batch_execute("SAVEPOINT intake_one")?;
+        match intake(conn, ctx, msg, None) {
+            Ok(r) => {
+                conn.batch_execute("RELEASE SAVEPOINT intake_one")?;
+                out.push(Ok(r));
+            }
+            Err(e) => {
+                conn.batch_execute("ROLLBACK TO SAVEPOINT intake_one")?;
+                conn.batch_execute("RELEASE SAVEPOINT intake_one")?;
+                out.push(Err(e));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,289 @@
+//! The operator REST API (`/api/v1/tickets`) and the calendar endpoints.
+
+use actix_web::{HttpResponse, web};
+use baylanys_core::{Attachment, Channel};
+use serde::Deserialize;
+
+use super::{ApiError, AppData, Authed, FieldError};
+use crate::auth::Role;
+use crate::calendar::{DayKind, DayOverride};
+use crate::tickets::{self, ListFilter, ReplyInput, Status};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/tickets", web::get().to(list_tickets))
+        .route("/api/v1/tickets/{number}", web::get().to(get_ticket))
+        .route("/api/v1/tickets/{number}/replies", web::post().to(post_reply))
+        .route("/api/v1/tickets/{number}/assign", web::post().to(post_assign))
+        .route("/api/v1/tickets/{number}/transfer", web::post().to(post_transfer))
+        .route("/api/v1/tickets/{number}/close", web::post().to(post_close))
+        .route("/api/v1/calendar/due", web::get().to(calendar_due))
+        .route("/api/v1/calendar/days/{date}", web::put().to(put_calendar_day))
+        .route("/api/v1/calendar/{year}", web::get().to(calendar_year))
+        .route("/calendar/{file}", web::get().to(calendar_ics));
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    channel: Option<String>,
+    queue: Option<String>,
+    overdue: Option<bool>,
+    q: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_tickets(app: AppData, who: Authed, q: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    who.require(Role::reads_tickets, "read tickets")?;
+    let q = q.into_inner();
+    let mut errors = Vec::new();
+    let status = q.status.as_deref().map(Status::parse).transpose().unwrap_or_else(|e| {
+        errors.push(FieldError::new("status", e));
+        None
+    });
+    let channel = q.channel.as_deref().map(str::parse::<Channel>).transpose().unwrap_or_else(|e| {
+        errors.push(FieldError::new("channel", e));
+        None
+    });
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.push(FieldError::new("limit", "must be between 1 and 200"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let filter = ListFilter {
+        status,
+        channel,
+        queue: q.queue,
+        overdue: q.overdue,
+        q: q.q,
+        after: q.after,
+        limit,
+    };
+    let now = chrono::Utc::now();
+    let rows = app.db.run(move |c| tickets::list(c, &filter, now)).await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id.clone())).flatten();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "tickets": rows, "next_after": next })))
+}
+
+async fn get_ticket(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    who.require(Role::reads_tickets, "read tickets")?;
+    let number = path.into_inner();
+    let n = number.clone();
+    let now = chrono::Utc::now();
+    let detail = app.db.run(move |c| tickets::detail(c, &n, now)).await?;
+    detail
+        .map(|d| HttpResponse::Ok().json(d))
+        .ok_or_else(|| ApiError::NotFound(format!("ticket {number} not found")))
+}
+
+#[derive(Deserialize)]
+struct AttachmentInput {
+    file_name: String,
+    content_type: Option<String>,
+    /// Base64 (standard alphabet) of the file.
+    content_base64: String,
+}
+
+#[derive(Deserialize)]
+struct ReplyBody {
+    text: String,
+    html: Option<String>,
+    #[serde(default)]
+    attachments: Vec<AttachmentInput>,
+}
+
+fn decode_attachments(list: Vec<AttachmentInput>, max: u64) -> Result<Vec<Attachment>, ApiError> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, a) in list.into_iter().enumerate() {
+        match base64::engine::general_purpose::STANDARD.decode(a.content_base64.trim()) {
+            Ok(bytes) if bytes.len() as u64 <= max => out.push(Attachment {
+                file_name: a.file_name,
+                content_type: a.content_type.unwrap_or_else(|| "application/octet-stream".into()),
+                content: bytes,
+            }),
+            Ok(_) => errors.push(FieldError::new(&format!("attachments[{i}]"), format!("larger than {max} bytes"))),
+            Err(e) => errors.push(FieldError::new(&format!("attachments[{i}].content_base64"), format!("not valid base64: {e}"))),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(ApiError::Invalid(errors)) }
+}
+
+async fn post_reply(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<ReplyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who.require(Role::works_tickets, "reply to tickets")?.clone();
+    let body = body.into_inner();
+    let input = ReplyInput {
+        attachments: decode_attachments(body.attachments, app.config.max_attachment_bytes)?,
+        text: body.text,
+        html: body.html,
+    };
+    let number = path.into_inner();
+    let a = app.clone();
+    let queued = app
+        .db
+        .write(move |c| {
+            Ok(tickets::reply(c, &number, &user, &input, &a.templates, a.email_enabled()))
+        })
+        .await??;
+    app.jobs_wakeup.notify_one();
+    Ok(HttpResponse::Accepted().json(queued))
+}
+
+#[derive(Deserialize)]
+struct AssignBody {
+    login: String,
+}
+
+async fn post_assign(app: AppData, who: Authed, path: web::Path<String>, body: web::Json<AssignBody>) -> Result<HttpResponse, ApiError> {
+    let user = who.require(Role::works_tickets, "assign tickets")?.clone();
+    let number = path.into_inner();
+    let login = body.into_inner().login;
+    app.db.write(move |c| Ok(tickets::assign(c, &number, &user, &login))).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct TransferBody {
+    queue: String,
+    note: Option<String>,
+}
+
+async fn post_transfer(app: AppData, who: Authed, path: web::Path<String>, body: web::Json<TransferBody>) -> Result<HttpResponse, ApiError> {
+    let user = who.require(Role::works_tickets, "transfer tickets")?.clone();
+    let number = path.into_inner();
+    let body = body.into_inner();
+    let a = app.clone();
+    app.db
+        .write(move |c| {
+            Ok(tickets::transfer(c, &number, &user, &body.queue, body.note.as_deref(), &a.templates, a.email_enabled()))
+        })
+        .await??;
+    app.jobs_wakeup.notify_one();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, Default)]
+struct CloseBody {
+    resolution: Option<String>,
+}
+
+async fn post_close(app: AppData, who: Authed, path: web::Path<String>, body: Option<web::Json<CloseBody>>) -> Result<HttpResponse, ApiError> {
+    let user = who.require(Role::works_tickets, "close tickets")?.clone();
+    let number = path.into_inner();
+    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let a = app.clone();
+    app.db
+        .write(move |c| Ok(tickets::close(c, &number, &user, body.resolution.as_deref(), &a.templates)))
+        .await??;
+    app.jobs_wakeup.notify_one();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------
+// Calendar
+
+#[derive(Deserialize)]
+struct DueQuery {
+    from: Option<String>,
+    working_days: Option<String>,
+}
+
+async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let mut errors = Vec::new();
+    let from = match q.from.as_deref().map(crate::calendar::parse_instant) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            errors.push(FieldError::new("from", e.to_string()));
+            None
+        }
+        None => {
+            errors.push(FieldError::new("from", "required: an RFC 3339 time with offset, e.g. 2025-03-07T10:00:00+05:00"));
+            None
+        }
+    };
+    let n = match q.working_days.as_deref().map(str::parse::<u32>) {
+        Some(Ok(n)) if n <= crate::calendar::MAX_WORKING_DAYS => Some(n),
+        Some(_) => {
+            errors.push(FieldError::new("working_days", format!("must be a whole number in 0..={}", crate::calendar::MAX_WORKING_DAYS)));
+            None
+        }
+        None => Some(crate::calendar::R5_REPLY_WORKING_DAYS),
+    };
+    let (Some(from), Some(n)) = (from, n) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let rule = if n == crate::calendar::R5_REPLY_WORKING_DAYS { "R5" } else { "C1" };
+    let deadline = app
+        .calendar()
+        .working_days_due(from.with_timezone(&chrono::Utc), n, rule, &app.config.working_hours)
+        .map_err(|e| ApiError::Invalid(vec![FieldError::new("from", e.to_string())]))?;
+    Ok(HttpResponse::Ok().json(crate::calendar::due_json(&deadline)))
+}
+
+fn parse_year(text: &str) -> Result<i32, ApiError> {
+    match text.parse::<i32>() {
+        Ok(y) if (2000..=2100).contains(&y) => Ok(y),
+        _ => Err(ApiError::Invalid(vec![FieldError::new("year", format!("`{text}` is not a year between 2000 and 2100"))])),
+    }
+}
+
+async fn calendar_year(app: AppData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let year = parse_year(&path.into_inner())?;
+    Ok(HttpResponse::Ok().json(app.calendar().year(year)))
+}
+
+async fn calendar_ics(app: AppData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let file = path.into_inner();
+    let Some(year) = file.strip_suffix(".ics") else {
+        return Err(ApiError::NotFound(format!("/calendar/{file}: ask for /calendar/YEAR.ics")));
+    };
+    let year = parse_year(year)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("inline; filename=\"baylanys-{year}.ics\"")))
+        .body(app.calendar().ics(year)))
+}
+
+#[derive(Deserialize)]
+struct DayBody {
+    kind: String,
+    note: String,
+}
+
+async fn put_calendar_day(app: AppData, who: Authed, path: web::Path<String>, body: web::Json<DayBody>) -> Result<HttpResponse, ApiError> {
+    let user = who.require(|r| r == Role::Admin, "change the calendar")?.clone();
+    let text = path.into_inner();
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map_err(|_| errors.push(FieldError::new("date", format!("`{text}` is not a date like 2027-05-16"))))
+        .ok();
+    let kind = body
+        .kind
+        .parse::<DayKind>()
+        .map_err(|e| errors.push(FieldError::new("kind", e.to_string())))
+        .ok();
+    if body.note.trim().is_empty() {
+        errors.push(FieldError::new("note", "required: name the act that decided it (decree number and date)"));
+    }
+    let (Some(date), Some(kind), true) = (date, kind, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let o = DayOverride { date, kind, note: body.note.trim().to_string() };
+    let stored = o.clone();
+    app.db.write(move |c| crate::store_calendar_day(c, &stored, &user.login)).await?;
+    app.reload_calendar().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "date": o.date.to_string(), "kind": o.kind.as_str(), "note": o.note,
+        "working": app.calendar().is_working_day(o.date),
+    })))
+}

@@ -1,0 +1,499 @@
+//! The web-form channel: the public appeal form, its JSON twin, and the status page.
+
+use std::time::Instant;
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use baylanys_core::{Attachment, Channel, InboundMessage, Language, Sender};
+use futures_util::StreamExt;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppData, FieldError, page_language};
+use crate::templates::local_time;
+use crate::tickets::domain::{EmailAddress, Iin, Phone, REGIONS, TOPICS, region_known, topic_known};
+use crate::web::metrics::Metrics;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(form_page))
+        .route("/appeals", web::post().to(submit_form))
+        .route("/appeals/{number}", web::get().to(status_page))
+        .route("/api/v1/appeals", web::post().to(submit_json));
+}
+
+/// What the form and the JSON API accept.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct AppealInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub iin: Option<String>,
+    pub region: Option<String>,
+    pub topic: Option<String>,
+    pub text: Option<String>,
+    pub consent: Option<bool>,
+    pub language: Option<String>,
+    /// The honeypot: hidden from people, filled in by bots.
+    pub website: Option<String>,
+}
+
+const MAX_FILES: usize = 5;
+const ALLOWED_TYPES: &[(&str, &str)] = &[
+    ("pdf", "application/pdf"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("png", "image/png"),
+    ("doc", "application/msword"),
+    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("txt", "text/plain"),
+];
+
+/// Field messages in the visitor's language.
+fn msg(lang: Language, ru: &str, kk: &str, en: &str) -> String {
+    match lang {
+        Language::Kk => kk.into(),
+        Language::Ru => ru.into(),
+        Language::En => en.into(),
+    }
+}
+
+fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Checks every field; on success, the message intake registers.
+pub fn validate(
+    input: &AppealInput,
+    attachments: Vec<Attachment>,
+    lang: Language,
+) -> Result<InboundMessage, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut err = |field: &str, ru: &str, kk: &str, en: &str| errors.push(FieldError::new(field, msg(lang, ru, kk, en)));
+
+    if present(&input.website).is_some() {
+        err("website", "Форма заполнена автоматически и не принята.", "Форма автоматты түрде толтырылған, қабылданбады.", "this looks like an automated submission: the hidden `website` field must be empty");
+    }
+    let name = present(&input.name).map(str::to_string);
+    match &name {
+        None => err("name", "Укажите фамилию и имя.", "Тегіңіз бен атыңызды көрсетіңіз.", "required: the applicant's full name"),
+        Some(n) if n.chars().count() > 200 => err("name", "Имя длиннее 200 символов.", "Аты 200 таңбадан ұзын.", "longer than 200 characters"),
+        _ => {}
+    }
+    let email = present(&input.email).map(EmailAddress::parse);
+    if let Some(Err(_)) = &email {
+        err("email", "Адрес почты должен выглядеть как name@example.kz.", "Пошта мекенжайы name@example.kz сияқты болуы керек.", "must look like name@example.kz");
+    }
+    let phone = present(&input.phone).map(Phone::parse);
+    if let Some(Err(_)) = &phone {
+        err("phone", "Телефон должен выглядеть как +7 701 234 5678.", "Телефон +7 701 234 5678 сияқты болуы керек.", "must be a Kazakhstan number like +7 701 234 5678");
+    }
+    if email.is_none() && phone.is_none() {
+        err("email", "Укажите почту или телефон для ответа.", "Жауап үшін пошта немесе телефонды көрсетіңіз.", "give an e-mail or a phone number (at least one) for the answer");
+    }
+    let iin = present(&input.iin).map(Iin::parse);
+    if let Some(Err(e)) = &iin {
+        let en = format!("IIN/BIN {e}");
+        err("iin", "ИИН/БИН: 12 цифр с верной контрольной цифрой.", "ЖСН/БСН: дұрыс бақылау цифры бар 12 цифр.", &en);
+    }
+    let region = present(&input.region);
+    if !region.is_some_and(region_known) {
+        err("region", "Выберите регион из списка.", "Тізімнен өңірді таңдаңыз.", "required: one of the region codes (see GET / for the list), e.g. astana");
+    }
+    let topic = present(&input.topic);
+    if !topic.is_some_and(topic_known) {
+        err("topic", "Выберите тему из списка.", "Тізімнен тақырыпты таңдаңыз.", "required: one of egov_portal, public_service, digital_signature, mobile_app, complaint, other");
+    }
+    let text = present(&input.text).map(str::to_string);
+    match &text {
+        None => err("text", "Напишите текст обращения.", "Өтініш мәтінін жазыңыз.", "required: the text of the appeal"),
+        Some(t) if t.chars().count() > 20_000 => err("text", "Текст длиннее 20 000 символов.", "Мәтін 20 000 таңбадан ұзын.", "longer than 20000 characters"),
+        _ => {}
+    }
+    if input.consent != Some(true) {
+        err("consent", "Нужно согласие на обработку персональных данных.", "Дербес деректерді өңдеуге келісім қажет.", "must be true: consent to processing personal data");
+    }
+    let language = match present(&input.language).map(str::parse::<Language>) {
+        Some(Ok(l)) if l != Language::En => Some(l),
+        Some(_) => {
+            err("language", "Язык: kk или ru.", "Тіл: kk немесе ru.", "must be kk or ru");
+            None
+        }
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let email = email.and_then(Result::ok).map(|e| e.as_str().to_string());
+    let phone = phone.and_then(Result::ok).map(|p| p.as_str().to_string());
+    let address = email.clone().or_else(|| phone.clone()).unwrap_or_default();
+    let mut msg = InboundMessage::new(
+        Channel::WebForm,
+        Sender {
+            address,
+            display_name: name,
+            phone,
+            email,
+        },
+        text.unwrap_or_default(),
+    );
+    msg.language = language;
+    msg.attachments = attachments;
+    for (key, value) in [("region", region), ("topic", topic)] {
+        if let Some(v) = value {
+            msg.fields.insert(key.into(), v.into());
+        }
+    }
+    if let Some(Ok(iin)) = iin {
+        msg.fields.insert("iin".into(), iin.as_str().into());
+    }
+    Ok(msg)
+}
+
+fn client_ip(req: &HttpRequest) -> std::net::IpAddr {
+    req.peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+fn check_rate(app: &AppData, req: &HttpRequest) -> Result<(), ApiError> {
+    app.rate_limiter.check(client_ip(req), Instant::now()).map_err(|secs| {
+        Metrics::inc(&app.metrics.rate_limited);
+        ApiError::TooMany(secs)
+    })
+}
+
+#[derive(Serialize)]
+struct Created {
+    number: String,
+    registered_at: String,
+    due_at: String,
+    status_url: String,
+}
+
+async fn submit_json(
+    app: AppData,
+    req: HttpRequest,
+    body: web::Json<AppealInput>,
+) -> Result<HttpResponse, ApiError> {
+    check_rate(&app, &req)?;
+    let lang = Language::En;
+    let msg = validate(&body, Vec::new(), lang).map_err(|e| {
+        Metrics::inc(&app.metrics.appeals_rejected);
+        ApiError::Invalid(e)
+    })?;
+    let reg = app
+        .registrar()
+        .register(msg)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the appeal was not registered, please retry: {e}")))?;
+    Metrics::inc(&app.metrics.appeals_registered);
+    let status_url = status_url(&app, &reg.number, reg.access_key.as_deref());
+    let location = status_url.clone();
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(Created {
+            number: reg.number,
+            registered_at: crate::calendar::format_almaty(reg.registered_at),
+            due_at: crate::calendar::format_almaty(reg.due_at),
+            status_url,
+        }))
+}
+
+fn status_url(app: &AppData, number: &str, key: Option<&str>) -> String {
+    format!("{}/appeals/{}?key={}", app.config.public_url, number, key.unwrap_or(""))
+}
+
+fn options(lang: Language, list: &[(&str, &str, &str)]) -> Vec<serde_json::Value> {
+    list.iter()
+        .map(|(code, kk, ru)| serde_json::json!({"code": code, "name": if lang == Language::Kk { kk } else { ru }}))
+        .collect()
+}
+
+fn render_form(
+    app: &AppData,
+    lang: Language,
+    values: &AppealInput,
+    errors: &[FieldError],
+    status: actix_web::http::StatusCode,
+) -> HttpResponse {
+    let html = app.templates.page(
+        "web/form.html",
+        lang,
+        context! {
+            values => values,
+            errors => errors,
+            regions => options(lang, REGIONS),
+            topics => options(lang, TOPICS),
+            max_mb => (app.config.max_attachment_bytes / (1024 * 1024)).to_string(),
+        },
+    );
+    html_response(status, html)
+}
+
+fn html_response(status: actix_web::http::StatusCode, html: Result<String, minijinja::Error>) -> HttpResponse {
+    match html {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "page template failed");
+            HttpResponse::InternalServerError().body("page template failed")
+        }
+    }
+}
+
+fn error_page(app: &AppData, lang: Language, status: actix_web::http::StatusCode, message: &str) -> HttpResponse {
+    html_response(status, app.templates.page("web/error.html", lang, context! { message }))
+}
+
+async fn form_page(app: AppData, req: HttpRequest) -> HttpResponse {
+    let lang = page_language(&req);
+    render_form(&app, lang, &AppealInput::default(), &[], actix_web::http::StatusCode::OK)
+}
+
+/// Reads the multipart form: text fields and up to five files within the limits.
+async fn read_form(
+    mut payload: Multipart,
+    max_file: u64,
+    lang: Language,
+) -> Result<(AppealInput, Vec<Attachment>, Vec<FieldError>), String> {
+    let mut input = AppealInput::default();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| e.to_string())?;
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        let mut data = Vec::new();
+        let limit = if file_name.is_some() { max_file as usize + 1 } else { 64 * 1024 };
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            if data.len() + chunk.len() > limit {
+                data.truncate(limit);
+                // Drain the rest so the connection stays usable, without keeping it.
+                while let Some(rest) = field.next().await {
+                    rest.map_err(|e| e.to_string())?;
+                }
+                break;
+            }
+            data.extend_from_slice(&chunk);
+        }
+        if name == "attachments" {
+            let Some(file_name) = file_name.filter(|f| !f.is_empty()) else {
+                continue;
+            };
+            if data.is_empty() {
+                continue;
+            }
+            let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+            let Some((_, content_type)) = ALLOWED_TYPES.iter().find(|(e, _)| *e == ext) else {
+                errors.push(FieldError::new("attachments", msg(lang,
+                    &format!("Файл «{file_name}»: допустимы PDF, JPG, PNG, DOC, DOCX, TXT."),
+                    &format!("«{file_name}» файлы: PDF, JPG, PNG, DOC, DOCX, TXT рұқсат етілген."),
+                    &format!("{file_name}: allowed types are PDF, JPG, PNG, DOC, DOCX, TXT"))));
+                continue;
+            };
+            if data.len() as u64 > max_file {
+                let mb = max_file / (1024 * 1024);
+                errors.push(FieldError::new("attachments", msg(lang,
+                    &format!("Файл «{file_name}» больше {mb} МБ."),
+                    &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
+                    &format!("{file_name} is larger than {mb} MB"))));
+                continue;
+            }
+            if files.len() >= MAX_FILES {
+                errors.push(FieldError::new("attachments", msg(lang, "Не больше 5 файлов.", "5 файлдан аспауы керек.", "at most 5 files")));
+                continue;
+            }
+            files.push(Attachment {
+                file_name,
+                content_type: (*content_type).to_string(),
+                content: data,
+            });
+            continue;
+        }
+        let value = String::from_utf8_lossy(&data).into_owned();
+        match name.as_str() {
+            "name" => input.name = Some(value),
+            "email" => input.email = Some(value),
+            "phone" => input.phone = Some(value),
+            "iin" => input.iin = Some(value),
+            "region" => input.region = Some(value),
+            "topic" => input.topic = Some(value),
+            "text" => input.text = Some(value),
+            "consent" => input.consent = Some(matches!(value.as_str(), "yes" | "on" | "true" | "1")),
+            "language" => input.language = Some(value),
+            "website" => input.website = Some(value),
+            _ => {}
+        }
+    }
+    Ok((input, files, errors))
+}
+
+async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let lang = page_language(&req);
+    if let Err(e) = check_rate(&app, &req) {
+        let secs = match e {
+            ApiError::TooMany(s) => s,
+            _ => 60,
+        };
+        let mut resp = error_page(&app, lang, actix_web::http::StatusCode::TOO_MANY_REQUESTS, &msg(lang,
+            &format!("Слишком много обращений с этого адреса. Повторите через {secs} с."),
+            &format!("Осы мекенжайдан өтініштер тым көп. {secs} секундтан кейін қайталаңыз."),
+            &format!("Too many appeals from this address; try again in {secs} s.")));
+        if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    let multipart = Multipart::new(req.headers(), payload);
+    let (input, files, mut errors) = match read_form(multipart, app.config.max_attachment_bytes, lang).await {
+        Ok(r) => r,
+        Err(e) => {
+            return error_page(&app, lang, actix_web::http::StatusCode::BAD_REQUEST, &msg(lang,
+                &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
+                &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
+                &format!("The form could not be read ({e}); please send it again.")));
+        }
+    };
+    let lang = present(&input.language).and_then(|l| l.parse().ok()).filter(|l| *l != Language::En).unwrap_or(lang);
+    let validated = validate(&input, files, lang);
+    let appeal = match validated {
+        Ok(m) if errors.is_empty() => m,
+        Ok(_) => {
+            Metrics::inc(&app.metrics.appeals_rejected);
+            return render_form(&app, lang, &input, &errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        Err(mut e) => {
+            e.append(&mut errors);
+            Metrics::inc(&app.metrics.appeals_rejected);
+            return render_form(&app, lang, &input, &e, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    match app.registrar().register(appeal).await {
+        Ok(reg) => {
+            Metrics::inc(&app.metrics.appeals_registered);
+            // Post/redirect/get: reloading the confirmation cannot submit the appeal twice.
+            let url = format!(
+                "/appeals/{}?key={}&lang={}&new=1",
+                reg.number,
+                reg.access_key.as_deref().unwrap_or(""),
+                lang.as_str()
+            );
+            HttpResponse::SeeOther().insert_header((header::LOCATION, url)).finish()
+        }
+        Err(e) => error_page(&app, lang, actix_web::http::StatusCode::SERVICE_UNAVAILABLE, &msg(lang,
+            &format!("Обращение не зарегистрировано из-за технической ошибки ({e}). Повторите попытку."),
+            &format!("Техникалық қатеге байланысты өтініш тіркелмеді ({e}). Қайталап көріңіз."),
+            &format!("The appeal was not registered because of a technical error ({e}); please retry."))),
+    }
+}
+
+#[derive(Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+    new: Option<String>,
+}
+
+async fn status_page(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<KeyQuery>,
+) -> HttpResponse {
+    let lang = page_language(&req);
+    let number = path.into_inner();
+    let query = query.into_inner();
+    let just_registered = query.new.is_some();
+    let key = query.key.unwrap_or_default();
+    let not_found = |app: &AppData| {
+        error_page(app, lang, actix_web::http::StatusCode::NOT_FOUND, &msg(lang,
+            "Обращение не найдено. Проверьте номер и ссылку из подтверждения.",
+            "Өтініш табылмады. Растаудағы нөмір мен сілтемені тексеріңіз.",
+            "Appeal not found: check the number and the link from the confirmation."))
+    };
+    if key.is_empty() {
+        return not_found(&app);
+    }
+    let n = number.clone();
+    let status_url = status_url(&app, &number, Some(&key));
+    let view = app.db.run(move |c| status_view(c, &n, &key)).await;
+    match view {
+        Ok(Some(v)) => html_response(
+            actix_web::http::StatusCode::OK,
+            app.templates.page(
+                "web/status.html",
+                lang,
+                context! { just_registered, status_url, ..minijinja::Value::from_serialize(&v) },
+            ),
+        ),
+        Ok(None) => not_found(&app),
+        Err(e) => {
+            tracing::error!(error = %e, "status page");
+            error_page(&app, lang, actix_web::http::StatusCode::SERVICE_UNAVAILABLE, &msg(lang,
+                "Сервис временно недоступен, повторите позже.",
+                "Сервис уақытша қолжетімсіз, кейінірек қайталаңыз.",
+                "Temporarily unavailable; please retry later."))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    number: String,
+    status: String,
+    registered: String,
+    due: String,
+    appeal: String,
+    replies: Vec<serde_json::Value>,
+}
+
+fn status_view(c: &mut crate::db::DbConn, number: &str, key: &str) -> Result<Option<StatusView>, crate::db::DbError> {
+    use crate::db::schema::{messages, tickets};
+    use diesel::prelude::*;
+    let row: Option<(String, String, String, Option<String>, chrono::NaiveDateTime, chrono::NaiveDateTime)> = tickets::table
+        .filter(tickets::number.eq(number.to_ascii_uppercase()))
+        .select((tickets::id, tickets::number, tickets::status, tickets::access_key_hash, tickets::registered_at, tickets::due_at))
+        .first(c)
+        .optional()?;
+    let Some((id, number, status, Some(hash), registered, due)) = row else {
+        return Ok(None);
+    };
+    if !constant_time_eq(hash.as_bytes(), crate::auth::hash_secret(key).as_bytes()) {
+        return Ok(None);
+    }
+    let appeal: String = messages::table
+        .filter(messages::ticket_id.eq(&id))
+        .filter(messages::direction.eq("in"))
+        .order(messages::created_at.asc())
+        .select(messages::body_text)
+        .first(c)
+        .optional()?
+        .unwrap_or_default();
+    let replies: Vec<(String, chrono::NaiveDateTime)> = messages::table
+        .filter(messages::ticket_id.eq(&id))
+        .filter(messages::direction.eq("out"))
+        .filter(messages::channel.eq(Channel::WebForm.as_str()))
+        .order(messages::created_at.asc())
+        .select((messages::body_text, messages::created_at))
+        .load(c)?;
+    Ok(Some(StatusView {
+        number,
+        status,
+        registered: local_time(registered.and_utc()),
+        due: local_time(due.and_utc()),
+        appeal,
+        replies: replies
+            .into_iter()
+            .map(|(text, at)| serde_json::json!({"text": text, "at": local_time(at.and_utc())}))
+            .collect(),
+    }))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
