@@ -1,1 +1,57 @@
-//! telegram channel
+//! The Telegram channel of Baylanys (R2): a bot through which applicants file appeals,
+//! follow them and rate the answers, and the adapter through which the server writes to
+//! them.
+//!
+//! # Pieces
+//! - [`TelegramConfig`]: token, Bot API URL (`BAYLANYS_TELEGRAM_API_URL` points at a
+//!   self-hosted Bot API or the tests' fake), webhook secret, rate limits, file size cap.
+//! - [`TelegramBackend`]: what the server implements over its database (dedupe of
+//!   update ids, chat language and phone, intake, statuses, ratings, quarantine, offset).
+//! - [`TelegramBot`]: the conversation. [`TelegramBot::handle_update`] takes one raw
+//!   update; [`TelegramBot::handle_webhook`] checks the secret header first and says
+//!   which HTTP status to answer; [`TelegramBot::run_polling`] is the long-polling loop.
+//! - [`TelegramAdapter`]: the core [`baylanys_core::ChannelAdapter`] for outbound
+//!   messages, paced by a [`RateLimiter`] (30/s overall, 1/s per chat by default).
+//! - `fake_api` (feature `fake-api`): a local fake Bot API server for tests.
+//!
+//! # Who acknowledges a new appeal
+//! The server's acknowledgement job does, through [`TelegramAdapter`], as on every
+//! channel: so the acknowledgement with number and deadline (R4, R5) is retried,
+//! recorded, and written from the same templates. The bot's immediate answer covers only
+//! what the job does not: "added to your appeal No. X" when a message joins an open
+//! ticket, and errors (file too large, intake refused). [`TelegramConfig::bot_acknowledges`]
+//! switches the bot to answer new tickets itself, for a deployment without that job.
+//!
+//! # Never lose, never repeat
+//! Updates are handled at least once and deduplicated by update id in the backend; an
+//! update that cannot be parsed or handled is quarantined whole with the reason; an
+//! update the backend cannot take now (database down) is not acknowledged to Telegram
+//! (polling: the offset does not move; webhook: 503), so Telegram delivers it again.
+
+mod adapter;
+mod backend;
+mod config;
+mod conversation;
+mod polling;
+mod rate;
+pub mod texts;
+
+#[cfg(feature = "fake-api")]
+pub mod fake_api;
+
+pub use adapter::{
+    CALLBACK_DATA_LIMIT, MESSAGE_LIMIT, TelegramAdapter, classify, rating_keyboard, split_text,
+};
+pub use backend::{
+    AppealStatus, BackendError, BackendFuture, RatingOutcome, Registered, TelegramBackend,
+};
+pub use config::{ConfigError, TelegramConfig, parse_api_url};
+pub use conversation::{HandleError, Handled, TelegramBot, WebhookOutcome};
+pub use polling::{ALLOWED_UPDATES, PollingError, WebhookSetupError, delete_webhook, set_webhook};
+pub use rate::RateLimiter;
+
+/// The teloxide version this crate speaks, re-exported so the server names the same types.
+pub use teloxide;
+
+/// The webhook header Telegram sends the secret token in.
+pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
