@@ -27,9 +27,7 @@ pub(crate) fn decode_unlabelled(bytes: &[u8]) -> String {
 pub(crate) fn decode_labelled(label: Option<&str>, bytes: &[u8]) -> String {
     match label.and_then(|l| Encoding::for_label(l.trim().as_bytes())) {
         // A label that is plain ASCII but bytes that are not: the label is wrong.
-        Some(enc) if !(is_ascii_label(label) && !bytes.is_ascii()) => {
-            enc.decode(bytes).0.into_owned()
-        }
+        Some(enc) if !is_ascii_label(label) || bytes.is_ascii() => enc.decode(bytes).0.into_owned(),
         _ => decode_unlabelled(bytes),
     }
 }
@@ -40,7 +38,7 @@ pub(crate) fn parser_handled(label: Option<&str>, decoded: &str) -> bool {
         Some(l) if charset_decoder(l.trim().as_bytes()).is_some() => {
             // mail-parser maps us-ascii to windows-1252; non-ASCII output means 8-bit bytes
             // under an ASCII label, which in our mail is almost always unlabelled Cyrillic.
-            !(is_ascii_label(Some(l)) && !decoded.is_ascii())
+            !is_ascii_label(Some(l)) || decoded.is_ascii()
         }
         // No or unknown label: mail-parser used lossy UTF-8, fine unless it had to replace.
         _ => !decoded.contains('\u{FFFD}'),

@@ -81,6 +81,14 @@ fn header_message_id(headers: &[u8]) -> Option<String> {
         .and_then(|m| m.message_id().map(str::to_owned))
 }
 
+/// Final-Recipient, Action, Status, Diagnostic-Code of one recipient block.
+type RecipientFields = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// Reads RFC 3464 / RFC 8098 fields: a per-message block, then one block per recipient.
 fn read_status_fields(text: &str, dsn: &mut Dsn) {
     let mut unfolded: Vec<String> = Vec::new();
@@ -95,12 +103,7 @@ fn read_status_fields(text: &str, dsn: &mut Dsn) {
     }
 
     let mut any_action = false;
-    let mut candidates: Vec<(
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = Vec::new();
+    let mut candidates: Vec<RecipientFields> = Vec::new();
     for block in unfolded.split(|l| l.is_empty()) {
         let field = |name: &str| {
             block.iter().find_map(|l| {

@@ -113,7 +113,7 @@ fn push_text(out: &mut String, text: &str, keep_spaces: bool) {
             .filter(|&semi| semi <= 32 && !tail[1..semi].contains(char::is_whitespace))
         {
             Some(semi) => {
-                add_html_token(&mut decoded, tail[..=semi].as_bytes(), false);
+                add_html_token(&mut decoded, &tail.as_bytes()[..=semi], false);
                 rest = &tail[semi + 1..];
             }
             None => {

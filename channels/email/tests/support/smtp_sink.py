@@ -13,6 +13,13 @@ class Handler:
         self.outdir = outdir
         os.makedirs(outdir, exist_ok=True)
 
+    @classmethod
+    def from_cli(cls, parser, *args):
+        # aiosmtpd passes the CLASSARGS only through this hook.
+        if len(args) != 1:
+            parser.error("smtp_sink.Handler needs one argument: the output directory")
+        return cls(args[0])
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
         if local.startswith("temp"):
