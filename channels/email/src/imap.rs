@@ -93,7 +93,8 @@ pub struct ImapConfig {
     /// First and longest wait before reconnecting after an error.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
-    /// Limit for connecting and logging in.
+    /// Limit for connecting, logging in, SELECT and ending IDLE: a dead connection
+    /// is noticed within this, not at the next TCP keepalive.
     pub connect_timeout: Duration,
 }
 
@@ -306,7 +307,10 @@ impl ImapInbox {
         sink: &impl InboxSink,
         checkpoint: Option<Checkpoint>,
     ) -> Result<Checkpoint, ImapError> {
-        let mailbox = session.select(&self.config.mailbox).await?;
+        let limit = self.config.connect_timeout;
+        let mailbox = tokio::time::timeout(limit, session.select(&self.config.mailbox))
+            .await
+            .map_err(|_| ImapError::Timeout(limit))??;
         let uid_validity = mailbox.uid_validity.unwrap_or(0);
         let last_uid = match checkpoint {
             Some(c) if c.uid_validity == uid_validity => c.last_uid,
@@ -401,7 +405,11 @@ impl ImapInbox {
                 Err(_elapsed) => {}
             }
         }
-        Ok(handle.done().await?)
+        // A connection that died silently during IDLE would never answer DONE.
+        let limit = self.config.connect_timeout;
+        Ok(tokio::time::timeout(limit, handle.done())
+            .await
+            .map_err(|_| ImapError::Timeout(limit))??)
     }
 }
 

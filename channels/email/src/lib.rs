@@ -3,6 +3,22 @@
 //!
 //! The crate knows nothing of the database: the server stores what [`parse`] returns,
 //! quarantines what it refuses, and keeps the IMAP checkpoint through [`imap::InboxSink`].
+//!
+//! How the server uses it:
+//! - Intake of raw mail (IMAP, `ingest-email`, raw POST): `parse(raw, &cfg)` (or
+//!   [`parse_at`] with the IMAP INTERNALDATE for backfilled mail).
+//!   `Ok(ParsedEmail::Message(m))`: dedupe on `m.message_id` + `m.content_hash`, then intake
+//!   `m.inbound` (no acknowledgement when `m.suppress_ack` is set; tell the sender about
+//!   `m.oversize`). `Ok(ParsedEmail::DeliveryStatus(dsn))`: mark the outgoing message
+//!   `dsn.original_message_id` failed, never a ticket. `Err(ParseFailure { reason })`:
+//!   quarantine the raw bytes with `reason`.
+//! - Delivery: one [`SmtpAdapter::from_url`] per process, used through
+//!   `baylanys_core::ChannelAdapter::send`; `SendError::Temporary` is retried, `Permanent`
+//!   is final. The server generates `OutboundMessage::message_id` with [`new_message_id`]
+//!   when it creates the job, so a retried delivery keeps one Message-ID.
+//! - IMAP: implement [`imap::InboxSink`] over the database and run
+//!   `ImapInbox::new(ImapConfig::from_url(url)?).run(&sink, shutdown)` while holding the
+//!   mailbox's advisory lock.
 
 mod charset;
 mod dsn;
