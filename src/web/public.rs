@@ -217,11 +217,20 @@ fn render_form(
     errors: &[FieldError],
     status: actix_web::http::StatusCode,
 ) -> HttpResponse {
+    // Missing values show as empty fields, not as the word "none".
+    let mut shown = serde_json::to_value(values).unwrap_or_default();
+    if let Some(map) = shown.as_object_mut() {
+        for v in map.values_mut() {
+            if v.is_null() {
+                *v = serde_json::Value::String(String::new());
+            }
+        }
+    }
     let html = app.templates.page(
         "web/form.html",
         lang,
         context! {
-            values => values,
+            values => shown,
             errors => errors,
             regions => options(lang, REGIONS),
             topics => options(lang, TOPICS),
@@ -428,7 +437,12 @@ async fn status_page(
             app.templates.page(
                 "web/status.html",
                 lang,
-                context! { just_registered, status_url, ..minijinja::Value::from_serialize(&v) },
+                context! {
+                    just_registered,
+                    switch_url => format!("{}&lang=", status_url),
+                    status_url,
+                    ..minijinja::Value::from_serialize(&v)
+                },
             ),
         ),
         Ok(None) => not_found(&app),

@@ -1,0 +1,172 @@
+//! The public form in headless Chromium, driven through ChromeDriver's WebDriver API:
+//! a person fills it in with the keyboard and mouse, without JavaScript of ours.
+
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::support::{Backend, free_port, spawn};
+
+struct Driver {
+    base: String,
+    session: String,
+    client: reqwest::Client,
+    _process: ChildGuard,
+}
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = free_port();
+        let process = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium chromium-driver)");
+        let process = ChildGuard(process);
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile dir").keep();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--window-size=1024,1400", format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let v: Value = client
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session JSON");
+        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        Driver { base, session, client, _process: process }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.client.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.expect("webdriver answers").json().await.expect("webdriver JSON");
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_string()
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or("").to_string()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        if let Some(b64) = v.as_str()
+            && let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64)
+        {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+    }
+
+    async fn quit(self) {
+        let _ = self.client.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+    }
+}
+
+async fn form_in_chromium(backend: Backend) {
+    let t = spawn(backend).await;
+    let d = Driver::start().await;
+
+    // Kazakh by choice of the visitor; an empty submission lists what to fix.
+    d.goto(&format!("{}/?lang=kk", t.url)).await;
+    assert!(d.source().await.contains("Өтініш беру"));
+    d.click("button[type=submit]").await;
+    let errors = d.text("#errors").await;
+    assert!(errors.contains("Тегіңіз бен атыңызды көрсетіңіз"), "{errors}");
+    d.screenshot(&format!("form-errors-{backend:?}")).await;
+
+    // Switch to Russian with the link, fill the form with the keyboard, send it.
+    d.click("header a[hreflang=ru]").await;
+    assert!(d.source().await.contains("Подать обращение"));
+    d.type_into("#name", "Иванов Иван").await;
+    d.type_into("#email", "ivanov@example.kz").await;
+    d.click("#region option[value=almaty]").await;
+    d.click("#topic option[value=digital_signature]").await;
+    d.type_into("#text", "Не могу подписать заявление ЭЦП.").await;
+    d.click("#consent").await;
+    d.click("button[type=submit]").await;
+
+    let number = d.text("#number").await;
+    assert!(number.starts_with("UCC-") && number.len() >= 15, "{number}");
+    assert_eq!(d.text("#registered").await, "Обращение зарегистрировано");
+    assert!(d.text("#due").await.contains("18:30"));
+    d.screenshot(&format!("form-registered-{backend:?}")).await;
+
+    // The status link shows the appeal and, later, the reply.
+    let link = d.text("#status-link").await;
+    let op = t.token("op", baylanys::auth::Role::Operator).await;
+    let r = t.post_auth(&format!("/api/v1/tickets/{number}/replies"), &op, json!({"text": "Обновите NCALayer."})).await;
+    assert_eq!(r.status(), 202);
+    d.goto(&link).await;
+    assert!(d.source().await.contains("Обновите NCALayer."));
+    d.quit().await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_form_in_headless_chromium_sqlite() {
+    form_in_chromium(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_form_in_headless_chromium_postgres() {
+    form_in_chromium(Backend::Postgres).await;
+}

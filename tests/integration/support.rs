@@ -1,0 +1,354 @@
+//! Test support: a real server on port 0 against SQLite (a temp file) or PostgreSQL (a
+//! throwaway cluster from the Debian `postgresql` package, or `BAYLANYS_TEST_POSTGRES_URL`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use baylanys::App;
+use baylanys::config::{Config, ConfigArgs, FileConfig};
+use baylanys_core::{Channel, ChannelAdapter, DeliveryReceipt, OutboundMessage, SendError, SendFuture};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub app: Arc<App>,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    _dir: Option<tempfile::TempDir>,
+    pub server: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.url, path))
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.url, path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.url, path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Adds a user with `role` and returns a fresh API token for it.
+    pub async fn token(&self, login: &str, role: baylanys::auth::Role) -> String {
+        let login = login.to_string();
+        self.app
+            .db
+            .write(move |c| {
+                baylanys::auth::add_user(c, &login, &login, role, None)?;
+                Ok(baylanys::auth::create_token(c, &login, None)?.expect("user just added"))
+            })
+            .await
+            .expect("token created")
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(false).await;
+    }
+}
+
+/// Settings for a test server: defaults with the given database and rate limit.
+pub fn test_config(database_url: &str, rate_limit: u32) -> Config {
+    let args = ConfigArgs {
+        database_url: Some(database_url.to_string()),
+        listen: Some("127.0.0.1:0".into()),
+        rate_limit_per_minute: Some(rate_limit),
+        workers: Some(2),
+        pool_size: Some(8),
+        ..Default::default()
+    };
+    Config::resolve(args, FileConfig::default()).expect("test config is valid")
+}
+
+/// A fresh, empty database of the backend; returns its URL and what keeps it alive.
+pub fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("baylanys.db").display());
+            (url, Some(dir))
+        }
+        Backend::Postgres => (postgres_database(), None),
+    }
+}
+
+pub async fn spawn(backend: Backend) -> TestApp {
+    spawn_with(backend, 0, Vec::new()).await
+}
+
+pub async fn spawn_with(backend: Backend, rate_limit: u32, adapters: Vec<Arc<dyn ChannelAdapter>>) -> TestApp {
+    let (database_url, dir) = fresh_database(backend);
+    spawn_on(&database_url, dir, rate_limit, adapters).await
+}
+
+/// A server on an existing database (a second instance sharing it, for example).
+pub async fn spawn_on(
+    database_url: &str,
+    dir: Option<tempfile::TempDir>,
+    rate_limit: u32,
+    adapters: Vec<Arc<dyn ChannelAdapter>>,
+) -> TestApp {
+    let mut config = test_config(database_url, rate_limit);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    config.public_url = format!("http://{addr}");
+    config.instance_id = format!("test-{}", addr.port());
+    let mut app = App::build(config).await.expect("app builds");
+    for a in adapters {
+        app = app.with_adapter(a);
+    }
+    let (running, server) = baylanys::serve(app, listener).expect("server starts");
+    tokio::spawn(server);
+    TestApp {
+        url: format!("http://{}", running.addr),
+        app: running.app,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        database_url: database_url.to_string(),
+        _dir: dir,
+        server: running.server,
+    }
+}
+
+/// A valid appeal as the JSON API takes it.
+pub fn appeal(text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": "Айгүл Серікқызы",
+        "email": "aigul@example.kz",
+        "phone": "+7 701 234 5678",
+        "region": "astana",
+        "topic": "egov_portal",
+        "text": text,
+        "consent": true
+    })
+}
+
+/// Records what it was asked to send, from however many instances share it.
+#[derive(Default)]
+pub struct RecordingAdapter {
+    pub channel: Option<Channel>,
+    pub sent: Mutex<Vec<OutboundMessage>>,
+    /// Fail this many sends temporarily before succeeding.
+    pub fail_first: Mutex<u32>,
+    pub permanent_failure: bool,
+}
+
+impl RecordingAdapter {
+    pub fn new(channel: Channel) -> Arc<RecordingAdapter> {
+        Arc::new(RecordingAdapter {
+            channel: Some(channel),
+            ..Default::default()
+        })
+    }
+    pub fn sent(&self) -> Vec<OutboundMessage> {
+        self.sent.lock().expect("lock").clone()
+    }
+}
+
+impl ChannelAdapter for RecordingAdapter {
+    fn channel(&self) -> Channel {
+        self.channel.unwrap_or(Channel::Telegram)
+    }
+    fn send<'a>(&'a self, message: &'a OutboundMessage) -> SendFuture<'a> {
+        Box::pin(async move {
+            if self.permanent_failure {
+                return Err(SendError::permanent("403 Forbidden: bot was blocked by the user"));
+            }
+            {
+                let mut left = self.fail_first.lock().expect("lock");
+                if *left > 0 {
+                    *left -= 1;
+                    return Err(SendError::Temporary {
+                        message: "connection refused".into(),
+                        retry_after: Some(std::time::Duration::from_millis(50)),
+                    });
+                }
+            }
+            self.sent.lock().expect("lock").push(message.clone());
+            Ok(DeliveryReceipt::default())
+        })
+    }
+}
+
+/// Polls `check` until it holds or 20 s pass.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+// ---------------------------------------------------------------------------------------
+// PostgreSQL
+
+struct Cluster {
+    base_url: String,
+    _dir: Option<PathBuf>,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+/// A new database in the shared throwaway cluster (or the one given by the environment).
+pub fn postgres_database() -> String {
+    let cluster = CLUSTER.get_or_init(start_cluster);
+    let name = format!("t_{}", uuid_like());
+    let admin = format!("{}/postgres", cluster.base_url);
+    let status = Command::new("psql")
+        .args([&admin, "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql runs (apt-get install postgresql-client)");
+    assert!(status.success(), "CREATE DATABASE {name} failed");
+    format!("{}/{name}", cluster.base_url)
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn start_cluster() -> Cluster {
+    if let Ok(url) = std::env::var("BAYLANYS_TEST_POSTGRES_URL") {
+        // Strip the database name: tests create their own databases next to it.
+        let base = match url.rsplit_once('/') {
+            Some((b, _)) if b.contains("://") && b.len() > "postgres://".len() => b.to_string(),
+            _ => url,
+        };
+        return Cluster { base_url: base, _dir: None };
+    }
+    let bin = pg_bin_dir();
+    let dir = std::env::temp_dir().join(format!("baylanys-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create cluster dir");
+    let root = is_root();
+    if root {
+        // initdb refuses to run as root: the cluster belongs to the `postgres` user.
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres", &dir.display().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "chown of the cluster dir to postgres failed (is the postgresql package installed?)");
+    }
+    let data = dir.join("data");
+    let port = free_port();
+    let run = |args: &[&str]| {
+        let mut cmd = if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c.args(args);
+            c
+        } else {
+            let mut c = Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        };
+        let out = cmd.output().expect("PostgreSQL tools run");
+        assert!(
+            out.status.success(),
+            "{:?} failed: {}{}",
+            args,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let initdb = bin.join("initdb").display().to_string();
+    let pg_ctl = bin.join("pg_ctl").display().to_string();
+    let data_s = data.display().to_string();
+    run(&[&initdb, "-D", &data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-A", "trust"]);
+    let opts = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        dir.display()
+    );
+    run(&[&pg_ctl, "-D", &data_s, "-o", &opts, "-w", "-l", &dir.join("log").display().to_string(), "start"]);
+    // A watchdog stops the cluster once this test process has ended, however it ends.
+    let stop = format!("{pg_ctl} -D {data_s} -m immediate stop");
+    let stop = if root { format!("runuser -u postgres -- {stop}") } else { stop };
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {}",
+        std::process::id(),
+        dir.display()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    Cluster {
+        base_url: format!("postgres://postgres@127.0.0.1:{port}"),
+        _dir: Some(dir),
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn pg_bin_dir() -> PathBuf {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if p.join("initdb").exists() {
+            return p;
+        }
+    }
+    let base = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(base)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .pop()
+        .filter(|p| p.join("initdb").exists())
+        .expect("PostgreSQL server binaries not found: apt-get install postgresql (or set BAYLANYS_TEST_POSTGRES_URL)")
+}
