@@ -1,0 +1,156 @@
+//! Load bench: 64 concurrent HTTP clients POST /api/v1/appeals against the release
+//! server; prints appeals/s, p50/p99 latency and the server's peak RSS.
+//!
+//! cargo build --release && cargo run --release --example appeals_load -- sqlite
+//! cargo run --release --example appeals_load -- postgres [postgres://URL]
+//!
+//! Without a URL, `postgres` starts a throwaway cluster with the Debian tools (fsync on,
+//! as in production). Options by environment: BENCH_CLIENTS (64), BENCH_SECONDS (10).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let backend = args.next().unwrap_or_else(|| "sqlite".into());
+    let given_url = args.next();
+    let clients: usize = env_or("BENCH_CLIENTS", 64);
+    let seconds: u64 = env_or("BENCH_SECONDS", 10);
+    let exe = std::env::current_exe().expect("own path");
+    let server_bin = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("baylanys"))
+        .filter(|p| p.exists())
+        .expect("build the server first: cargo build --release");
+
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut cluster = None;
+    let db = match (backend.as_str(), given_url) {
+        ("sqlite", _) => format!("sqlite://{}", tmp.path().join("bench.db").display()),
+        ("postgres", Some(url)) => url,
+        ("postgres", None) => {
+            let (url, stop) = start_postgres(tmp.path());
+            cluster = Some(stop);
+            url
+        }
+        (other, _) => panic!("backend `{other}`: use sqlite or postgres"),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(&server_bin)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db, "--rate-limit-per-minute", "0"])
+        .env("BAYLANYS_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let pid = server.id();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (latencies, errors, elapsed) = rt.block_on(drive(port, clients, Duration::from_secs(seconds)));
+    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0);
+    let _ = server.kill();
+    let _ = server.wait();
+    if let Some(stop) = cluster {
+        let _ = Command::new("sh").args(["-c", &stop]).status();
+    }
+
+    let mut l = latencies;
+    l.sort_unstable();
+    let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default();
+    println!("backend:      {backend}");
+    println!("clients:      {clients}");
+    println!("appeals:      {} in {:.1} s ({} errors)", l.len(), elapsed.as_secs_f64(), errors);
+    println!("appeals/s:    {:.0}", l.len() as f64 / elapsed.as_secs_f64());
+    println!("latency p50:  {:.2} ms", pct(0.50).as_secs_f64() * 1000.0);
+    println!("latency p99:  {:.2} ms", pct(0.99).as_secs_f64() * 1000.0);
+    println!("server peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+async fn drive(port: u16, clients: usize, duration: Duration) -> (Vec<Duration>, usize, Duration) {
+    let url = format!("http://127.0.0.1:{port}/api/v1/appeals");
+    let start = Instant::now();
+    let end = start + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut lat = Vec::new();
+                let mut errors = 0usize;
+                let mut i = 0u64;
+                while Instant::now() < end {
+                    i += 1;
+                    let body = serde_json::json!({
+                        "name": "Бенчмарк Тест", "email": format!("bench{c}-{i}@example.kz"),
+                        "region": "astana", "topic": "other", "consent": true,
+                        "text": format!("Нагрузочное обращение {c}-{i}: проверка пропускной способности"),
+                    });
+                    let t0 = Instant::now();
+                    match client.post(&url).json(&body).send().await {
+                        Ok(r) if r.status() == 201 => {
+                            let _ = r.bytes().await;
+                            lat.push(t0.elapsed());
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            all.extend(l);
+            errors += e;
+        }
+    }
+    (all, errors, start.elapsed())
+}
+
+/// A throwaway PostgreSQL cluster in `dir`; returns its URL and the command that stops it.
+fn start_postgres(dir: &std::path::Path) -> (String, String) {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("apt-get install postgresql")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .max()
+        .expect("PostgreSQL server binaries");
+    let data = dir.join("pg");
+    std::fs::create_dir_all(&data).unwrap();
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let wrap = |cmd: String| if root { format!("runuser -u postgres -- {cmd}") } else { cmd };
+    if root {
+        Command::new("chown").args(["-R", "postgres:postgres", &dir.display().to_string()]).status().unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sh = |cmd: String| {
+        let ok = Command::new("sh").args(["-c", &wrap(cmd.clone())]).stdout(Stdio::null()).status().map(|s| s.success());
+        assert_eq!(ok.ok(), Some(true), "{cmd}");
+    };
+    sh(format!("{}/initdb -D {} -U postgres -A trust -E UTF8", bin.display(), data.display()));
+    sh(format!(
+        "{}/pg_ctl -D {} -o '-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200' -w -l {}/log start",
+        bin.display(),
+        data.display(),
+        dir.display(),
+        dir.display()
+    ));
+    let stop = wrap(format!("{}/pg_ctl -D {} -m fast stop", bin.display(), data.display()));
+    (format!("postgres://postgres@127.0.0.1:{port}/postgres"), stop)
+}
