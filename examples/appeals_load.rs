@@ -36,9 +36,21 @@ fn main() {
         }
         (other, _) => panic!("backend `{other}`: use sqlite or postgres"),
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Command::new(&server_bin)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db, "--rate-limit-per-minute", "0"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &db,
+            "--rate-limit-per-minute",
+            "0",
+        ])
         .env("BAYLANYS_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -51,12 +63,24 @@ fn main() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (latencies, errors, elapsed) = rt.block_on(drive(port, clients, Duration::from_secs(seconds)));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (latencies, errors, elapsed) =
+        rt.block_on(drive(port, clients, Duration::from_secs(seconds)));
     let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap_or(0);
     let _ = server.kill();
     let _ = server.wait();
@@ -66,18 +90,33 @@ fn main() {
 
     let mut l = latencies;
     l.sort_unstable();
-    let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!("backend:      {backend}");
     println!("clients:      {clients}");
-    println!("appeals:      {} in {:.1} s ({} errors)", l.len(), elapsed.as_secs_f64(), errors);
-    println!("appeals/s:    {:.0}", l.len() as f64 / elapsed.as_secs_f64());
+    println!(
+        "appeals:      {} in {:.1} s ({} errors)",
+        l.len(),
+        elapsed.as_secs_f64(),
+        errors
+    );
+    println!(
+        "appeals/s:    {:.0}",
+        l.len() as f64 / elapsed.as_secs_f64()
+    );
     println!("latency p50:  {:.2} ms", pct(0.50).as_secs_f64() * 1000.0);
     println!("latency p99:  {:.2} ms", pct(0.99).as_secs_f64() * 1000.0);
     println!("server peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 async fn drive(port: u16, clients: usize, duration: Duration) -> (Vec<Duration>, usize, Duration) {
@@ -133,17 +172,42 @@ fn start_postgres(dir: &std::path::Path) -> (String, String) {
         .expect("PostgreSQL server binaries");
     let data = dir.join("pg");
     std::fs::create_dir_all(&data).unwrap();
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    let wrap = |cmd: String| if root { format!("runuser -u postgres -- {cmd}") } else { cmd };
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let wrap = |cmd: String| {
+        if root {
+            format!("runuser -u postgres -- {cmd}")
+        } else {
+            cmd
+        }
+    };
     if root {
-        Command::new("chown").args(["-R", "postgres:postgres", &dir.display().to_string()]).status().unwrap();
+        Command::new("chown")
+            .args(["-R", "postgres:postgres", &dir.display().to_string()])
+            .status()
+            .unwrap();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let sh = |cmd: String| {
-        let ok = Command::new("sh").args(["-c", &wrap(cmd.clone())]).stdout(Stdio::null()).status().map(|s| s.success());
+        let ok = Command::new("sh")
+            .args(["-c", &wrap(cmd.clone())])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success());
         assert_eq!(ok.ok(), Some(true), "{cmd}");
     };
-    sh(format!("{}/initdb -D {} -U postgres -A trust -E UTF8", bin.display(), data.display()));
+    sh(format!(
+        "{}/initdb -D {} -U postgres -A trust -E UTF8",
+        bin.display(),
+        data.display()
+    ));
     sh(format!(
         "{}/pg_ctl -D {} -o '-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200' -w -l {}/log start",
         bin.display(),
@@ -151,6 +215,13 @@ fn start_postgres(dir: &std::path::Path) -> (String, String) {
         dir.display(),
         dir.display()
     ));
-    let stop = wrap(format!("{}/pg_ctl -D {} -m fast stop", bin.display(), data.display()));
-    (format!("postgres://postgres@127.0.0.1:{port}/postgres"), stop)
+    let stop = wrap(format!(
+        "{}/pg_ctl -D {} -m fast stop",
+        bin.display(),
+        data.display()
+    ));
+    (
+        format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        stop,
+    )
 }

@@ -93,7 +93,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -129,7 +133,11 @@ pub fn add_user(
 }
 
 /// Issues a token for `login`; the token itself is shown once and stored hashed.
-pub fn create_token(conn: &mut DbConn, login: &str, label: Option<&str>) -> Result<Option<String>, DbError> {
+pub fn create_token(
+    conn: &mut DbConn,
+    login: &str,
+    label: Option<&str>,
+) -> Result<Option<String>, DbError> {
     let uid: Option<String> = users::table
         .filter(users::login.eq(login))
         .filter(users::active.eq(1))
@@ -162,21 +170,43 @@ pub fn user_by_token(conn: &mut DbConn, token: &str) -> Result<Option<User>, DbE
         .first(conn)
         .optional()?;
     Ok(row.and_then(|(id, login, name, role)| {
-        Role::parse(&role).ok().map(|role| User { id, login, name, role })
+        Role::parse(&role).ok().map(|role| User {
+            id,
+            login,
+            name,
+            role,
+        })
     }))
 }
 
-pub fn user_by_password(conn: &mut DbConn, login: &str, password: &str) -> Result<Option<User>, DbError> {
+pub fn user_by_password(
+    conn: &mut DbConn,
+    login: &str,
+    password: &str,
+) -> Result<Option<User>, DbError> {
     let row: Option<(String, String, String, String, Option<String>)> = users::table
         .filter(users::login.eq(login))
         .filter(users::active.eq(1))
-        .select((users::id, users::login, users::name, users::role, users::password_hash))
+        .select((
+            users::id,
+            users::login,
+            users::name,
+            users::role,
+            users::password_hash,
+        ))
         .first(conn)
         .optional()?;
     Ok(row.and_then(|(id, login, name, role, hash)| {
         let ok = hash.is_some_and(|h| verify_password(password, &h));
-        ok.then(|| Role::parse(&role).ok().map(|role| User { id, login, name, role }))
-            .flatten()
+        ok.then(|| {
+            Role::parse(&role).ok().map(|role| User {
+                id,
+                login,
+                name,
+                role,
+            })
+        })
+        .flatten()
     }))
 }
 

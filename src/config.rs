@@ -142,7 +142,10 @@ impl Config {
     }
 
     pub fn resolve(a: ConfigArgs, f: FileConfig) -> Result<Config, ConfigError> {
-        let listen = a.listen.or(f.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = a
+            .listen
+            .or(f.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
         let hours_text = a
             .working_hours
             .or(f.working_hours)
@@ -180,7 +183,10 @@ impl Config {
             public_url: public_url.trim_end_matches('/').to_string(),
             registration_prefix: prefix,
             working_hours,
-            rate_limit_per_minute: a.rate_limit_per_minute.or(f.rate_limit_per_minute).unwrap_or(30),
+            rate_limit_per_minute: a
+                .rate_limit_per_minute
+                .or(f.rate_limit_per_minute)
+                .unwrap_or(30),
             workers: a
                 .workers
                 .or(f.workers)
@@ -211,7 +217,10 @@ impl Config {
                 .acks_per_sender_per_hour
                 .or(f.acks_per_sender_per_hour)
                 .unwrap_or(5),
-            telegram_token: a.telegram_token.or(f.telegram_token).filter(|t| !t.is_empty()),
+            telegram_token: a
+                .telegram_token
+                .or(f.telegram_token)
+                .filter(|t| !t.is_empty()),
             telegram_api_url: a.telegram_api_url.or(f.telegram_api_url),
             telegram_webhook_secret: a.telegram_webhook_secret.or(f.telegram_webhook_secret),
             telegram_mode,

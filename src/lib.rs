@@ -111,7 +111,8 @@ impl App {
 
     /// The group-commit registrar (started on first use).
     pub fn registrar(self: &Arc<Self>) -> &Registrar {
-        self.registrar.get_or_init(|| Registrar::start(self.clone()))
+        self.registrar
+            .get_or_init(|| Registrar::start(self.clone()))
     }
 
     pub fn email_enabled(&self) -> bool {
@@ -137,11 +138,7 @@ async fn load_calendar(db: &Db) -> Result<Calendar, DbError> {
 }
 
 /// Stores an administrator's calendar decision (one row per date; the latest wins).
-pub fn store_calendar_day(
-    conn: &mut db::DbConn,
-    o: &DayOverride,
-    by: &str,
-) -> Result<(), DbError> {
+pub fn store_calendar_day(conn: &mut db::DbConn, o: &DayOverride, by: &str) -> Result<(), DbError> {
     use crate::db::schema::calendar_days;
     let day = o.date.format("%Y-%m-%d").to_string();
     diesel::delete(calendar_days::table.find(&day)).execute(conn)?;

@@ -7,7 +7,11 @@ use baylanys::config::{Config, ConfigArgs};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "baylanys", version, about = "Omnichannel messaging and ticketing server of the Unified Contact Center 1414")]
+#[command(
+    name = "baylanys",
+    version,
+    about = "Omnichannel messaging and ticketing server of the Unified Contact Center 1414"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -118,7 +122,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -153,15 +160,21 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
-        Command::User { command: UserCommand::Add(a) } => {
+        Command::User {
+            command: UserCommand::Add(a),
+        } => {
             let role = baylanys::auth::Role::parse(&a.role)?;
             let app = baylanys::App::build(Config::load(&a.config)?).await?;
-            let password = std::env::var("BAYLANYS_PASSWORD").ok().filter(|p| !p.is_empty());
+            let password = std::env::var("BAYLANYS_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty());
             let name = a.name.unwrap_or_else(|| a.login.clone());
             let login = a.login.clone();
             let user = app
                 .db
-                .write(move |c| baylanys::auth::add_user(c, &login, &name, role, password.as_deref()))
+                .write(move |c| {
+                    baylanys::auth::add_user(c, &login, &name, role, password.as_deref())
+                })
                 .await
                 .map_err(|e| {
                     if e.is_unique_violation() {
@@ -173,16 +186,28 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             println!("added user {} ({})", user.login, user.role.as_str());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token { command: TokenCommand::Create { login, label, config } } => {
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    login,
+                    label,
+                    config,
+                },
+        } => {
             let app = baylanys::App::build(Config::load(&config)?).await?;
             let l = login.clone();
-            let token = app.db.write(move |c| baylanys::auth::create_token(c, &l, label.as_deref())).await?;
+            let token = app
+                .db
+                .write(move |c| baylanys::auth::create_token(c, &l, label.as_deref()))
+                .await?;
             match token {
                 Some(t) => {
                     println!("{t}");
                     Ok(ExitCode::SUCCESS)
                 }
-                None => Err(format!("no active user `{login}`: add one with `baylanys user add`").into()),
+                None => Err(
+                    format!("no active user `{login}`: add one with `baylanys user add`").into(),
+                ),
             }
         }
     }
@@ -212,12 +237,26 @@ async fn serve(config: Config) -> Result<ExitCode, AnyError> {
 
 async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
     match cmd {
-        CalendarCommand::Due { from, working_days, json, config } => {
+        CalendarCommand::Due {
+            from,
+            working_days,
+            json,
+            config,
+        } => {
             let config = Config::load(&config)?;
             let at = baylanys::calendar::parse_instant(&from)?;
             let cal = load_calendar(&config).await?;
-            let rule = if working_days == baylanys::calendar::R5_REPLY_WORKING_DAYS { "R5" } else { "C1" };
-            let d = cal.working_days_due(at.with_timezone(&chrono::Utc), working_days, rule, &config.working_hours)?;
+            let rule = if working_days == baylanys::calendar::R5_REPLY_WORKING_DAYS {
+                "R5"
+            } else {
+                "C1"
+            };
+            let d = cal.working_days_due(
+                at.with_timezone(&chrono::Utc),
+                working_days,
+                rule,
+                &config.working_hours,
+            )?;
             if json {
                 println!("{}", baylanys::calendar::due_json(&d));
             } else {
@@ -245,13 +284,21 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
                         d.weekday,
                         if d.working { "working" } else { "not working" },
                         d.reason.en,
-                        d.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+                        d.note
+                            .as_deref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
                     );
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        CalendarCommand::Set { date, kind, note, config } => {
+        CalendarCommand::Set {
+            date,
+            kind,
+            note,
+            config,
+        } => {
             let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
                 .map_err(|_| format!("`{date}` is not a date like 2027-05-16"))?;
             let kind: DayKind = kind.parse()?;
@@ -260,16 +307,26 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
             }
             let config = Config::load(&config)?;
             let app = baylanys::App::build(config).await?;
-            let o = DayOverride { date, kind, note: note.trim().to_string() };
+            let o = DayOverride {
+                date,
+                kind,
+                note: note.trim().to_string(),
+            };
             let stored = o.clone();
-            app.db.write(move |c| baylanys::store_calendar_day(c, &stored, "cli")).await?;
+            app.db
+                .write(move |c| baylanys::store_calendar_day(c, &stored, "cli"))
+                .await?;
             app.reload_calendar().await?;
             println!(
                 "{} set to {} ({}); it is now a {} day",
                 o.date,
                 o.kind.as_str(),
                 o.note,
-                if app.calendar().is_working_day(o.date) { "working" } else { "non-working" }
+                if app.calendar().is_working_day(o.date) {
+                    "working"
+                } else {
+                    "non-working"
+                }
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -277,7 +334,9 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
 }
 
 /// The calendar with the overrides stored in the configured database.
-async fn load_calendar(config: &Config) -> Result<std::sync::Arc<baylanys::calendar::Calendar>, AnyError> {
+async fn load_calendar(
+    config: &Config,
+) -> Result<std::sync::Arc<baylanys::calendar::Calendar>, AnyError> {
     let app = baylanys::App::build(config.clone()).await?;
     Ok(app.calendar())
 }

@@ -36,8 +36,14 @@ const FILES: &[(&str, &str)] = embedded!(
     "web/error.html",
 );
 
-const STRINGS_KK: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/web/kk.json"));
-const STRINGS_RU: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/web/ru.json"));
+const STRINGS_KK: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/templates/web/kk.json"
+));
+const STRINGS_RU: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/templates/web/ru.json"
+));
 
 pub struct Templates {
     env: Environment<'static>,
@@ -68,8 +74,8 @@ impl Templates {
                 .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e}"));
         }
         let parse = |s: &str, which: &str| -> Value {
-            let v: serde_json::Value =
-                serde_json::from_str(s).unwrap_or_else(|e| panic!("templates/web/{which}.json is invalid: {e}"));
+            let v: serde_json::Value = serde_json::from_str(s)
+                .unwrap_or_else(|e| panic!("templates/web/{which}.json is invalid: {e}"));
             Value::from_serialize(&v)
         };
         Templates {
@@ -107,7 +113,8 @@ impl Templates {
         };
         let subject = self.render(&format!("mail/ack.{l}.subject.j2"), ctx.clone());
         let text = self.render(&format!("mail/ack.{l}.txt.j2"), ctx);
-        let html = (channel == Channel::Email).then(|| self.html_of(l, &subject, &text, status_url));
+        let html =
+            (channel == Channel::Email).then(|| self.html_of(l, &subject, &text, status_url));
         Rendered {
             subject: Some(subject),
             text,
@@ -118,7 +125,13 @@ impl Templates {
     fn html_of(&self, lang: &str, subject: &str, text: &str, status_url: Option<&str>) -> String {
         let paragraphs: Vec<Vec<&str>> = text
             .split("\n\n")
-            .map(|p| p.lines().filter(|l| !l.trim().is_empty() && Some(l.trim()) != status_url.map(|u| u.trim())).collect::<Vec<_>>())
+            .map(|p| {
+                p.lines()
+                    .filter(|l| {
+                        !l.trim().is_empty() && Some(l.trim()) != status_url.map(|u| u.trim())
+                    })
+                    .collect::<Vec<_>>()
+            })
             .filter(|p| !p.is_empty())
             .collect();
         self.render(
@@ -127,7 +140,13 @@ impl Templates {
         )
     }
 
-    pub fn reply(&self, language: Language, number: &str, text: &str, html: Option<&str>) -> Rendered {
+    pub fn reply(
+        &self,
+        language: Language,
+        number: &str,
+        text: &str,
+        html: Option<&str>,
+    ) -> Rendered {
         let l = lang_code(language);
         let ctx = context! { number, text };
         Rendered {
@@ -157,8 +176,17 @@ impl Templates {
     }
 
     /// A web page in the visitor's language; `t` in the template holds the UI strings.
-    pub fn page(&self, name: &str, language: Language, ctx: Value) -> Result<String, minijinja::Error> {
-        let t = if language == Language::Kk { &self.strings_kk } else { &self.strings_ru };
+    pub fn page(
+        &self,
+        name: &str,
+        language: Language,
+        ctx: Value,
+    ) -> Result<String, minijinja::Error> {
+        let t = if language == Language::Kk {
+            &self.strings_kk
+        } else {
+            &self.strings_ru
+        };
         let full = context! { t => t, lang => lang_code(language), ..ctx };
         self.env.get_template(name)?.render(full)
     }

@@ -39,7 +39,10 @@ impl FromSql<Binary, MultiBackend> for Blob {
 }
 
 impl ToSql<Binary, MultiBackend> for Blob {
-    fn to_sql<'b>(&'b self, out: &mut serialize::Output<'b, '_, MultiBackend>) -> serialize::Result {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut serialize::Output<'b, '_, MultiBackend>,
+    ) -> serialize::Result {
         out.set_value((Binary, &self.0));
         Ok(IsNull::No)
     }
@@ -262,9 +265,20 @@ mod tests {
 
     #[test]
     fn database_urls_pick_the_engine() {
-        assert_eq!(parse_url("sqlite://data/b.db").unwrap(), (Engine::Sqlite, "data/b.db".into()));
-        assert_eq!(parse_url("data/b.db").unwrap(), (Engine::Sqlite, "data/b.db".into()));
+        assert_eq!(
+            parse_url("sqlite://data/b.db").unwrap(),
+            (Engine::Sqlite, "data/b.db".into())
+        );
+        assert_eq!(
+            parse_url("data/b.db").unwrap(),
+            (Engine::Sqlite, "data/b.db".into())
+        );
         assert_eq!(parse_url("postgres://u@h/db").unwrap().0, Engine::Postgres);
-        assert!(parse_url("mysql://x").unwrap_err().to_string().contains("sqlite://"));
+        assert!(
+            parse_url("mysql://x")
+                .unwrap_err()
+                .to_string()
+                .contains("sqlite://")
+        );
     }
 }

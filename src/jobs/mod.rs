@@ -83,9 +83,11 @@ pub struct Job {
 pub fn claim(conn: &mut DbConn, instance: &str, limit: i64) -> Result<Vec<Job>, DbError> {
     let now = Utc::now().naive_utc();
     let lease = now + Duration::seconds(LEASE_SECONDS);
-    let due = jobs::run_at
-        .le(now)
-        .and(jobs::status.eq("pending").or(jobs::status.eq("running").and(jobs::lease_until.lt(now))));
+    let due = jobs::run_at.le(now).and(
+        jobs::status
+            .eq("pending")
+            .or(jobs::status.eq("running").and(jobs::lease_until.lt(now))),
+    );
     let ids: Vec<String> = match conn {
         DbConn::Pg(c) => jobs::table
             .filter(due)

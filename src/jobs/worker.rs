@@ -46,14 +46,23 @@ async fn run_one(app: &Arc<App>, instance: &str, job: Job) {
     };
     let instance = instance.to_string();
     let result = match outcome {
-        Ok(()) => app.db.write(move |c| jobs::complete(c, &job.id, &instance)).await,
+        Ok(()) => {
+            app.db
+                .write(move |c| jobs::complete(c, &job.id, &instance))
+                .await
+        }
         Err((error, retry)) => {
             tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed");
             app.db
                 .write(move |c| {
                     let gave_up = jobs::fail(c, &job, &error, retry)?;
                     if job.kind == jobs::DELIVER {
-                        mark_delivery(c, &job, if gave_up { "failed" } else { "retrying" }, Some(&error))?;
+                        mark_delivery(
+                            c,
+                            &job,
+                            if gave_up { "failed" } else { "retrying" },
+                            Some(&error),
+                        )?;
                     }
                     Ok(())
                 })
@@ -97,7 +106,11 @@ fn mark_delivery(
             c,
             ticket,
             "system",
-            if status == "sent" { "delivered" } else { "delivery_failed" },
+            if status == "sent" {
+                "delivered"
+            } else {
+                "delivery_failed"
+            },
             serde_json::json!({ "message_id": mid, "job_id": job.id, "attempts": job.attempts, "error": error }),
         )?;
     }
@@ -108,14 +121,18 @@ type Failure = (String, Retry);
 
 /// Sends one queued outgoing message through its channel's adapter.
 async fn deliver(app: &Arc<App>, job: &Job) -> Result<(), Failure> {
-    let mid = message_id_of(job).ok_or_else(|| ("payload has no message_id".to_string(), Retry::Never))?;
+    let mid = message_id_of(job)
+        .ok_or_else(|| ("payload has no message_id".to_string(), Retry::Never))?;
     let loaded = app
         .db
         .run(move |c| load_outbound(c, &mid))
         .await
         .map_err(|e| (e.to_string(), Retry::After(None)))?;
     let Some(out) = loaded else {
-        return Err(("the message to deliver no longer exists".into(), Retry::Never));
+        return Err((
+            "the message to deliver no longer exists".into(),
+            Retry::Never,
+        ));
     };
     let Some(adapter) = app.adapters.get(&out.channel) else {
         return Err((
@@ -132,7 +149,10 @@ async fn deliver(app: &Arc<App>, job: &Job) -> Result<(), Failure> {
                 .map_err(|e| (e.to_string(), Retry::After(None)))?;
             Ok(())
         }
-        Err(SendError::Temporary { message, retry_after }) => Err((message, Retry::After(retry_after))),
+        Err(SendError::Temporary {
+            message,
+            retry_after,
+        }) => Err((message, Retry::After(retry_after))),
         Err(SendError::Permanent { message }) => Err((message, Retry::Never)),
     }
 }
@@ -186,7 +206,11 @@ fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<Outbound
     };
     let files: Vec<(String, String, Blob)> = attachments::table
         .filter(attachments::message_id.eq(mid))
-        .select((attachments::file_name, attachments::content_type, attachments::content))
+        .select((
+            attachments::file_name,
+            attachments::content_type,
+            attachments::content,
+        ))
         .load(c)?;
     Ok(Some(OutboundMessage {
         channel,

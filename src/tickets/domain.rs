@@ -17,7 +17,10 @@ impl Iin {
         }
         let d: Vec<u32> = t.bytes().map(|b| u32::from(b - b'0')).collect();
         let weighted = |offset: u32| -> u32 {
-            (0..11).map(|i| d[i] * (((i as u32 + offset) % 11) + 1)).sum::<u32>() % 11
+            (0..11)
+                .map(|i| d[i] * (((i as u32 + offset) % 11) + 1))
+                .sum::<u32>()
+                % 11
         };
         let mut check = weighted(0);
         if check == 10 {
@@ -51,7 +54,9 @@ impl EmailAddress {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains('@')
-            && !t.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
+            && !t
+                .chars()
+                .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
         if ok {
             Ok(EmailAddress(t))
         } else {
@@ -103,7 +108,9 @@ impl RegistrationNumber {
         let (Some(prefix), Some(year), Some(seq), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(format!("`{text}` is not a registration number like UCC-2026-000042"));
+            return Err(format!(
+                "`{text}` is not a registration number like UCC-2026-000042"
+            ));
         };
         let ok = !prefix.is_empty()
             && prefix.chars().all(|c| c.is_ascii_alphanumeric())
@@ -114,7 +121,9 @@ impl RegistrationNumber {
         if ok {
             Ok(RegistrationNumber(t))
         } else {
-            Err(format!("`{text}` is not a registration number like UCC-2026-000042"))
+            Err(format!(
+                "`{text}` is not a registration number like UCC-2026-000042"
+            ))
         }
     }
 
@@ -139,16 +148,28 @@ pub const REGIONS: &[(&str, &str, &str)] = &[
     ("aktobe", "Ақтөбе облысы", "Актюбинская область"),
     ("almaty_region", "Алматы облысы", "Алматинская область"),
     ("atyrau", "Атырау облысы", "Атырауская область"),
-    ("east_kazakhstan", "Шығыс Қазақстан облысы", "Восточно-Казахстанская область"),
+    (
+        "east_kazakhstan",
+        "Шығыс Қазақстан облысы",
+        "Восточно-Казахстанская область",
+    ),
     ("zhambyl", "Жамбыл облысы", "Жамбылская область"),
     ("zhetysu", "Жетісу облысы", "Область Жетісу"),
-    ("west_kazakhstan", "Батыс Қазақстан облысы", "Западно-Казахстанская область"),
+    (
+        "west_kazakhstan",
+        "Батыс Қазақстан облысы",
+        "Западно-Казахстанская область",
+    ),
     ("karaganda", "Қарағанды облысы", "Карагандинская область"),
     ("kostanay", "Қостанай облысы", "Костанайская область"),
     ("kyzylorda", "Қызылорда облысы", "Кызылординская область"),
     ("mangystau", "Маңғыстау облысы", "Мангистауская область"),
     ("pavlodar", "Павлодар облысы", "Павлодарская область"),
-    ("north_kazakhstan", "Солтүстік Қазақстан облысы", "Северо-Казахстанская область"),
+    (
+        "north_kazakhstan",
+        "Солтүстік Қазақстан облысы",
+        "Северо-Казахстанская область",
+    ),
     ("turkistan", "Түркістан облысы", "Туркестанская область"),
     ("ulytau", "Ұлытау облысы", "Область Ұлытау"),
 ];
@@ -156,7 +177,11 @@ pub const REGIONS: &[(&str, &str, &str)] = &[
 /// Topics offered on the public form; operators can re-classify later.
 pub const TOPICS: &[(&str, &str, &str)] = &[
     ("egov_portal", "eGov порталы", "Портал eGov"),
-    ("public_service", "Мемлекеттік қызмет", "Государственная услуга"),
+    (
+        "public_service",
+        "Мемлекеттік қызмет",
+        "Государственная услуга",
+    ),
     ("digital_signature", "ЭЦҚ", "ЭЦП"),
     ("mobile_app", "eGov Mobile", "eGov Mobile"),
     ("complaint", "Шағым", "Жалоба"),
@@ -200,23 +225,38 @@ mod tests {
 
     #[test]
     fn phones_are_normalised() {
-        assert_eq!(Phone::parse("8 (701) 234-56-78").unwrap().as_str(), "+77012345678");
-        assert_eq!(Phone::parse("+7 701 234 5678").unwrap().as_str(), "+77012345678");
+        assert_eq!(
+            Phone::parse("8 (701) 234-56-78").unwrap().as_str(),
+            "+77012345678"
+        );
+        assert_eq!(
+            Phone::parse("+7 701 234 5678").unwrap().as_str(),
+            "+77012345678"
+        );
         assert!(Phone::parse("12345").is_err());
         assert!(Phone::parse("+7 701 234 567a").is_err());
     }
 
     #[test]
     fn emails_are_checked_and_lower_cased() {
-        assert_eq!(EmailAddress::parse(" Aigul@Mail.KZ ").unwrap().as_str(), "aigul@mail.kz");
+        assert_eq!(
+            EmailAddress::parse(" Aigul@Mail.KZ ").unwrap().as_str(),
+            "aigul@mail.kz"
+        );
         assert!(EmailAddress::parse("aigul@mail").is_err());
         assert!(EmailAddress::parse("aigul mail.kz").is_err());
     }
 
     #[test]
     fn registration_numbers_have_prefix_year_and_six_digits() {
-        assert_eq!(RegistrationNumber::new("UCC", 2026, 42).as_str(), "UCC-2026-000042");
-        assert_eq!(RegistrationNumber::new("UCC", 2026, 1234567).as_str(), "UCC-2026-1234567");
+        assert_eq!(
+            RegistrationNumber::new("UCC", 2026, 42).as_str(),
+            "UCC-2026-000042"
+        );
+        assert_eq!(
+            RegistrationNumber::new("UCC", 2026, 1234567).as_str(),
+            "UCC-2026-1234567"
+        );
         assert!(RegistrationNumber::parse("ucc-2026-000042").is_ok());
         assert!(RegistrationNumber::parse("UCC-26-42").is_err());
     }

@@ -73,9 +73,10 @@ pub fn intake(
 
 fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result<String, DbError> {
     let s = &msg.sender;
-    let email = s.email.clone().or_else(|| {
-        (msg.channel == Channel::Email).then(|| s.address.to_lowercase())
-    });
+    let email = s
+        .email
+        .clone()
+        .or_else(|| (msg.channel == Channel::Email).then(|| s.address.to_lowercase()));
     let chat = (msg.channel == Channel::Telegram).then(|| s.address.clone());
     let found: Option<String> = if let Some(chat) = &chat {
         contacts::table
@@ -107,11 +108,19 @@ fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result<Str
         return Ok(id);
     }
     let id = new_id();
-    let iin = msg.fields.get("iin").and_then(|v| v.as_str()).map(str::to_string);
+    let iin = msg
+        .fields
+        .get("iin")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     diesel::insert_into(contacts::table)
         .values((
             contacts::id.eq(&id),
-            contacts::kind.eq(if iin.as_deref().is_some_and(is_bin) { "organisation" } else { "person" }),
+            contacts::kind.eq(if iin.as_deref().is_some_and(is_bin) {
+                "organisation"
+            } else {
+                "person"
+            }),
             contacts::name.eq(&s.display_name),
             contacts::email.eq(&email),
             contacts::phone.eq(&s.phone),
@@ -192,9 +201,27 @@ fn find_thread(
                 tickets::language,
                 tickets::contact_id,
             ))
-            .first::<(String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, String, String, String)>(conn)
+            .first::<(
+                String,
+                String,
+                String,
+                chrono::NaiveDateTime,
+                chrono::NaiveDateTime,
+                String,
+                String,
+                String,
+            )>(conn)
             .optional()?;
-        let Some((ticket_id, number, status, registered_at, due_at, effective_from, language, owner)) = t
+        let Some((
+            ticket_id,
+            number,
+            status,
+            registered_at,
+            due_at,
+            effective_from,
+            language,
+            owner,
+        )) = t
         else {
             continue;
         };
@@ -247,13 +274,25 @@ fn append(
             reopen.then(|| tickets::closed_at.eq(None::<chrono::NaiveDateTime>)),
         ))
         .execute(conn)?;
-    event(conn, &t.ticket_id, &actor_of(msg), "message_received", serde_json::json!({
-        "message_id": message_id, "channel": msg.channel,
-    }))?;
+    event(
+        conn,
+        &t.ticket_id,
+        &actor_of(msg),
+        "message_received",
+        serde_json::json!({
+            "message_id": message_id, "channel": msg.channel,
+        }),
+    )?;
     if reopen {
-        event(conn, &t.ticket_id, &actor_of(msg), "reopened", serde_json::json!({
-            "from": t.status, "reason": "new message from the applicant",
-        }))?;
+        event(
+            conn,
+            &t.ticket_id,
+            &actor_of(msg),
+            "reopened",
+            serde_json::json!({
+                "from": t.status, "reason": "new message from the applicant",
+            }),
+        )?;
     }
     link_raw(conn, raw_payload_id, &t.ticket_id)?;
     Ok(Registered {
@@ -283,15 +322,18 @@ fn register(
         .calendar
         .reply_due(registered_at, ctx.hours)
         .map_err(|e| IntakeError::Deadline(e.to_string()))?;
-    let year = registered_at
-        .with_timezone(&chrono_tz::Asia::Almaty)
-        .year();
+    let year = registered_at.with_timezone(&chrono_tz::Asia::Almaty).year();
     let number = next_number(conn, ctx.prefix, year)?;
     let language = msg.reply_language();
     let ticket_id = new_id();
     let subject = subject_of(msg);
     let access_key = (msg.channel == Channel::WebForm).then(crate::auth::random_secret);
-    let field = |k: &str| msg.fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let field = |k: &str| {
+        msg.fields
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     diesel::insert_into(tickets::table)
         .values((
             tickets::id.eq(&ticket_id),
@@ -315,13 +357,19 @@ fn register(
         ))
         .execute(conn)?;
     let message_id = insert_inbound_message(conn, &ticket_id, msg, raw_payload_id)?;
-    event(conn, &ticket_id, &actor_of(msg), "registered", serde_json::json!({
-        "number": number.as_str(),
-        "channel": msg.channel,
-        "due_at": deadline.due_at,
-        "effective_from": deadline.effective_from.to_string(),
-        "rule": "R5",
-    }))?;
+    event(
+        conn,
+        &ticket_id,
+        &actor_of(msg),
+        "registered",
+        serde_json::json!({
+            "number": number.as_str(),
+            "channel": msg.channel,
+            "due_at": deadline.due_at,
+            "effective_from": deadline.effective_from.to_string(),
+            "rule": "R5",
+        }),
+    )?;
     link_raw(conn, raw_payload_id, &ticket_id)?;
 
     let reg = Registered {
@@ -359,7 +407,13 @@ fn acknowledge(
         Channel::Phone => return Ok(()),
     };
     if let Some(reason) = &msg.suppress_ack {
-        event(conn, &reg.ticket_id, "system", "ack_suppressed", serde_json::json!({"reason": reason}))?;
+        event(
+            conn,
+            &reg.ticket_id,
+            "system",
+            "ack_suppressed",
+            serde_json::json!({"reason": reason}),
+        )?;
         return Ok(());
     }
     if ctx.acks_per_sender_per_hour > 0 {
@@ -371,15 +425,22 @@ fn acknowledge(
             .count()
             .get_result(conn)?;
         if recent >= i64::from(ctx.acks_per_sender_per_hour) {
-            event(conn, &reg.ticket_id, "system", "ack_suppressed", serde_json::json!({
-                "reason": format!("{recent} acknowledgements to {address} in the last hour"),
-            }))?;
+            event(
+                conn,
+                &reg.ticket_id,
+                "system",
+                "ack_suppressed",
+                serde_json::json!({
+                    "reason": format!("{recent} acknowledgements to {address} in the last hour"),
+                }),
+            )?;
             return Ok(());
         }
     }
-    let status_url = reg.access_key.as_ref().map(|k| {
-        format!("{}/appeals/{}?key={}", ctx.public_url, reg.number, k)
-    });
+    let status_url = reg
+        .access_key
+        .as_ref()
+        .map(|k| format!("{}/appeals/{}?key={}", ctx.public_url, reg.number, k));
     let rendered = ctx.templates.acknowledgement(
         reg.language,
         &reg.number,
@@ -429,7 +490,11 @@ fn insert_inbound_message(
     Ok(id)
 }
 
-fn link_raw(conn: &mut DbConn, raw_payload_id: Option<&str>, ticket_id: &str) -> Result<(), DbError> {
+fn link_raw(
+    conn: &mut DbConn,
+    raw_payload_id: Option<&str>,
+    ticket_id: &str,
+) -> Result<(), DbError> {
     if let Some(raw) = raw_payload_id {
         diesel::update(raw_payloads::table.find(raw))
             .set((
@@ -444,7 +509,11 @@ fn link_raw(conn: &mut DbConn, raw_payload_id: Option<&str>, ticket_id: &str) ->
 
 /// The next registration number of the year. The counter row is locked by the update,
 /// so instances sharing a PostgreSQL database never hand out the same number.
-pub fn next_number(conn: &mut DbConn, prefix: &str, year: i32) -> Result<RegistrationNumber, DbError> {
+pub fn next_number(
+    conn: &mut DbConn,
+    prefix: &str,
+    year: i32,
+) -> Result<RegistrationNumber, DbError> {
     let name = format!("{prefix}-{year}");
     let updated: Option<i64> = diesel::update(counters::table.find(&name))
         .set(counters::value.eq(counters::value + 1))

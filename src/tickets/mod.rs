@@ -46,7 +46,9 @@ impl Status {
         Status::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown status `{s}`: expected new, open, waiting, answered or closed"))
+            .ok_or_else(|| {
+                format!("unknown status `{s}`: expected new, open, waiting, answered or closed")
+            })
     }
 }
 
@@ -92,7 +94,11 @@ pub fn event(
     Ok(())
 }
 
-pub fn store_attachment(conn: &mut DbConn, message_id: &str, a: &Attachment) -> Result<String, DbError> {
+pub fn store_attachment(
+    conn: &mut DbConn,
+    message_id: &str,
+    a: &Attachment,
+) -> Result<String, DbError> {
     let id = new_id();
     diesel::insert_into(attachments::table)
         .values((
@@ -131,7 +137,10 @@ pub fn queue_outbound(
     let id = new_id();
     let (external_id, status) = match channel {
         // Our Message-ID is fixed now so replies can thread on it whatever the retries.
-        Channel::Email => (Some(format!("{id}@{}", crate::tickets::outbound_domain())), "queued"),
+        Channel::Email => (
+            Some(format!("{id}@{}", crate::tickets::outbound_domain())),
+            "queued",
+        ),
         // A web-form reply is published on the status page as soon as it is committed.
         Channel::WebForm => (None, "published"),
         _ => (None, "queued"),
@@ -273,7 +282,10 @@ fn utc<S: serde::Serializer>(t: &chrono::NaiveDateTime, s: S) -> Result<S::Ok, S
     s.serialize_str(&almaty(t))
 }
 
-fn utc_opt<S: serde::Serializer>(t: &Option<chrono::NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+fn utc_opt<S: serde::Serializer>(
+    t: &Option<chrono::NaiveDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.serialize_str(&almaty(t)),
         None => s.serialize_none(),
@@ -292,7 +304,11 @@ pub struct ListFilter {
 }
 
 /// Newest first, keyset-paginated on the time-ordered ticket id.
-pub fn list(conn: &mut DbConn, f: &ListFilter, now: DateTime<Utc>) -> Result<Vec<TicketRow>, DbError> {
+pub fn list(
+    conn: &mut DbConn,
+    f: &ListFilter,
+    now: DateTime<Utc>,
+) -> Result<Vec<TicketRow>, DbError> {
     let mut query = tickets::table.select(TICKET_COLUMNS).into_boxed();
     if let Some(s) = f.status {
         query = query.filter(tickets::status.eq(s.as_str()));
@@ -322,8 +338,15 @@ pub fn list(conn: &mut DbConn, f: &ListFilter, now: DateTime<Utc>) -> Result<Vec
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         for word in q.to_lowercase().split_whitespace() {
-            let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            query = query.filter(tickets::search_text.like(format!("%{escaped}%")).escape('\\'));
+            let escaped = word
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            query = query.filter(
+                tickets::search_text
+                    .like(format!("%{escaped}%"))
+                    .escape('\\'),
+            );
         }
     }
     if let Some(after) = &f.after {
@@ -399,19 +422,36 @@ pub fn find_id(conn: &mut DbConn, number: &str) -> Result<Option<String>, DbErro
         .optional()?)
 }
 
-pub fn detail(conn: &mut DbConn, number: &str, now: DateTime<Utc>) -> Result<Option<TicketDetail>, DbError> {
+pub fn detail(
+    conn: &mut DbConn,
+    number: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<TicketDetail>, DbError> {
     let Some(id) = find_id(conn, number)? else {
         return Ok(None);
     };
-    let ticket: TicketRow = tickets::table.find(&id).select(TICKET_COLUMNS).first(conn)?;
+    let ticket: TicketRow = tickets::table
+        .find(&id)
+        .select(TICKET_COLUMNS)
+        .first(conn)?;
     let (contact_id, deadline): (String, String) = tickets::table
         .find(&id)
         .select((tickets::contact_id, tickets::deadline))
         .first(conn)?;
     let contact = contacts::table
         .find(&contact_id)
-        .select((contacts::name, contacts::email, contacts::phone, contacts::telegram_chat_id))
-        .first::<(Option<String>, Option<String>, Option<String>, Option<String>)>(conn)?;
+        .select((
+            contacts::name,
+            contacts::email,
+            contacts::phone,
+            contacts::telegram_chat_id,
+        ))
+        .first::<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>(conn)?;
     let assignee = match &ticket.assignee_id {
         Some(uid) => users::table
             .find(uid)
@@ -424,7 +464,12 @@ pub fn detail(conn: &mut DbConn, number: &str, now: DateTime<Utc>) -> Result<Opt
     let events = ticket_events::table
         .filter(ticket_events::ticket_id.eq(&id))
         .order((ticket_events::at.asc(), ticket_events::id.asc()))
-        .select((ticket_events::at, ticket_events::actor, ticket_events::kind, ticket_events::data))
+        .select((
+            ticket_events::at,
+            ticket_events::actor,
+            ticket_events::kind,
+            ticket_events::data,
+        ))
         .load::<(chrono::NaiveDateTime, String, String, String)>(conn)?
         .into_iter()
         .map(|(at, actor, kind, data)| EventView {
@@ -569,7 +614,16 @@ fn load_target(conn: &mut DbConn, number: &str) -> Result<Target, ActionError> {
             contacts::email,
             contacts::telegram_chat_id,
         ))
-        .first::<(String, String, String, String, String, Option<String>, Option<String>, Option<String>)>(conn)
+        .first::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>(conn)
         .optional()?
         .ok_or_else(|| ActionError::NotFound(number.to_string()))?;
     Ok(Target {
@@ -645,7 +699,15 @@ pub fn reply(
     let rendered = templates.reply(language, &t.number, &input.text, input.html.as_deref());
     let mut ids = Vec::new();
     for (channel, address) in applicant_routes(&t, email_enabled) {
-        let id = queue_outbound(conn, &t.id, channel, OutboundKind::Reply, &address, Some(&author.id), &rendered)?;
+        let id = queue_outbound(
+            conn,
+            &t.id,
+            channel,
+            OutboundKind::Reply,
+            &address,
+            Some(&author.id),
+            &rendered,
+        )?;
         for a in &input.attachments {
             store_attachment(conn, &id, a)?;
         }
@@ -664,10 +726,20 @@ pub fn reply(
             tickets::updated_at.eq(now),
         ))
         .execute(conn)?;
-    diesel::update(tickets::table.find(&t.id).filter(tickets::answered_at.is_null()))
-        .set(tickets::answered_at.eq(now))
-        .execute(conn)?;
-    event(conn, &t.id, &author.login, "replied", serde_json::json!({"message_ids": ids}))?;
+    diesel::update(
+        tickets::table
+            .find(&t.id)
+            .filter(tickets::answered_at.is_null()),
+    )
+    .set(tickets::answered_at.eq(now))
+    .execute(conn)?;
+    event(
+        conn,
+        &t.id,
+        &author.login,
+        "replied",
+        serde_json::json!({"message_ids": ids}),
+    )?;
     Ok(ReplyQueued {
         number: t.number,
         message_ids: ids,
@@ -675,7 +747,12 @@ pub fn reply(
     })
 }
 
-pub fn assign(conn: &mut DbConn, number: &str, actor: &crate::auth::User, login: &str) -> Result<(), ActionError> {
+pub fn assign(
+    conn: &mut DbConn,
+    number: &str,
+    actor: &crate::auth::User,
+    login: &str,
+) -> Result<(), ActionError> {
     let t = load_target(conn, number)?;
     let user: Option<(String, i32)> = users::table
         .filter(users::login.eq(login))
@@ -683,9 +760,15 @@ pub fn assign(conn: &mut DbConn, number: &str, actor: &crate::auth::User, login:
         .first(conn)
         .optional()?;
     let Some((uid, 1)) = user else {
-        return Err(ActionError::Invalid(format!("assignee: no active user `{login}`")));
+        return Err(ActionError::Invalid(format!(
+            "assignee: no active user `{login}`"
+        )));
     };
-    let status = if t.status == Status::New.as_str() { Status::Open.as_str() } else { t.status.as_str() };
+    let status = if t.status == Status::New.as_str() {
+        Status::Open.as_str()
+    } else {
+        t.status.as_str()
+    };
     diesel::update(tickets::table.find(&t.id))
         .set((
             tickets::assignee_id.eq(&uid),
@@ -693,7 +776,13 @@ pub fn assign(conn: &mut DbConn, number: &str, actor: &crate::auth::User, login:
             tickets::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)?;
-    event(conn, &t.id, &actor.login, "assigned", serde_json::json!({"to": login}))?;
+    event(
+        conn,
+        &t.id,
+        &actor.login,
+        "assigned",
+        serde_json::json!({"to": login}),
+    )?;
     Ok(())
 }
 
@@ -709,12 +798,20 @@ pub fn transfer(
 ) -> Result<(), ActionError> {
     let queue = queue.trim();
     if queue.is_empty() || queue.len() > 64 {
-        return Err(ActionError::Invalid("queue: give the name of the queue (1-64 characters)".into()));
+        return Err(ActionError::Invalid(
+            "queue: give the name of the queue (1-64 characters)".into(),
+        ));
     }
     let t = load_target(conn, number)?;
-    let from: String = tickets::table.find(&t.id).select(tickets::queue).first(conn)?;
+    let from: String = tickets::table
+        .find(&t.id)
+        .select(tickets::queue)
+        .first(conn)?;
     if from == queue {
-        return Err(ActionError::Conflict(format!("ticket {} is already in queue {queue}", t.number)));
+        return Err(ActionError::Conflict(format!(
+            "ticket {} is already in queue {queue}",
+            t.number
+        )));
     }
     diesel::update(tickets::table.find(&t.id))
         .set((
@@ -723,11 +820,25 @@ pub fn transfer(
             tickets::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)?;
-    event(conn, &t.id, &actor.login, "transferred", serde_json::json!({"from": from, "to": queue, "note": note}))?;
+    event(
+        conn,
+        &t.id,
+        &actor.login,
+        "transferred",
+        serde_json::json!({"from": from, "to": queue, "note": note}),
+    )?;
     let language = t.language.parse().unwrap_or_default();
     let rendered = templates.transfer_notice(language, &t.number, queue);
     for (channel, address) in applicant_routes(&t, email_enabled) {
-        queue_outbound(conn, &t.id, channel, OutboundKind::Notice, &address, Some(&actor.id), &rendered)?;
+        queue_outbound(
+            conn,
+            &t.id,
+            channel,
+            OutboundKind::Notice,
+            &address,
+            Some(&actor.id),
+            &rendered,
+        )?;
     }
     Ok(())
 }
@@ -742,7 +853,10 @@ pub fn close(
 ) -> Result<(), ActionError> {
     let t = load_target(conn, number)?;
     if t.status == Status::Closed.as_str() {
-        return Err(ActionError::Conflict(format!("ticket {} is already closed", t.number)));
+        return Err(ActionError::Conflict(format!(
+            "ticket {} is already closed",
+            t.number
+        )));
     }
     let now = crate::db::now();
     diesel::update(tickets::table.find(&t.id))
@@ -752,12 +866,26 @@ pub fn close(
             tickets::updated_at.eq(now),
         ))
         .execute(conn)?;
-    event(conn, &t.id, &actor.login, "closed", serde_json::json!({"resolution": resolution}))?;
+    event(
+        conn,
+        &t.id,
+        &actor.login,
+        "closed",
+        serde_json::json!({"resolution": resolution}),
+    )?;
     if t.channel == Channel::Telegram.as_str() {
         let language = t.language.parse().unwrap_or_default();
         let rendered = templates.rating_request(language, &t.number);
         for (channel, address) in applicant_routes(&t, false) {
-            queue_outbound(conn, &t.id, channel, OutboundKind::RatingRequest, &address, None, &rendered)?;
+            queue_outbound(
+                conn,
+                &t.id,
+                channel,
+                OutboundKind::RatingRequest,
+                &address,
+                None,
+                &rendered,
+            )?;
         }
     }
     Ok(())
@@ -772,7 +900,12 @@ pub enum RatingOutcome {
 }
 
 /// R10: a rating is recorded once.
-pub fn rate(conn: &mut DbConn, number: &str, rating: i32, actor: &str) -> Result<RatingOutcome, DbError> {
+pub fn rate(
+    conn: &mut DbConn,
+    number: &str,
+    rating: i32,
+    actor: &str,
+) -> Result<RatingOutcome, DbError> {
     if !(1..=5).contains(&rating) {
         return Ok(RatingOutcome::Unknown);
     }
@@ -785,6 +918,12 @@ pub fn rate(conn: &mut DbConn, number: &str, rating: i32, actor: &str) -> Result
     if n == 0 {
         return Ok(RatingOutcome::AlreadyRated);
     }
-    event(conn, &id, actor, "rated", serde_json::json!({"rating": rating}))?;
+    event(
+        conn,
+        &id,
+        actor,
+        "rated",
+        serde_json::json!({"rating": rating}),
+    )?;
     Ok(RatingOutcome::Recorded)
 }

@@ -55,7 +55,8 @@ impl Registrar {
                             tracing::error!(error = %e, "registration batch failed");
                             let text = e.to_string();
                             for reply in replies {
-                                let _ = reply.send(Err(IntakeError::Db(DbError::Unavailable(text.clone()))));
+                                let _ = reply
+                                    .send(Err(IntakeError::Db(DbError::Unavailable(text.clone()))));
                             }
                         }
                     }

@@ -12,12 +12,24 @@ use crate::tickets::{self, ListFilter, ReplyInput, Status};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/tickets", web::get().to(list_tickets))
         .route("/api/v1/tickets/{number}", web::get().to(get_ticket))
-        .route("/api/v1/tickets/{number}/replies", web::post().to(post_reply))
-        .route("/api/v1/tickets/{number}/assign", web::post().to(post_assign))
-        .route("/api/v1/tickets/{number}/transfer", web::post().to(post_transfer))
+        .route(
+            "/api/v1/tickets/{number}/replies",
+            web::post().to(post_reply),
+        )
+        .route(
+            "/api/v1/tickets/{number}/assign",
+            web::post().to(post_assign),
+        )
+        .route(
+            "/api/v1/tickets/{number}/transfer",
+            web::post().to(post_transfer),
+        )
         .route("/api/v1/tickets/{number}/close", web::post().to(post_close))
         .route("/api/v1/calendar/due", web::get().to(calendar_due))
-        .route("/api/v1/calendar/days/{date}", web::put().to(put_calendar_day))
+        .route(
+            "/api/v1/calendar/days/{date}",
+            web::put().to(put_calendar_day),
+        )
         .route("/api/v1/calendar/{year}", web::get().to(calendar_year))
         .route("/calendar/{file}", web::get().to(calendar_ics));
 }
@@ -33,18 +45,32 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
-async fn list_tickets(app: AppData, who: Authed, q: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+async fn list_tickets(
+    app: AppData,
+    who: Authed,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     who.require(Role::reads_tickets, "read tickets")?;
     let q = q.into_inner();
     let mut errors = Vec::new();
-    let status = q.status.as_deref().map(Status::parse).transpose().unwrap_or_else(|e| {
-        errors.push(FieldError::new("status", e));
-        None
-    });
-    let channel = q.channel.as_deref().map(str::parse::<Channel>).transpose().unwrap_or_else(|e| {
-        errors.push(FieldError::new("channel", e));
-        None
-    });
+    let status = q
+        .status
+        .as_deref()
+        .map(Status::parse)
+        .transpose()
+        .unwrap_or_else(|e| {
+            errors.push(FieldError::new("status", e));
+            None
+        });
+    let channel = q
+        .channel
+        .as_deref()
+        .map(str::parse::<Channel>)
+        .transpose()
+        .unwrap_or_else(|e| {
+            errors.push(FieldError::new("channel", e));
+            None
+        });
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         errors.push(FieldError::new("limit", "must be between 1 and 200"));
@@ -63,11 +89,17 @@ async fn list_tickets(app: AppData, who: Authed, q: web::Query<ListQuery>) -> Re
     };
     let now = chrono::Utc::now();
     let rows = app.db.run(move |c| tickets::list(c, &filter, now)).await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id.clone())).flatten();
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "tickets": rows, "next_after": next })))
 }
 
-async fn get_ticket(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_ticket(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     who.require(Role::reads_tickets, "read tickets")?;
     let number = path.into_inner();
     let n = number.clone();
@@ -102,14 +134,26 @@ fn decode_attachments(list: Vec<AttachmentInput>, max: u64) -> Result<Vec<Attach
         match base64::engine::general_purpose::STANDARD.decode(a.content_base64.trim()) {
             Ok(bytes) if bytes.len() as u64 <= max => out.push(Attachment {
                 file_name: a.file_name,
-                content_type: a.content_type.unwrap_or_else(|| "application/octet-stream".into()),
+                content_type: a
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".into()),
                 content: bytes,
             }),
-            Ok(_) => errors.push(FieldError::new(&format!("attachments[{i}]"), format!("larger than {max} bytes"))),
-            Err(e) => errors.push(FieldError::new(&format!("attachments[{i}].content_base64"), format!("not valid base64: {e}"))),
+            Ok(_) => errors.push(FieldError::new(
+                &format!("attachments[{i}]"),
+                format!("larger than {max} bytes"),
+            )),
+            Err(e) => errors.push(FieldError::new(
+                &format!("attachments[{i}].content_base64"),
+                format!("not valid base64: {e}"),
+            )),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(ApiError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
 }
 
 async fn post_reply(
@@ -118,7 +162,9 @@ async fn post_reply(
     path: web::Path<String>,
     body: web::Json<ReplyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who.require(Role::works_tickets, "reply to tickets")?.clone();
+    let user = who
+        .require(Role::works_tickets, "reply to tickets")?
+        .clone();
     let body = body.into_inner();
     let input = ReplyInput {
         attachments: decode_attachments(body.attachments, app.config.max_attachment_bytes)?,
@@ -130,7 +176,14 @@ async fn post_reply(
     let queued = app
         .db
         .write(move |c| {
-            Ok(tickets::reply(c, &number, &user, &input, &a.templates, a.email_enabled()))
+            Ok(tickets::reply(
+                c,
+                &number,
+                &user,
+                &input,
+                &a.templates,
+                a.email_enabled(),
+            ))
         })
         .await??;
     app.jobs_wakeup.notify_one();
@@ -142,11 +195,18 @@ struct AssignBody {
     login: String,
 }
 
-async fn post_assign(app: AppData, who: Authed, path: web::Path<String>, body: web::Json<AssignBody>) -> Result<HttpResponse, ApiError> {
+async fn post_assign(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<AssignBody>,
+) -> Result<HttpResponse, ApiError> {
     let user = who.require(Role::works_tickets, "assign tickets")?.clone();
     let number = path.into_inner();
     let login = body.into_inner().login;
-    app.db.write(move |c| Ok(tickets::assign(c, &number, &user, &login))).await??;
+    app.db
+        .write(move |c| Ok(tickets::assign(c, &number, &user, &login)))
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -156,14 +216,29 @@ struct TransferBody {
     note: Option<String>,
 }
 
-async fn post_transfer(app: AppData, who: Authed, path: web::Path<String>, body: web::Json<TransferBody>) -> Result<HttpResponse, ApiError> {
-    let user = who.require(Role::works_tickets, "transfer tickets")?.clone();
+async fn post_transfer(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<TransferBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who
+        .require(Role::works_tickets, "transfer tickets")?
+        .clone();
     let number = path.into_inner();
     let body = body.into_inner();
     let a = app.clone();
     app.db
         .write(move |c| {
-            Ok(tickets::transfer(c, &number, &user, &body.queue, body.note.as_deref(), &a.templates, a.email_enabled()))
+            Ok(tickets::transfer(
+                c,
+                &number,
+                &user,
+                &body.queue,
+                body.note.as_deref(),
+                &a.templates,
+                a.email_enabled(),
+            ))
         })
         .await??;
     app.jobs_wakeup.notify_one();
@@ -175,13 +250,26 @@ struct CloseBody {
     resolution: Option<String>,
 }
 
-async fn post_close(app: AppData, who: Authed, path: web::Path<String>, body: Option<web::Json<CloseBody>>) -> Result<HttpResponse, ApiError> {
+async fn post_close(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: Option<web::Json<CloseBody>>,
+) -> Result<HttpResponse, ApiError> {
     let user = who.require(Role::works_tickets, "close tickets")?.clone();
     let number = path.into_inner();
     let body = body.map(|b| b.into_inner()).unwrap_or_default();
     let a = app.clone();
     app.db
-        .write(move |c| Ok(tickets::close(c, &number, &user, body.resolution.as_deref(), &a.templates)))
+        .write(move |c| {
+            Ok(tickets::close(
+                c,
+                &number,
+                &user,
+                body.resolution.as_deref(),
+                &a.templates,
+            ))
+        })
         .await??;
     app.jobs_wakeup.notify_one();
     Ok(HttpResponse::NoContent().finish())
@@ -206,14 +294,23 @@ async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpRespo
             None
         }
         None => {
-            errors.push(FieldError::new("from", "required: an RFC 3339 time with offset, e.g. 2025-03-07T10:00:00+05:00"));
+            errors.push(FieldError::new(
+                "from",
+                "required: an RFC 3339 time with offset, e.g. 2025-03-07T10:00:00+05:00",
+            ));
             None
         }
     };
     let n = match q.working_days.as_deref().map(str::parse::<u32>) {
         Some(Ok(n)) if n <= crate::calendar::MAX_WORKING_DAYS => Some(n),
         Some(_) => {
-            errors.push(FieldError::new("working_days", format!("must be a whole number in 0..={}", crate::calendar::MAX_WORKING_DAYS)));
+            errors.push(FieldError::new(
+                "working_days",
+                format!(
+                    "must be a whole number in 0..={}",
+                    crate::calendar::MAX_WORKING_DAYS
+                ),
+            ));
             None
         }
         None => Some(crate::calendar::R5_REPLY_WORKING_DAYS),
@@ -221,10 +318,19 @@ async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpRespo
     let (Some(from), Some(n)) = (from, n) else {
         return Err(ApiError::Invalid(errors));
     };
-    let rule = if n == crate::calendar::R5_REPLY_WORKING_DAYS { "R5" } else { "C1" };
+    let rule = if n == crate::calendar::R5_REPLY_WORKING_DAYS {
+        "R5"
+    } else {
+        "C1"
+    };
     let deadline = app
         .calendar()
-        .working_days_due(from.with_timezone(&chrono::Utc), n, rule, &app.config.working_hours)
+        .working_days_due(
+            from.with_timezone(&chrono::Utc),
+            n,
+            rule,
+            &app.config.working_hours,
+        )
         .map_err(|e| ApiError::Invalid(vec![FieldError::new("from", e.to_string())]))?;
     Ok(HttpResponse::Ok().json(crate::calendar::due_json(&deadline)))
 }
@@ -232,7 +338,10 @@ async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpRespo
 fn parse_year(text: &str) -> Result<i32, ApiError> {
     match text.parse::<i32>() {
         Ok(y) if (2000..=2100).contains(&y) => Ok(y),
-        _ => Err(ApiError::Invalid(vec![FieldError::new("year", format!("`{text}` is not a year between 2000 and 2100"))])),
+        _ => Err(ApiError::Invalid(vec![FieldError::new(
+            "year",
+            format!("`{text}` is not a year between 2000 and 2100"),
+        )])),
     }
 }
 
@@ -244,12 +353,17 @@ async fn calendar_year(app: AppData, path: web::Path<String>) -> Result<HttpResp
 async fn calendar_ics(app: AppData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let file = path.into_inner();
     let Some(year) = file.strip_suffix(".ics") else {
-        return Err(ApiError::NotFound(format!("/calendar/{file}: ask for /calendar/YEAR.ics")));
+        return Err(ApiError::NotFound(format!(
+            "/calendar/{file}: ask for /calendar/YEAR.ics"
+        )));
     };
     let year = parse_year(year)?;
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("inline; filename=\"baylanys-{year}.ics\"")))
+        .insert_header((
+            "Content-Disposition",
+            format!("inline; filename=\"baylanys-{year}.ics\""),
+        ))
         .body(app.calendar().ics(year)))
 }
 
@@ -259,13 +373,25 @@ struct DayBody {
     note: String,
 }
 
-async fn put_calendar_day(app: AppData, who: Authed, path: web::Path<String>, body: web::Json<DayBody>) -> Result<HttpResponse, ApiError> {
-    let user = who.require(|r| r == Role::Admin, "change the calendar")?.clone();
+async fn put_calendar_day(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<DayBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who
+        .require(|r| r == Role::Admin, "change the calendar")?
+        .clone();
     let text = path.into_inner();
     let body = body.into_inner();
     let mut errors = Vec::new();
     let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map_err(|_| errors.push(FieldError::new("date", format!("`{text}` is not a date like 2027-05-16"))))
+        .map_err(|_| {
+            errors.push(FieldError::new(
+                "date",
+                format!("`{text}` is not a date like 2027-05-16"),
+            ))
+        })
         .ok();
     let kind = body
         .kind
@@ -273,14 +399,23 @@ async fn put_calendar_day(app: AppData, who: Authed, path: web::Path<String>, bo
         .map_err(|e| errors.push(FieldError::new("kind", e.to_string())))
         .ok();
     if body.note.trim().is_empty() {
-        errors.push(FieldError::new("note", "required: name the act that decided it (decree number and date)"));
+        errors.push(FieldError::new(
+            "note",
+            "required: name the act that decided it (decree number and date)",
+        ));
     }
     let (Some(date), Some(kind), true) = (date, kind, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
-    let o = DayOverride { date, kind, note: body.note.trim().to_string() };
+    let o = DayOverride {
+        date,
+        kind,
+        note: body.note.trim().to_string(),
+    };
     let stored = o.clone();
-    app.db.write(move |c| crate::store_calendar_day(c, &stored, &user.login)).await?;
+    app.db
+        .write(move |c| crate::store_calendar_day(c, &stored, &user.login))
+        .await?;
     app.reload_calendar().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "date": o.date.to_string(), "kind": o.kind.as_str(), "note": o.note,

@@ -45,7 +45,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request has {} invalid field(s)", .0.len())]
     Invalid(Vec<FieldError>),
-    #[error("authentication required: send `Authorization: Bearer <token>` (create one with `baylanys token create`)")]
+    #[error(
+        "authentication required: send `Authorization: Bearer <token>` (create one with `baylanys token create`)"
+    )]
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
@@ -62,7 +64,9 @@ pub enum ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         tracing::error!(error = %e, "database error in a request");
-        ApiError::Unavailable("the database is unavailable; nothing was changed, please retry".into())
+        ApiError::Unavailable(
+            "the database is unavailable; nothing was changed, please retry".into(),
+        )
     }
 }
 
@@ -156,14 +160,20 @@ impl FromRequest for Authed {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|t| t.trim().to_string());
         let app = req.app_data::<AppData>().cloned();
         Box::pin(async move {
             let (Some(token), Some(app)) = (token, app) else {
                 return Err(ApiError::Unauthorized);
             };
-            let user = app.db.run(move |c| crate::auth::user_by_token(c, &token)).await?;
+            let user = app
+                .db
+                .run(move |c| crate::auth::user_by_token(c, &token))
+                .await?;
             user.map(Authed).ok_or(ApiError::Unauthorized)
         })
     }
@@ -171,9 +181,10 @@ impl FromRequest for Authed {
 
 /// The visitor's language: `?lang=` first, then Accept-Language, then Russian.
 pub fn page_language(req: &HttpRequest) -> Language {
-    let from_query = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.get("lang").and_then(|l| l.parse::<Language>().ok()));
+    let from_query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("lang").and_then(|l| l.parse::<Language>().ok()));
     if let Some(l) = from_query.filter(|l| *l != Language::En) {
         return l;
     }
@@ -187,7 +198,11 @@ pub fn page_language(req: &HttpRequest) -> Language {
         let mut it = part.trim().split(';');
         let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = it
-            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
             .unwrap_or(1.0);
         let lang = match tag.split('-').next() {
             Some("kk") => Language::Kk,
@@ -234,7 +249,9 @@ async fn metrics_route(app: AppData) -> Result<HttpResponse, ApiError> {
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("no such route: see README.md for the API".into()))
+    Err(ApiError::NotFound(
+        "no such route: see README.md for the API".into(),
+    ))
 }
 
 /// Builds the HTTP server on an already bound listener.
@@ -246,15 +263,20 @@ pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web
         actix_web::App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_body))
-            .app_data(web::JsonConfig::default().limit(max_body).error_handler(|err, _| {
-                ApiError::BadRequest(format!("the JSON body is not valid: {err}")).into()
-            }))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_body)
+                    .error_handler(|err, _| {
+                        ApiError::BadRequest(format!("the JSON body is not valid: {err}")).into()
+                    }),
+            )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError::BadRequest(format!("query parameters: {err}")).into()
             }))
-            .app_data(web::PathConfig::default().error_handler(|err, _| {
-                ApiError::BadRequest(format!("path: {err}")).into()
-            }))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|err, _| ApiError::BadRequest(format!("path: {err}")).into()),
+            )
             .wrap(actix_web::middleware::from_fn(count_errors))
             .route("/healthz", web::get().to(healthz))
             .route("/metrics", web::get().to(metrics_route))
@@ -280,7 +302,9 @@ async fn count_errors(
     {
         metrics::Metrics::inc(&app.metrics.http_errors);
     }
-    res.headers_mut()
-        .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(res)
 }

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppData, FieldError, page_language};
 use crate::templates::local_time;
-use crate::tickets::domain::{EmailAddress, Iin, Phone, REGIONS, TOPICS, region_known, topic_known};
+use crate::tickets::domain::{
+    EmailAddress, Iin, Phone, REGIONS, TOPICS, region_known, topic_known,
+};
 use crate::web::metrics::Metrics;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -45,7 +47,10 @@ const ALLOWED_TYPES: &[(&str, &str)] = &[
     ("jpeg", "image/jpeg"),
     ("png", "image/png"),
     ("doc", "application/msword"),
-    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
     ("txt", "text/plain"),
 ];
 
@@ -69,54 +74,121 @@ pub fn validate(
     lang: Language,
 ) -> Result<InboundMessage, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut err = |field: &str, ru: &str, kk: &str, en: &str| errors.push(FieldError::new(field, msg(lang, ru, kk, en)));
+    let mut err = |field: &str, ru: &str, kk: &str, en: &str| {
+        errors.push(FieldError::new(field, msg(lang, ru, kk, en)))
+    };
 
     if present(&input.website).is_some() {
-        err("website", "Форма заполнена автоматически и не принята.", "Форма автоматты түрде толтырылған, қабылданбады.", "this looks like an automated submission: the hidden `website` field must be empty");
+        err(
+            "website",
+            "Форма заполнена автоматически и не принята.",
+            "Форма автоматты түрде толтырылған, қабылданбады.",
+            "this looks like an automated submission: the hidden `website` field must be empty",
+        );
     }
     let name = present(&input.name).map(str::to_string);
     match &name {
-        None => err("name", "Укажите фамилию и имя.", "Тегіңіз бен атыңызды көрсетіңіз.", "required: the applicant's full name"),
-        Some(n) if n.chars().count() > 200 => err("name", "Имя длиннее 200 символов.", "Аты 200 таңбадан ұзын.", "longer than 200 characters"),
+        None => err(
+            "name",
+            "Укажите фамилию и имя.",
+            "Тегіңіз бен атыңызды көрсетіңіз.",
+            "required: the applicant's full name",
+        ),
+        Some(n) if n.chars().count() > 200 => err(
+            "name",
+            "Имя длиннее 200 символов.",
+            "Аты 200 таңбадан ұзын.",
+            "longer than 200 characters",
+        ),
         _ => {}
     }
     let email = present(&input.email).map(EmailAddress::parse);
     if let Some(Err(_)) = &email {
-        err("email", "Адрес почты должен выглядеть как name@example.kz.", "Пошта мекенжайы name@example.kz сияқты болуы керек.", "must look like name@example.kz");
+        err(
+            "email",
+            "Адрес почты должен выглядеть как name@example.kz.",
+            "Пошта мекенжайы name@example.kz сияқты болуы керек.",
+            "must look like name@example.kz",
+        );
     }
     let phone = present(&input.phone).map(Phone::parse);
     if let Some(Err(_)) = &phone {
-        err("phone", "Телефон должен выглядеть как +7 701 234 5678.", "Телефон +7 701 234 5678 сияқты болуы керек.", "must be a Kazakhstan number like +7 701 234 5678");
+        err(
+            "phone",
+            "Телефон должен выглядеть как +7 701 234 5678.",
+            "Телефон +7 701 234 5678 сияқты болуы керек.",
+            "must be a Kazakhstan number like +7 701 234 5678",
+        );
     }
     if email.is_none() && phone.is_none() {
-        err("email", "Укажите почту или телефон для ответа.", "Жауап үшін пошта немесе телефонды көрсетіңіз.", "give an e-mail or a phone number (at least one) for the answer");
+        err(
+            "email",
+            "Укажите почту или телефон для ответа.",
+            "Жауап үшін пошта немесе телефонды көрсетіңіз.",
+            "give an e-mail or a phone number (at least one) for the answer",
+        );
     }
     let iin = present(&input.iin).map(Iin::parse);
     if let Some(Err(e)) = &iin {
         let en = format!("IIN/BIN {e}");
-        err("iin", "ИИН/БИН: 12 цифр с верной контрольной цифрой.", "ЖСН/БСН: дұрыс бақылау цифры бар 12 цифр.", &en);
+        err(
+            "iin",
+            "ИИН/БИН: 12 цифр с верной контрольной цифрой.",
+            "ЖСН/БСН: дұрыс бақылау цифры бар 12 цифр.",
+            &en,
+        );
     }
     let region = present(&input.region);
     if !region.is_some_and(region_known) {
-        err("region", "Выберите регион из списка.", "Тізімнен өңірді таңдаңыз.", "required: one of the region codes (see GET / for the list), e.g. astana");
+        err(
+            "region",
+            "Выберите регион из списка.",
+            "Тізімнен өңірді таңдаңыз.",
+            "required: one of the region codes (see GET / for the list), e.g. astana",
+        );
     }
     let topic = present(&input.topic);
     if !topic.is_some_and(topic_known) {
-        err("topic", "Выберите тему из списка.", "Тізімнен тақырыпты таңдаңыз.", "required: one of egov_portal, public_service, digital_signature, mobile_app, complaint, other");
+        err(
+            "topic",
+            "Выберите тему из списка.",
+            "Тізімнен тақырыпты таңдаңыз.",
+            "required: one of egov_portal, public_service, digital_signature, mobile_app, complaint, other",
+        );
     }
     let text = present(&input.text).map(str::to_string);
     match &text {
-        None => err("text", "Напишите текст обращения.", "Өтініш мәтінін жазыңыз.", "required: the text of the appeal"),
-        Some(t) if t.chars().count() > 20_000 => err("text", "Текст длиннее 20 000 символов.", "Мәтін 20 000 таңбадан ұзын.", "longer than 20000 characters"),
+        None => err(
+            "text",
+            "Напишите текст обращения.",
+            "Өтініш мәтінін жазыңыз.",
+            "required: the text of the appeal",
+        ),
+        Some(t) if t.chars().count() > 20_000 => err(
+            "text",
+            "Текст длиннее 20 000 символов.",
+            "Мәтін 20 000 таңбадан ұзын.",
+            "longer than 20000 characters",
+        ),
         _ => {}
     }
     if input.consent != Some(true) {
-        err("consent", "Нужно согласие на обработку персональных данных.", "Дербес деректерді өңдеуге келісім қажет.", "must be true: consent to processing personal data");
+        err(
+            "consent",
+            "Нужно согласие на обработку персональных данных.",
+            "Дербес деректерді өңдеуге келісім қажет.",
+            "must be true: consent to processing personal data",
+        );
     }
     let language = match present(&input.language).map(str::parse::<Language>) {
         Some(Ok(l)) if l != Language::En => Some(l),
         Some(_) => {
-            err("language", "Язык: kk или ru.", "Тіл: kk немесе ru.", "must be kk or ru");
+            err(
+                "language",
+                "Язык: kk или ru.",
+                "Тіл: kk немесе ru.",
+                "must be kk or ru",
+            );
             None
         }
         None => None,
@@ -157,10 +229,12 @@ fn client_ip(req: &HttpRequest) -> std::net::IpAddr {
 }
 
 fn check_rate(app: &AppData, req: &HttpRequest) -> Result<(), ApiError> {
-    app.rate_limiter.check(client_ip(req), Instant::now()).map_err(|secs| {
-        Metrics::inc(&app.metrics.rate_limited);
-        ApiError::TooMany(secs)
-    })
+    app.rate_limiter
+        .check(client_ip(req), Instant::now())
+        .map_err(|secs| {
+            Metrics::inc(&app.metrics.rate_limited);
+            ApiError::TooMany(secs)
+        })
 }
 
 #[derive(Serialize)]
@@ -182,11 +256,9 @@ async fn submit_json(
         Metrics::inc(&app.metrics.appeals_rejected);
         ApiError::Invalid(e)
     })?;
-    let reg = app
-        .registrar()
-        .register(msg)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the appeal was not registered, please retry: {e}")))?;
+    let reg = app.registrar().register(msg).await.map_err(|e| {
+        ApiError::Unavailable(format!("the appeal was not registered, please retry: {e}"))
+    })?;
     Metrics::inc(&app.metrics.appeals_registered);
     let status_url = status_url(&app, &reg.number, reg.access_key.as_deref());
     let location = status_url.clone();
@@ -201,7 +273,12 @@ async fn submit_json(
 }
 
 fn status_url(app: &AppData, number: &str, key: Option<&str>) -> String {
-    format!("{}/appeals/{}?key={}", app.config.public_url, number, key.unwrap_or(""))
+    format!(
+        "{}/appeals/{}?key={}",
+        app.config.public_url,
+        number,
+        key.unwrap_or("")
+    )
 }
 
 fn options(lang: Language, list: &[(&str, &str, &str)]) -> Vec<serde_json::Value> {
@@ -240,7 +317,10 @@ fn render_form(
     html_response(status, html)
 }
 
-fn html_response(status: actix_web::http::StatusCode, html: Result<String, minijinja::Error>) -> HttpResponse {
+fn html_response(
+    status: actix_web::http::StatusCode,
+    html: Result<String, minijinja::Error>,
+) -> HttpResponse {
     match html {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
@@ -252,13 +332,28 @@ fn html_response(status: actix_web::http::StatusCode, html: Result<String, minij
     }
 }
 
-fn error_page(app: &AppData, lang: Language, status: actix_web::http::StatusCode, message: &str) -> HttpResponse {
-    html_response(status, app.templates.page("web/error.html", lang, context! { message }))
+fn error_page(
+    app: &AppData,
+    lang: Language,
+    status: actix_web::http::StatusCode,
+    message: &str,
+) -> HttpResponse {
+    html_response(
+        status,
+        app.templates
+            .page("web/error.html", lang, context! { message }),
+    )
 }
 
 async fn form_page(app: AppData, req: HttpRequest) -> HttpResponse {
     let lang = page_language(&req);
-    render_form(&app, lang, &AppealInput::default(), &[], actix_web::http::StatusCode::OK)
+    render_form(
+        &app,
+        lang,
+        &AppealInput::default(),
+        &[],
+        actix_web::http::StatusCode::OK,
+    )
 }
 
 /// Reads the multipart form: text fields and up to five files within the limits.
@@ -278,7 +373,11 @@ async fn read_form(
             .and_then(|cd| cd.get_filename())
             .map(str::to_string);
         let mut data = Vec::new();
-        let limit = if file_name.is_some() { max_file as usize + 1 } else { 64 * 1024 };
+        let limit = if file_name.is_some() {
+            max_file as usize + 1
+        } else {
+            64 * 1024
+        };
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| e.to_string())?;
             if data.len() + chunk.len() > limit {
@@ -298,24 +397,47 @@ async fn read_form(
             if data.is_empty() {
                 continue;
             }
-            let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+            let ext = file_name
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase())
+                .unwrap_or_default();
             let Some((_, content_type)) = ALLOWED_TYPES.iter().find(|(e, _)| *e == ext) else {
-                errors.push(FieldError::new("attachments", msg(lang,
-                    &format!("Файл «{file_name}»: допустимы PDF, JPG, PNG, DOC, DOCX, TXT."),
-                    &format!("«{file_name}» файлы: PDF, JPG, PNG, DOC, DOCX, TXT рұқсат етілген."),
-                    &format!("{file_name}: allowed types are PDF, JPG, PNG, DOC, DOCX, TXT"))));
+                errors.push(FieldError::new(
+                    "attachments",
+                    msg(
+                        lang,
+                        &format!("Файл «{file_name}»: допустимы PDF, JPG, PNG, DOC, DOCX, TXT."),
+                        &format!(
+                            "«{file_name}» файлы: PDF, JPG, PNG, DOC, DOCX, TXT рұқсат етілген."
+                        ),
+                        &format!("{file_name}: allowed types are PDF, JPG, PNG, DOC, DOCX, TXT"),
+                    ),
+                ));
                 continue;
             };
             if data.len() as u64 > max_file {
                 let mb = max_file / (1024 * 1024);
-                errors.push(FieldError::new("attachments", msg(lang,
-                    &format!("Файл «{file_name}» больше {mb} МБ."),
-                    &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
-                    &format!("{file_name} is larger than {mb} MB"))));
+                errors.push(FieldError::new(
+                    "attachments",
+                    msg(
+                        lang,
+                        &format!("Файл «{file_name}» больше {mb} МБ."),
+                        &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
+                        &format!("{file_name} is larger than {mb} MB"),
+                    ),
+                ));
                 continue;
             }
             if files.len() >= MAX_FILES {
-                errors.push(FieldError::new("attachments", msg(lang, "Не больше 5 файлов.", "5 файлдан аспауы керек.", "at most 5 files")));
+                errors.push(FieldError::new(
+                    "attachments",
+                    msg(
+                        lang,
+                        "Не больше 5 файлов.",
+                        "5 файлдан аспауы керек.",
+                        "at most 5 files",
+                    ),
+                ));
                 continue;
             }
             files.push(Attachment {
@@ -334,7 +456,9 @@ async fn read_form(
             "region" => input.region = Some(value),
             "topic" => input.topic = Some(value),
             "text" => input.text = Some(value),
-            "consent" => input.consent = Some(matches!(value.as_str(), "yes" | "on" | "true" | "1")),
+            "consent" => {
+                input.consent = Some(matches!(value.as_str(), "yes" | "on" | "true" | "1"))
+            }
             "language" => input.language = Some(value),
             "website" => input.website = Some(value),
             _ => {}
@@ -350,37 +474,67 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
             ApiError::TooMany(s) => s,
             _ => 60,
         };
-        let mut resp = error_page(&app, lang, actix_web::http::StatusCode::TOO_MANY_REQUESTS, &msg(lang,
-            &format!("Слишком много обращений с этого адреса. Повторите через {secs} с."),
-            &format!("Осы мекенжайдан өтініштер тым көп. {secs} секундтан кейін қайталаңыз."),
-            &format!("Too many appeals from this address; try again in {secs} s.")));
+        let mut resp = error_page(
+            &app,
+            lang,
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            &msg(
+                lang,
+                &format!("Слишком много обращений с этого адреса. Повторите через {secs} с."),
+                &format!("Осы мекенжайдан өтініштер тым көп. {secs} секундтан кейін қайталаңыз."),
+                &format!("Too many appeals from this address; try again in {secs} s."),
+            ),
+        );
         if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return resp;
     }
     let multipart = Multipart::new(req.headers(), payload);
-    let (input, files, mut errors) = match read_form(multipart, app.config.max_attachment_bytes, lang).await {
-        Ok(r) => r,
-        Err(e) => {
-            return error_page(&app, lang, actix_web::http::StatusCode::BAD_REQUEST, &msg(lang,
-                &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
-                &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
-                &format!("The form could not be read ({e}); please send it again.")));
-        }
-    };
-    let lang = present(&input.language).and_then(|l| l.parse().ok()).filter(|l| *l != Language::En).unwrap_or(lang);
+    let (input, files, mut errors) =
+        match read_form(multipart, app.config.max_attachment_bytes, lang).await {
+            Ok(r) => r,
+            Err(e) => {
+                return error_page(
+                    &app,
+                    lang,
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    &msg(
+                        lang,
+                        &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
+                        &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
+                        &format!("The form could not be read ({e}); please send it again."),
+                    ),
+                );
+            }
+        };
+    let lang = present(&input.language)
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l != Language::En)
+        .unwrap_or(lang);
     let validated = validate(&input, files, lang);
     let appeal = match validated {
         Ok(m) if errors.is_empty() => m,
         Ok(_) => {
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(&app, lang, &input, &errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+            return render_form(
+                &app,
+                lang,
+                &input,
+                &errors,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
         Err(mut e) => {
             e.append(&mut errors);
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(&app, lang, &input, &e, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+            return render_form(
+                &app,
+                lang,
+                &input,
+                &e,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
     match app.registrar().register(appeal).await {
@@ -393,12 +547,25 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
                 reg.access_key.as_deref().unwrap_or(""),
                 lang.as_str()
             );
-            HttpResponse::SeeOther().insert_header((header::LOCATION, url)).finish()
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, url))
+                .finish()
         }
-        Err(e) => error_page(&app, lang, actix_web::http::StatusCode::SERVICE_UNAVAILABLE, &msg(lang,
-            &format!("Обращение не зарегистрировано из-за технической ошибки ({e}). Повторите попытку."),
-            &format!("Техникалық қатеге байланысты өтініш тіркелмеді ({e}). Қайталап көріңіз."),
-            &format!("The appeal was not registered because of a technical error ({e}); please retry."))),
+        Err(e) => error_page(
+            &app,
+            lang,
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            &msg(
+                lang,
+                &format!(
+                    "Обращение не зарегистрировано из-за технической ошибки ({e}). Повторите попытку."
+                ),
+                &format!("Техникалық қатеге байланысты өтініш тіркелмеді ({e}). Қайталап көріңіз."),
+                &format!(
+                    "The appeal was not registered because of a technical error ({e}); please retry."
+                ),
+            ),
+        ),
     }
 }
 
@@ -420,10 +587,17 @@ async fn status_page(
     let just_registered = query.new.is_some();
     let key = query.key.unwrap_or_default();
     let not_found = |app: &AppData| {
-        error_page(app, lang, actix_web::http::StatusCode::NOT_FOUND, &msg(lang,
-            "Обращение не найдено. Проверьте номер и ссылку из подтверждения.",
-            "Өтініш табылмады. Растаудағы нөмір мен сілтемені тексеріңіз.",
-            "Appeal not found: check the number and the link from the confirmation."))
+        error_page(
+            app,
+            lang,
+            actix_web::http::StatusCode::NOT_FOUND,
+            &msg(
+                lang,
+                "Обращение не найдено. Проверьте номер и ссылку из подтверждения.",
+                "Өтініш табылмады. Растаудағы нөмір мен сілтемені тексеріңіз.",
+                "Appeal not found: check the number and the link from the confirmation.",
+            ),
+        )
     };
     if key.is_empty() {
         return not_found(&app);
@@ -448,10 +622,17 @@ async fn status_page(
         Ok(None) => not_found(&app),
         Err(e) => {
             tracing::error!(error = %e, "status page");
-            error_page(&app, lang, actix_web::http::StatusCode::SERVICE_UNAVAILABLE, &msg(lang,
-                "Сервис временно недоступен, повторите позже.",
-                "Сервис уақытша қолжетімсіз, кейінірек қайталаңыз.",
-                "Temporarily unavailable; please retry later."))
+            error_page(
+                &app,
+                lang,
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                &msg(
+                    lang,
+                    "Сервис временно недоступен, повторите позже.",
+                    "Сервис уақытша қолжетімсіз, кейінірек қайталаңыз.",
+                    "Temporarily unavailable; please retry later.",
+                ),
+            )
         }
     }
 }
@@ -466,12 +647,30 @@ struct StatusView {
     replies: Vec<serde_json::Value>,
 }
 
-fn status_view(c: &mut crate::db::DbConn, number: &str, key: &str) -> Result<Option<StatusView>, crate::db::DbError> {
+fn status_view(
+    c: &mut crate::db::DbConn,
+    number: &str,
+    key: &str,
+) -> Result<Option<StatusView>, crate::db::DbError> {
     use crate::db::schema::{messages, tickets};
     use diesel::prelude::*;
-    let row: Option<(String, String, String, Option<String>, chrono::NaiveDateTime, chrono::NaiveDateTime)> = tickets::table
+    let row: Option<(
+        String,
+        String,
+        String,
+        Option<String>,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+    )> = tickets::table
         .filter(tickets::number.eq(number.to_ascii_uppercase()))
-        .select((tickets::id, tickets::number, tickets::status, tickets::access_key_hash, tickets::registered_at, tickets::due_at))
+        .select((
+            tickets::id,
+            tickets::number,
+            tickets::status,
+            tickets::access_key_hash,
+            tickets::registered_at,
+            tickets::due_at,
+        ))
         .first(c)
         .optional()?;
     let Some((id, number, status, Some(hash), registered, due)) = row else {

@@ -62,8 +62,16 @@ impl Driver {
             .json()
             .await
             .expect("session JSON");
-        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
-        Driver { base, session, client, _process: process }
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        Driver {
+            base,
+            session,
+            client,
+            _process: process,
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -72,36 +80,70 @@ impl Driver {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let v: Value = req.send().await.expect("webdriver answers").json().await.expect("webdriver JSON");
+        let v: Value = req
+            .send()
+            .await
+            .expect("webdriver answers")
+            .json()
+            .await
+            .expect("webdriver JSON");
         v["value"].clone()
     }
 
     async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
     }
 
     async fn find(&self, css: &str) -> String {
-        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_string()
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
     }
 
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
     }
 
     async fn click(&self, css: &str) {
         let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_string()
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or("").to_string()
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     async fn screenshot(&self, name: &str) {
@@ -117,7 +159,11 @@ impl Driver {
     }
 
     async fn quit(self) {
-        let _ = self.client.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+        let _ = self
+            .client
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
     }
 }
 
@@ -130,7 +176,10 @@ async fn form_in_chromium(backend: Backend) {
     assert!(d.source().await.contains("Өтініш беру"));
     d.click("button[type=submit]").await;
     let errors = d.text("#errors").await;
-    assert!(errors.contains("Тегіңіз бен атыңызды көрсетіңіз"), "{errors}");
+    assert!(
+        errors.contains("Тегіңіз бен атыңызды көрсетіңіз"),
+        "{errors}"
+    );
     d.screenshot(&format!("form-errors-{backend:?}")).await;
 
     // Switch to Russian with the link, fill the form with the keyboard, send it.
@@ -140,7 +189,8 @@ async fn form_in_chromium(backend: Backend) {
     d.type_into("#email", "ivanov@example.kz").await;
     d.click("#region option[value=almaty]").await;
     d.click("#topic option[value=digital_signature]").await;
-    d.type_into("#text", "Не могу подписать заявление ЭЦП.").await;
+    d.type_into("#text", "Не могу подписать заявление ЭЦП.")
+        .await;
     d.click("#consent").await;
     d.click("button[type=submit]").await;
 
@@ -153,7 +203,13 @@ async fn form_in_chromium(backend: Backend) {
     // The status link shows the appeal and, later, the reply.
     let link = d.text("#status-link").await;
     let op = t.token("op", baylanys::auth::Role::Operator).await;
-    let r = t.post_auth(&format!("/api/v1/tickets/{number}/replies"), &op, json!({"text": "Обновите NCALayer."})).await;
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{number}/replies"),
+            &op,
+            json!({"text": "Обновите NCALayer."}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
     d.goto(&link).await;
     assert!(d.source().await.contains("Обновите NCALayer."));

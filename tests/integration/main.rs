@@ -41,46 +41,89 @@ both_backends!(
 
 async fn r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline(backend: Backend) {
     let t = spawn(backend).await;
-    let resp = t.post_json("/api/v1/appeals", appeal("Порталға кіре алмаймын, көмектесіңіз")).await;
+    let resp = t
+        .post_json(
+            "/api/v1/appeals",
+            appeal("Порталға кіре алмаймын, көмектесіңіз"),
+        )
+        .await;
     assert_eq!(resp.status(), 201);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     let body: serde_json::Value = resp.json().await.unwrap();
     let number = body["number"].as_str().unwrap();
-    let year = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty).format("%Y").to_string();
+    let year = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Almaty)
+        .format("%Y")
+        .to_string();
     assert_eq!(number, format!("UCC-{year}-000001"));
     assert_eq!(location, body["status_url"].as_str().unwrap());
 
     // R5: the deadline is the calendar's, from the registration instant.
-    let registered = chrono::DateTime::parse_from_rfc3339(body["registered_at"].as_str().unwrap()).unwrap();
+    let registered =
+        chrono::DateTime::parse_from_rfc3339(body["registered_at"].as_str().unwrap()).unwrap();
     let expected = t
         .app
         .calendar()
-        .reply_due(registered.with_timezone(&chrono::Utc), &t.app.config.working_hours)
+        .reply_due(
+            registered.with_timezone(&chrono::Utc),
+            &t.app.config.working_hours,
+        )
         .unwrap();
-    assert_eq!(body["due_at"], baylanys::calendar::format_almaty(expected.due_at));
-    assert!(body["due_at"].as_str().unwrap().ends_with("T18:30:00+05:00"));
+    assert_eq!(
+        body["due_at"],
+        baylanys::calendar::format_almaty(expected.due_at)
+    );
+    assert!(
+        body["due_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T18:30:00+05:00")
+    );
 
     // Numbers follow each other.
-    let second: serde_json::Value = t.post_json("/api/v1/appeals", appeal("Второе обращение")).await.json().await.unwrap();
+    let second: serde_json::Value = t
+        .post_json("/api/v1/appeals", appeal("Второе обращение"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(second["number"], format!("UCC-{year}-000002"));
 
     // The operator sees the ticket, its language, its deadline explanation and its audit log.
     let token = t.token("aliya", Role::Operator).await;
-    let detail: serde_json::Value = t.get_auth(&format!("/api/v1/tickets/{number}"), &token).await.json().await.unwrap();
+    let detail: serde_json::Value = t
+        .get_auth(&format!("/api/v1/tickets/{number}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(detail["status"], "new");
     assert_eq!(detail["language"], "kk");
     assert_eq!(detail["channel"], "web_form");
     assert_eq!(detail["region"], "astana");
     assert_eq!(detail["deadline"]["rule"], "R5");
-    assert!(detail["deadline"]["explanation"]["ru"].as_str().unwrap().contains("R5"));
+    assert!(
+        detail["deadline"]["explanation"]["ru"]
+            .as_str()
+            .unwrap()
+            .contains("R5")
+    );
     assert_eq!(detail["events"][0]["kind"], "registered");
-    assert_eq!(detail["messages"][0]["body_text"], "Порталға кіре алмаймын, көмектесіңіз");
+    assert_eq!(
+        detail["messages"][0]["body_text"],
+        "Порталға кіре алмаймын, көмектесіңіз"
+    );
 
     // The status link works only with its key.
     let page = t.client.get(&location).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains(number));
-    let wrong = t.client.get(format!("{}/appeals/{number}?key=nope", t.url)).send().await.unwrap();
+    let wrong = t
+        .client
+        .get(format!("{}/appeals/{number}?key=nope", t.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 404);
     t.stop().await;
 }
@@ -96,7 +139,12 @@ async fn bad_input_gets_problem_json_naming_each_field(backend: Backend) {
     assert_eq!(resp.status(), 422);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let p: serde_json::Value = resp.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     for f in ["name", "email", "iin", "region", "topic", "text", "consent"] {
         assert!(fields.contains(&f), "{f} missing from {fields:?}");
     }
@@ -119,48 +167,120 @@ async fn bad_input_gets_problem_json_naming_each_field(backend: Backend) {
     assert!(p["detail"].as_str().unwrap().contains("JSON"));
     // Nothing was registered.
     let token = t.token("op", Role::Operator).await;
-    let list: serde_json::Value = t.get_auth("/api/v1/tickets", &token).await.json().await.unwrap();
+    let list: serde_json::Value = t
+        .get_auth("/api/v1/tickets", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["tickets"].as_array().unwrap().len(), 0);
     t.stop().await;
 }
 
 async fn r8_ticket_lifecycle_assign_reply_transfer_close(backend: Backend) {
     let t = spawn(backend).await;
-    let body: serde_json::Value = t.post_json("/api/v1/appeals", appeal("Не приходит SMS-код")).await.json().await.unwrap();
+    let body: serde_json::Value = t
+        .post_json("/api/v1/appeals", appeal("Не приходит SMS-код"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let number = body["number"].as_str().unwrap().to_string();
     let status_url = body["status_url"].as_str().unwrap().to_string();
     let op = t.token("operator1", Role::Operator).await;
     let path = |action: &str| format!("/api/v1/tickets/{number}/{action}");
 
-    let r = t.post_auth(&path("assign"), &op, serde_json::json!({"login": "operator1"})).await;
+    let r = t
+        .post_auth(
+            &path("assign"),
+            &op,
+            serde_json::json!({"login": "operator1"}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
-    let r = t.post_auth(&path("assign"), &op, serde_json::json!({"login": "ghost"})).await;
+    let r = t
+        .post_auth(&path("assign"), &op, serde_json::json!({"login": "ghost"}))
+        .await;
     assert_eq!(r.status(), 422);
 
-    let r = t.post_auth(&path("transfer"), &op, serde_json::json!({"queue": "ecp", "note": "вопрос по ЭЦП"})).await;
+    let r = t
+        .post_auth(
+            &path("transfer"),
+            &op,
+            serde_json::json!({"queue": "ecp", "note": "вопрос по ЭЦП"}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
-    let r = t.post_auth(&path("replies"), &op, serde_json::json!({"text": "Проверьте номер телефона в профиле."})).await;
+    let r = t
+        .post_auth(
+            &path("replies"),
+            &op,
+            serde_json::json!({"text": "Проверьте номер телефона в профиле."}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
 
-    let detail: serde_json::Value = t.get_auth(&format!("/api/v1/tickets/{number}"), &op).await.json().await.unwrap();
+    let detail: serde_json::Value = t
+        .get_auth(&format!("/api/v1/tickets/{number}"), &op)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(detail["status"], "answered");
     assert_eq!(detail["queue"], "ecp");
     assert!(detail["answered_at"].is_string());
-    let kinds: Vec<&str> = detail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["registered", "assigned", "transferred", "replied"]);
     // R8: the applicant is told of the transfer; the reply is published on the status page.
-    let notices: Vec<&serde_json::Value> = detail["messages"].as_array().unwrap().iter().filter(|m| m["kind"] == "notice").collect();
+    let notices: Vec<&serde_json::Value> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "notice")
+        .collect();
     assert_eq!(notices.len(), 1);
-    let page = t.client.get(&status_url).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Проверьте номер телефона в профиле."), "{page}");
+    let page = t
+        .client
+        .get(&status_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Проверьте номер телефона в профиле."),
+        "{page}"
+    );
 
-    let r = t.post_auth(&path("close"), &op, serde_json::json!({"resolution": "resolved"})).await;
+    let r = t
+        .post_auth(
+            &path("close"),
+            &op,
+            serde_json::json!({"resolution": "resolved"}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
-    let r = t.post_auth(&path("close"), &op, serde_json::json!({})).await;
+    let r = t
+        .post_auth(&path("close"), &op, serde_json::json!({}))
+        .await;
     assert_eq!(r.status(), 409);
-    let r = t.post_auth(&path("replies"), &op, serde_json::json!({"text": "ещё"})).await;
+    let r = t
+        .post_auth(&path("replies"), &op, serde_json::json!({"text": "ещё"}))
+        .await;
     assert_eq!(r.status(), 409);
-    let r = t.post_auth("/api/v1/tickets/UCC-2026-999999/close", &op, serde_json::json!({})).await;
+    let r = t
+        .post_auth(
+            "/api/v1/tickets/UCC-2026-999999/close",
+            &op,
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 404);
     t.stop().await;
 }
@@ -168,11 +288,20 @@ async fn r8_ticket_lifecycle_assign_reply_transfer_close(backend: Backend) {
 async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
     let t = spawn_with(backend, 2, Vec::new()).await;
     for _ in 0..2 {
-        assert_eq!(t.post_json("/api/v1/appeals", appeal("текст")).await.status(), 201);
+        assert_eq!(
+            t.post_json("/api/v1/appeals", appeal("текст"))
+                .await
+                .status(),
+            201
+        );
     }
     let r = t.post_json("/api/v1/appeals", appeal("текст")).await;
     assert_eq!(r.status(), 429);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&wait));
     t.stop().await;
 }
@@ -194,32 +323,71 @@ fn telegram_message(chat: &str, text: &str) -> InboundMessage {
 async fn r4_chat_follow_up_joins_the_open_ticket_and_reopens_it(backend: Backend) {
     let bot = RecordingAdapter::new(Channel::Telegram);
     let t = spawn_with(backend, 0, vec![bot.clone() as Arc<dyn ChannelAdapter>]).await;
-    let first = t.app.registrar().register(telegram_message("5001", "Здравствуйте, вопрос по пособию")).await.unwrap();
+    let first = t
+        .app
+        .registrar()
+        .register(telegram_message("5001", "Здравствуйте, вопрос по пособию"))
+        .await
+        .unwrap();
     assert!(first.new_ticket);
     assert_eq!(first.language, baylanys_core::Language::Ru);
-    let again = t.app.registrar().register(telegram_message("5001", "Дополнение: номер заявки 123")).await.unwrap();
+    let again = t
+        .app
+        .registrar()
+        .register(telegram_message("5001", "Дополнение: номер заявки 123"))
+        .await
+        .unwrap();
     assert!(!again.new_ticket);
     assert_eq!(again.number, first.number);
     // The acknowledgement goes back through Telegram, once, with the number and deadline.
-    eventually("the acknowledgement is delivered", || async { !bot.sent().is_empty() }).await;
+    eventually("the acknowledgement is delivered", || async {
+        !bot.sent().is_empty()
+    })
+    .await;
     let ack = &bot.sent()[0];
     assert_eq!(ack.kind, OutboundKind::Acknowledgement);
     assert_eq!(ack.recipient, "5001");
     assert!(ack.body_text.contains(&first.number));
-    assert!(ack.body_text.contains(&baylanys::templates::local_time(first.due_at)));
+    assert!(
+        ack.body_text
+            .contains(&baylanys::templates::local_time(first.due_at))
+    );
 
     let op = t.token("op", Role::Operator).await;
-    let r = t.post_auth(&format!("/api/v1/tickets/{}/replies", first.number), &op, serde_json::json!({"text": "Ответ оператора"})).await;
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{}/replies", first.number),
+            &op,
+            serde_json::json!({"text": "Ответ оператора"}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
-    let r = t.post_auth(&format!("/api/v1/tickets/{}/close", first.number), &op, serde_json::json!({})).await;
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{}/close", first.number),
+            &op,
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
     // R10: closing a chat ticket asks for a rating.
-    eventually("reply and rating request delivered", || async { bot.sent().len() >= 3 }).await;
+    eventually("reply and rating request delivered", || async {
+        bot.sent().len() >= 3
+    })
+    .await;
     let kinds: Vec<OutboundKind> = bot.sent().iter().map(|m| m.kind).collect();
-    assert!(kinds.contains(&OutboundKind::Reply) && kinds.contains(&OutboundKind::RatingRequest), "{kinds:?}");
+    assert!(
+        kinds.contains(&OutboundKind::Reply) && kinds.contains(&OutboundKind::RatingRequest),
+        "{kinds:?}"
+    );
 
     // A closed ticket is not continued by the chat: a new message opens a new ticket.
-    let after = t.app.registrar().register(telegram_message("5001", "Новый вопрос")).await.unwrap();
+    let after = t
+        .app
+        .registrar()
+        .register(telegram_message("5001", "Новый вопрос"))
+        .await
+        .unwrap();
     assert!(after.new_ticket);
     assert_ne!(after.number, first.number);
 
@@ -228,18 +396,50 @@ async fn r4_chat_follow_up_joins_the_open_ticket_and_reopens_it(backend: Backend
     let outcomes = t
         .app
         .db
-        .write(move |c| Ok((baylanys::tickets::rate(c, &n, 5, "telegram:5001")?, baylanys::tickets::rate(c, &n, 1, "telegram:5001")?)))
+        .write(move |c| {
+            Ok((
+                baylanys::tickets::rate(c, &n, 5, "telegram:5001")?,
+                baylanys::tickets::rate(c, &n, 1, "telegram:5001")?,
+            ))
+        })
         .await
         .unwrap();
-    assert_eq!(outcomes, (baylanys::tickets::RatingOutcome::Recorded, baylanys::tickets::RatingOutcome::AlreadyRated));
+    assert_eq!(
+        outcomes,
+        (
+            baylanys::tickets::RatingOutcome::Recorded,
+            baylanys::tickets::RatingOutcome::AlreadyRated
+        )
+    );
 
     // Reopen: an answered ticket goes back to open when the applicant writes again.
-    let r = t.post_auth(&format!("/api/v1/tickets/{}/replies", after.number), &op, serde_json::json!({"text": "Ответ"})).await;
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{}/replies", after.number),
+            &op,
+            serde_json::json!({"text": "Ответ"}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
-    t.app.registrar().register(telegram_message("5001", "Не помогло")).await.unwrap();
-    let d: serde_json::Value = t.get_auth(&format!("/api/v1/tickets/{}", after.number), &op).await.json().await.unwrap();
+    t.app
+        .registrar()
+        .register(telegram_message("5001", "Не помогло"))
+        .await
+        .unwrap();
+    let d: serde_json::Value = t
+        .get_auth(&format!("/api/v1/tickets/{}", after.number), &op)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(d["status"], "open");
-    assert!(d["events"].as_array().unwrap().iter().any(|e| e["kind"] == "reopened"));
+    assert!(
+        d["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "reopened")
+    );
     t.stop().await;
 }
 
@@ -247,11 +447,30 @@ async fn failed_sends_retry_and_a_permanent_failure_stays_visible(backend: Backe
     let flaky = RecordingAdapter::new(Channel::Telegram);
     *flaky.fail_first.lock().unwrap() = 2;
     let t = spawn_with(backend, 0, vec![flaky.clone() as Arc<dyn ChannelAdapter>]).await;
-    let reg = t.app.registrar().register(telegram_message("6001", "Вопрос")).await.unwrap();
-    eventually("delivered after two temporary failures", || async { flaky.sent().len() == 1 }).await;
+    let reg = t
+        .app
+        .registrar()
+        .register(telegram_message("6001", "Вопрос"))
+        .await
+        .unwrap();
+    eventually("delivered after two temporary failures", || async {
+        flaky.sent().len() == 1
+    })
+    .await;
     let op = t.token("op", Role::Operator).await;
-    let d: serde_json::Value = t.get_auth(&format!("/api/v1/tickets/{}", reg.number), &op).await.json().await.unwrap();
-    let ack = d["messages"].as_array().unwrap().iter().find(|m| m["kind"] == "acknowledgement").unwrap().clone();
+    let d: serde_json::Value = t
+        .get_auth(&format!("/api/v1/tickets/{}", reg.number), &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ack = d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "acknowledgement")
+        .unwrap()
+        .clone();
     assert_eq!(ack["delivery_status"], "sent");
     t.stop().await;
 
@@ -261,25 +480,59 @@ async fn failed_sends_retry_and_a_permanent_failure_stays_visible(backend: Backe
         ..Default::default()
     });
     let t = spawn_with(backend, 0, vec![blocked as Arc<dyn ChannelAdapter>]).await;
-    let reg = t.app.registrar().register(telegram_message("6002", "Вопрос")).await.unwrap();
+    let reg = t
+        .app
+        .registrar()
+        .register(telegram_message("6002", "Вопрос"))
+        .await
+        .unwrap();
     let op = t.token("op", Role::Operator).await;
     let url = format!("/api/v1/tickets/{}", reg.number);
     eventually("the failed delivery is visible on the ticket", || async {
         let d: serde_json::Value = t.get_auth(&url, &op).await.json().await.unwrap();
-        d["messages"].as_array().unwrap().iter().any(|m| m["delivery_status"] == "failed")
+        d["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["delivery_status"] == "failed")
     })
     .await;
     let d: serde_json::Value = t.get_auth(&url, &op).await.json().await.unwrap();
-    let failed = d["messages"].as_array().unwrap().iter().find(|m| m["delivery_status"] == "failed").unwrap().clone();
-    assert!(failed["delivery_error"].as_str().unwrap().contains("blocked"));
-    assert!(d["events"].as_array().unwrap().iter().any(|e| e["kind"] == "delivery_failed"));
+    let failed = d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["delivery_status"] == "failed")
+        .unwrap()
+        .clone();
+    assert!(
+        failed["delivery_error"]
+            .as_str()
+            .unwrap()
+            .contains("blocked")
+    );
+    assert!(
+        d["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "delivery_failed")
+    );
     t.stop().await;
 }
 
 async fn tickets_are_listed_with_filters_search_and_keyset_pages(backend: Backend) {
     let t = spawn(backend).await;
-    for text in ["Жеке куәлік туралы сұрақ", "Вопрос о справке о несудимости", "Вопрос об ЭЦП", "Справка о прописке"] {
-        assert_eq!(t.post_json("/api/v1/appeals", appeal(text)).await.status(), 201);
+    for text in [
+        "Жеке куәлік туралы сұрақ",
+        "Вопрос о справке о несудимости",
+        "Вопрос об ЭЦП",
+        "Справка о прописке",
+    ] {
+        assert_eq!(
+            t.post_json("/api/v1/appeals", appeal(text)).await.status(),
+            201
+        );
     }
     let op = t.token("op", Role::Operator).await;
     let get = |q: &str| {
@@ -295,15 +548,45 @@ async fn tickets_are_listed_with_filters_search_and_keyset_pages(backend: Backen
     let all = get("").await;
     assert_eq!(all["tickets"].as_array().unwrap().len(), 4);
     // Full-text in Russian (case-insensitive beyond ASCII) and Kazakh.
-    assert_eq!(get("?q=%D0%A1%D0%9F%D0%A0%D0%90%D0%92%D0%9A").await["tickets"].as_array().unwrap().len(), 2);
-    assert_eq!(get("?q=%D0%BA%D1%83%D3%99%D0%BB%D1%96%D0%BA").await["tickets"].as_array().unwrap().len(), 1);
-    assert_eq!(get("?status=new&channel=web_form&overdue=false").await["tickets"].as_array().unwrap().len(), 4);
-    assert_eq!(get("?overdue=true").await["tickets"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        get("?q=%D0%A1%D0%9F%D0%A0%D0%90%D0%92%D0%9A").await["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        get("?q=%D0%BA%D1%83%D3%99%D0%BB%D1%96%D0%BA").await["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        get("?status=new&channel=web_form&overdue=false").await["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        get("?overdue=true").await["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     // Keyset pages: two, then two more, then none; no ticket twice.
     let p1 = get("?limit=2").await;
     let after = p1["next_after"].as_str().unwrap().to_string();
     let p2 = get(&format!("?limit=2&after={after}")).await;
-    let mut numbers: Vec<String> = p1["tickets"].as_array().unwrap().iter().chain(p2["tickets"].as_array().unwrap()).map(|t| t["number"].as_str().unwrap().to_string()).collect();
+    let mut numbers: Vec<String> = p1["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p2["tickets"].as_array().unwrap())
+        .map(|t| t["number"].as_str().unwrap().to_string())
+        .collect();
     numbers.sort();
     numbers.dedup();
     assert_eq!(numbers.len(), 4);
@@ -316,7 +599,10 @@ async fn c1_calendar_api_answers_due_dates_years_and_admin_overrides(backend: Ba
     let t = spawn(backend).await;
     let due: serde_json::Value = t
         .client
-        .get(format!("{}/api/v1/calendar/due?from=2025-03-07T10:00:00%2B05:00&working_days=2", t.url))
+        .get(format!(
+            "{}/api/v1/calendar/due?from=2025-03-07T10:00:00%2B05:00&working_days=2",
+            t.url
+        ))
         .send()
         .await
         .unwrap()
@@ -325,17 +611,52 @@ async fn c1_calendar_api_answers_due_dates_years_and_admin_overrides(backend: Ba
         .unwrap();
     assert_eq!(due["due_at"], "2025-03-12T18:30:00+05:00");
     assert_eq!(due["effective_from"], "2025-03-07");
-    let r = t.client.get(format!("{}/api/v1/calendar/due?from=2025-03-07T10:00&working_days=2", t.url)).send().await.unwrap();
+    let r = t
+        .client
+        .get(format!(
+            "{}/api/v1/calendar/due?from=2025-03-07T10:00&working_days=2",
+            t.url
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("offset"));
-    let r = t.client.get(format!("{}/api/v1/calendar/due?from=2025-03-07T10:00:00Z&working_days=400", t.url)).send().await.unwrap();
+    let r = t
+        .client
+        .get(format!(
+            "{}/api/v1/calendar/due?from=2025-03-07T10:00:00Z&working_days=400",
+            t.url
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
 
-    let year: serde_json::Value = t.client.get(format!("{}/api/v1/calendar/2026", t.url)).send().await.unwrap().json().await.unwrap();
+    let year: serde_json::Value = t
+        .client
+        .get(format!("{}/api/v1/calendar/2026", t.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let days = year["days"].as_array().unwrap();
-    assert!(days.iter().any(|d| d["date"] == "2026-03-24" && d["working"] == false));
-    let ics = t.client.get(format!("{}/calendar/2026.ics", t.url)).send().await.unwrap();
-    assert_eq!(ics.headers()["content-type"], "text/calendar; charset=utf-8");
+    assert!(
+        days.iter()
+            .any(|d| d["date"] == "2026-03-24" && d["working"] == false)
+    );
+    let ics = t
+        .client
+        .get(format!("{}/calendar/2026.ics", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ics.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
     let ics = ics.text().await.unwrap();
     assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.contains("DTSTART;VALUE=DATE:20260324"));
 
@@ -343,13 +664,30 @@ async fn c1_calendar_api_answers_due_dates_years_and_admin_overrides(backend: Ba
     let admin = t.token("admin", Role::Admin).await;
     let op = t.token("op", Role::Operator).await;
     let body = serde_json::json!({"kind": "day-off", "note": "Kurban Ait 2027, Government decree"});
-    let r = t.client.put(format!("{}/api/v1/calendar/days/2027-05-17", t.url)).bearer_auth(&op).json(&body).send().await.unwrap();
+    let r = t
+        .client
+        .put(format!("{}/api/v1/calendar/days/2027-05-17", t.url))
+        .bearer_auth(&op)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = t.client.put(format!("{}/api/v1/calendar/days/2027-05-17", t.url)).bearer_auth(&admin).json(&body).send().await.unwrap();
+    let r = t
+        .client
+        .put(format!("{}/api/v1/calendar/days/2027-05-17", t.url))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let after: serde_json::Value = t
         .client
-        .get(format!("{}/api/v1/calendar/due?from=2027-05-14T10:00:00%2B05:00&working_days=2", t.url))
+        .get(format!(
+            "{}/api/v1/calendar/due?from=2027-05-14T10:00:00%2B05:00&working_days=2",
+            t.url
+        ))
         .send()
         .await
         .unwrap()
@@ -368,26 +706,66 @@ async fn c1_calendar_api_answers_due_dates_years_and_admin_overrides(backend: Ba
         .unwrap();
     assert_eq!(r.status(), 422);
     let p: serde_json::Value = r.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["kind", "note"]);
     t.stop().await;
 }
 
 async fn operator_api_requires_a_token_and_the_right_role(backend: Backend) {
     let t = spawn(backend).await;
-    let r = t.client.get(format!("{}/api/v1/tickets", t.url)).send().await.unwrap();
+    let r = t
+        .client
+        .get(format!("{}/api/v1/tickets", t.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let r = t.get_auth("/api/v1/tickets", "bay_wrong").await;
     assert_eq!(r.status(), 401);
     let quality = t.token("qa", Role::Quality).await;
     assert_eq!(t.get_auth("/api/v1/tickets", &quality).await.status(), 200);
-    let body: serde_json::Value = t.post_json("/api/v1/appeals", appeal("текст")).await.json().await.unwrap();
-    let r = t.post_auth(&format!("/api/v1/tickets/{}/close", body["number"].as_str().unwrap()), &quality, serde_json::json!({})).await;
+    let body: serde_json::Value = t
+        .post_json("/api/v1/appeals", appeal("текст"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{}/close", body["number"].as_str().unwrap()),
+            &quality,
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(t.client.get(format!("{}/healthz", t.url)).send().await.unwrap().status(), 200);
-    let metrics = t.client.get(format!("{}/metrics", t.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("baylanys_appeals_registered_total 1"), "{metrics}");
+    assert_eq!(
+        t.client
+            .get(format!("{}/healthz", t.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = t
+        .client
+        .get(format!("{}/metrics", t.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("baylanys_appeals_registered_total 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("baylanys_tickets_open 1"));
     t.stop().await;
 }
@@ -396,18 +774,41 @@ async fn operator_api_requires_a_token_and_the_right_role(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_postgres_run_each_job_once() {
     let bot = RecordingAdapter::new(Channel::Telegram);
-    let a = spawn_with(Backend::Postgres, 0, vec![bot.clone() as Arc<dyn ChannelAdapter>]).await;
-    let b = support::spawn_on(&a.database_url, None, 0, vec![bot.clone() as Arc<dyn ChannelAdapter>]).await;
+    let a = spawn_with(
+        Backend::Postgres,
+        0,
+        vec![bot.clone() as Arc<dyn ChannelAdapter>],
+    )
+    .await;
+    let b = support::spawn_on(
+        &a.database_url,
+        None,
+        0,
+        vec![bot.clone() as Arc<dyn ChannelAdapter>],
+    )
+    .await;
     let mut numbers = Vec::new();
     for i in 0..60 {
         let inst = if i % 2 == 0 { &a } else { &b };
-        let reg = inst.app.registrar().register(telegram_message(&format!("70{i:02}"), "Вопрос")).await.unwrap();
+        let reg = inst
+            .app
+            .registrar()
+            .register(telegram_message(&format!("70{i:02}"), "Вопрос"))
+            .await
+            .unwrap();
         numbers.push(reg.number);
     }
     numbers.sort();
     numbers.dedup();
-    assert_eq!(numbers.len(), 60, "registration numbers are unique across instances");
-    eventually("all 60 acknowledgements delivered", || async { bot.sent().len() >= 60 }).await;
+    assert_eq!(
+        numbers.len(),
+        60,
+        "registration numbers are unique across instances"
+    );
+    eventually("all 60 acknowledgements delivered", || async {
+        bot.sent().len() >= 60
+    })
+    .await;
     // Give a duplicate run, if any, time to show up.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let sent = bot.sent();

@@ -2,11 +2,12 @@
 
 use std::process::{Command, Stdio};
 
-use crate::support::{Backend, fresh_database, free_port};
+use crate::support::{Backend, free_port, fresh_database};
 
 fn baylanys() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baylanys"));
-    c.env_remove("BAYLANYS_DATABASE_URL").env("BAYLANYS_LOG", "warn");
+    c.env_remove("BAYLANYS_DATABASE_URL")
+        .env("BAYLANYS_LOG", "warn");
     c
 }
 
@@ -15,14 +16,35 @@ fn cli_calendar_due_prints_the_r5_deadline_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("c.db").display());
     let out = baylanys()
-        .args(["calendar", "due", "--from", "2025-03-07T10:00:00+05:00", "--working-days", "2", "--database-url", &db])
+        .args([
+            "calendar",
+            "due",
+            "--from",
+            "2025-03-07T10:00:00+05:00",
+            "--working-days",
+            "2",
+            "--database-url",
+            &db,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("2025-03-12T18:30:00+05:00\n"), "{text}");
     let out = baylanys()
-        .args(["calendar", "due", "--from", "2025-03-07T10:00:00+05:00", "--json", "--database-url", &db])
+        .args([
+            "calendar",
+            "due",
+            "--from",
+            "2025-03-07T10:00:00+05:00",
+            "--json",
+            "--database-url",
+            &db,
+        ])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -36,13 +58,44 @@ fn cli_bad_input_exits_non_zero_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("c.db").display());
     let cases: &[(&[&str], &str)] = &[
-        (&["calendar", "due", "--from", "2025-03-07T10:00"], "no UTC offset"),
-        (&["calendar", "due", "--from", "tomorrow"], "not an RFC 3339 time"),
-        (&["calendar", "due", "--from", "2025-03-07T10:00:00Z", "--working-days", "366"], "out of range"),
-        (&["calendar", "set", "2027-05-16", "--kind", "party", "--note", "x"], "unknown kind of day"),
+        (
+            &["calendar", "due", "--from", "2025-03-07T10:00"],
+            "no UTC offset",
+        ),
+        (
+            &["calendar", "due", "--from", "tomorrow"],
+            "not an RFC 3339 time",
+        ),
+        (
+            &[
+                "calendar",
+                "due",
+                "--from",
+                "2025-03-07T10:00:00Z",
+                "--working-days",
+                "366",
+            ],
+            "out of range",
+        ),
+        (
+            &[
+                "calendar",
+                "set",
+                "2027-05-16",
+                "--kind",
+                "party",
+                "--note",
+                "x",
+            ],
+            "unknown kind of day",
+        ),
     ];
     for (args, expected) in cases {
-        let out = baylanys().args(*args).args(["--database-url", &db]).output().unwrap();
+        let out = baylanys()
+            .args(*args)
+            .args(["--database-url", &db])
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{args:?}: {err}");
@@ -54,15 +107,42 @@ fn cli_calendar_set_changes_later_deadlines_and_show_lists_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("c.db").display());
     let out = baylanys()
-        .args(["calendar", "set", "2027-05-17", "--kind", "day-off", "--note", "Kurban Ait 2027", "--database-url", &db])
+        .args([
+            "calendar",
+            "set",
+            "2027-05-17",
+            "--kind",
+            "day-off",
+            "--note",
+            "Kurban Ait 2027",
+            "--database-url",
+            &db,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = baylanys().args(["calendar", "show", "--year", "2027", "--database-url", &db]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("2027-05-17") && text.contains("Kurban Ait 2027"), "{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = baylanys()
-        .args(["calendar", "due", "--from", "2027-05-14T10:00:00+05:00", "--database-url", &db])
+        .args(["calendar", "show", "--year", "2027", "--database-url", &db])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2027-05-17") && text.contains("Kurban Ait 2027"),
+        "{text}"
+    );
+    let out = baylanys()
+        .args([
+            "calendar",
+            "due",
+            "--from",
+            "2027-05-14T10:00:00+05:00",
+            "--database-url",
+            &db,
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("2027-05-19T18:30:00+05:00"));
@@ -73,7 +153,15 @@ fn kill9_scenario(backend: Backend) {
     let port = free_port();
     let start = || {
         baylanys()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db, "--rate-limit-per-minute", "0"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &db,
+                "--rate-limit-per-minute",
+                "0",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -98,7 +186,12 @@ fn kill9_scenario(backend: Backend) {
             let client = client.clone();
             let url = url.clone();
             async move {
-                let r = client.post(&url).json(&crate::support::appeal(&format!("appeal {i}"))).send().await.ok()?;
+                let r = client
+                    .post(&url)
+                    .json(&crate::support::appeal(&format!("appeal {i}")))
+                    .send()
+                    .await
+                    .ok()?;
                 if r.status() == 201 {
                     let v: serde_json::Value = r.json().await.ok()?;
                     v["number"].as_str().map(str::to_string)
@@ -107,7 +200,11 @@ fn kill9_scenario(backend: Backend) {
                 }
             }
         });
-        futures_util::future::join_all(sends).await.into_iter().flatten().collect()
+        futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     });
     assert_eq!(acknowledged.len(), 200);
     // SIGKILL: no shutdown hooks, no flush.
@@ -118,16 +215,44 @@ fn kill9_scenario(backend: Backend) {
     let found = rt.block_on(async {
         let url = format!("http://127.0.0.1:{port}");
         let out = baylanys()
-            .args(["user", "add", "--login", "auditor", "--role", "quality", "--database-url", &db])
+            .args([
+                "user",
+                "add",
+                "--login",
+                "auditor",
+                "--role",
+                "quality",
+                "--database-url",
+                &db,
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let out = baylanys().args(["token", "create", "--login", "auditor", "--database-url", &db]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = baylanys()
+            .args([
+                "token",
+                "create",
+                "--login",
+                "auditor",
+                "--database-url",
+                &db,
+            ])
+            .output()
+            .unwrap();
         let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let client = reqwest::Client::new();
         let mut found = 0;
         for n in &acknowledged {
-            let r = client.get(format!("{url}/api/v1/tickets/{n}")).bearer_auth(&token).send().await.unwrap();
+            let r = client
+                .get(format!("{url}/api/v1/tickets/{n}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
             if r.status() == 200 {
                 found += 1;
             }
@@ -136,7 +261,11 @@ fn kill9_scenario(backend: Backend) {
     });
     server.kill().unwrap();
     server.wait().unwrap();
-    assert_eq!(found, acknowledged.len(), "every acknowledged appeal survives kill -9");
+    assert_eq!(
+        found,
+        acknowledged.len(),
+        "every acknowledged appeal survives kill -9"
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use baylanys::App;
 use baylanys::config::{Config, ConfigArgs, FileConfig};
-use baylanys_core::{Channel, ChannelAdapter, DeliveryReceipt, OutboundMessage, SendError, SendFuture};
+use baylanys_core::{
+    Channel, ChannelAdapter, DeliveryReceipt, OutboundMessage, SendError, SendFuture,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -43,7 +45,12 @@ impl TestApp {
             .expect("the server answers")
     }
 
-    pub async fn post_auth(&self, path: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
+    pub async fn post_auth(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
         self.client
             .post(format!("{}{}", self.url, path))
             .bearer_auth(token)
@@ -100,7 +107,11 @@ pub async fn spawn(backend: Backend) -> TestApp {
     spawn_with(backend, 0, Vec::new()).await
 }
 
-pub async fn spawn_with(backend: Backend, rate_limit: u32, adapters: Vec<Arc<dyn ChannelAdapter>>) -> TestApp {
+pub async fn spawn_with(
+    backend: Backend,
+    rate_limit: u32,
+    adapters: Vec<Arc<dyn ChannelAdapter>>,
+) -> TestApp {
     let (database_url, dir) = fresh_database(backend);
     spawn_on(&database_url, dir, rate_limit, adapters).await
 }
@@ -178,7 +189,9 @@ impl ChannelAdapter for RecordingAdapter {
     fn send<'a>(&'a self, message: &'a OutboundMessage) -> SendFuture<'a> {
         Box::pin(async move {
             if self.permanent_failure {
-                return Err(SendError::permanent("403 Forbidden: bot was blocked by the user"));
+                return Err(SendError::permanent(
+                    "403 Forbidden: bot was blocked by the user",
+                ));
             }
             {
                 let mut left = self.fail_first.lock().expect("lock");
@@ -252,7 +265,10 @@ fn start_cluster() -> Cluster {
             Some((b, _)) if b.contains("://") && b.len() > "postgres://".len() => b.to_string(),
             _ => url,
         };
-        return Cluster { base_url: base, _dir: None };
+        return Cluster {
+            base_url: base,
+            _dir: None,
+        };
     }
     let bin = pg_bin_dir();
     let dir = std::env::temp_dir().join(format!("baylanys-pg-{}", std::process::id()));
@@ -265,7 +281,10 @@ fn start_cluster() -> Cluster {
             .args(["-R", "postgres:postgres", &dir.display().to_string()])
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "chown of the cluster dir to postgres failed (is the postgresql package installed?)");
+        assert!(
+            ok,
+            "chown of the cluster dir to postgres failed (is the postgresql package installed?)"
+        );
     }
     let data = dir.join("data");
     let port = free_port();
@@ -292,15 +311,41 @@ fn start_cluster() -> Cluster {
     let initdb = bin.join("initdb").display().to_string();
     let pg_ctl = bin.join("pg_ctl").display().to_string();
     let data_s = data.display().to_string();
-    run(&[&initdb, "-D", &data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-A", "trust"]);
+    run(&[
+        &initdb,
+        "-D",
+        &data_s,
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+        "-A",
+        "trust",
+    ]);
     let opts = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
         dir.display()
     );
-    run(&[&pg_ctl, "-D", &data_s, "-o", &opts, "-w", "-l", &dir.join("log").display().to_string(), "start"]);
+    run(&[
+        &pg_ctl,
+        "-D",
+        &data_s,
+        "-o",
+        &opts,
+        "-w",
+        "-l",
+        &dir.join("log").display().to_string(),
+        "start",
+    ]);
     // A watchdog stops the cluster once this test process has ended, however it ends.
     let stop = format!("{pg_ctl} -D {data_s} -m immediate stop");
-    let stop = if root { format!("runuser -u postgres -- {stop}") } else { stop };
+    let stop = if root {
+        format!("runuser -u postgres -- {stop}")
+    } else {
+        stop
+    };
     let script = format!(
         "while kill -0 {} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {}",
         std::process::id(),
@@ -344,7 +389,10 @@ fn pg_bin_dir() -> PathBuf {
     }
     let base = Path::new("/usr/lib/postgresql");
     let mut versions: Vec<PathBuf> = std::fs::read_dir(base)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort();
     versions

@@ -95,6 +95,7 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_ticket ON messages (ticket_id, created_at);
 CREATE INDEX messages_external ON messages (external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX messages_address ON messages (address, created_at);
 
 CREATE TABLE attachments (
     id TEXT PRIMARY KEY NOT NULL,
