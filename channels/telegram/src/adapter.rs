@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn long_text_splits_on_paragraphs() {
         let paragraph = "Абзац текста ответа. ".repeat(40);
-        let text = vec![paragraph.trim(); 10].join("\n\n");
+        let text = [paragraph.trim(); 10].join("\n\n");
         let parts = split_text(&text, MESSAGE_LIMIT);
         assert!(parts.len() > 1);
         for part in &parts {

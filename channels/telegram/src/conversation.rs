@@ -157,7 +157,9 @@ impl TelegramBot {
     /// Handles one update. Anything that cannot be parsed or handled is quarantined with
     /// the reason; `Err` only when the backend is down and the update must come again.
     pub async fn handle_update(&self, raw: &Value) -> Result<Handled, HandleError> {
-        let update: Update = match serde_json::from_value(raw.clone()) {
+        // From text, not from the Value: teloxide's UpdateKind reads borrowed keys and
+        // misreads every update when fed a `serde_json::Value`.
+        let update: Update = match serde_json::from_str(&raw.to_string()) {
             Ok(update) => update,
             Err(e) => {
                 return self
@@ -539,14 +541,12 @@ impl TelegramBot {
         if let Err(e) = request.await {
             tracing::warn!(chat_id, error = %e, "answerCallbackQuery failed");
         }
-        if remove_keyboard {
-            if let Some(message) = &query.message {
-                let edit = self
-                    .bot
-                    .edit_message_reply_markup(message.chat().id, message.id());
-                if let Err(e) = edit.await {
-                    tracing::warn!(chat_id, error = %e, "could not remove the inline keyboard");
-                }
+        if let Some(message) = query.message.as_ref().filter(|_| remove_keyboard) {
+            let edit = self
+                .bot
+                .edit_message_reply_markup(message.chat().id, message.id());
+            if let Err(e) = edit.await {
+                tracing::warn!(chat_id, error = %e, "could not remove the inline keyboard");
             }
         }
         Ok(Handled::Processed)
@@ -569,7 +569,7 @@ impl TelegramBot {
 
 /// `/status@BaylanysBot args` -> `status`.
 fn command_of(text: &str) -> Option<String> {
-    let first = text.trim_start().split_whitespace().next()?;
+    let first = text.split_whitespace().next()?;
     let name = first.strip_prefix('/')?;
     let name = name.split('@').next().unwrap_or_default();
     (!name.is_empty()).then(|| name.to_ascii_lowercase())

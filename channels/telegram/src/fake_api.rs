@@ -215,7 +215,7 @@ impl FakeBotApi {
 
     fn fail_next_with(&self, method: &str, status: u16, retry_after: u64, n: usize) {
         let mut state = self.shared.state();
-        let queue = state.failures.entry(method.to_owned()).or_default();
+        let queue = state.failures.entry(canonical(method)).or_default();
         queue.extend(std::iter::repeat_n(
             Failure {
                 status,
@@ -302,11 +302,7 @@ fn max_in_window(times: &[Instant], window: Duration) -> usize {
 
 async fn method(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
     let bot = req.match_info().get("bot").unwrap_or_default();
-    let name = req
-        .match_info()
-        .get("method")
-        .unwrap_or_default()
-        .to_owned();
+    let name = canonical(req.match_info().get("method").unwrap_or_default());
     let (params, file_names) = parse_params(&req, &body);
     if bot.strip_prefix("bot") != Some(shared.token.as_str()) {
         return error(401, "Unauthorized", None);
@@ -359,18 +355,15 @@ fn answer(
             error(403, "Forbidden: bot was blocked by the user", None),
         );
     }
-    if SEND_METHODS.contains(&name) {
-        if let (Some((global, per_chat)), Some(chat)) = (state.limits, chat_id) {
-            if over_limit(state, chat, global, per_chat) {
-                return (
-                    429,
-                    failure_response(Failure {
-                        status: 429,
-                        retry_after: 1,
-                    }),
-                );
-            }
-        }
+    if let (true, Some((global, per_chat)), Some(chat)) =
+        (SEND_METHODS.contains(&name), state.limits, chat_id)
+        && over_limit(state, chat, global, per_chat)
+    {
+        let failure = Failure {
+            status: 429,
+            retry_after: 1,
+        };
+        return (429, failure_response(failure));
     }
     let result = match name {
         "getMe" => json!({
@@ -426,6 +419,16 @@ fn answer(
         200,
         HttpResponse::Ok().json(json!({"ok": true, "result": result})),
     )
+}
+
+/// Telegram's method names are case-insensitive and teloxide sends `SendMessage`;
+/// calls are recorded as the documentation spells them (`sendMessage`).
+fn canonical(method: &str) -> String {
+    let mut chars = method.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
 }
 
 fn over_limit(state: &State, chat: i64, global: usize, per_chat: usize) -> bool {
