@@ -9,6 +9,8 @@ pub mod channels;
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod mail;
+pub mod telegram;
 pub mod templates;
 pub mod tickets;
 pub mod web;
@@ -36,6 +38,8 @@ pub struct App {
     pub jobs_wakeup: tokio::sync::Notify,
     pub adapters: HashMap<Channel, Arc<dyn ChannelAdapter>>,
     registrar: OnceLock<Registrar>,
+    /// The Telegram bot, when a token is configured (webhook updates are handed to it).
+    pub telegram: OnceLock<Arc<baylanys_telegram::TelegramBot>>,
     pub metrics: web::metrics::Metrics,
     pub rate_limiter: web::ratelimit::RateLimiter,
 }
@@ -70,6 +74,7 @@ impl App {
             jobs_wakeup: tokio::sync::Notify::new(),
             adapters,
             registrar: OnceLock::new(),
+            telegram: OnceLock::new(),
             metrics: web::metrics::Metrics::default(),
         }))
     }

@@ -1,4 +1,4 @@
-//! The `baylanys` command: serve, migrate, calendar, user, token.
+//! The `baylanys` command: serve, migrate, ingest-email, calendar, user, token.
 
 use std::process::ExitCode;
 
@@ -23,6 +23,13 @@ enum Command {
     Serve(ConfigArgs),
     /// Apply the database migrations and exit (the server also applies them on start).
     Migrate(ConfigArgs),
+    /// Store one raw e-mail read from stdin (an MTA pipe). Exit 0 when stored (ticket,
+    /// follow-up, duplicate or quarantine), 75 (EX_TEMPFAIL) when the database is
+    /// unavailable so the MTA retries, 1 on other errors.
+    IngestEmail {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// The national working-day calendar and deadlines.
     Calendar {
         #[command(subcommand)]
@@ -37,6 +44,22 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The Telegram bot.
+    Telegram {
+        #[command(subcommand)]
+        command: TelegramCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TelegramCommand {
+    /// Tell the Bot API to push updates to URL (ending in /telegram/webhook) with the
+    /// configured secret; run the server with BAYLANYS_TELEGRAM_MODE=webhook.
+    SetWebhook {
+        url: String,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -160,6 +183,10 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
+        Command::IngestEmail { config } => ingest_email(Config::load(&config)?).await,
+        Command::Telegram {
+            command: TelegramCommand::SetWebhook { url, config },
+        } => set_webhook(&url, Config::load(&config)?).await,
         Command::User {
             command: UserCommand::Add(a),
         } => {
@@ -213,6 +240,27 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     }
 }
 
+async fn set_webhook(url: &str, config: Config) -> Result<ExitCode, AnyError> {
+    let token = config
+        .telegram_token
+        .clone()
+        .ok_or("BAYLANYS_TELEGRAM_TOKEN is not set")?;
+    let secret = config
+        .telegram_webhook_secret
+        .clone()
+        .ok_or("BAYLANYS_TELEGRAM_WEBHOOK_SECRET is not set: webhook mode needs a secret")?;
+    let url: url::Url = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let mut tg = baylanys_telegram::TelegramConfig::new(token);
+    if let Some(api) = &config.telegram_api_url {
+        tg.api_url = Some(baylanys_telegram::parse_api_url(api)?);
+    }
+    baylanys_telegram::set_webhook(&tg.bot(), url.clone(), &secret).await?;
+    println!("webhook set to {url}");
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn serve(config: Config) -> Result<ExitCode, AnyError> {
     let listener = std::net::TcpListener::bind(&config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -233,6 +281,35 @@ async fn serve(config: Config) -> Result<ExitCode, AnyError> {
     });
     server.await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// sysexits.h EX_TEMPFAIL: the MTA keeps the message and tries again later.
+const EX_TEMPFAIL: u8 = 75;
+
+async fn ingest_email(config: Config) -> Result<ExitCode, AnyError> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
+    let app = match baylanys::App::build(config).await {
+        Ok(app) => app,
+        Err(baylanys::StartError::Db(e)) => {
+            eprintln!("error: {e}; the message was not stored, try again later");
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match baylanys::mail::ingest_raw(&app, raw, None).await {
+        Ok(outcome) => {
+            println!("{}{}", outcome.name(), outcome.number().map(|n| format!(" {n}")).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}; the message was not stored, try again later");
+            Ok(ExitCode::from(EX_TEMPFAIL))
+        }
+    }
 }
 
 async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {

@@ -191,16 +191,8 @@ fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<Outbound
         return Ok(None);
     };
     let channel: Channel = r.2.parse().map_err(|e: String| DbError::Unavailable(e))?;
-    // Thread on the applicant's latest message, then everything else we know of the thread.
-    let references: Vec<String> = if channel == Channel::Email {
-        messages::table
-            .filter(messages::ticket_id.eq(&r.0))
-            .filter(messages::external_id.is_not_null())
-            .filter(messages::id.ne(mid))
-            .order(messages::created_at.desc())
-            .select(messages::external_id.assume_not_null())
-            .limit(20)
-            .load(c)?
+    let references = if channel == Channel::Email {
+        email_references(c, &r.0, mid)?
     } else {
         Vec::new()
     };
@@ -232,4 +224,20 @@ fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<Outbound
         message_id: r.7,
         references,
     }))
+}
+
+/// The Message-IDs an outgoing e-mail threads on: the applicant's latest message first
+/// (it becomes In-Reply-To), then the rest of the ticket's mail, newest first.
+fn email_references(c: &mut crate::db::DbConn, ticket_id: &str, mid: &str) -> Result<Vec<String>, DbError> {
+    let rows: Vec<(String, String)> = messages::table
+        .filter(messages::ticket_id.eq(ticket_id))
+        .filter(messages::channel.eq(Channel::Email.as_str()))
+        .filter(messages::external_id.is_not_null())
+        .filter(messages::id.ne(mid))
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .select((messages::external_id.assume_not_null(), messages::direction))
+        .limit(20)
+        .load(c)?;
+    let (inbound, outbound): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, d)| d == "in");
+    Ok(inbound.into_iter().chain(outbound).map(|(id, _)| id).collect())
 }

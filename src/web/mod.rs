@@ -2,9 +2,11 @@
 //! Errors leave as application/problem+json (RFC 9457) through [`ApiError`].
 
 pub mod api;
+pub mod mail_api;
 pub mod metrics;
 pub mod public;
 pub mod ratelimit;
+pub mod telegram_hook;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -282,6 +284,8 @@ pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web
             .route("/metrics", web::get().to(metrics_route))
             .configure(public::routes)
             .configure(api::routes)
+            .configure(mail_api::routes)
+            .configure(telegram_hook::routes)
             .default_service(web::to(not_found))
     })
     .workers(workers)

@@ -1,0 +1,467 @@
+//! The e-mail channel on the server side: raw mail in (IMAP, `ingest-email`, raw POST),
+//! delivery reports, and the quarantine of mail that could not be read.
+//!
+//! Raw bytes are stored in `raw_payloads` in the same transaction as whatever they turn
+//! into, so a message is either kept (as a ticket, a follow-up, a delivery report or a
+//! quarantined payload) or not at all, and the sender's MTA (or IMAP) hands it over again.
+
+pub mod imap;
+
+pub use imap::run_imap;
+
+use std::sync::Arc;
+
+use baylanys_core::{Channel, InboundMessage, Language, OutboundKind, Sender};
+use baylanys_email::{Dsn, EmailMessage, ParseConfig, ParseFailure, ParsedEmail};
+use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::App;
+use crate::db::schema::{messages, raw_payloads};
+use crate::db::{Blob, DbConn, DbError};
+use crate::tickets::intake::{IntakeError, Registered, intake, store_raw};
+use crate::tickets::{Rendered, event, queue_outbound};
+
+/// What became of one raw message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MailOutcome {
+    /// A new ticket.
+    Registered { number: String },
+    /// A follow-up on an existing ticket.
+    Appended { number: String },
+    /// The same message was stored before; nothing changed.
+    Duplicate,
+    /// Kept whole for an operator: it could not be read.
+    Quarantined { id: String, reason: String },
+    /// A delivery report; `number` is the ticket whose message bounced, when known.
+    DeliveryStatus { number: Option<String> },
+}
+
+impl MailOutcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            MailOutcome::Registered { .. } => "registered",
+            MailOutcome::Appended { .. } => "appended",
+            MailOutcome::Duplicate => "duplicate",
+            MailOutcome::Quarantined { .. } => "quarantined",
+            MailOutcome::DeliveryStatus { .. } => "delivery_status",
+        }
+    }
+
+    pub fn number(&self) -> Option<&str> {
+        match self {
+            MailOutcome::Registered { number } | MailOutcome::Appended { number } => Some(number),
+            MailOutcome::DeliveryStatus { number } => number.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The parser's view of this server.
+pub fn parse_config(app: &App) -> ParseConfig {
+    let own = app.config.mail_from.trim().trim_matches(|c| c == '<' || c == '>');
+    let own = own.rsplit_once('<').map_or(own, |(_, a)| a).to_lowercase();
+    ParseConfig {
+        own_addresses: vec![own],
+        max_message_size: usize::try_from(app.config.max_message_bytes).unwrap_or(usize::MAX),
+        max_attachment_size: usize::try_from(app.config.max_attachment_bytes).unwrap_or(usize::MAX),
+        agency_ref_prefixes: Vec::new(),
+        number_prefix: app.config.registration_prefix.clone(),
+    }
+}
+
+/// `email:<message-id>:<sha256>`, or `email:<sha256>` without a Message-ID.
+fn dedupe_key(parsed: &Result<ParsedEmail, ParseFailure>, hash: &str) -> String {
+    match parsed {
+        Ok(ParsedEmail::Message(m)) => match &m.message_id {
+            Some(id) => format!("email:{id}:{hash}"),
+            None => format!("email:{hash}"),
+        },
+        _ => format!("email:{hash}"),
+    }
+}
+
+/// Stores, parses and acts on one raw message. `received_at` is the IMAP INTERNALDATE
+/// for backfilled mail, else now. An error means nothing was stored.
+pub async fn ingest_raw(
+    app: &Arc<App>,
+    raw: Vec<u8>,
+    received_at: Option<DateTime<Utc>>,
+) -> Result<MailOutcome, DbError> {
+    let at = received_at.unwrap_or_else(Utc::now);
+    let parsed = baylanys_email::parse_at(&raw, &parse_config(app), at);
+    let key = dedupe_key(&parsed, &baylanys_email::sha256(&raw));
+    let a = app.clone();
+    let result = app
+        .db
+        .write(move |c| {
+            let (raw_id, new) = store_raw(c, Channel::Email, Some(&key), &raw, "stored", None)?;
+            if !new {
+                return Ok(MailOutcome::Duplicate);
+            }
+            apply(c, &a, &raw_id, parsed)
+        })
+        .await;
+    let outcome = match result {
+        // Another instance stored the same message a moment ago.
+        Err(e) if e.is_unique_violation() => MailOutcome::Duplicate,
+        other => other?,
+    };
+    app.jobs_wakeup.notify_one();
+    Ok(outcome)
+}
+
+/// Acts on a parsed message whose raw row `raw_id` exists, in the caller's transaction.
+fn apply(
+    c: &mut DbConn,
+    app: &App,
+    raw_id: &str,
+    parsed: Result<ParsedEmail, ParseFailure>,
+) -> Result<MailOutcome, DbError> {
+    match parsed {
+        Ok(ParsedEmail::Message(m)) => register_message(c, app, raw_id, *m),
+        Ok(ParsedEmail::DeliveryStatus(dsn)) => delivery_status(c, raw_id, &dsn),
+        Err(failure) => quarantine(c, raw_id, &failure.reason),
+    }
+}
+
+fn quarantine(c: &mut DbConn, raw_id: &str, reason: &str) -> Result<MailOutcome, DbError> {
+    diesel::update(raw_payloads::table.find(raw_id))
+        .set((
+            raw_payloads::status.eq("quarantined"),
+            raw_payloads::reason.eq(reason),
+        ))
+        .execute(c)?;
+    tracing::warn!(raw_id, reason, "e-mail quarantined");
+    Ok(MailOutcome::Quarantined {
+        id: raw_id.to_string(),
+        reason: reason.to_string(),
+    })
+}
+
+/// Intake in a savepoint: a message intake refuses (no deadline can be computed) is
+/// quarantined instead of undoing the stored raw bytes.
+fn register_message(
+    c: &mut DbConn,
+    app: &App,
+    raw_id: &str,
+    m: EmailMessage,
+) -> Result<MailOutcome, DbError> {
+    let mut inbound = m.inbound;
+    inbound.suppress_ack = m.suppress_ack.clone();
+    let calendar = app.calendar();
+    c.batch_execute("SAVEPOINT mail_intake")?;
+    let registered = match intake(c, &app.intake_context(&calendar), &inbound, Some(raw_id)) {
+        Ok(r) => r,
+        Err(IntakeError::Db(e)) => return Err(e),
+        Err(e) => {
+            c.batch_execute("ROLLBACK TO SAVEPOINT mail_intake")?;
+            c.batch_execute("RELEASE SAVEPOINT mail_intake")?;
+            return quarantine(c, raw_id, &e.to_string());
+        }
+    };
+    c.batch_execute("RELEASE SAVEPOINT mail_intake")?;
+    if !m.oversize.is_empty() {
+        oversize_notice(c, app, &inbound, &registered, &m.oversize)?;
+    }
+    Ok(if registered.new_ticket {
+        MailOutcome::Registered {
+            number: registered.number,
+        }
+    } else {
+        MailOutcome::Appended {
+            number: registered.number,
+        }
+    })
+}
+
+/// Records the dropped attachments and tells the sender (not a robot) which and why.
+fn oversize_notice(
+    c: &mut DbConn,
+    app: &App,
+    inbound: &InboundMessage,
+    reg: &Registered,
+    files: &[String],
+) -> Result<(), DbError> {
+    let limit = app.config.max_attachment_bytes;
+    event(
+        c,
+        &reg.ticket_id,
+        "system",
+        "attachments_dropped",
+        serde_json::json!({ "files": files, "limit_bytes": limit }),
+    )?;
+    if inbound.suppress_ack.is_some() {
+        return Ok(());
+    }
+    let rendered = oversize_text(reg.language, &reg.number, files, limit);
+    queue_outbound(
+        c,
+        &reg.ticket_id,
+        Channel::Email,
+        OutboundKind::Notice,
+        &inbound.sender.address,
+        None,
+        &rendered,
+    )?;
+    Ok(())
+}
+
+fn oversize_text(language: Language, number: &str, files: &[String], limit: u64) -> Rendered {
+    let list = files.join(", ");
+    let mb = format!("{:.1}", limit as f64 / (1024.0 * 1024.0));
+    let (subject, text) = match language {
+        Language::Kk => (
+            format!("Тіркемелер қабылданбады: № {number}"),
+            format!(
+                "Сіздің № {number} өтінішіңіз тіркелді, бірақ келесі файлдар тым үлкен болғандықтан \
+                 қабылданбады: {list}. Бір файлдың шегі — {mb} МБ. Файлдарды кішірейтіп, осы хатқа \
+                 жауап ретінде қайта жіберіңіз."
+            ),
+        ),
+        _ => (
+            format!("Вложения не приняты: № {number}"),
+            format!(
+                "Ваше обращение № {number} зарегистрировано, но эти файлы не приняты, так как \
+                 слишком велики: {list}. Предел для одного файла — {mb} МБ. Уменьшите файлы и \
+                 отправьте их ответом на это письмо."
+            ),
+        ),
+    };
+    Rendered {
+        subject: Some(subject),
+        text,
+        html: None,
+    }
+}
+
+/// A bounce for one of our messages: that message is marked failed; never a ticket.
+fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcome, DbError> {
+    let target: Option<(String, String)> = match &dsn.original_message_id {
+        Some(id) => messages::table
+            .filter(messages::external_id.eq(id.trim_matches(|c| c == '<' || c == '>')))
+            .filter(messages::direction.eq("out"))
+            .select((messages::id, messages::ticket_id))
+            .first(c)
+            .optional()?,
+        None => None,
+    };
+    let error = dsn
+        .diagnostic
+        .clone()
+        .or_else(|| dsn.status.clone().map(|s| format!("status {s}")))
+        .unwrap_or_else(|| "the recipient's mail server reported a delivery failure".into());
+    let mut number = None;
+    if let Some((message_id, ticket_id)) = &target {
+        diesel::update(messages::table.find(message_id))
+            .set((
+                messages::delivery_status.eq("failed"),
+                messages::delivery_error.eq(&error),
+            ))
+            .execute(c)?;
+        event(c, ticket_id, "system", "delivery_failed", serde_json::json!({
+            "message_id": message_id, "error": error, "recipients": dsn.failed_recipients,
+            "status": dsn.status, "source": "delivery status notification",
+        }))?;
+        number = crate::db::schema::tickets::table
+            .find(ticket_id)
+            .select(crate::db::schema::tickets::number)
+            .first(c)
+            .optional()?;
+    }
+    let reason = target
+        .is_none()
+        .then_some("delivery report for a message we do not know");
+    diesel::update(raw_payloads::table.find(raw_id))
+        .set((
+            raw_payloads::status.eq("processed"),
+            raw_payloads::reason.eq(reason),
+            raw_payloads::ticket_id.eq(target.map(|t| t.1)),
+        ))
+        .execute(c)?;
+    Ok(MailOutcome::DeliveryStatus { number })
+}
+
+// ---------------------------------------------------------------------------------------
+// Quarantine
+
+/// One quarantined payload as operators see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineItem {
+    pub id: String,
+    pub received_at: String,
+    pub reason: Option<String>,
+    pub size: i64,
+    pub sha256: String,
+}
+
+/// Quarantined e-mail, newest first (at most 200).
+pub fn quarantine_list(c: &mut DbConn) -> Result<Vec<QuarantineItem>, DbError> {
+    let rows: Vec<(String, chrono::NaiveDateTime, Option<String>, i32, String)> =
+        raw_payloads::table
+            .filter(raw_payloads::channel.eq(Channel::Email.as_str()))
+            .filter(raw_payloads::status.eq("quarantined"))
+            .order(raw_payloads::received_at.desc())
+            .limit(200)
+            .select((
+                raw_payloads::id,
+                raw_payloads::received_at,
+                raw_payloads::reason,
+                diesel::dsl::sql::<diesel::sql_types::Integer>("length(content)"),
+                raw_payloads::sha256,
+            ))
+            .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, at, reason, size, sha256)| QuarantineItem {
+            id,
+            received_at: crate::tickets::almaty(&at),
+            reason,
+            size: i64::from(size),
+            sha256,
+        })
+        .collect())
+}
+
+/// Why a quarantine action could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QuarantineError {
+    #[error("no quarantined e-mail with id {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for QuarantineError {
+    fn from(e: diesel::result::Error) -> Self {
+        QuarantineError::Db(DbError::Query(e))
+    }
+}
+
+fn load_quarantined(
+    c: &mut DbConn,
+    id: &str,
+) -> Result<(Vec<u8>, chrono::NaiveDateTime), QuarantineError> {
+    let row: Option<(Blob, chrono::NaiveDateTime)> = raw_payloads::table
+        .find(id)
+        .filter(raw_payloads::status.eq("quarantined"))
+        .filter(raw_payloads::channel.eq(Channel::Email.as_str()))
+        .select((raw_payloads::content, raw_payloads::received_at))
+        .first(c)
+        .optional()?;
+    row.map(|(Blob(b), at)| (b, at))
+        .ok_or_else(|| QuarantineError::NotFound(id.to_string()))
+}
+
+/// Parses the stored bytes again (after a parser fix, say); what now parses is processed.
+pub async fn quarantine_retry(app: &Arc<App>, id: &str) -> Result<MailOutcome, QuarantineError> {
+    let a = app.clone();
+    let (id, wanted) = (id.to_string(), id.to_string());
+    let outcome = app
+        .db
+        .write(move |c| {
+            let (raw, at) = match load_quarantined(c, &id) {
+                Ok(found) => found,
+                Err(QuarantineError::NotFound(_)) => return Ok(None),
+                Err(QuarantineError::Db(e)) => return Err(e),
+            };
+            let parsed = baylanys_email::parse_at(&raw, &parse_config(&a), at.and_utc());
+            apply(c, &a, &id, parsed).map(Some)
+        })
+        .await?;
+    app.jobs_wakeup.notify_one();
+    outcome.ok_or_else(|| QuarantineError::NotFound(wanted))
+}
+
+/// An operator forces a ticket from a quarantined message: its raw text is the body.
+pub async fn quarantine_release(
+    app: &Arc<App>,
+    id: &str,
+    actor: &str,
+) -> Result<MailOutcome, QuarantineError> {
+    let a = app.clone();
+    let (id, actor, wanted) = (id.to_string(), actor.to_string(), id.to_string());
+    let outcome = app
+        .db
+        .write(move |c| {
+            let (raw, at) = match load_quarantined(c, &id) {
+                Ok(found) => found,
+                Err(QuarantineError::NotFound(_)) => return Ok(None),
+                Err(QuarantineError::Db(e)) => return Err(e),
+            };
+            let msg = released_message(&raw, at.and_utc());
+            let calendar = a.calendar();
+            let reg = intake(c, &a.intake_context(&calendar), &msg, Some(&id)).map_err(|e| match e {
+                IntakeError::Db(e) => e,
+                other => DbError::Unavailable(other.to_string()),
+            })?;
+            event(c, &reg.ticket_id, &actor, "released_from_quarantine", serde_json::json!({ "raw_payload_id": id }))?;
+            Ok(Some(MailOutcome::Registered { number: reg.number }))
+        })
+        .await?;
+    app.jobs_wakeup.notify_one();
+    outcome.ok_or_else(|| QuarantineError::NotFound(wanted))
+}
+
+fn released_message(raw: &[u8], received_at: DateTime<Utc>) -> InboundMessage {
+    let address = crude_from(raw);
+    let plausible = address.contains('@') && !address.contains(char::is_whitespace);
+    let sender = Sender {
+        address: address.clone(),
+        email: plausible.then(|| address.clone()),
+        ..Sender::default()
+    };
+    let mut msg = InboundMessage::new(Channel::Email, sender, String::from_utf8_lossy(raw));
+    msg.subject = Some("(unparsed message)".into());
+    msg.received_at = received_at;
+    msg.thread.force_new = true;
+    if !plausible {
+        msg.suppress_ack = Some("released from quarantine without a sender address".into());
+    }
+    msg
+}
+
+/// The address in the first `From:` line, however broken the rest is; else `unknown`.
+fn crude_from(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let line = text
+        .lines()
+        .find(|l| l.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("from:")));
+    let Some(value) = line.and_then(|l| l.get(5..)).map(str::trim) else {
+        return "unknown".into();
+    };
+    let address = match (value.rfind('<'), value.rfind('>')) {
+        (Some(s), Some(e)) if s < e => &value[s + 1..e],
+        _ => value,
+    };
+    let address = address.trim().to_lowercase();
+    if address.is_empty() {
+        "unknown".into()
+    } else {
+        address
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crude_from_finds_the_address_or_says_unknown() {
+        assert_eq!(crude_from(b"X: 1\r\nFrom: Aigul <Aigul@Example.kz>\r\n\xff\xfe"), "aigul@example.kz");
+        assert_eq!(crude_from(b"from: a@b.kz\n"), "a@b.kz");
+        assert_eq!(crude_from(b"\x00\x01 garbage"), "unknown");
+    }
+
+    #[test]
+    fn oversize_notice_names_files_and_limit_in_both_languages() {
+        let files = vec!["scan.pdf".to_string()];
+        let ru = oversize_text(Language::Ru, "UCC-2026-000001", &files, 10 * 1024 * 1024);
+        assert!(ru.text.contains("scan.pdf") && ru.text.contains("10.0 МБ"));
+        let kk = oversize_text(Language::Kk, "UCC-2026-000001", &files, 10 * 1024 * 1024);
+        assert!(kk.text.contains("scan.pdf") && kk.text.contains("өтініш"));
+    }
+}

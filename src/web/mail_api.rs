@@ -1,0 +1,68 @@
+//! E-mail endpoints: raw RFC 5322 intake for MTAs and gateways, and the quarantine.
+
+use actix_web::{HttpResponse, web};
+
+use super::{ApiError, AppData, Authed};
+use crate::auth::Role;
+use crate::mail::{self, MailOutcome, QuarantineError};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/inbound/email", web::post().to(post_inbound_email))
+        .route("/api/v1/quarantine", web::get().to(list_quarantine))
+        .route("/api/v1/quarantine/{id}/retry", web::post().to(retry_quarantined))
+        .route("/api/v1/quarantine/{id}/release", web::post().to(release_quarantined));
+}
+
+fn handles_quarantine(r: Role) -> bool {
+    matches!(r, Role::Operator | Role::Supervisor | Role::Admin)
+}
+
+impl From<QuarantineError> for ApiError {
+    fn from(e: QuarantineError) -> Self {
+        match e {
+            QuarantineError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            QuarantineError::Db(e) => e.into(),
+        }
+    }
+}
+
+fn outcome_json(outcome: &MailOutcome) -> HttpResponse {
+    let mut body = serde_json::json!({ "outcome": outcome.name() });
+    if let Some(n) = outcome.number() {
+        body["number"] = n.into();
+    }
+    if let MailOutcome::Quarantined { id, reason } = outcome {
+        body["id"] = id.as_str().into();
+        body["reason"] = reason.as_str().into();
+    }
+    HttpResponse::Accepted().json(body)
+}
+
+/// The body is the raw message, whatever the content type says.
+async fn post_inbound_email(app: AppData, who: Authed, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    who.require(|r| matches!(r, Role::Ingest | Role::Admin), "submit raw e-mail")?;
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("the body must be the raw RFC 5322 message; it is empty".into()));
+    }
+    let outcome = mail::ingest_raw(&app, body.to_vec(), None).await?;
+    Ok(outcome_json(&outcome))
+}
+
+async fn list_quarantine(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
+    who.require(handles_quarantine, "see the quarantine")?;
+    let items = app.db.run(mail::quarantine_list).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+async fn retry_quarantined(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    who.require(handles_quarantine, "retry quarantined mail")?;
+    let outcome = mail::quarantine_retry(&app, &path.into_inner()).await?;
+    Ok(outcome_json(&outcome))
+}
+
+async fn release_quarantined(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let user = who.require(handles_quarantine, "release quarantined mail")?;
+    let actor = format!("user:{}", user.login);
+    let outcome = mail::quarantine_release(&app, &path.into_inner(), &actor).await?;
+    Ok(outcome_json(&outcome))
+}
