@@ -308,6 +308,11 @@ async fn method(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         return error(401, "Unauthorized", None);
     }
     if name == "getUpdates" {
+        if shared.state().webhook.is_some() {
+            let description = "Conflict: can't use getUpdates method while webhook is active; \
+                               use deleteWebhook to delete the webhook first";
+            return error(409, description, None);
+        }
         return get_updates(&shared, &params).await;
     }
 
@@ -390,7 +395,11 @@ fn answer(
             };
             message_json(chat, id, text)
         }
-        "answerCallbackQuery" | "deleteWebhook" => json!(true),
+        "answerCallbackQuery" => json!(true),
+        "deleteWebhook" => {
+            state.webhook = None;
+            json!(true)
+        }
         "setWebhook" => {
             let url = params
                 .get("url")

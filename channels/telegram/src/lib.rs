@@ -28,6 +28,41 @@
 //! update the backend cannot take now (database down) is not acknowledged to Telegram
 //! (polling: the offset does not move; webhook: 503), so Telegram delivers it again.
 
+//! # Wiring into the server
+//! ```ignore
+//! let config = TelegramConfig::from_env()?.expect("BAYLANYS_TELEGRAM_TOKEN set");
+//! let backend: Arc<dyn TelegramBackend> = Arc::new(DbTelegramBackend::new(pool.clone()));
+//! let telegram = Arc::new(TelegramBot::new(config, backend));
+//! // Outbound: register the adapter with the job workers (it shares the bot's pacing).
+//! adapters.insert(Channel::Telegram, Arc::new(telegram.adapter()) as Arc<dyn ChannelAdapter>);
+//!
+//! // Webhook mode: any number of instances, no lock.
+//! async fn telegram_webhook(
+//!     req: HttpRequest,
+//!     body: web::Bytes,
+//!     telegram: web::Data<TelegramBot>,
+//! ) -> HttpResponse {
+//!     let secret = req.headers().get(SECRET_HEADER).and_then(|v| v.to_str().ok());
+//!     let outcome = telegram.handle_webhook(secret, &body).await;
+//!     HttpResponse::build(StatusCode::from_u16(outcome.http_status()).unwrap()).finish()
+//! }
+//! // route: POST /telegram/webhook (updates carry no file bytes: actix's 256 KiB limit fits)
+//!
+//! // Polling mode: one instance, while it holds the PostgreSQL advisory lock.
+//! tokio::spawn(async move { telegram.run_polling(shutdown_signal).await });
+//!
+//! // CLI `baylanys telegram set-webhook URL` (and `delete-webhook` to go back to polling):
+//! set_webhook(&config.bot(), url, config.webhook_secret.as_deref().unwrap_or_default()).await?;
+//! ```
+//! The `TelegramBackend` methods run on the caller's tokio runtime: put the diesel calls
+//! on a blocking thread inside them (`spawn_blocking`), as everywhere in the server.
+//!
+//! # Limits
+//! The pacing is FIFO across all sends of one process: during a broadcast to many chats
+//! the bot's own replies wait their turn behind it. Pacing is per process, so two
+//! instances sending at once can together exceed 30/s; Telegram then answers 429 and
+//! the adapter returns `Temporary` with `retry_after` for the job queue to honour.
+
 mod adapter;
 mod backend;
 mod config;

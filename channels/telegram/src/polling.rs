@@ -20,6 +20,10 @@ pub enum PollingError {
     /// The token is wrong: retrying cannot help until the configuration changes.
     #[error("the Bot API refused the token: {0}")]
     InvalidToken(String),
+    /// A webhook is set, perhaps by other instances in webhook mode: polling does not
+    /// silently take the bot from them. `delete_webhook` switches deliberately.
+    #[error("a webhook is set, so long polling cannot run: {0}")]
+    WebhookActive(String),
 }
 
 /// A getUpdates call that failed.
@@ -45,10 +49,6 @@ impl TelegramBot {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), PollingError> {
         let mut shutdown = std::pin::pin!(shutdown);
-        // getUpdates is refused while a webhook is set; keep pending updates for us.
-        if let Err(e) = self.bot.delete_webhook().drop_pending_updates(false).await {
-            tracing::warn!(error = %e, "deleteWebhook before polling failed");
-        }
         let mut backoff = Duration::from_secs(1);
         let mut offset = loop {
             match self.backend.load_offset().await {
@@ -77,6 +77,13 @@ impl TelegramBot {
                     ..
                 }) => {
                     return Err(PollingError::InvalidToken(description));
+                }
+                Err(FetchError::Api {
+                    code: 409,
+                    description,
+                    ..
+                }) if description.contains("webhook") => {
+                    return Err(PollingError::WebhookActive(description));
                 }
                 Err(FetchError::Api {
                     retry_after: Some(wait),

@@ -10,7 +10,7 @@ use baylanys_core::{
 };
 use baylanys_telegram::fake_api::{FakeBotApi, SentCall};
 use baylanys_telegram::{
-    Handled, MESSAGE_LIMIT, PollingError, TelegramBot, WebhookOutcome, set_webhook,
+    Handled, MESSAGE_LIMIT, PollingError, TelegramBot, WebhookOutcome, delete_webhook, set_webhook,
 };
 use serde_json::{Value, json};
 use support::{MemoryBackend, setup, wait_until};
@@ -554,6 +554,19 @@ async fn set_webhook_registers_url_and_secret() {
     );
     let url = "https://baylanys.example.kz/x".parse().expect("valid url");
     assert!(set_webhook(bot.bot(), url, "bad secret").await.is_err());
+
+    // Polling does not take the bot away from a webhook on its own...
+    let polling = bot.run_polling(std::future::pending());
+    let result = tokio::time::timeout(Duration::from_secs(5), polling)
+        .await
+        .expect("returns instead of retrying forever");
+    assert!(
+        matches!(result, Err(PollingError::WebhookActive(_))),
+        "{result:?}"
+    );
+    // ...only after a deliberate delete_webhook.
+    delete_webhook(bot.bot()).await.expect("deleted");
+    assert_eq!(fake.webhook(), None);
 }
 
 fn outbound(kind: OutboundKind, chat: i64, text: &str) -> OutboundMessage {
