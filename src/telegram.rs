@@ -1,0 +1,259 @@
+//! The Telegram channel's server side: the backend the bot talks to (chat settings,
+//! update log, offset, quarantine, intake) over the database.
+
+use std::sync::{Arc, OnceLock};
+
+use baylanys_core::{Channel, InboundMessage, Language};
+use baylanys_telegram::{
+    AppealStatus, BackendError, BackendFuture, RatingOutcome, Registered, TelegramBackend,
+};
+use diesel::prelude::*;
+
+use crate::App;
+use crate::db::schema::{channel_state, contacts, messages, tickets};
+use crate::db::{DbConn, DbError, new_id};
+
+/// The server's [`TelegramBackend`]. It is created before the application is shared (the
+/// adapter must be registered first) and bound to it once it is.
+#[derive(Default)]
+pub struct DbBackend {
+    app: OnceLock<Arc<App>>,
+}
+
+impl DbBackend {
+    pub fn bind(&self, app: Arc<App>) {
+        let _ = self.app.set(app);
+    }
+
+    fn app(&self) -> Result<&Arc<App>, BackendError> {
+        self.app
+            .get()
+            .ok_or_else(|| BackendError::Unavailable("the server is still starting".into()))
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, BackendError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.app()?
+            .db
+            .write(f)
+            .await
+            .map_err(|e| BackendError::Unavailable(e.to_string()))
+    }
+}
+
+fn get_state(c: &mut DbConn, key: &str) -> Result<Option<String>, DbError> {
+    Ok(channel_state::table
+        .find(key)
+        .select(channel_state::value)
+        .first(c)
+        .optional()?)
+}
+
+fn set_state(c: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
+    let now = crate::db::now();
+    let n = diesel::update(channel_state::table.find(key))
+        .set((channel_state::value.eq(value), channel_state::updated_at.eq(now)))
+        .execute(c)?;
+    if n == 0 {
+        diesel::insert_into(channel_state::table)
+            .values((
+                channel_state::key.eq(key),
+                channel_state::value.eq(value),
+                channel_state::updated_at.eq(now),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// The contact of a chat, created on first contact.
+fn chat_contact(c: &mut DbConn, chat: &str) -> Result<String, DbError> {
+    let found: Option<String> = contacts::table
+        .filter(contacts::telegram_chat_id.eq(chat))
+        .select(contacts::id)
+        .first(c)
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let id = new_id();
+    let now = crate::db::now();
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::id.eq(&id),
+            contacts::kind.eq("person"),
+            contacts::telegram_chat_id.eq(chat),
+            contacts::created_at.eq(now),
+            contacts::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    Ok(id)
+}
+
+/// The statuses the bot words in the chat's language.
+fn status_code(status: &str) -> &str {
+    match status {
+        "new" => "registered",
+        "open" | "waiting" => "in_progress",
+        other => other,
+    }
+}
+
+impl TelegramBackend for DbBackend {
+    fn update_is_new(&self, update_id: i64) -> BackendFuture<'_, bool> {
+        Box::pin(self.run(move |c| Ok(get_state(c, &format!("tg:update:{update_id}"))?.is_none())))
+    }
+
+    fn update_handled(&self, update_id: i64) -> BackendFuture<'_, ()> {
+        Box::pin(self.run(move |c| set_state(c, &format!("tg:update:{update_id}"), "handled")))
+    }
+
+    fn chat_language(&self, chat_id: i64) -> BackendFuture<'_, Option<Language>> {
+        Box::pin(self.run(move |c| {
+            let lang: Option<Option<String>> = contacts::table
+                .filter(contacts::telegram_chat_id.eq(chat_id.to_string()))
+                .select(contacts::language)
+                .first(c)
+                .optional()?;
+            Ok(lang.flatten().and_then(|l| l.parse().ok()))
+        }))
+    }
+
+    fn set_chat_language(&self, chat_id: i64, language: Language) -> BackendFuture<'_, ()> {
+        Box::pin(self.run(move |c| {
+            let id = chat_contact(c, &chat_id.to_string())?;
+            diesel::update(contacts::table.find(id))
+                .set(contacts::language.eq(language.as_str()))
+                .execute(c)?;
+            Ok(())
+        }))
+    }
+
+    fn set_chat_phone(&self, chat_id: i64, phone: String) -> BackendFuture<'_, ()> {
+        Box::pin(self.run(move |c| {
+            let id = chat_contact(c, &chat_id.to_string())?;
+            diesel::update(contacts::table.find(id))
+                .set(contacts::phone.eq(phone))
+                .execute(c)?;
+            Ok(())
+        }))
+    }
+
+    fn request_new_appeal(&self, chat_id: i64) -> BackendFuture<'_, ()> {
+        Box::pin(self.run(move |c| set_state(c, &format!("tg:new:{chat_id}"), "1")))
+    }
+
+    fn take_new_appeal_request(&self, chat_id: i64) -> BackendFuture<'_, bool> {
+        Box::pin(self.run(move |c| {
+            let key = format!("tg:new:{chat_id}");
+            Ok(diesel::delete(channel_state::table.find(key)).execute(c)? > 0)
+        }))
+    }
+
+    fn intake(&self, mut message: InboundMessage) -> BackendFuture<'_, Registered> {
+        Box::pin(async move {
+            let app = self.app()?.clone();
+            if message.language.is_none() {
+                let chat = message.sender.address.parse::<i64>().unwrap_or_default();
+                message.language = self.chat_language(chat).await?;
+            }
+            // At-least-once updates: a repeated update returns its first registration.
+            if let Some(update) = message.external_id.clone() {
+                let earlier: Option<(String, chrono::NaiveDateTime)> = app
+                    .db
+                    .run(move |c| {
+                        Ok(messages::table
+                            .inner_join(tickets::table)
+                            .filter(messages::channel.eq(Channel::Telegram.as_str()))
+                            .filter(messages::external_id.eq(update))
+                            .select((tickets::number, tickets::due_at))
+                            .first(c)
+                            .optional()?)
+                    })
+                    .await
+                    .map_err(|e| BackendError::Unavailable(e.to_string()))?;
+                if let Some((number, due)) = earlier {
+                    return Ok(Registered {
+                        number,
+                        due_at_local: crate::templates::local_time(due.and_utc()),
+                        new_ticket: false,
+                    });
+                }
+            }
+            let reg = app.registrar().register(message).await.map_err(|e| match e {
+                crate::tickets::intake::IntakeError::Deadline(m) => BackendError::Rejected(m),
+                other => BackendError::Unavailable(other.to_string()),
+            })?;
+            Ok(Registered {
+                number: reg.number,
+                due_at_local: crate::templates::local_time(reg.due_at),
+                new_ticket: reg.new_ticket,
+            })
+        })
+    }
+
+    fn statuses(&self, chat_id: i64) -> BackendFuture<'_, Vec<AppealStatus>> {
+        Box::pin(self.run(move |c| {
+            let rows: Vec<(String, String, chrono::NaiveDateTime)> = tickets::table
+                .inner_join(contacts::table)
+                .filter(contacts::telegram_chat_id.eq(chat_id.to_string()))
+                .order(tickets::id.desc())
+                .limit(10)
+                .select((tickets::number, tickets::status, tickets::due_at))
+                .load(c)?;
+            Ok(rows
+                .into_iter()
+                .map(|(number, status, due)| AppealStatus {
+                    number,
+                    status: status_code(&status).to_string(),
+                    due_at_local: crate::templates::local_time(due.and_utc()),
+                })
+                .collect())
+        }))
+    }
+
+    fn record_rating(&self, ticket_number: String, chat_id: i64, rating: u8) -> BackendFuture<'_, RatingOutcome> {
+        Box::pin(self.run(move |c| {
+            let owner: Option<Option<String>> = tickets::table
+                .inner_join(contacts::table)
+                .filter(tickets::number.eq(ticket_number.to_ascii_uppercase()))
+                .select(contacts::telegram_chat_id)
+                .first(c)
+                .optional()?;
+            if owner.flatten() != Some(chat_id.to_string()) {
+                return Ok(RatingOutcome::Unknown);
+            }
+            let actor = format!("telegram:{chat_id}");
+            Ok(match crate::tickets::rate(c, &ticket_number, i32::from(rating), &actor)? {
+                crate::tickets::RatingOutcome::Recorded => RatingOutcome::Recorded,
+                crate::tickets::RatingOutcome::AlreadyRated => RatingOutcome::AlreadyRated,
+                crate::tickets::RatingOutcome::Unknown => RatingOutcome::Unknown,
+            })
+        }))
+    }
+
+    fn quarantine(&self, raw_update: String, reason: String) -> BackendFuture<'_, ()> {
+        Box::pin(self.run(move |c| {
+            crate::tickets::intake::store_raw(
+                c,
+                Channel::Telegram,
+                None,
+                raw_update.as_bytes(),
+                "quarantined",
+                Some(&reason),
+            )?;
+            Ok(())
+        }))
+    }
+
+    fn load_offset(&self) -> BackendFuture<'_, i64> {
+        Box::pin(self.run(|c| Ok(get_state(c, "tg:offset")?.and_then(|v| v.parse().ok()).unwrap_or(0))))
+    }
+
+    fn save_offset(&self, offset: i64) -> BackendFuture<'_, ()> {
+        Box::pin(self.run(move |c| set_state(c, "tg:offset", &offset.to_string())))
+    }
+}
