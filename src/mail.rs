@@ -62,7 +62,11 @@ impl MailOutcome {
 
 /// The parser's view of this server.
 pub fn parse_config(app: &App) -> ParseConfig {
-    let own = app.config.mail_from.trim().trim_matches(|c| c == '<' || c == '>');
+    let own = app
+        .config
+        .mail_from
+        .trim()
+        .trim_matches(|c| c == '<' || c == '>');
     let own = own.rsplit_once('<').map_or(own, |(_, a)| a).to_lowercase();
     ParseConfig {
         own_addresses: vec![own],
@@ -262,10 +266,16 @@ fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcom
                 messages::delivery_error.eq(&error),
             ))
             .execute(c)?;
-        event(c, ticket_id, "system", "delivery_failed", serde_json::json!({
-            "message_id": message_id, "error": error, "recipients": dsn.failed_recipients,
-            "status": dsn.status, "source": "delivery status notification",
-        }))?;
+        event(
+            c,
+            ticket_id,
+            "system",
+            "delivery_failed",
+            serde_json::json!({
+                "message_id": message_id, "error": error, "recipients": dsn.failed_recipients,
+                "status": dsn.status, "source": "delivery status notification",
+            }),
+        )?;
         number = crate::db::schema::tickets::table
             .find(ticket_id)
             .select(crate::db::schema::tickets::number)
@@ -394,11 +404,18 @@ pub async fn quarantine_release(
             };
             let msg = released_message(&raw, at.and_utc());
             let calendar = a.calendar();
-            let reg = intake(c, &a.intake_context(&calendar), &msg, Some(&id)).map_err(|e| match e {
-                IntakeError::Db(e) => e,
-                other => DbError::Unavailable(other.to_string()),
-            })?;
-            event(c, &reg.ticket_id, &actor, "released_from_quarantine", serde_json::json!({ "raw_payload_id": id }))?;
+            let reg =
+                intake(c, &a.intake_context(&calendar), &msg, Some(&id)).map_err(|e| match e {
+                    IntakeError::Db(e) => e,
+                    other => DbError::Unavailable(other.to_string()),
+                })?;
+            event(
+                c,
+                &reg.ticket_id,
+                &actor,
+                "released_from_quarantine",
+                serde_json::json!({ "raw_payload_id": id }),
+            )?;
             Ok(Some(MailOutcome::Registered { number: reg.number }))
         })
         .await?;
@@ -451,7 +468,10 @@ mod tests {
 
     #[test]
     fn crude_from_finds_the_address_or_says_unknown() {
-        assert_eq!(crude_from(b"X: 1\r\nFrom: Aigul <Aigul@Example.kz>\r\n\xff\xfe"), "aigul@example.kz");
+        assert_eq!(
+            crude_from(b"X: 1\r\nFrom: Aigul <Aigul@Example.kz>\r\n\xff\xfe"),
+            "aigul@example.kz"
+        );
         assert_eq!(crude_from(b"from: a@b.kz\n"), "a@b.kz");
         assert_eq!(crude_from(b"\x00\x01 garbage"), "unknown");
     }

@@ -302,7 +302,14 @@ async fn ingest_email(config: Config) -> Result<ExitCode, AnyError> {
     };
     match baylanys::mail::ingest_raw(&app, raw, None).await {
         Ok(outcome) => {
-            println!("{}{}", outcome.name(), outcome.number().map(|n| format!(" {n}")).unwrap_or_default());
+            println!(
+                "{}{}",
+                outcome.name(),
+                outcome
+                    .number()
+                    .map(|n| format!(" {n}"))
+                    .unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -228,7 +228,11 @@ fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<Outbound
 
 /// The Message-IDs an outgoing e-mail threads on: the applicant's latest message first
 /// (it becomes In-Reply-To), then the rest of the ticket's mail, newest first.
-fn email_references(c: &mut crate::db::DbConn, ticket_id: &str, mid: &str) -> Result<Vec<String>, DbError> {
+fn email_references(
+    c: &mut crate::db::DbConn,
+    ticket_id: &str,
+    mid: &str,
+) -> Result<Vec<String>, DbError> {
     let rows: Vec<(String, String)> = messages::table
         .filter(messages::ticket_id.eq(ticket_id))
         .filter(messages::channel.eq(Channel::Email.as_str()))
@@ -239,5 +243,9 @@ fn email_references(c: &mut crate::db::DbConn, ticket_id: &str, mid: &str) -> Re
         .limit(20)
         .load(c)?;
     let (inbound, outbound): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, d)| d == "in");
-    Ok(inbound.into_iter().chain(outbound).map(|(id, _)| id).collect())
+    Ok(inbound
+        .into_iter()
+        .chain(outbound)
+        .map(|(id, _)| id)
+        .collect())
 }

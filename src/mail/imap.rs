@@ -60,7 +60,11 @@ impl InboxSink for DbSink {
 
     async fn deliver(&self, mail: FetchedMail) -> Result<(), SinkError> {
         let outcome = super::ingest_raw(&self.app, mail.raw, mail.internal_date).await?;
-        tracing::debug!(uid = mail.uid, outcome = outcome.name(), "IMAP message stored");
+        tracing::debug!(
+            uid = mail.uid,
+            outcome = outcome.name(),
+            "IMAP message stored"
+        );
         Ok(())
     }
 
@@ -114,9 +118,7 @@ pub async fn run_imap(app: Arc<App>) {
         };
         tracing::info!(mailbox = %key, "following the IMAP mailbox");
         let sink = DbSink::new(app.clone(), key.clone());
-        ImapInbox::new(config.clone())
-            .run(&sink, lock.lost())
-            .await;
+        ImapInbox::new(config.clone()).run(&sink, lock.lost()).await;
         tracing::warn!(mailbox = %key, "lost the mailbox lock; trying to take it again");
     }
 }

@@ -9,8 +9,14 @@ use crate::mail::{self, MailOutcome, QuarantineError};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/inbound/email", web::post().to(post_inbound_email))
         .route("/api/v1/quarantine", web::get().to(list_quarantine))
-        .route("/api/v1/quarantine/{id}/retry", web::post().to(retry_quarantined))
-        .route("/api/v1/quarantine/{id}/release", web::post().to(release_quarantined));
+        .route(
+            "/api/v1/quarantine/{id}/retry",
+            web::post().to(retry_quarantined),
+        )
+        .route(
+            "/api/v1/quarantine/{id}/release",
+            web::post().to(release_quarantined),
+        );
 }
 
 fn handles_quarantine(r: Role) -> bool {
@@ -39,10 +45,19 @@ fn outcome_json(outcome: &MailOutcome) -> HttpResponse {
 }
 
 /// The body is the raw message, whatever the content type says.
-async fn post_inbound_email(app: AppData, who: Authed, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    who.require(|r| matches!(r, Role::Ingest | Role::Admin), "submit raw e-mail")?;
+async fn post_inbound_email(
+    app: AppData,
+    who: Authed,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    who.require(
+        |r| matches!(r, Role::Ingest | Role::Admin),
+        "submit raw e-mail",
+    )?;
     if body.is_empty() {
-        return Err(ApiError::BadRequest("the body must be the raw RFC 5322 message; it is empty".into()));
+        return Err(ApiError::BadRequest(
+            "the body must be the raw RFC 5322 message; it is empty".into(),
+        ));
     }
     let outcome = mail::ingest_raw(&app, body.to_vec(), None).await?;
     Ok(outcome_json(&outcome))
@@ -54,13 +69,21 @@ async fn list_quarantine(app: AppData, who: Authed) -> Result<HttpResponse, ApiE
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
-async fn retry_quarantined(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn retry_quarantined(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     who.require(handles_quarantine, "retry quarantined mail")?;
     let outcome = mail::quarantine_retry(&app, &path.into_inner()).await?;
     Ok(outcome_json(&outcome))
 }
 
-async fn release_quarantined(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn release_quarantined(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let user = who.require(handles_quarantine, "release quarantined mail")?;
     let actor = format!("user:{}", user.login);
     let outcome = mail::quarantine_release(&app, &path.into_inner(), &actor).await?;

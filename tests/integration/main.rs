@@ -27,6 +27,8 @@ macro_rules! both_backends {
     )*};
 }
 
+mod email;
+
 both_backends!(
     r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline,
     bad_input_gets_problem_json_naming_each_field,

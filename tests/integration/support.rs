@@ -132,6 +132,32 @@ pub async fn spawn_on(
     for a in adapters {
         app = app.with_adapter(a);
     }
+    start(app, listener, database_url, dir)
+}
+
+/// A server on a fresh database whose settings the test adjusts (`smtp_url`, `imap_url`,
+/// ...), with the channels attached as `baylanys serve` attaches them.
+pub async fn spawn_config(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let (database_url, dir) = fresh_database(backend);
+    let mut config = test_config(&database_url, 0);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    config.public_url = format!("http://{addr}");
+    config.instance_id = format!("test-{}", addr.port());
+    tweak(&mut config);
+    let app = App::build(config).await.expect("app builds");
+    let app = baylanys::channels::attach(app)
+        .await
+        .expect("channels attach");
+    start(app, listener, &database_url, dir)
+}
+
+fn start(
+    app: Arc<App>,
+    listener: std::net::TcpListener,
+    database_url: &str,
+    dir: Option<tempfile::TempDir>,
+) -> TestApp {
     let (running, server) = baylanys::serve(app, listener).expect("server starts");
     tokio::spawn(server);
     TestApp {

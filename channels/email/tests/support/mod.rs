@@ -341,9 +341,7 @@ impl SmtpSink {
             .expect("creating a temp dir");
         let out = dir.path().join("messages");
         let port = free_port();
-        let handler_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
-            .join("support");
+        let handler_dir = handler_dir();
         let mut child = Command::new(&python)
             .args([
                 "-m",
@@ -412,6 +410,19 @@ impl Drop for SmtpSink {
     fn drop(&mut self) {
         stop_child(&mut self.child);
     }
+}
+
+/// Where `smtp_sink.py` is: next to this file, whichever package includes it (the e-mail
+/// crate's own tests, or the server's through `#[path]`).
+fn handler_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        manifest.join("tests").join("support"),
+        manifest.join("channels/email/tests/support"),
+    ]
+    .into_iter()
+    .find(|d| d.join("smtp_sink.py").is_file())
+    .unwrap_or_else(|| manifest.join("tests").join("support"))
 }
 
 fn find_python() -> Option<PathBuf> {
