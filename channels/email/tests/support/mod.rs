@@ -394,6 +394,18 @@ impl SmtpSink {
             .collect()
     }
 
+    /// How many messages were received so far, without reading them.
+    pub fn count(&self) -> usize {
+        fs::read_dir(self.dir.path().join("messages"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + timeout;
         loop {
