@@ -216,13 +216,13 @@ fn oversize_notice(
 
 fn oversize_text(language: Language, number: &str, files: &[String], limit: u64) -> Rendered {
     let list = files.join(", ");
-    let mb = format!("{:.1}", limit as f64 / (1024.0 * 1024.0));
+    let size = human_size(limit);
     let (subject, text) = match language {
         Language::Kk => (
             format!("Тіркемелер қабылданбады: № {number}"),
             format!(
                 "Сіздің № {number} өтінішіңіз тіркелді, бірақ келесі файлдар тым үлкен болғандықтан \
-                 қабылданбады: {list}. Бір файлдың шегі — {mb} МБ. Файлдарды кішірейтіп, осы хатқа \
+                 қабылданбады: {list}. Бір файлдың шегі — {size}. Файлдарды кішірейтіп, осы хатқа \
                  жауап ретінде қайта жіберіңіз."
             ),
         ),
@@ -230,7 +230,7 @@ fn oversize_text(language: Language, number: &str, files: &[String], limit: u64)
             format!("Вложения не приняты: № {number}"),
             format!(
                 "Ваше обращение № {number} зарегистрировано, но эти файлы не приняты, так как \
-                 слишком велики: {list}. Предел для одного файла — {mb} МБ. Уменьшите файлы и \
+                 слишком велики: {list}. Предел для одного файла — {size}. Уменьшите файлы и \
                  отправьте их ответом на это письмо."
             ),
         ),
@@ -239,6 +239,16 @@ fn oversize_text(language: Language, number: &str, files: &[String], limit: u64)
         subject: Some(subject),
         text,
         html: None,
+    }
+}
+
+/// `10.0 МБ`, or `512 КБ` below a megabyte (the same abbreviations in both languages).
+fn human_size(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB {
+        format!("{:.1} МБ", bytes as f64 / MB as f64)
+    } else {
+        format!("{} КБ", bytes.div_ceil(1024))
     }
 }
 
@@ -483,5 +493,6 @@ mod tests {
         assert!(ru.text.contains("scan.pdf") && ru.text.contains("10.0 МБ"));
         let kk = oversize_text(Language::Kk, "UCC-2026-000001", &files, 10 * 1024 * 1024);
         assert!(kk.text.contains("scan.pdf") && kk.text.contains("өтініш"));
+        assert_eq!(human_size(1024), "1 КБ");
     }
 }

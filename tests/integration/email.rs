@@ -22,6 +22,7 @@ both_backends!(
     unparseable_mail_is_quarantined_listed_retried_and_released,
     imap_mail_becomes_tickets_and_is_backfilled_after_downtime,
     ingest_email_cli_exits_0_when_stored_and_75_when_the_database_is_down,
+    oversize_attachments_are_dropped_and_the_sender_is_told,
 );
 
 /// A plain-text mail with raw UTF-8 headers, as many real clients send.
@@ -518,4 +519,54 @@ async fn imap_mailbox_lock_is_held_by_one_instance_and_taken_over_when_released(
             .is_some()
     })
     .await;
+}
+
+async fn oversize_attachments_are_dropped_and_the_sender_is_told(backend: Backend) {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let t = spawn_config(backend, |c| {
+        c.smtp_url = Some(url);
+        c.max_attachment_bytes = 1024;
+    })
+    .await;
+    let ingest = t.token("mta", Role::Ingest).await;
+    let big = "QUJD".repeat(1024); // 3 KiB once decoded
+    let raw = format!(
+        "From: erlan@example.kz\r\nTo: support@goscorp.kz\r\nSubject: Справка\r\n\
+         Message-ID: <big-1@example.kz>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nПрошу выдать справку, скан во вложении.\r\n\
+         --B\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{big}\r\n--B--\r\n"
+    );
+    let out = post_raw(&t, &ingest, raw.into_bytes()).await;
+    assert_eq!(out["outcome"], "registered", "{out}");
+    let operator = t.token("aliya", Role::Operator).await;
+    let d = detail(&t, &operator, out["number"].as_str().expect("number")).await;
+    let dropped = d["events"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["kind"] == "attachments_dropped"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(dropped["data"]["files"][0], "scan.pdf", "{d}");
+    let sent = wait_sent(&sink, 2);
+    let notice = sent
+        .iter()
+        .map(|m| baylanys_email::parse(m, &ParseConfig::default()))
+        .find_map(|p| match p {
+            Ok(ParsedEmail::Message(m))
+                if m.inbound
+                    .subject
+                    .as_deref()
+                    .is_some_and(|s| s.contains("Вложения не приняты")) =>
+            {
+                Some(m.inbound.body_text)
+            }
+            _ => None,
+        });
+    let notice = notice.expect("the notice about the dropped file reaches the sender");
+    assert!(
+        notice.contains("scan.pdf") && notice.contains("1 КБ"),
+        "{notice}"
+    );
 }
