@@ -4,6 +4,7 @@
 mod browser;
 mod process;
 mod support;
+mod telegram;
 
 use std::sync::Arc;
 
