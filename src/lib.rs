@@ -38,6 +38,8 @@ pub struct App {
     pub jobs_wakeup: tokio::sync::Notify,
     pub adapters: HashMap<Channel, Arc<dyn ChannelAdapter>>,
     registrar: OnceLock<Registrar>,
+    /// Registration-number sequences known to exist (PostgreSQL).
+    sequences: std::sync::Mutex<Vec<String>>,
     /// The Telegram bot, when a token is configured (webhook updates are handed to it).
     pub telegram: OnceLock<Arc<baylanys_telegram::TelegramBot>>,
     pub metrics: web::metrics::Metrics,
@@ -74,6 +76,7 @@ impl App {
             jobs_wakeup: tokio::sync::Notify::new(),
             adapters,
             registrar: OnceLock::new(),
+            sequences: std::sync::Mutex::new(Vec::new()),
             telegram: OnceLock::new(),
             metrics: web::metrics::Metrics::default(),
         }))
@@ -111,6 +114,7 @@ impl App {
             templates: &self.templates,
             acks_per_sender_per_hour: self.config.acks_per_sender_per_hour,
             email_enabled: self.adapters.contains_key(&Channel::Email),
+            sequences: &self.sequences,
         }
     }
 

@@ -24,6 +24,8 @@ pub struct IntakeContext<'a> {
     pub acks_per_sender_per_hour: u32,
     /// Web-form applicants who gave an e-mail get the acknowledgement there too.
     pub email_enabled: bool,
+    /// PostgreSQL number sequences this application has made sure exist.
+    pub sequences: &'a std::sync::Mutex<Vec<String>>,
 }
 
 /// What intake did with a message.
@@ -323,7 +325,7 @@ fn register(
         .reply_due(registered_at, ctx.hours)
         .map_err(|e| IntakeError::Deadline(e.to_string()))?;
     let year = registered_at.with_timezone(&chrono_tz::Asia::Almaty).year();
-    let number = next_number(conn, ctx.prefix, year)?;
+    let number = next_number(conn, ctx.prefix, year, ctx.sequences)?;
     let language = msg.reply_language();
     let ticket_id = new_id();
     let subject = subject_of(msg);
@@ -507,39 +509,69 @@ fn link_raw(
     Ok(())
 }
 
-/// The next registration number of the year. The counter row is locked by the update,
-/// so instances sharing a PostgreSQL database never hand out the same number.
+/// The next registration number of the year. On SQLite a counter row, incremented in
+/// the registering transaction (one writer: no gaps). On PostgreSQL a sequence per prefix
+/// and year, which never blocks, so several registrars and instances work in parallel;
+/// a rolled-back registration leaves a gap in the numbers, never a duplicate.
 pub fn next_number(
     conn: &mut DbConn,
     prefix: &str,
     year: i32,
+    known: &std::sync::Mutex<Vec<String>>,
 ) -> Result<RegistrationNumber, DbError> {
-    let name = format!("{prefix}-{year}");
-    let updated: Option<i64> = diesel::update(counters::table.find(&name))
-        .set(counters::value.eq(counters::value + 1))
-        .returning(counters::value)
-        .get_result(conn)
-        .optional()?;
-    let value = match updated {
-        Some(v) => v,
-        None => {
-            match conn {
-                DbConn::Sqlite(c) => c.batch_execute(&format!(
-                    "INSERT OR IGNORE INTO counters (name, value) VALUES ('{}', 0)",
-                    name.replace('\'', "''")
-                ))?,
-                DbConn::Pg(c) => c.batch_execute(&format!(
-                    "INSERT INTO counters (name, value) VALUES ('{}', 0) ON CONFLICT DO NOTHING",
-                    name.replace('\'', "''")
-                ))?,
-            }
-            diesel::update(counters::table.find(&name))
-                .set(counters::value.eq(counters::value + 1))
-                .returning(counters::value)
-                .get_result(conn)?
+    let value = match conn {
+        DbConn::Pg(c) => {
+            let seq = sequence_name(prefix, year);
+            ensure_sequence(c, &seq, known)?;
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                "nextval('{seq}')"
+            )))
+            .get_result::<i64>(c)?
         }
+        DbConn::Sqlite(_) => next_counter(conn, &format!("{prefix}-{year}"))?,
     };
     Ok(RegistrationNumber::new(prefix, year, value))
+}
+
+/// `ucc_2026_seq`: the prefix is ASCII letters and digits (checked in the config).
+fn sequence_name(prefix: &str, year: i32) -> String {
+    let clean: String = prefix
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    format!("reg_{clean}_{year}_seq")
+}
+
+/// Creates the year's sequence once per application (idempotent across instances).
+fn ensure_sequence(
+    c: &mut diesel::PgConnection,
+    seq: &str,
+    known: &std::sync::Mutex<Vec<String>>,
+) -> Result<(), DbError> {
+    let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
+    if !known.iter().any(|k| k == seq) {
+        c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}"))?;
+        known.push(seq.to_string());
+    }
+    Ok(())
+}
+
+fn next_counter(conn: &mut DbConn, name: &str) -> Result<i64, DbError> {
+    let bump = |conn: &mut DbConn| {
+        diesel::update(counters::table.find(name))
+            .set(counters::value.eq(counters::value + 1))
+            .returning(counters::value)
+            .get_result::<i64>(conn)
+            .optional()
+    };
+    if let Some(v) = bump(conn)? {
+        return Ok(v);
+    }
+    diesel::insert_into(counters::table)
+        .values((counters::name.eq(name), counters::value.eq(0i64)))
+        .execute(conn)?;
+    Ok(bump(conn)?.unwrap_or(1))
 }
 
 fn subject_of(msg: &InboundMessage) -> String {
@@ -602,27 +634,13 @@ pub fn store_raw(
     Ok((id, true))
 }
 
-/// Registers a batch in one transaction, each message in its own savepoint so one bad
-/// message does not undo the others: the group commit behind the appeal endpoints.
+/// Registers a whole batch in one transaction: the group commit behind the appeal
+/// endpoints. Any failure aborts the batch (`Err`); the caller then registers the
+/// messages one by one, so one bad message never takes the others down.
 pub fn intake_batch(
     conn: &mut DbConn,
     ctx: &IntakeContext<'_>,
     batch: &[InboundMessage],
-) -> Result<Vec<Result<Registered, IntakeError>>, DbError> {
-    let mut out = Vec::with_capacity(batch.len());
-    for msg in batch {
-        conn.batch_execute("SAVEPOINT intake_one")?;
-        match intake(conn, ctx, msg, None) {
-            Ok(r) => {
-                conn.batch_execute("RELEASE SAVEPOINT intake_one")?;
-                out.push(Ok(r));
-            }
-            Err(e) => {
-                conn.batch_execute("ROLLBACK TO SAVEPOINT intake_one")?;
-                conn.batch_execute("RELEASE SAVEPOINT intake_one")?;
-                out.push(Err(e));
-            }
-        }
-    }
-    Ok(out)
+) -> Result<Vec<Registered>, IntakeError> {
+    batch.iter().map(|msg| intake(conn, ctx, msg, None)).collect()
 }

@@ -170,7 +170,8 @@ pub fn queue_outbound(
                 kind: jobs::DELIVER,
                 payload: serde_json::json!({ "message_id": id }),
                 ticket_id: Some(ticket_id),
-                dedupe_key: Some(&format!("deliver:{id}")),
+                // The message id is fresh: nothing to deduplicate against.
+                dedupe_key: None,
                 run_at: None,
                 max_attempts: None,
             },
