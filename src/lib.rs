@@ -97,6 +97,24 @@ impl App {
             .clone()
     }
 
+    /// Creates this year's and next year's registration-number sequences (PostgreSQL),
+    /// committed before any registration uses them.
+    pub async fn prepare_numbers(self: &Arc<Self>) -> Result<(), DbError> {
+        use chrono::Datelike;
+        let year = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty).year();
+        let app = self.clone();
+        self.db
+            .run(move |c| {
+                crate::tickets::intake::prepare_sequences(
+                    c,
+                    &app.config.registration_prefix,
+                    &[year, year + 1],
+                    &app.sequences,
+                )
+            })
+            .await
+    }
+
     /// Re-reads the stored overrides: after an edit here, or periodically for edits made
     /// through another instance.
     pub async fn reload_calendar(&self) -> Result<(), DbError> {
@@ -191,6 +209,11 @@ pub fn serve(
             tick.tick().await;
             if let Err(e) = refresher.reload_calendar().await {
                 tracing::warn!(error = %e, "calendar refresh failed");
+            }
+            // The first tick runs at once; a registration that comes even earlier creates
+            // its sequence itself.
+            if let Err(e) = refresher.prepare_numbers().await {
+                tracing::warn!(error = %e, "preparing registration-number sequences failed");
             }
         }
     });

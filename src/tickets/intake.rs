@@ -543,16 +543,43 @@ fn sequence_name(prefix: &str, year: i32) -> String {
     format!("reg_{clean}_{year}_seq")
 }
 
-/// Creates the year's sequence once per application (idempotent across instances).
+/// Makes sure the year's sequence exists. Sequences made ahead of time (see
+/// [`prepare_sequences`]) are known and cost nothing; any other year (a back-dated mail)
+/// creates its sequence inside this transaction, and a concurrent creation that loses
+/// the race fails the batch, which is then retried message by message.
 fn ensure_sequence(
     c: &mut diesel::PgConnection,
     seq: &str,
     known: &std::sync::Mutex<Vec<String>>,
 ) -> Result<(), DbError> {
-    let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
-    if !known.iter().any(|k| k == seq) {
+    let is_known = known
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .any(|k| k == seq);
+    if !is_known {
         c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}"))?;
-        known.push(seq.to_string());
+    }
+    Ok(())
+}
+
+/// Creates, outside any registration, the number sequences of `years` (PostgreSQL only).
+pub fn prepare_sequences(
+    conn: &mut DbConn,
+    prefix: &str,
+    years: &[i32],
+    known: &std::sync::Mutex<Vec<String>>,
+) -> Result<(), DbError> {
+    let DbConn::Pg(c) = conn else {
+        return Ok(());
+    };
+    for year in years {
+        let seq = sequence_name(prefix, *year);
+        c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}"))?;
+        let mut k = known.lock().unwrap_or_else(|p| p.into_inner());
+        if !k.contains(&seq) {
+            k.push(seq);
+        }
     }
     Ok(())
 }
