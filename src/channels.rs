@@ -42,7 +42,7 @@ fn start_email_inbox(app: &Arc<App>) -> Result<(), StartError> {
 }
 
 /// The advisory-lock key of Telegram long polling: one instance polls at a time.
-const TELEGRAM_POLLING_LOCK: i64 = 4242101;
+const TELEGRAM_POLLING_LOCK: &str = "telegram:polling";
 
 /// Telegram: the adapter for outgoing messages, and updates by long polling (one
 /// instance at a time) or through `POST /telegram/webhook`. It must be the last adapter
@@ -75,16 +75,15 @@ fn attach_telegram(app: Arc<App>) -> Result<Arc<App>, StartError> {
         let app2 = app.clone();
         tokio::spawn(async move {
             let url = app2.config.database_url.clone();
-            let work = || {
+            crate::db::holder::hold_and_run(&app2.db, &url, TELEGRAM_POLLING_LOCK, |lost| {
                 let bot = bot.clone();
                 async move {
-                    if let Err(e) = bot.run_polling(std::future::pending::<()>()).await {
+                    if let Err(e) = bot.run_polling(lost).await {
                         tracing::error!(error = %e, "telegram polling stopped");
                     }
                 }
-            };
-            crate::db::run_as_single_holder(&app2.db, &url, TELEGRAM_POLLING_LOCK, "telegram polling", work)
-                .await;
+            })
+            .await;
         });
     }
     Ok(app)

@@ -2,6 +2,7 @@
 //! chosen at run time by the URL. Diesel is synchronous, so every call goes through
 //! [`Db::run`] / [`Db::write`] on a blocking thread.
 
+pub mod holder;
 pub mod schema;
 
 use std::sync::Arc;
@@ -246,57 +247,6 @@ impl Db {
             }
             Engine::Postgres => conn.transaction(|c| f(c)),
         }
-    }
-}
-
-/// Runs `work` on one instance at a time: on PostgreSQL while this process holds the
-/// session advisory lock `key` on a connection of its own (released by the server when
-/// the holder dies, so another instance takes over); on SQLite (one process) at once.
-/// Returns only if `work` does and then tries again after a pause.
-pub async fn run_as_single_holder<F, Fut>(db: &Db, url: &str, key: i64, what: &str, work: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    loop {
-        let held = match db.engine {
-            Engine::Sqlite => None,
-            Engine::Postgres => {
-                let url = url.to_string();
-                let attempt = tokio::task::spawn_blocking(move || -> Result<Option<diesel::PgConnection>, String> {
-                    let mut c = diesel::PgConnection::establish(&url).map_err(|e| e.to_string())?;
-                    let got: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-                        "pg_try_advisory_lock({key})"
-                    )))
-                    .get_result(&mut c)
-                    .map_err(|e| e.to_string())?;
-                    Ok(got.then_some(c))
-                })
-                .await;
-                match attempt {
-                    Ok(Ok(Some(conn))) => Some(conn),
-                    Ok(Ok(None)) => {
-                        tokio::time::sleep(Duration::from_secs(10)).await;
-                        continue;
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, what, "cannot take the single-holder lock yet");
-                        tokio::time::sleep(Duration::from_secs(10)).await;
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, what, "single-holder lock task failed");
-                        tokio::time::sleep(Duration::from_secs(10)).await;
-                        continue;
-                    }
-                }
-            }
-        };
-        tracing::info!(what, "this instance holds {what}");
-        work().await;
-        // The lock goes with its connection.
-        drop(held);
-        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 

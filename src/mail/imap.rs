@@ -2,19 +2,13 @@
 //! goes through [`super::ingest_raw`], and on PostgreSQL one instance at a time holds the
 //! mailbox through a session advisory lock on a connection of its own.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use baylanys_email::imap::{Checkpoint, FetchedMail, ImapConfig, ImapInbox, InboxSink, SinkError};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use crate::App;
 use crate::db::schema::channel_state;
-use crate::db::{DbError, Engine};
-
-/// How often a waiting instance tries for the mailbox, and the holder checks its lock.
-const LOCK_RETRY: Duration = Duration::from_secs(10);
 
 /// The mailbox URL without its password, as the checkpoint's key and in logs.
 pub fn state_key(url: &str) -> String {
@@ -102,81 +96,13 @@ pub async fn run_imap(app: Arc<App>) {
         }
     };
     let key = state_key(&url);
-    loop {
-        let lock = match MailboxLock::acquire(&app, &key).await {
-            Ok(Some(lock)) => lock,
-            Ok(None) => {
-                tracing::debug!(mailbox = %key, "another instance holds the mailbox");
-                tokio::time::sleep(LOCK_RETRY).await;
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot take the mailbox lock; retrying");
-                tokio::time::sleep(LOCK_RETRY).await;
-                continue;
-            }
-        };
-        tracing::info!(mailbox = %key, "following the IMAP mailbox");
+    let db_url = app.config.database_url.clone();
+    crate::db::holder::hold_and_run(&app.db, &db_url, &key, |lost| {
         let sink = DbSink::new(app.clone(), key.clone());
-        ImapInbox::new(config.clone()).run(&sink, lock.lost()).await;
-        tracing::warn!(mailbox = %key, "lost the mailbox lock; trying to take it again");
-    }
-}
-
-/// The right to read the mailbox: nothing on SQLite (one process), a session advisory
-/// lock on a dedicated PostgreSQL connection otherwise, released when it closes.
-pub struct MailboxLock {
-    conn: Option<Arc<Mutex<diesel::PgConnection>>>,
-}
-
-impl MailboxLock {
-    /// `Ok(None)` when another instance holds it.
-    pub async fn acquire(app: &App, key: &str) -> Result<Option<MailboxLock>, DbError> {
-        if app.db.engine == Engine::Sqlite {
-            return Ok(Some(MailboxLock { conn: None }));
-        }
-        let url = app.config.database_url.clone();
-        let id = lock_id(key);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = diesel::PgConnection::establish(&url)
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            let got: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-                "pg_try_advisory_lock({id})"
-            )))
-            .get_result(&mut conn)?;
-            Ok(got.then(|| MailboxLock {
-                conn: Some(Arc::new(Mutex::new(conn))),
-            }))
-        })
-        .await
-        .map_err(|e| DbError::Unavailable(format!("lock task failed: {e}")))?
-    }
-
-    /// Resolves when the lock's connection stops answering (the lock went with it).
-    pub async fn lost(self) {
-        let Some(conn) = self.conn else {
-            return std::future::pending().await;
-        };
-        loop {
-            tokio::time::sleep(LOCK_RETRY).await;
-            let c = conn.clone();
-            let alive = tokio::task::spawn_blocking(move || {
-                let mut guard = c.lock().unwrap_or_else(|p| p.into_inner());
-                guard.batch_execute("SELECT 1").is_ok()
-            })
-            .await
-            .unwrap_or(false);
-            if !alive {
-                return;
-            }
-        }
-    }
-}
-
-/// A stable 63-bit lock id for the mailbox key.
-fn lock_id(key: &str) -> i64 {
-    let hash = baylanys_email::sha256(key.as_bytes());
-    i64::from_str_radix(&hash[..15], 16).unwrap_or(4242002)
+        let inbox = ImapInbox::new(config.clone());
+        async move { inbox.run(&sink, lost).await }
+    })
+    .await;
 }
 
 #[cfg(test)]
@@ -187,6 +113,6 @@ mod tests {
     fn state_key_drops_the_password() {
         let k = state_key("imap://support%40goscorp.kz:secret@127.0.0.1:1143/INBOX?idle_timeout=5");
         assert_eq!(k, "imap:imap://support%40goscorp.kz@127.0.0.1:1143/INBOX");
-        assert!(lock_id(&k) > 0);
+        assert!(crate::db::holder::lock_id(&k) > 0);
     }
 }

@@ -503,16 +503,16 @@ async fn ingest_email_cli_exits_0_when_stored_and_75_when_the_database_is_down(b
 /// One instance at a time holds the mailbox; the lock goes with its connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imap_mailbox_lock_is_held_by_one_instance_and_taken_over_when_released() {
-    use baylanys::mail::imap::MailboxLock;
+    use baylanys::db::holder::HolderLock;
     let t = crate::support::spawn(Backend::Postgres).await;
     let key = "imap:imap://support@127.0.0.1:1/INBOX";
-    let holder = MailboxLock::acquire(&t.app, key).await.expect("lock query");
+    let holder = HolderLock::acquire(&t.app.db, &t.database_url, key).await.expect("lock query");
     assert!(holder.is_some(), "the first instance takes the mailbox");
-    let other = MailboxLock::acquire(&t.app, key).await.expect("lock query");
+    let other = HolderLock::acquire(&t.app.db, &t.database_url, key).await.expect("lock query");
     assert!(other.is_none(), "a second instance must wait");
     drop(holder); // the holder's connection closes, as when its process dies
     eventually("the mailbox is taken over", || async {
-        MailboxLock::acquire(&t.app, key)
+        HolderLock::acquire(&t.app.db, &t.database_url, key)
             .await
             .ok()
             .flatten()
