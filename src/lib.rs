@@ -101,7 +101,9 @@ impl App {
     /// committed before any registration uses them.
     pub async fn prepare_numbers(self: &Arc<Self>) -> Result<(), DbError> {
         use chrono::Datelike;
-        let year = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty).year();
+        let year = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Almaty)
+            .year();
         let app = self.clone();
         self.db
             .run(move |c| {

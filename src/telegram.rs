@@ -55,7 +55,10 @@ fn get_state(c: &mut DbConn, key: &str) -> Result<Option<String>, DbError> {
 fn set_state(c: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
     let now = crate::db::now();
     let n = diesel::update(channel_state::table.find(key))
-        .set((channel_state::value.eq(value), channel_state::updated_at.eq(now)))
+        .set((
+            channel_state::value.eq(value),
+            channel_state::updated_at.eq(now),
+        ))
         .execute(c)?;
     if n == 0 {
         diesel::insert_into(channel_state::table)
@@ -183,10 +186,14 @@ impl TelegramBackend for DbBackend {
                     });
                 }
             }
-            let reg = app.registrar().register(message).await.map_err(|e| match e {
-                crate::tickets::intake::IntakeError::Deadline(m) => BackendError::Rejected(m),
-                other => BackendError::Unavailable(other.to_string()),
-            })?;
+            let reg = app
+                .registrar()
+                .register(message)
+                .await
+                .map_err(|e| match e {
+                    crate::tickets::intake::IntakeError::Deadline(m) => BackendError::Rejected(m),
+                    other => BackendError::Unavailable(other.to_string()),
+                })?;
             Ok(Registered {
                 number: reg.number,
                 due_at_local: crate::templates::local_time(reg.due_at),
@@ -215,7 +222,12 @@ impl TelegramBackend for DbBackend {
         }))
     }
 
-    fn record_rating(&self, ticket_number: String, chat_id: i64, rating: u8) -> BackendFuture<'_, RatingOutcome> {
+    fn record_rating(
+        &self,
+        ticket_number: String,
+        chat_id: i64,
+        rating: u8,
+    ) -> BackendFuture<'_, RatingOutcome> {
         Box::pin(self.run(move |c| {
             let owner: Option<Option<String>> = tickets::table
                 .inner_join(contacts::table)
@@ -227,11 +239,13 @@ impl TelegramBackend for DbBackend {
                 return Ok(RatingOutcome::Unknown);
             }
             let actor = format!("telegram:{chat_id}");
-            Ok(match crate::tickets::rate(c, &ticket_number, i32::from(rating), &actor)? {
-                crate::tickets::RatingOutcome::Recorded => RatingOutcome::Recorded,
-                crate::tickets::RatingOutcome::AlreadyRated => RatingOutcome::AlreadyRated,
-                crate::tickets::RatingOutcome::Unknown => RatingOutcome::Unknown,
-            })
+            Ok(
+                match crate::tickets::rate(c, &ticket_number, i32::from(rating), &actor)? {
+                    crate::tickets::RatingOutcome::Recorded => RatingOutcome::Recorded,
+                    crate::tickets::RatingOutcome::AlreadyRated => RatingOutcome::AlreadyRated,
+                    crate::tickets::RatingOutcome::Unknown => RatingOutcome::Unknown,
+                },
+            )
         }))
     }
 
@@ -250,7 +264,11 @@ impl TelegramBackend for DbBackend {
     }
 
     fn load_offset(&self) -> BackendFuture<'_, i64> {
-        Box::pin(self.run(|c| Ok(get_state(c, "tg:offset")?.and_then(|v| v.parse().ok()).unwrap_or(0))))
+        Box::pin(self.run(|c| {
+            Ok(get_state(c, "tg:offset")?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0))
+        }))
     }
 
     fn save_offset(&self, offset: i64) -> BackendFuture<'_, ()> {

@@ -76,7 +76,10 @@ where
             Ok(Some(lock)) => {
                 tracing::info!(input = key, "this instance holds the input");
                 work(Box::pin(lock.lost())).await;
-                tracing::warn!(input = key, "stopped holding the input; trying to take it again");
+                tracing::warn!(
+                    input = key,
+                    "stopped holding the input; trying to take it again"
+                );
             }
             Ok(None) => tracing::debug!(input = key, "another instance holds the input"),
             Err(e) => tracing::warn!(input = key, error = %e, "cannot take the lock; retrying"),

@@ -92,14 +92,21 @@ fn mark_delivery(
         return Ok(());
     };
     let now = crate::db::now();
-    diesel::update(messages::table.find(&mid))
-        .set((
-            messages::delivery_status.eq(status),
-            messages::delivery_error.eq(error),
-            (status == "sent").then(|| messages::delivered_at.eq(now)),
-        ))
-        .execute(c)?;
+    // A bounce can mark the message failed before the worker records the SMTP accept:
+    // the bounce has the last word.
+    let changed = diesel::update(
+        messages::table
+            .find(&mid)
+            .filter(messages::delivery_status.ne("failed")),
+    )
+    .set((
+        messages::delivery_status.eq(status),
+        messages::delivery_error.eq(error),
+        (status == "sent").then(|| messages::delivered_at.eq(now)),
+    ))
+    .execute(c)?;
     if let Some(ticket) = &job.ticket_id
+        && changed > 0
         && (status == "sent" || status == "failed")
     {
         crate::tickets::event(

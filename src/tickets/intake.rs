@@ -669,5 +669,8 @@ pub fn intake_batch(
     ctx: &IntakeContext<'_>,
     batch: &[InboundMessage],
 ) -> Result<Vec<Registered>, IntakeError> {
-    batch.iter().map(|msg| intake(conn, ctx, msg, None)).collect()
+    batch
+        .iter()
+        .map(|msg| intake(conn, ctx, msg, None))
+        .collect()
 }

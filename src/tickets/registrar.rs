@@ -104,6 +104,8 @@ fn writer(app: Arc<App>, queue: Queue) {
 fn into_db(e: IntakeError) -> DbError {
     match e {
         IntakeError::Db(e) => e,
-        IntakeError::Deadline(m) => DbError::Unavailable(format!("cannot compute the deadline: {m}")),
+        IntakeError::Deadline(m) => {
+            DbError::Unavailable(format!("cannot compute the deadline: {m}"))
+        }
     }
 }

@@ -9,10 +9,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/telegram/webhook", web::post().to(webhook));
 }
 
-async fn webhook(app: AppData, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn webhook(
+    app: AppData,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let Some(bot) = app.telegram.get() else {
         return Err(ApiError::NotFound(
-            "the Telegram channel is not configured on this server (BAYLANYS_TELEGRAM_TOKEN)".into(),
+            "the Telegram channel is not configured on this server (BAYLANYS_TELEGRAM_TOKEN)"
+                .into(),
         ));
     };
     let secret = req

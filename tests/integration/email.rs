@@ -506,9 +506,13 @@ async fn imap_mailbox_lock_is_held_by_one_instance_and_taken_over_when_released(
     use baylanys::db::holder::HolderLock;
     let t = crate::support::spawn(Backend::Postgres).await;
     let key = "imap:imap://support@127.0.0.1:1/INBOX";
-    let holder = HolderLock::acquire(&t.app.db, &t.database_url, key).await.expect("lock query");
+    let holder = HolderLock::acquire(&t.app.db, &t.database_url, key)
+        .await
+        .expect("lock query");
     assert!(holder.is_some(), "the first instance takes the mailbox");
-    let other = HolderLock::acquire(&t.app.db, &t.database_url, key).await.expect("lock query");
+    let other = HolderLock::acquire(&t.app.db, &t.database_url, key)
+        .await
+        .expect("lock query");
     assert!(other.is_none(), "a second instance must wait");
     drop(holder); // the holder's connection closes, as when its process dies
     eventually("the mailbox is taken over", || async {

@@ -820,7 +820,7 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
     recipients.dedup();
     assert_eq!(sent.len(), 60, "each acknowledgement was sent exactly once");
     assert_eq!(recipients.len(), 60);
-    let counts = a.app.db.run(|c| baylanys::jobs::counts(c)).await.unwrap();
+    let counts = a.app.db.run(baylanys::jobs::counts).await.unwrap();
     assert_eq!((counts.done, counts.pending, counts.failed), (60, 0, 0));
     a.stop().await;
     b.stop().await;

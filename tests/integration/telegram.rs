@@ -81,12 +81,20 @@ async fn r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated
     let fake = FakeBotApi::start();
     let s = spawn_bot_server(backend, &fake, "polling").await;
     let chat = 880_001;
-    fake.push_update(text_update(chat, "Здравствуйте, не могу войти в eGov Mobile"));
-    eventually("the appeal is registered", || async { ticket_of_chat(&s.app, chat).await.is_some() }).await;
+    fake.push_update(text_update(
+        chat,
+        "Здравствуйте, не могу войти в eGov Mobile",
+    ));
+    eventually("the appeal is registered", || async {
+        ticket_of_chat(&s.app, chat).await.is_some()
+    })
+    .await;
     let number = ticket_of_chat(&s.app, chat).await.unwrap();
     // R4: the acknowledgement through the server's job, with number and deadline.
     eventually("the acknowledgement reaches the chat", || async {
-        sent_to(&fake, chat).iter().any(|t| t.contains(&number) && t.contains("18:30"))
+        sent_to(&fake, chat)
+            .iter()
+            .any(|t| t.contains(&number) && t.contains("18:30"))
     })
     .await;
     // A follow-up joins the open ticket.
@@ -96,7 +104,10 @@ async fn r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated
         let d = baylanys::tickets::detail;
         s.app
             .db
-            .run(move |c| Ok(d(c, &n, chrono::Utc::now())?.map(|t| t.messages.iter().filter(|m| m.direction == "in").count())))
+            .run(move |c| {
+                Ok(d(c, &n, chrono::Utc::now())?
+                    .map(|t| t.messages.iter().filter(|m| m.direction == "in").count()))
+            })
             .await
             .unwrap()
             == Some(2)
@@ -117,12 +128,29 @@ async fn r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let r = s.client.post(format!("{}/api/v1/tickets/{number}/close", s.url)).bearer_auth(&token).json(&json!({})).send().await.unwrap();
+    let r = s
+        .client
+        .post(format!("{}/api/v1/tickets/{number}/close", s.url))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     eventually("reply and rating keyboard delivered", || async {
         let calls = fake.sent();
-        let reply = calls.iter().any(|c| c.chat_id == Some(chat) && c.text.as_deref().is_some_and(|t| t.contains("Переустановите")));
-        let keyboard = calls.iter().any(|c| c.chat_id == Some(chat) && c.reply_markup.as_ref().is_some_and(|m| m.to_string().contains(&format!("rate:{number}:5"))));
+        let reply = calls.iter().any(|c| {
+            c.chat_id == Some(chat)
+                && c.text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("Переустановите"))
+        });
+        let keyboard = calls.iter().any(|c| {
+            c.chat_id == Some(chat)
+                && c.reply_markup
+                    .as_ref()
+                    .is_some_and(|m| m.to_string().contains(&format!("rate:{number}:5")))
+        });
         reply && keyboard
     })
     .await;
@@ -135,7 +163,15 @@ async fn r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated
     let n = number.clone();
     eventually("the rating is stored", || async {
         let n = n.clone();
-        s.app.db.run(move |c| Ok(baylanys::tickets::detail(c, &n, chrono::Utc::now())?.and_then(|t| t.ticket.rating))).await.unwrap() == Some(5)
+        s.app
+            .db
+            .run(move |c| {
+                Ok(baylanys::tickets::detail(c, &n, chrono::Utc::now())?
+                    .and_then(|t| t.ticket.rating))
+            })
+            .await
+            .unwrap()
+            == Some(5)
     })
     .await;
     s.handle.stop(false).await;
@@ -163,7 +199,13 @@ async fn telegram_webhook_checks_the_secret_and_registers(backend: Backend) {
     // The same update again (Telegram redelivers) changes nothing.
     let r = post("fake-secret", update).await.unwrap();
     assert_eq!(r.status(), 200);
-    let d = s.app.db.run(move |c| Ok(baylanys::tickets::detail(c, &number, chrono::Utc::now())?)).await.unwrap().unwrap();
+    let d = s
+        .app
+        .db
+        .run(move |c| baylanys::tickets::detail(c, &number, chrono::Utc::now()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.messages.iter().filter(|m| m.direction == "in").count(), 1);
     assert_eq!(d.ticket.language, "kk");
     // A malformed update is kept in quarantine, not dropped, and answered 200.
@@ -197,11 +239,17 @@ async fn telegram_webhook_checks_the_secret_and_registers(backend: Backend) {
 mod polling {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
-        super::r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated(super::Backend::Sqlite).await
+        super::r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated(
+            super::Backend::Sqlite,
+        )
+        .await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        super::r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated(super::Backend::Postgres).await
+        super::r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated(
+            super::Backend::Postgres,
+        )
+        .await
     }
 }
 

@@ -53,7 +53,9 @@ impl FromStr for Channel {
         Channel::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown channel `{s}`: expected email, telegram, web_form or phone"))
+            .ok_or_else(|| {
+                format!("unknown channel `{s}`: expected email, telegram, web_form or phone")
+            })
     }
 }
 
@@ -299,7 +301,8 @@ impl SendError {
     }
 }
 
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<DeliveryReceipt, SendError>> + Send + 'a>>;
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<DeliveryReceipt, SendError>> + Send + 'a>>;
 
 /// A channel that can deliver outbound messages.
 pub trait ChannelAdapter: Send + Sync {
@@ -313,8 +316,14 @@ mod tests {
 
     #[test]
     fn r4_language_detected_from_kazakh_letters() {
-        assert_eq!(Language::detect("Сәлеметсіз бе, өтініш қабылдаңыз"), Language::Kk);
-        assert_eq!(Language::detect("Здравствуйте, примите обращение"), Language::Ru);
+        assert_eq!(
+            Language::detect("Сәлеметсіз бе, өтініш қабылдаңыз"),
+            Language::Kk
+        );
+        assert_eq!(
+            Language::detect("Здравствуйте, примите обращение"),
+            Language::Ru
+        );
         assert_eq!(Language::detect("hello"), Language::Ru);
     }
 
