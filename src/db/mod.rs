@@ -149,6 +149,8 @@ impl Db {
         let manager = ConnectionManager::<DbConn>::new(conn_url);
         let pool = Pool::builder()
             .max_size(pool_size.max(2))
+            // Open connections as they are needed: one-shot commands (ingest-email) stay cheap.
+            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
