@@ -2,7 +2,7 @@
 //! handed over in UID order, then the checkpoint moves. Messages are read with
 //! `BODY.PEEK[]`, so `\Seen` stays as the staff's own mail clients left it.
 //!
-//! ```ignore
+//! ```text
 //! let inbox = ImapInbox::new(ImapConfig::from_url("imap://support:secret@mail:143/INBOX")?);
 //! inbox.run(&my_sink, shutdown_signal).await; // until shutdown resolves
 //! ```

@@ -29,7 +29,7 @@
 //! (polling: the offset does not move; webhook: 503), so Telegram delivers it again.
 
 //! # Wiring into the server
-//! ```ignore
+//! ```text
 //! let config = TelegramConfig::from_env()?.expect("BAYLANYS_TELEGRAM_TOKEN set");
 //! let backend: Arc<dyn TelegramBackend> = Arc::new(DbTelegramBackend::new(pool.clone()));
 //! let telegram = Arc::new(TelegramBot::new(config, backend));
