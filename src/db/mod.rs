@@ -194,15 +194,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _g = span.enter();
-            let mut conn = db.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+        self.blocking(move |db| f(&mut *db.get()?)).await
     }
 
     /// Runs `f` in one write transaction on a blocking thread.
@@ -211,11 +203,20 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
+        self.blocking(move |db| db.write_blocking(f)).await
+    }
+
+    /// Diesel blocks: off the async threads, keeping the caller's tracing span.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Db) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
         let db = self.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _g = span.enter();
-            db.write_blocking(f)
+            f(&db)
         })
         .await
         .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?

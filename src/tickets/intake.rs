@@ -142,7 +142,10 @@ fn is_bin(code: &str) -> bool {
     matches!(code.as_bytes().get(4), Some(b'4' | b'5' | b'6'))
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tickets)]
 struct ThreadTarget {
+    #[diesel(column_name = id)]
     ticket_id: String,
     number: String,
     status: String,
@@ -150,6 +153,7 @@ struct ThreadTarget {
     due_at: chrono::NaiveDateTime,
     effective_from: String,
     language: String,
+    contact_id: String,
 }
 
 /// Which ticket a message continues, if any. A reference to one of our Message-IDs wins,
@@ -191,60 +195,24 @@ fn find_thread(
         candidates.extend(id);
     }
     for id in candidates {
-        let t = tickets::table
+        let Some(t) = tickets::table
             .find(&id)
-            .select((
-                tickets::id,
-                tickets::number,
-                tickets::status,
-                tickets::registered_at,
-                tickets::due_at,
-                tickets::effective_from,
-                tickets::language,
-                tickets::contact_id,
-            ))
-            .first::<(
-                String,
-                String,
-                String,
-                chrono::NaiveDateTime,
-                chrono::NaiveDateTime,
-                String,
-                String,
-                String,
-            )>(conn)
-            .optional()?;
-        let Some((
-            ticket_id,
-            number,
-            status,
-            registered_at,
-            due_at,
-            effective_from,
-            language,
-            owner,
-        )) = t
+            .select(ThreadTarget::as_select())
+            .first(conn)
+            .optional()?
         else {
             continue;
         };
-        let participant = owner == contact_id
+        let participant = t.contact_id == contact_id
             || messages::table
-                .filter(messages::ticket_id.eq(&ticket_id))
+                .filter(messages::ticket_id.eq(&t.ticket_id))
                 .filter(messages::direction.eq("in"))
                 .filter(messages::address.eq(&msg.sender.address))
                 .count()
                 .get_result::<i64>(conn)?
                 > 0;
         if participant {
-            return Ok(Some(ThreadTarget {
-                ticket_id,
-                number,
-                status,
-                registered_at,
-                due_at,
-                effective_from,
-                language,
-            }));
+            return Ok(Some(t));
         }
     }
     Ok(None)

@@ -212,7 +212,8 @@ pub fn kind_from_str(s: &str) -> OutboundKind {
 // ---------------------------------------------------------------------------------------
 // Reading
 
-#[derive(Debug, Clone, Serialize, Queryable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
 pub struct TicketRow {
     pub id: String,
     pub number: String,
@@ -235,44 +236,6 @@ pub struct TicketRow {
     pub closed_at: Option<chrono::NaiveDateTime>,
     pub rating: Option<i32>,
 }
-
-type TicketColumns = (
-    tickets::id,
-    tickets::number,
-    tickets::channel,
-    tickets::status,
-    tickets::queue,
-    tickets::assignee_id,
-    tickets::subject,
-    tickets::language,
-    tickets::region,
-    tickets::topic,
-    tickets::registered_at,
-    tickets::effective_from,
-    tickets::due_at,
-    tickets::answered_at,
-    tickets::closed_at,
-    tickets::rating,
-);
-
-const TICKET_COLUMNS: TicketColumns = (
-    tickets::id,
-    tickets::number,
-    tickets::channel,
-    tickets::status,
-    tickets::queue,
-    tickets::assignee_id,
-    tickets::subject,
-    tickets::language,
-    tickets::region,
-    tickets::topic,
-    tickets::registered_at,
-    tickets::effective_from,
-    tickets::due_at,
-    tickets::answered_at,
-    tickets::closed_at,
-    tickets::rating,
-);
 
 /// Instants go out as RFC 3339 in Asia/Almaty.
 pub fn almaty(t: &chrono::NaiveDateTime) -> String {
@@ -310,7 +273,7 @@ pub fn list(
     f: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<TicketRow>, DbError> {
-    let mut query = tickets::table.select(TICKET_COLUMNS).into_boxed();
+    let mut query = tickets::table.select(TicketRow::as_select()).into_boxed();
     if let Some(s) = f.status {
         query = query.filter(tickets::status.eq(s.as_str()));
     }
@@ -433,7 +396,7 @@ pub fn detail(
     };
     let ticket: TicketRow = tickets::table
         .find(&id)
-        .select(TICKET_COLUMNS)
+        .select(TicketRow::as_select())
         .first(conn)?;
     let (contact_id, deadline): (String, String) = tickets::table
         .find(&id)
