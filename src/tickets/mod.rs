@@ -807,6 +807,68 @@ pub fn transfer(
     Ok(())
 }
 
+/// Moves a ticket between working states: `waiting` (on the applicant or a forward) and
+/// `open` (work resumes, or a closed ticket is reopened). Answering and closing have
+/// their own actions, because they send messages.
+pub fn set_status(
+    conn: &mut DbConn,
+    number: &str,
+    actor: &crate::auth::User,
+    to: &str,
+    reason: Option<&str>,
+) -> Result<(), ActionError> {
+    let target = match to {
+        "open" => Status::Open,
+        "waiting" => Status::Waiting,
+        "answered" | "closed" => {
+            return Err(ActionError::Invalid(format!(
+                "status: `{to}` is set by POST .../replies or POST .../close"
+            )));
+        }
+        other => {
+            return Err(ActionError::Invalid(format!(
+                "status: `{other}` is not a state to move to: use open or waiting"
+            )));
+        }
+    };
+    let t = load_target(conn, number)?;
+    if t.status == target.as_str() {
+        return Err(ActionError::Conflict(format!(
+            "ticket {} is already {}",
+            t.number,
+            target.as_str()
+        )));
+    }
+    if target == Status::Waiting && t.status == Status::Closed.as_str() {
+        return Err(ActionError::Conflict(format!(
+            "ticket {} is closed: reopen it first",
+            t.number
+        )));
+    }
+    let now = crate::db::now();
+    diesel::update(tickets::table.find(&t.id))
+        .set((
+            tickets::status.eq(target.as_str()),
+            tickets::updated_at.eq(now),
+            (t.status == Status::Closed.as_str())
+                .then(|| tickets::closed_at.eq(None::<chrono::NaiveDateTime>)),
+        ))
+        .execute(conn)?;
+    let kind = if t.status == Status::Closed.as_str() {
+        "reopened"
+    } else {
+        "status_changed"
+    };
+    event(
+        conn,
+        &t.id,
+        &actor.login,
+        kind,
+        serde_json::json!({"from": t.status, "to": target.as_str(), "reason": reason}),
+    )?;
+    Ok(())
+}
+
 /// Closes the ticket and (R10) offers the applicant a 1-5 rating where the channel can ask.
 pub fn close(
     conn: &mut DbConn,

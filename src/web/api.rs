@@ -25,6 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(post_transfer),
         )
         .route("/api/v1/tickets/{number}/close", web::post().to(post_close))
+        .route(
+            "/api/v1/tickets/{number}/status",
+            web::post().to(post_status),
+        )
         .route("/api/v1/calendar/due", web::get().to(calendar_due))
         .route(
             "/api/v1/calendar/days/{date}",
@@ -272,6 +276,37 @@ async fn post_close(
         })
         .await??;
     app.jobs_wakeup.notify_one();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: String,
+    reason: Option<String>,
+}
+
+async fn post_status(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<StatusBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who
+        .require(Role::works_tickets, "change ticket status")?
+        .clone();
+    let number = path.into_inner();
+    let body = body.into_inner();
+    app.db
+        .write(move |c| {
+            Ok(tickets::set_status(
+                c,
+                &number,
+                &user,
+                &body.status,
+                body.reason.as_deref(),
+            ))
+        })
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 

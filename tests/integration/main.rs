@@ -285,6 +285,49 @@ async fn r8_ticket_lifecycle_assign_reply_transfer_close(backend: Backend) {
         )
         .await;
     assert_eq!(r.status(), 404);
+
+    // An operator reopens the closed ticket, sets it waiting on the applicant, and the
+    // states that send messages are refused here.
+    let status = |s: &'static str| serde_json::json!({"status": s, "reason": "asked for the IIN"});
+    assert_eq!(
+        t.post_auth(&path("status"), &op, status("open"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        t.post_auth(&path("status"), &op, status("waiting"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        t.post_auth(&path("status"), &op, status("waiting"))
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(
+        t.post_auth(&path("status"), &op, status("closed"))
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(
+        t.post_auth(&path("status"), &op, status("lost"))
+            .await
+            .status(),
+        422
+    );
+    let detail: serde_json::Value = t
+        .get_auth(&format!("/api/v1/tickets/{number}"), &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["status"], "waiting");
+    assert!(detail["closed_at"].is_null());
+    assert!(has_event(&detail, "reopened") && has_event(&detail, "status_changed"));
     t.stop().await;
 }
 
