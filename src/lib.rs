@@ -150,12 +150,14 @@ impl App {
 }
 
 async fn load_calendar(db: &Db) -> Result<Calendar, DbError> {
-    use crate::db::schema::calendar_days;
-    let rows: Vec<(String, String, String)> = db
+    use crate::db::schema::{calendar_days, calendar_years};
+    let (rows, years): (Vec<(String, String, String)>, Vec<i32>) = db
         .run(|c| {
-            Ok(calendar_days::table
+            let days = calendar_days::table
                 .select((calendar_days::day, calendar_days::kind, calendar_days::note))
-                .load(c)?)
+                .load(c)?;
+            let years = calendar_years::table.select(calendar_years::year).load(c)?;
+            Ok((days, years))
         })
         .await?;
     let overrides = rows.into_iter().filter_map(|(day, kind, note)| {
@@ -163,7 +165,32 @@ async fn load_calendar(db: &Db) -> Result<Calendar, DbError> {
         let kind: DayKind = kind.parse().ok()?;
         Some(DayOverride { date, kind, note })
     });
-    Ok(Calendar::with_overrides(overrides))
+    let mut calendar = Calendar::with_overrides(overrides);
+    for year in years {
+        calendar.confirm_movable_days(year);
+    }
+    Ok(calendar)
+}
+
+/// Records that a year's movable days (Kurban Ait, transfers) are all set, so its
+/// deadlines stop carrying the "not set" warning.
+pub fn confirm_calendar_year(
+    conn: &mut db::DbConn,
+    year: i32,
+    note: &str,
+    by: &str,
+) -> Result<(), DbError> {
+    use crate::db::schema::calendar_years;
+    diesel::delete(calendar_years::table.find(year)).execute(conn)?;
+    diesel::insert_into(calendar_years::table)
+        .values((
+            calendar_years::year.eq(year),
+            calendar_years::note.eq(note),
+            calendar_years::set_by.eq(by),
+            calendar_years::set_at.eq(db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Stores an administrator's calendar decision (one row per date; the latest wins).

@@ -88,6 +88,17 @@ enum CalendarCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Confirm that a year's movable days (Kurban Ait, transfers) are all set, so its
+    /// deadlines stop warning that they are not.
+    Confirm {
+        #[arg(long)]
+        year: i32,
+        /// The acts that set them.
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Add or override a date: holiday, day-off or working-day, naming the act.
     Set {
         /// The date, YYYY-MM-DD.
@@ -375,6 +386,21 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
                     );
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        CalendarCommand::Confirm { year, note, config } => {
+            if !(2000..=2100).contains(&year) {
+                return Err(format!("--year {year}: give a year between 2000 and 2100").into());
+            }
+            if note.trim().is_empty() {
+                return Err("--note must name the acts that set the movable days".into());
+            }
+            let app = baylanys::App::build(Config::load(&config)?).await?;
+            let n = note.trim().to_string();
+            app.db
+                .write(move |c| baylanys::confirm_calendar_year(c, year, &n, "cli"))
+                .await?;
+            println!("movable days of {year} confirmed ({})", note.trim());
             Ok(ExitCode::SUCCESS)
         }
         CalendarCommand::Set {

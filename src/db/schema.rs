@@ -155,6 +155,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_years (year) {
+        year -> Integer,
+        note -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     counters (name) {
         name -> Text,
         value -> BigInt,
@@ -186,6 +195,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_events,
     jobs,
     calendar_days,
+    calendar_years,
     counters,
     channel_state,
 );

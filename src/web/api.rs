@@ -35,6 +35,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::put().to(put_calendar_day),
         )
         .route("/api/v1/calendar/{year}", web::get().to(calendar_year))
+        .route(
+            "/api/v1/calendar/{year}/movable-days",
+            web::put().to(put_movable_days),
+        )
         .route("/calendar/{file}", web::get().to(calendar_ics));
 }
 
@@ -456,4 +460,34 @@ async fn put_calendar_day(
         "date": o.date.to_string(), "kind": o.kind.as_str(), "note": o.note,
         "working": app.calendar().is_working_day(o.date),
     })))
+}
+
+#[derive(Deserialize)]
+struct MovableDaysBody {
+    note: String,
+}
+
+/// An administrator confirms that a year's movable days are all entered.
+async fn put_movable_days(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<MovableDaysBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who
+        .require(|r| r == Role::Admin, "change the calendar")?
+        .clone();
+    let year = parse_year(&path.into_inner())?;
+    let note = body.into_inner().note.trim().to_string();
+    if note.is_empty() {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "note",
+            "required: name the acts that set the year's movable days",
+        )]));
+    }
+    app.db
+        .write(move |c| crate::confirm_calendar_year(c, year, &note, &user.login))
+        .await?;
+    app.reload_calendar().await?;
+    Ok(HttpResponse::Ok().json(app.calendar().year(year)))
 }

@@ -747,6 +747,60 @@ async fn c1_calendar_api_answers_due_dates_years_and_admin_overrides(backend: Ba
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["kind", "note"]);
+
+    // 2027's deadlines warn that its movable days are not set, until an administrator
+    // confirms them.
+    let due_2027 = || async {
+        t.client
+            .get(format!(
+                "{}/api/v1/calendar/due?from=2027-05-14T10:00:00%2B05:00",
+                t.url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let before = due_2027().await;
+    assert!(
+        before["explanation"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("not set"),
+        "{before}"
+    );
+    let body = serde_json::json!({"note": "Kurban Ait 2027 by decree; no transfers"});
+    let url = format!("{}/api/v1/calendar/2027/movable-days", t.url);
+    let r = t
+        .client
+        .put(&url)
+        .bearer_auth(&op)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = t
+        .client
+        .put(&url)
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let year: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(year["movable_days_set"], true);
+    let after = due_2027().await;
+    assert!(
+        !after["explanation"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("not set"),
+        "{after}"
+    );
     t.stop().await;
 }
 
