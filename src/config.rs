@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub max_attachment_bytes: Option<u64>,
     pub max_message_bytes: Option<u64>,
     pub acks_per_sender_per_hour: Option<u32>,
+    pub agency_ref_prefixes: Option<Vec<String>>,
     pub telegram_token: Option<String>,
     pub telegram_api_url: Option<String>,
     pub telegram_webhook_secret: Option<String>,
@@ -82,6 +83,10 @@ pub struct ConfigArgs {
     /// Automatic acknowledgements sent to one address per hour at most [default: 5].
     #[arg(long, env = "BAYLANYS_ACKS_PER_SENDER_PER_HOUR")]
     pub acks_per_sender_per_hour: Option<u32>,
+    /// Prefixes of state agencies' own reference numbers in mail subjects, comma-separated
+    /// (e.g. "МЮ-,Исх. №"); found references are recorded on the ticket.
+    #[arg(long, env = "BAYLANYS_AGENCY_REF_PREFIXES", value_delimiter = ',')]
+    pub agency_ref_prefixes: Option<Vec<String>>,
     /// Telegram bot token; the bot runs when it is set.
     #[arg(long, env = "BAYLANYS_TELEGRAM_TOKEN", hide_env_values = true)]
     pub telegram_token: Option<String>,
@@ -114,6 +119,7 @@ pub struct Config {
     pub max_attachment_bytes: u64,
     pub max_message_bytes: u64,
     pub acks_per_sender_per_hour: u32,
+    pub agency_ref_prefixes: Vec<String>,
     pub telegram_token: Option<String>,
     pub telegram_api_url: Option<String>,
     pub telegram_webhook_secret: Option<String>,
@@ -217,6 +223,14 @@ impl Config {
                 .acks_per_sender_per_hour
                 .or(f.acks_per_sender_per_hour)
                 .unwrap_or(5),
+            agency_ref_prefixes: a
+                .agency_ref_prefixes
+                .or(f.agency_ref_prefixes)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
             telegram_token: a
                 .telegram_token
                 .or(f.telegram_token)

@@ -72,7 +72,7 @@ pub fn parse_config(app: &App) -> ParseConfig {
         own_addresses: vec![own],
         max_message_size: usize::try_from(app.config.max_message_bytes).unwrap_or(usize::MAX),
         max_attachment_size: usize::try_from(app.config.max_attachment_bytes).unwrap_or(usize::MAX),
-        agency_ref_prefixes: Vec::new(),
+        agency_ref_prefixes: app.config.agency_ref_prefixes.clone(),
         number_prefix: app.config.registration_prefix.clone(),
     }
 }
@@ -168,6 +168,16 @@ fn register_message(
         }
     };
     c.batch_execute("RELEASE SAVEPOINT mail_intake")?;
+    if !m.agency_refs.is_empty() {
+        // An agency's own number for the matter: kept for matching its answers to forwards.
+        crate::tickets::event(
+            c,
+            &registered.ticket_id,
+            "system",
+            "agency_reference",
+            serde_json::json!({"references": m.agency_refs, "message_id": registered.message_id}),
+        )?;
+    }
     if !m.oversize.is_empty() {
         oversize_notice(c, app, &inbound, &registered, &m.oversize)?;
     }

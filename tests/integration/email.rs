@@ -23,7 +23,33 @@ both_backends!(
     imap_mail_becomes_tickets_and_is_backfilled_after_downtime,
     ingest_email_cli_exits_0_when_stored_and_75_when_the_database_is_down,
     oversize_attachments_are_dropped_and_the_sender_is_told,
+    agency_reference_numbers_in_subjects_are_recorded,
 );
+
+/// An agency answering in its own numbering: the configured prefixes find it.
+async fn agency_reference_numbers_in_subjects_are_recorded(backend: Backend) {
+    let t = spawn_config(backend, |c| c.agency_ref_prefixes = vec!["МЮ-".into()]).await;
+    let ingest = t.token("mta", Role::Ingest).await;
+    let op = t.token("op", Role::Operator).await;
+    let raw = mail(
+        "kanc@adilet.gov.kz",
+        "agency-1@adilet.gov.kz",
+        "Ответ на запрос МЮ-2026/1234",
+        "",
+        "Сообщаем, что справка выдана.",
+    );
+    let out = post_raw(&t, &ingest, raw).await;
+    assert_eq!(out["outcome"], "registered");
+    let d = detail(&t, &op, out["number"].as_str().expect("number")).await;
+    let refs: Vec<&serde_json::Value> = d["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "agency_reference")
+        .collect();
+    assert_eq!(refs.len(), 1, "{d}");
+    assert_eq!(refs[0]["data"]["references"][0], "МЮ-2026/1234");
+}
 
 /// A plain-text mail with raw UTF-8 headers, as many real clients send.
 fn mail(from: &str, message_id: &str, subject: &str, headers: &str, body: &str) -> Vec<u8> {

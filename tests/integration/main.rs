@@ -2,6 +2,7 @@
 //! against SQLite and against PostgreSQL.
 
 mod browser;
+mod calendar_rules;
 mod process;
 mod support;
 mod telegram;
