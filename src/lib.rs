@@ -117,6 +117,26 @@ impl App {
             .await
     }
 
+    /// Hourly: forgets finished jobs after 30 days and Telegram update ids after 7.
+    pub async fn housekeeping(&self) {
+        let pruned = self
+            .db
+            .write(|c| {
+                Ok((
+                    crate::jobs::prune_done(c, 30)?,
+                    crate::telegram::prune_update_log(c, 7)?,
+                ))
+            })
+            .await;
+        match pruned {
+            Ok((jobs, updates)) if jobs + updates > 0 => {
+                tracing::info!(jobs, updates, "housekeeping removed old rows")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
+
     /// Re-reads the stored overrides: after an edit here, or periodically for edits made
     /// through another instance.
     pub async fn reload_calendar(&self) -> Result<(), DbError> {
@@ -234,8 +254,13 @@ pub fn serve(
     let refresher = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut minutes = 0u64;
         loop {
             tick.tick().await;
+            if minutes % 60 == 0 {
+                refresher.housekeeping().await;
+            }
+            minutes += 1;
             if let Err(e) = refresher.reload_calendar().await {
                 tracing::warn!(error = %e, "calendar refresh failed");
             }

@@ -72,6 +72,18 @@ fn set_state(c: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Forgets handled update ids older than `days`: the stored offset already keeps
+/// Telegram from sending them again; the ids only guard against a redelivery soon after.
+pub fn prune_update_log(c: &mut DbConn, days: i64) -> Result<usize, DbError> {
+    let before = crate::db::now() - chrono::Duration::days(days);
+    Ok(diesel::delete(
+        channel_state::table
+            .filter(channel_state::key.like("tg:update:%"))
+            .filter(channel_state::updated_at.lt(before)),
+    )
+    .execute(c)?)
+}
+
 /// The contact of a chat, created on first contact.
 fn chat_contact(c: &mut DbConn, chat: &str) -> Result<String, DbError> {
     let found: Option<String> = contacts::table

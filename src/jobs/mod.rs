@@ -166,6 +166,17 @@ pub fn fail(conn: &mut DbConn, job: &Job, error: &str, retry: Retry) -> Result<b
     Ok(give_up)
 }
 
+/// Forgets finished jobs older than `days` (failed ones stay: they are someone's to-do).
+pub fn prune_done(conn: &mut DbConn, days: i64) -> Result<usize, DbError> {
+    let before = Utc::now().naive_utc() - Duration::days(days);
+    Ok(diesel::delete(
+        jobs::table
+            .filter(jobs::status.eq("done"))
+            .filter(jobs::updated_at.lt(before)),
+    )
+    .execute(conn)?)
+}
+
 #[derive(Debug, Serialize)]
 pub struct JobCounts {
     pub pending: i64,

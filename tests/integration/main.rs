@@ -41,7 +41,71 @@ both_backends!(
     tickets_are_listed_with_filters_search_and_keyset_pages,
     c1_calendar_api_answers_due_dates_years_and_admin_overrides,
     operator_api_requires_a_token_and_the_right_role,
+    housekeeping_forgets_old_finished_work_and_keeps_failures,
 );
+
+async fn housekeeping_forgets_old_finished_work_and_keeps_failures(backend: Backend) {
+    use baylanys::db::schema::{channel_state, jobs};
+    use diesel::prelude::*;
+    let t = spawn(backend).await;
+    let old = (chrono::Utc::now() - chrono::Duration::days(45)).naive_utc();
+    let fresh = chrono::Utc::now().naive_utc();
+    t.app
+        .db
+        .write(move |c| {
+            for (id, status, at) in [
+                ("old-done", "done", old),
+                ("old-failed", "failed", old),
+                ("new-done", "done", fresh),
+            ] {
+                diesel::insert_into(jobs::table)
+                    .values((
+                        jobs::id.eq(id),
+                        jobs::kind.eq("deliver"),
+                        jobs::payload.eq("{}"),
+                        jobs::status.eq(status),
+                        jobs::run_at.eq(at),
+                        jobs::attempts.eq(1),
+                        jobs::max_attempts.eq(8),
+                        jobs::created_at.eq(at),
+                        jobs::updated_at.eq(at),
+                    ))
+                    .execute(c)?;
+            }
+            for (key, at) in [
+                ("tg:update:1", old),
+                ("tg:update:2", fresh),
+                ("tg:offset", old),
+            ] {
+                diesel::insert_into(channel_state::table)
+                    .values((
+                        channel_state::key.eq(key),
+                        channel_state::value.eq("x"),
+                        channel_state::updated_at.eq(at),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    t.app.housekeeping().await;
+    let (job_ids, keys) = t
+        .app
+        .db
+        .run(|c| {
+            let mut j: Vec<String> = jobs::table.select(jobs::id).load(c)?;
+            let mut k: Vec<String> = channel_state::table.select(channel_state::key).load(c)?;
+            j.sort();
+            k.sort();
+            Ok((j, k))
+        })
+        .await
+        .unwrap();
+    assert_eq!(job_ids, ["new-done", "old-failed"]);
+    assert_eq!(keys, ["tg:offset", "tg:update:2"]);
+    t.stop().await;
+}
 
 async fn r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline(backend: Backend) {
     let t = spawn(backend).await;
