@@ -75,14 +75,20 @@ fn attach_telegram(app: Arc<App>) -> Result<Arc<App>, StartError> {
         let app2 = app.clone();
         tokio::spawn(async move {
             let url = app2.config.database_url.clone();
-            crate::db::holder::hold_and_run(&app2.db, &url, TELEGRAM_POLLING_LOCK, |lost| {
-                let bot = bot.clone();
-                async move {
-                    if let Err(e) = bot.run_polling(lost).await {
-                        tracing::error!(error = %e, "telegram polling stopped");
+            crate::db::holder::hold_and_run(
+                &app2.db,
+                &url,
+                TELEGRAM_POLLING_LOCK,
+                app2.shutdown.clone(),
+                |lost| {
+                    let bot = bot.clone();
+                    async move {
+                        if let Err(e) = bot.run_polling(lost).await {
+                            tracing::error!(error = %e, "telegram polling stopped");
+                        }
                     }
-                }
-            })
+                },
+            )
             .await;
         });
     }

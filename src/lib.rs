@@ -44,6 +44,8 @@ pub struct App {
     pub telegram: OnceLock<Arc<baylanys_telegram::TelegramBot>>,
     pub metrics: web::metrics::Metrics,
     pub rate_limiter: web::ratelimit::RateLimiter,
+    /// Cancelled on shutdown: background work (jobs, polling, the mailbox) stops.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,7 @@ impl App {
             sequences: std::sync::Mutex::new(Vec::new()),
             telegram: OnceLock::new(),
             metrics: web::metrics::Metrics::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }))
     }
 
@@ -237,6 +240,14 @@ pub struct Running {
     pub app: Arc<App>,
 }
 
+impl Running {
+    /// Stops background work and the HTTP server (letting requests in flight finish).
+    pub async fn stop(&self) {
+        self.app.shutdown.cancel();
+        self.server.stop(true).await;
+    }
+}
+
 /// Binds the listener, starts the HTTP server, the job worker and the calendar refresher.
 /// The returned future resolves when the server stops.
 pub fn serve(
@@ -256,7 +267,10 @@ pub fn serve(
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         let mut minutes = 0u64;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = refresher.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             if minutes % 60 == 0 {
                 refresher.housekeeping().await;
             }

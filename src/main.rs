@@ -284,10 +284,23 @@ async fn serve(config: Config) -> Result<ExitCode, AnyError> {
     };
     println!("Baylanys listening on http://{} ({engine})", running.addr);
     tracing::info!(addr = %running.addr, engine, "server started");
+    let app = running.app.clone();
     let handle = running.server.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        // SIGINT from a terminal, SIGTERM from systemd or `docker stop`.
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
         tracing::info!("stopping");
+        app.shutdown.cancel();
         handle.stop(true).await;
     });
     server.await?;

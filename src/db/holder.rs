@@ -64,27 +64,39 @@ impl HolderLock {
     }
 }
 
-/// Runs `work` whenever this instance holds `key`, for the life of the process. `work`
-/// gets a future that resolves when the lock is lost, and should stop then.
-pub async fn hold_and_run<W, Fut>(db: &Db, url: &str, key: &str, work: W)
-where
+/// Runs `work` whenever this instance holds `key`, until `stop` is cancelled. `work`
+/// gets a future that resolves when the lock is lost or on shutdown, and should end then.
+pub async fn hold_and_run<W, Fut>(
+    db: &Db,
+    url: &str,
+    key: &str,
+    stop: tokio_util::sync::CancellationToken,
+    work: W,
+) where
     W: Fn(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    loop {
+    while !stop.is_cancelled() {
         match HolderLock::acquire(db, url, key).await {
             Ok(Some(lock)) => {
                 tracing::info!(input = key, "this instance holds the input");
-                work(Box::pin(lock.lost())).await;
-                tracing::warn!(
-                    input = key,
-                    "stopped holding the input; trying to take it again"
-                );
+                let stop = stop.clone();
+                work(Box::pin(async move {
+                    tokio::select! {
+                        _ = lock.lost() => {}
+                        _ = stop.cancelled() => {}
+                    }
+                }))
+                .await;
+                tracing::info!(input = key, "stopped holding the input");
             }
             Ok(None) => tracing::debug!(input = key, "another instance holds the input"),
             Err(e) => tracing::warn!(input = key, error = %e, "cannot take the lock; retrying"),
         }
-        tokio::time::sleep(LOCK_RETRY).await;
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(LOCK_RETRY) => {}
+        }
     }
 }
 

@@ -11,10 +11,11 @@ use crate::db::schema::{attachments, messages, tickets};
 use crate::db::{Blob, DbError};
 use crate::jobs::{self, Job, Retry};
 
-/// Runs until the process ends: wakes on new work or once a second.
+/// Runs until shutdown: wakes on new work or once a second. A job claimed when shutdown
+/// comes is finished; one not yet claimed waits for the next start (or another instance).
 pub async fn run(app: Arc<App>) {
     let instance = app.config.instance_id.clone();
-    loop {
+    while !app.shutdown.is_cancelled() {
         let claimed = {
             let instance = instance.clone();
             app.db.write(move |c| jobs::claim(c, &instance, 32)).await
@@ -33,6 +34,7 @@ pub async fn run(app: Arc<App>) {
             Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
         }
         tokio::select! {
+            _ = app.shutdown.cancelled() => {}
             _ = app.jobs_wakeup.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }

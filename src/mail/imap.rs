@@ -97,7 +97,7 @@ pub async fn run_imap(app: Arc<App>) {
     };
     let key = state_key(&url);
     let db_url = app.config.database_url.clone();
-    crate::db::holder::hold_and_run(&app.db, &db_url, &key, |lost| {
+    crate::db::holder::hold_and_run(&app.db, &db_url, &key, app.shutdown.clone(), |lost| {
         let sink = DbSink::new(app.clone(), key.clone());
         let inbox = ImapInbox::new(config.clone());
         async move { inbox.run(&sink, lost).await }

@@ -74,6 +74,7 @@ impl TestApp {
     }
 
     pub async fn stop(self) {
+        self.app.shutdown.cancel();
         self.server.stop(false).await;
     }
 }

@@ -14,13 +14,28 @@ struct Server {
     url: String,
     app: Arc<App>,
     client: reqwest::Client,
-    handle: actix_web::dev::ServerHandle,
+    running: baylanys::Running,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    async fn stop(self) {
+        self.running.stop().await;
+    }
 }
 
 async fn spawn_bot_server(backend: Backend, fake: &FakeBotApi, mode: &str) -> Server {
     let (db, dir) = fresh_database(backend);
-    let mut config = test_config(&db, 0);
+    spawn_bot_server_on(&db, dir, fake, mode).await
+}
+
+async fn spawn_bot_server_on(
+    db: &str,
+    dir: Option<tempfile::TempDir>,
+    fake: &FakeBotApi,
+    mode: &str,
+) -> Server {
+    let mut config = test_config(db, 0);
     let tg = fake.config();
     config.telegram_token = Some(tg.token.clone());
     config.telegram_api_url = tg.api_url.as_ref().map(|u| u.to_string());
@@ -33,9 +48,9 @@ async fn spawn_bot_server(backend: Backend, fake: &FakeBotApi, mode: &str) -> Se
     tokio::spawn(server);
     Server {
         url: format!("http://{}", running.addr),
-        app: running.app,
+        app: running.app.clone(),
         client: reqwest::Client::new(),
-        handle: running.server,
+        running,
         _dir: dir,
     }
 }
@@ -174,7 +189,7 @@ async fn r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated
             == Some(5)
     })
     .await;
-    s.handle.stop(false).await;
+    s.stop().await;
 }
 
 async fn telegram_webhook_checks_the_secret_and_registers(backend: Backend) {
@@ -233,7 +248,66 @@ async fn telegram_webhook_checks_the_secret_and_registers(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(quarantined, 1);
-    s.handle.stop(false).await;
+    s.stop().await;
+}
+
+/// Inbound messages of the chat's tickets, oldest first.
+async fn chat_messages(app: &Arc<App>, chat: i64) -> Vec<String> {
+    use baylanys::db::schema::{contacts, messages, tickets};
+    use diesel::prelude::*;
+    app.db
+        .run(move |c| {
+            Ok(messages::table
+                .inner_join(tickets::table.inner_join(contacts::table))
+                .filter(contacts::telegram_chat_id.eq(chat.to_string()))
+                .filter(messages::direction.eq("in"))
+                .order(messages::created_at.asc())
+                .select(messages::body_text)
+                .load(c)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// A restart mid-stream: updates sent while the server is down arrive once it is back,
+/// and none is registered twice.
+async fn telegram_restart_neither_loses_nor_repeats_updates(backend: Backend) {
+    let fake = FakeBotApi::start();
+    let (db, dir) = fresh_database(backend);
+    let chat = 880_003;
+    let first = spawn_bot_server_on(&db, None, &fake, "polling").await;
+    fake.push_update(text_update(chat, "один"));
+    fake.push_update(text_update(chat, "два"));
+    eventually("two messages stored", || async {
+        chat_messages(&first.app, chat).await.len() == 2
+    })
+    .await;
+    first.stop().await;
+    fake.push_update(text_update(chat, "три"));
+    fake.push_update(text_update(chat, "четыре"));
+    let second = spawn_bot_server_on(&db, dir, &fake, "polling").await;
+    eventually("the updates sent while down arrive", || async {
+        chat_messages(&second.app, chat).await.len() >= 4
+    })
+    .await;
+    // Give a repeat, if any, time to show up.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        chat_messages(&second.app, chat).await,
+        ["один", "два", "три", "четыре"]
+    );
+    second.stop().await;
+}
+
+mod restart {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::telegram_restart_neither_loses_nor_repeats_updates(super::Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::telegram_restart_neither_loses_nor_repeats_updates(super::Backend::Postgres).await
+    }
 }
 
 mod polling {
