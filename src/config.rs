@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub max_message_bytes: Option<u64>,
     pub acks_per_sender_per_hour: Option<u32>,
     pub agency_ref_prefixes: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub telegram_token: Option<String>,
     pub telegram_api_url: Option<String>,
     pub telegram_webhook_secret: Option<String>,
@@ -87,6 +88,9 @@ pub struct ConfigArgs {
     /// (e.g. "МЮ-,Исх. №"); found references are recorded on the ticket.
     #[arg(long, env = "BAYLANYS_AGENCY_REF_PREFIXES", value_delimiter = ',')]
     pub agency_ref_prefixes: Option<Vec<String>>,
+    /// Reverse proxies whose X-Forwarded-For is believed for the rate limit, comma-separated IPs.
+    #[arg(long, env = "BAYLANYS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Telegram bot token; the bot runs when it is set.
     #[arg(long, env = "BAYLANYS_TELEGRAM_TOKEN", hide_env_values = true)]
     pub telegram_token: Option<String>,
@@ -120,6 +124,7 @@ pub struct Config {
     pub max_message_bytes: u64,
     pub acks_per_sender_per_hour: u32,
     pub agency_ref_prefixes: Vec<String>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub telegram_token: Option<String>,
     pub telegram_api_url: Option<String>,
     pub telegram_webhook_secret: Option<String>,
@@ -181,7 +186,18 @@ impl Config {
             .public_url
             .or(f.public_url)
             .unwrap_or_else(|| format!("http://{listen}"));
+        let mut trusted_proxies = Vec::new();
+        for p in a.trusted_proxies.or(f.trusted_proxies).unwrap_or_default() {
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            trusted_proxies.push(p.parse().map_err(|_| {
+                ConfigError::Invalid("trusted_proxies", format!("`{p}` is not an IP address"))
+            })?);
+        }
         Ok(Config {
+            trusted_proxies,
             database_url: a
                 .database_url
                 .or(f.database_url)

@@ -222,15 +222,28 @@ pub fn validate(
     Ok(msg)
 }
 
-fn client_ip(req: &HttpRequest) -> std::net::IpAddr {
-    req.peer_addr()
+/// The client's address: the peer, or, when the peer is one of our trusted reverse
+/// proxies, the last address it appended to `X-Forwarded-For` (a client can forge the
+/// earlier ones, not the one our proxy wrote).
+fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> std::net::IpAddr {
+    let peer = req
+        .peer_addr()
         .map(|a| a.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    req.headers()
+        .get("X-Forwarded-For")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|ip| ip.trim().parse().ok())
+        .unwrap_or(peer)
 }
 
 fn check_rate(app: &AppData, req: &HttpRequest) -> Result<(), ApiError> {
     app.rate_limiter
-        .check(client_ip(req), Instant::now())
+        .check(client_ip(req, &app.config.trusted_proxies), Instant::now())
         .map_err(|secs| {
             Metrics::inc(&app.metrics.rate_limited);
             ApiError::TooMany(secs)

@@ -414,6 +414,34 @@ async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait));
+    // X-Forwarded-For from an untrusted peer changes nothing.
+    let r = t
+        .client
+        .post(format!("{}/api/v1/appeals", t.url))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .json(&appeal("текст"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    t.stop().await;
+
+    // Behind a trusted reverse proxy, each client has its own budget.
+    let t = support::spawn_config(backend, |c| {
+        c.rate_limit_per_minute = 1;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let from = |ip: &'static str| {
+        t.client
+            .post(format!("{}/api/v1/appeals", t.url))
+            .header("X-Forwarded-For", format!("198.51.100.7, {ip}"))
+            .json(&appeal("текст"))
+            .send()
+    };
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), 201);
+    assert_eq!(from("203.0.113.2").await.unwrap().status(), 201);
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), 429);
     t.stop().await;
 }
 
