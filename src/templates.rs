@@ -207,7 +207,7 @@ mod tests {
         let t = Templates::new();
         for page in ["web/form.html", "web/error.html"] {
             for l in [Language::Kk, Language::Ru] {
-                let html = t.page(page, l, context! { message => "x", errors => Value::from(()), values => Value::from(()) }).unwrap();
+                let html = t.page(page, l, context! { message => "x", errors => Value::from(()), error_fields => Vec::<String>::new(), values => Value::from(()) }).unwrap();
                 assert!(html.contains("<html"), "{page} {l}");
             }
         }

@@ -322,6 +322,7 @@ fn render_form(
         context! {
             values => shown,
             errors => errors,
+            error_fields => errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
             regions => options(lang, REGIONS),
             topics => options(lang, TOPICS),
             max_mb => (app.config.max_attachment_bytes / (1024 * 1024)).to_string(),

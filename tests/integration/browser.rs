@@ -180,6 +180,8 @@ async fn form_in_chromium(backend: Backend) {
         errors.contains("Тегіңіз бен атыңызды көрсетіңіз"),
         "{errors}"
     );
+    // Screen readers hear which fields are wrong; `find` fails the test if none is marked.
+    d.find("#name[aria-invalid=true]").await;
     d.screenshot(&format!("form-errors-{backend:?}")).await;
 
     // Switch to Russian with the link, fill the form with the keyboard, send it.
