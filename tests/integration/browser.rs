@@ -1,6 +1,7 @@
 //! The public form in headless Chromium, driven through ChromeDriver's WebDriver API:
 //! a person fills it in with the keyboard and mouse, without JavaScript of ours.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
@@ -18,6 +19,11 @@ struct ChildGuard(Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        // The browser is chromedriver's child in its process group: end the whole group,
+        // so a failed test leaves no browser behind.
+        let _ = Command::new("kill")
+            .args(["-9", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -30,6 +36,7 @@ impl Driver {
         let port = free_port();
         let process = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
