@@ -158,6 +158,7 @@ impl App {
             acks_per_sender_per_hour: self.config.acks_per_sender_per_hour,
             email_enabled: self.adapters.contains_key(&Channel::Email),
             sequences: &self.sequences,
+            numbers: Default::default(),
         }
     }
 

@@ -26,6 +26,64 @@ pub struct IntakeContext<'a> {
     pub email_enabled: bool,
     /// PostgreSQL number sequences this application has made sure exist.
     pub sequences: &'a std::sync::Mutex<Vec<String>>,
+    /// Numbers taken ahead for a batch (one round trip for all), used before asking again.
+    pub numbers: std::cell::RefCell<NumberPool>,
+}
+
+/// Registration numbers of one year, taken from the database ahead of use.
+#[derive(Debug, Default)]
+pub struct NumberPool {
+    year: i32,
+    values: std::collections::VecDeque<i64>,
+}
+
+impl IntakeContext<'_> {
+    /// Takes `count` numbers of `year` in one statement, for a batch about to register.
+    pub fn reserve_numbers(
+        &self,
+        conn: &mut DbConn,
+        year: i32,
+        count: usize,
+    ) -> Result<(), DbError> {
+        if count == 0 {
+            return Ok(());
+        }
+        let values: Vec<i64> = match conn {
+            DbConn::Pg(c) => {
+                let seq = sequence_name(self.prefix, year);
+                ensure_sequence(c, &seq, self.sequences)?;
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                    "nextval('{seq}') FROM generate_series(1, {count})"
+                )))
+                .load(c)?
+            }
+            DbConn::Sqlite(_) => {
+                let name = format!("{}-{year}", self.prefix);
+                let last = next_counter(conn, &name, count as i64)?;
+                ((last - count as i64 + 1)..=last).collect()
+            }
+        };
+        *self.numbers.borrow_mut() = NumberPool {
+            year,
+            values: values.into(),
+        };
+        Ok(())
+    }
+
+    fn take_number(&self, conn: &mut DbConn, year: i32) -> Result<RegistrationNumber, DbError> {
+        let reserved = {
+            let mut pool = self.numbers.borrow_mut();
+            if pool.year == year {
+                pool.values.pop_front()
+            } else {
+                None
+            }
+        };
+        match reserved {
+            Some(v) => Ok(RegistrationNumber::new(self.prefix, year, v)),
+            None => next_number(conn, self.prefix, year, self.sequences),
+        }
+    }
 }
 
 /// What intake did with a message.
@@ -80,60 +138,88 @@ fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result<Str
         .clone()
         .or_else(|| (msg.channel == Channel::Email).then(|| s.address.to_lowercase()));
     let chat = (msg.channel == Channel::Telegram).then(|| s.address.clone());
-    let found: Option<String> = if let Some(chat) = &chat {
-        contacts::table
-            .filter(contacts::telegram_chat_id.eq(chat))
-            .select(contacts::id)
-            .first(conn)
-            .optional()?
-    } else if let Some(email) = &email {
-        contacts::table
-            .filter(contacts::email.eq(email))
-            .select(contacts::id)
-            .first(conn)
-            .optional()?
-    } else {
-        None
-    };
-    let now = crate::db::now();
-    if let Some(id) = found {
-        // Keep what the applicant told us most recently.
-        if s.display_name.is_some() || s.phone.is_some() {
-            diesel::update(contacts::table.find(&id))
-                .set((
-                    s.display_name.as_ref().map(|n| contacts::name.eq(n)),
-                    s.phone.as_ref().map(|p| contacts::phone.eq(p)),
-                    contacts::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
-        return Ok(id);
-    }
-    let id = new_id();
     let iin = msg
         .fields
         .get("iin")
         .and_then(|v| v.as_str())
         .map(str::to_string);
-    diesel::insert_into(contacts::table)
-        .values((
-            contacts::id.eq(&id),
-            contacts::kind.eq(if iin.as_deref().is_some_and(is_bin) {
-                "organisation"
-            } else {
-                "person"
-            }),
-            contacts::name.eq(&s.display_name),
-            contacts::email.eq(&email),
-            contacts::phone.eq(&s.phone),
-            contacts::telegram_chat_id.eq(&chat),
-            contacts::iin_bin.eq(&iin),
-            contacts::language.eq(msg.language.map(|l| l.as_str())),
-            contacts::created_at.eq(now),
-            contacts::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(id)
+    let kind = if iin.as_deref().is_some_and(is_bin) {
+        "organisation"
+    } else {
+        "person"
+    };
+    let now = crate::db::now();
+    let id = new_id();
+    // The channel identity that finds the contact again: one upsert, one round trip.
+    let key = if chat.is_some() {
+        Some("telegram_chat_id")
+    } else if email.is_some() {
+        Some("email")
+    } else {
+        None
+    };
+    let Some(key) = key else {
+        diesel::insert_into(contacts::table)
+            .values((
+                contacts::id.eq(&id),
+                contacts::kind.eq(kind),
+                contacts::name.eq(&s.display_name),
+                contacts::phone.eq(&s.phone),
+                contacts::iin_bin.eq(&iin),
+                contacts::language.eq(msg.language.map(|l| l.as_str())),
+                contacts::created_at.eq(now),
+                contacts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        return Ok(id);
+    };
+    // Keep what the applicant told us most recently; never blank out what we knew.
+    let upsert = |p: fn(usize) -> String| {
+        format!(
+            "INSERT INTO contacts (id, kind, name, email, phone, telegram_chat_id, iin_bin, language, \
+             created_at, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+             ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO UPDATE SET \
+             name = COALESCE(excluded.name, contacts.name), \
+             phone = COALESCE(excluded.phone, contacts.phone), \
+             iin_bin = COALESCE(excluded.iin_bin, contacts.iin_bin), \
+             updated_at = excluded.updated_at RETURNING id",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10)
+        )
+    };
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    let bind = |sql: String| {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(id.clone())
+            .bind::<Text, _>(kind)
+            .bind::<Nullable<Text>, _>(s.display_name.clone())
+            .bind::<Nullable<Text>, _>(email.clone())
+            .bind::<Nullable<Text>, _>(s.phone.clone())
+            .bind::<Nullable<Text>, _>(chat.clone())
+            .bind::<Nullable<Text>, _>(iin.clone())
+            .bind::<Nullable<Text>, _>(msg.language.map(|l| l.as_str()))
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now)
+    };
+    let row: ContactId = match conn {
+        DbConn::Pg(c) => bind(upsert(|n| format!("${n}"))).get_result(c)?,
+        DbConn::Sqlite(c) => bind(upsert(|_| "?".to_string())).get_result(c)?,
+    };
+    Ok(row.id)
+}
+
+#[derive(QueryableByName)]
+struct ContactId {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
 }
 
 /// A BIN has 4, 5 or 6 as its fifth digit (the kind of legal entity); an IIN's fifth
@@ -293,7 +379,7 @@ fn register(
         .reply_due(registered_at, ctx.hours)
         .map_err(|e| IntakeError::Deadline(e.to_string()))?;
     let year = registered_at.with_timezone(&chrono_tz::Asia::Almaty).year();
-    let number = next_number(conn, ctx.prefix, year, ctx.sequences)?;
+    let number = ctx.take_number(conn, year)?;
     let language = msg.reply_language();
     let ticket_id = new_id();
     let subject = subject_of(msg);
@@ -496,7 +582,7 @@ pub fn next_number(
             )))
             .get_result::<i64>(c)?
         }
-        DbConn::Sqlite(_) => next_counter(conn, &format!("{prefix}-{year}"))?,
+        DbConn::Sqlite(_) => next_counter(conn, &format!("{prefix}-{year}"), 1)?,
     };
     Ok(RegistrationNumber::new(prefix, year, value))
 }
@@ -552,10 +638,11 @@ pub fn prepare_sequences(
     Ok(())
 }
 
-fn next_counter(conn: &mut DbConn, name: &str) -> Result<i64, DbError> {
+/// Adds `n` to the counter row (created at 0 when missing) and returns the new value.
+fn next_counter(conn: &mut DbConn, name: &str, n: i64) -> Result<i64, DbError> {
     let bump = |conn: &mut DbConn| {
         diesel::update(counters::table.find(name))
-            .set(counters::value.eq(counters::value + 1))
+            .set(counters::value.eq(counters::value + n))
             .returning(counters::value)
             .get_result::<i64>(conn)
             .optional()
@@ -566,7 +653,7 @@ fn next_counter(conn: &mut DbConn, name: &str) -> Result<i64, DbError> {
     diesel::insert_into(counters::table)
         .values((counters::name.eq(name), counters::value.eq(0i64)))
         .execute(conn)?;
-    Ok(bump(conn)?.unwrap_or(1))
+    Ok(bump(conn)?.unwrap_or(n))
 }
 
 fn subject_of(msg: &InboundMessage) -> String {

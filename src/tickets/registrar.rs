@@ -18,7 +18,7 @@ type Queue = Arc<Mutex<mpsc::Receiver<(InboundMessage, Reply)>>>;
 /// The most requests one transaction takes: keeps latency bounded under load.
 const MAX_BATCH: usize = 128;
 /// Writer threads on PostgreSQL: enough to keep its round trips overlapping.
-const POSTGRES_WRITERS: usize = 4;
+const POSTGRES_WRITERS: usize = 8;
 
 #[derive(Clone)]
 pub struct Registrar {
@@ -74,20 +74,31 @@ fn writer(app: Arc<App>, queue: Queue) {
         let (messages, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let calendar = app.calendar();
         let ctx = app.intake_context(&calendar);
-        let together = app
-            .db
-            .write_blocking(|conn| intake_batch(conn, &ctx, &messages).map_err(into_db));
+        // Web-form appeals always open a ticket: their numbers come in one round trip.
+        let new_tickets = messages
+            .iter()
+            .filter(|m| m.channel == baylanys_core::Channel::WebForm)
+            .count();
+        let year =
+            chrono::Datelike::year(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty));
+        let together = app.db.write_blocking(|conn| {
+            ctx.reserve_numbers(conn, year, new_tickets)?;
+            intake_batch(conn, &ctx, &messages).map_err(into_db)
+        });
         let results: Vec<Result<Registered, IntakeError>> = match together {
             Ok(all) => all.into_iter().map(Ok).collect(),
             // One failed: register each alone so the others still get in.
-            Err(_) => messages
-                .iter()
-                .map(|m| {
-                    app.db
-                        .write_blocking(|conn| intake(conn, &ctx, m, None).map_err(into_db))
-                        .map_err(IntakeError::Db)
-                })
-                .collect(),
+            Err(_) => {
+                ctx.numbers.take();
+                messages
+                    .iter()
+                    .map(|m| {
+                        app.db
+                            .write_blocking(|conn| intake(conn, &ctx, m, None).map_err(into_db))
+                            .map_err(IntakeError::Db)
+                    })
+                    .collect()
+            }
         };
         if results.iter().any(Result::is_ok) {
             app.jobs_wakeup.notify_one();

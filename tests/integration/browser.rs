@@ -1,7 +1,6 @@
 //! The public form in headless Chromium, driven through ChromeDriver's WebDriver API:
 //! a person fills it in with the keyboard and mouse, without JavaScript of ours.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
@@ -19,10 +18,10 @@ struct ChildGuard(Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
-        // The browser is chromedriver's child in its process group: end the whole group,
-        // so a failed test leaves no browser behind.
-        let _ = Command::new("kill")
-            .args(["-9", &format!("-{}", self.0.id())])
+        // The browser is chromedriver's child: end it too, so a failed test leaves no
+        // browser behind.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.0.id().to_string()])
             .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -36,7 +35,6 @@ impl Driver {
         let port = free_port();
         let process = Command::new("chromedriver")
             .arg(format!("--port={port}"))
-            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
