@@ -18,7 +18,7 @@ type Queue = Arc<Mutex<mpsc::Receiver<(InboundMessage, Reply)>>>;
 /// The most requests one transaction takes: keeps latency bounded under load.
 const MAX_BATCH: usize = 128;
 /// Writer threads on PostgreSQL: enough to keep its round trips overlapping.
-const POSTGRES_WRITERS: usize = 8;
+const POSTGRES_WRITERS: usize = 4;
 
 #[derive(Clone)]
 pub struct Registrar {
