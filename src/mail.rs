@@ -322,6 +322,8 @@ fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcom
 #[derive(Debug, Clone, Serialize)]
 pub struct QuarantineItem {
     pub id: String,
+    /// `email` or `telegram`: only e-mail can be retried or released as a ticket.
+    pub channel: String,
     pub received_at: String,
     pub reason: Option<String>,
     pub size: i64,
@@ -329,31 +331,66 @@ pub struct QuarantineItem {
 }
 
 /// Quarantined e-mail, newest first (at most 200).
-pub fn quarantine_list(c: &mut DbConn) -> Result<Vec<QuarantineItem>, DbError> {
-    let rows: Vec<(String, chrono::NaiveDateTime, Option<String>, i32, String)> =
-        raw_payloads::table
-            .filter(raw_payloads::channel.eq(Channel::Email.as_str()))
-            .filter(raw_payloads::status.eq("quarantined"))
-            .order(raw_payloads::received_at.desc())
-            .limit(200)
-            .select((
-                raw_payloads::id,
-                raw_payloads::received_at,
-                raw_payloads::reason,
-                diesel::dsl::sql::<diesel::sql_types::Integer>("length(content)"),
-                raw_payloads::sha256,
-            ))
-            .load(c)?;
+/// What every channel quarantined, newest first (at most 200), optionally of one channel.
+pub fn quarantine_list(
+    c: &mut DbConn,
+    channel: Option<Channel>,
+) -> Result<Vec<QuarantineItem>, DbError> {
+    type Row = (
+        String,
+        String,
+        chrono::NaiveDateTime,
+        Option<String>,
+        i32,
+        String,
+    );
+    let mut query = raw_payloads::table
+        .filter(raw_payloads::status.eq("quarantined"))
+        .into_boxed();
+    if let Some(ch) = channel {
+        query = query.filter(raw_payloads::channel.eq(ch.as_str()));
+    }
+    let rows: Vec<Row> = query
+        .order(raw_payloads::received_at.desc())
+        .limit(200)
+        .select((
+            raw_payloads::id,
+            raw_payloads::channel,
+            raw_payloads::received_at,
+            raw_payloads::reason,
+            diesel::dsl::sql::<diesel::sql_types::Integer>("length(content)"),
+            raw_payloads::sha256,
+        ))
+        .load(c)?;
     Ok(rows
         .into_iter()
-        .map(|(id, at, reason, size, sha256)| QuarantineItem {
+        .map(|(id, channel, at, reason, size, sha256)| QuarantineItem {
             id,
+            channel,
             received_at: crate::tickets::almaty(&at),
             reason,
             size: i64::from(size),
             sha256,
         })
         .collect())
+}
+
+/// One quarantined payload whole: its channel, reason and raw bytes.
+pub fn quarantine_item(
+    c: &mut DbConn,
+    id: &str,
+) -> Result<Option<(String, Option<String>, Vec<u8>)>, DbError> {
+    let row: Option<(String, Option<String>, Blob)> = raw_payloads::table
+        .find(id)
+        .filter(raw_payloads::status.eq("quarantined"))
+        .select((
+            raw_payloads::channel,
+            raw_payloads::reason,
+            raw_payloads::content,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(row.map(|(channel, reason, Blob(raw))| (channel, reason, raw)))
 }
 
 /// Why a quarantine action could not run.

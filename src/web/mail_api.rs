@@ -9,6 +9,7 @@ use crate::mail::{self, MailOutcome, QuarantineError};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/inbound/email", web::post().to(post_inbound_email))
         .route("/api/v1/quarantine", web::get().to(list_quarantine))
+        .route("/api/v1/quarantine/{id}", web::get().to(get_quarantined))
         .route(
             "/api/v1/quarantine/{id}/retry",
             web::post().to(retry_quarantined),
@@ -63,10 +64,59 @@ async fn post_inbound_email(
     Ok(outcome_json(&outcome))
 }
 
-async fn list_quarantine(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    channel: Option<String>,
+}
+
+async fn list_quarantine(
+    app: AppData,
+    who: Authed,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     who.require(handles_quarantine, "see the quarantine")?;
-    let items = app.db.run(mail::quarantine_list).await?;
+    let channel = match q.into_inner().channel {
+        Some(c) => Some(
+            c.parse::<baylanys_core::Channel>()
+                .map_err(|e| ApiError::Invalid(vec![super::FieldError::new("channel", e)]))?,
+        ),
+        None => None,
+    };
+    let items = app
+        .db
+        .run(move |c| mail::quarantine_list(c, channel))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// The raw payload, for an operator to read: the message or update exactly as it came.
+async fn get_quarantined(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(handles_quarantine, "see the quarantine")?;
+    let id = path.into_inner();
+    let wanted = id.clone();
+    let item = app.db.run(move |c| mail::quarantine_item(c, &id)).await?;
+    let Some((channel, reason, raw)) = item else {
+        return Err(ApiError::NotFound(format!("no quarantined item {wanted}")));
+    };
+    let content_type = if channel == "email" {
+        "message/rfc822"
+    } else {
+        "application/json"
+    };
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(content_type)
+        .insert_header(("X-Baylanys-Channel", channel));
+    if let Some(reason) = reason
+        && let Ok(v) =
+            actix_web::http::header::HeaderValue::from_str(&reason.replace(['\r', '\n'], " "))
+    {
+        resp.insert_header(("X-Baylanys-Reason", v));
+    }
+    Ok(resp.body(raw))
 }
 
 async fn retry_quarantined(

@@ -248,6 +248,46 @@ async fn telegram_webhook_checks_the_secret_and_registers(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(quarantined, 1);
+    // Operators see it in the quarantine and can read it whole.
+    let token = s
+        .app
+        .db
+        .write(|c| {
+            baylanys::auth::add_user(c, "op", "op", Role::Operator, None)?;
+            Ok(baylanys::auth::create_token(c, "op", None)?.expect("user exists"))
+        })
+        .await
+        .unwrap();
+    let list: Value = s
+        .client
+        .get(format!("{}/api/v1/quarantine?channel=telegram", s.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["channel"], "telegram");
+    assert!(
+        items[0]["reason"].as_str().unwrap().contains("not JSON"),
+        "{list}"
+    );
+    let raw = s
+        .client
+        .get(format!(
+            "{}/api/v1/quarantine/{}",
+            s.url,
+            items[0]["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["x-baylanys-channel"], "telegram");
+    assert_eq!(raw.text().await.unwrap(), "{this is not json");
     s.stop().await;
 }
 
