@@ -5,7 +5,7 @@ use baylanys_core::{Attachment, Channel};
 use serde::Deserialize;
 
 use super::{ApiError, AppData, Authed, FieldError};
-use crate::auth::Role;
+use crate::auth::{Role, User};
 use crate::calendar::{DayKind, DayOverride};
 use crate::tickets::{self, ListFilter, ReplyInput, Status};
 
@@ -180,22 +180,36 @@ async fn post_reply(
         html: body.html,
     };
     let number = path.into_inner();
-    let a = app.clone();
-    let queued = app
+    let queued = ticket_action(&app, user, move |c, user, app| {
+        tickets::reply(
+            c,
+            &number,
+            user,
+            &input,
+            &app.templates,
+            app.email_enabled(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(queued))
+}
+
+/// Runs an operator action in one write transaction, then wakes the job worker for
+/// whatever the action queued (notices, replies, rating requests).
+async fn ticket_action<T, F>(app: &AppData, user: User, action: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn, &User, &crate::App) -> Result<T, tickets::ActionError>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    let shared = app.get_ref().clone();
+    let out = app
         .db
-        .write(move |c| {
-            Ok(tickets::reply(
-                c,
-                &number,
-                &user,
-                &input,
-                &a.templates,
-                a.email_enabled(),
-            ))
-        })
+        .write(move |c| Ok(action(c, &user, &shared)))
         .await??;
     app.jobs_wakeup.notify_one();
-    Ok(HttpResponse::Accepted().json(queued))
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -210,11 +224,11 @@ async fn post_assign(
     body: web::Json<AssignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let user = who.require(Role::works_tickets, "assign tickets")?.clone();
-    let number = path.into_inner();
-    let login = body.into_inner().login;
-    app.db
-        .write(move |c| Ok(tickets::assign(c, &number, &user, &login)))
-        .await??;
+    let (number, login) = (path.into_inner(), body.into_inner().login);
+    ticket_action(&app, user, move |c, user, _| {
+        tickets::assign(c, &number, user, &login)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,23 +247,20 @@ async fn post_transfer(
     let user = who
         .require(Role::works_tickets, "transfer tickets")?
         .clone();
-    let number = path.into_inner();
-    let body = body.into_inner();
-    let a = app.clone();
-    app.db
-        .write(move |c| {
-            Ok(tickets::transfer(
-                c,
-                &number,
-                &user,
-                &body.queue,
-                body.note.as_deref(),
-                &a.templates,
-                a.email_enabled(),
-            ))
-        })
-        .await??;
-    app.jobs_wakeup.notify_one();
+    let (number, body) = (path.into_inner(), body.into_inner());
+    ticket_action(&app, user, move |c, user, app| {
+        let note = body.note.as_deref();
+        tickets::transfer(
+            c,
+            &number,
+            user,
+            &body.queue,
+            note,
+            &app.templates,
+            app.email_enabled(),
+        )
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -266,20 +277,11 @@ async fn post_close(
 ) -> Result<HttpResponse, ApiError> {
     let user = who.require(Role::works_tickets, "close tickets")?.clone();
     let number = path.into_inner();
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
-    let a = app.clone();
-    app.db
-        .write(move |c| {
-            Ok(tickets::close(
-                c,
-                &number,
-                &user,
-                body.resolution.as_deref(),
-                &a.templates,
-            ))
-        })
-        .await??;
-    app.jobs_wakeup.notify_one();
+    let resolution = body.and_then(|b| b.into_inner().resolution);
+    ticket_action(&app, user, move |c, user, app| {
+        tickets::close(c, &number, user, resolution.as_deref(), &app.templates)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -298,19 +300,11 @@ async fn post_status(
     let user = who
         .require(Role::works_tickets, "change ticket status")?
         .clone();
-    let number = path.into_inner();
-    let body = body.into_inner();
-    app.db
-        .write(move |c| {
-            Ok(tickets::set_status(
-                c,
-                &number,
-                &user,
-                &body.status,
-                body.reason.as_deref(),
-            ))
-        })
-        .await??;
+    let (number, body) = (path.into_inner(), body.into_inner());
+    ticket_action(&app, user, move |c, user, _| {
+        tickets::set_status(c, &number, user, &body.status, body.reason.as_deref())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
