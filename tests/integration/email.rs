@@ -24,7 +24,67 @@ both_backends!(
     ingest_email_cli_exits_0_when_stored_and_75_when_the_database_is_down,
     oversize_attachments_are_dropped_and_the_sender_is_told,
     agency_reference_numbers_in_subjects_are_recorded,
+    web_form_applicants_with_an_email_get_the_ack_and_replies_by_mail_too,
 );
+
+/// A web-form appeal that gave an e-mail: the acknowledgement (with the status link) and
+/// the operator's reply go by mail as well as to the status page.
+async fn web_form_applicants_with_an_email_get_the_ack_and_replies_by_mail_too(backend: Backend) {
+    let (sink, t, _) = mail_server(backend).await;
+    let mut appeal = crate::support::appeal("Не приходит SMS-код для входа");
+    appeal["email"] = "erlan@example.kz".into();
+    let created: serde_json::Value = t
+        .post_json("/api/v1/appeals", appeal)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let number = created["number"].as_str().expect("number").to_string();
+    let ack = wait_sent(&sink, 1).remove(0);
+    assert!(subject_of(&ack).contains(&number));
+    let body = match baylanys_email::parse(&ack, &ParseConfig::default()) {
+        Ok(ParsedEmail::Message(m)) => m.inbound.body_text,
+        other => panic!("the ack does not parse: {other:?}"),
+    };
+    let key = created["status_url"]
+        .as_str()
+        .expect("url")
+        .rsplit_once("key=")
+        .expect("key")
+        .1
+        .to_string();
+    assert!(body.contains(&key), "the ack carries the status link");
+    assert!(header(&ack, "To").expect("To").contains("erlan@example.kz"));
+
+    let op = t.token("op", Role::Operator).await;
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{number}/replies"),
+            &op,
+            serde_json::json!({"text": "Проверьте номер в профиле eGov."}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let reply = wait_sent(&sink, 2).remove(1);
+    match baylanys_email::parse(&reply, &ParseConfig::default()) {
+        Ok(ParsedEmail::Message(m)) => assert!(
+            m.inbound
+                .body_text
+                .contains("Проверьте номер в профиле eGov.")
+        ),
+        other => panic!("the reply does not parse: {other:?}"),
+    }
+    let page = t
+        .client
+        .get(created["status_url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("Проверьте номер в профиле eGov."));
+}
 
 /// An agency answering in its own numbering: the configured prefixes find it.
 async fn agency_reference_numbers_in_subjects_are_recorded(backend: Backend) {
