@@ -312,7 +312,11 @@ fn append(
     raw_payload_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Registered, IntakeError> {
-    let message_id = insert_inbound_message(conn, &t.ticket_id, msg, raw_payload_id)?;
+    let message_id = new_id();
+    insert_inbound_message(conn, &message_id, &t.ticket_id, msg, raw_payload_id)?;
+    for a in &msg.attachments {
+        crate::tickets::store_attachment(conn, &message_id, a)?;
+    }
     let addition = search_text_of(&[msg.subject.as_deref().unwrap_or(""), &msg.body_text]);
     let current: String = tickets::table
         .find(&t.ticket_id)
@@ -390,42 +394,58 @@ fn register(
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    diesel::insert_into(tickets::table)
-        .values((
-            tickets::id.eq(&ticket_id),
-            tickets::number.eq(number.as_str()),
-            tickets::contact_id.eq(contact_id),
-            tickets::channel.eq(msg.channel.as_str()),
-            tickets::conversation.eq(&msg.thread.conversation),
-            tickets::status.eq(Status::New.as_str()),
-            tickets::queue.eq(field("queue").unwrap_or_else(|| "general".into())),
-            tickets::subject.eq(&subject),
-            tickets::language.eq(language.as_str()),
-            tickets::region.eq(field("region")),
-            tickets::topic.eq(field("topic")),
-            tickets::access_key_hash.eq(access_key.as_deref().map(crate::auth::hash_secret)),
-            tickets::registered_at.eq(registered_at.naive_utc()),
-            tickets::effective_from.eq(deadline.effective_from.to_string()),
-            tickets::due_at.eq(deadline.due_at.naive_utc()),
-            tickets::deadline.eq(serde_json::to_string(&deadline).unwrap_or_default()),
-            tickets::search_text.eq(search_text_of(&[&subject, &msg.body_text, number.as_str()])),
-            tickets::updated_at.eq(now.naive_utc()),
-        ))
-        .execute(conn)?;
-    let message_id = insert_inbound_message(conn, &ticket_id, msg, raw_payload_id)?;
-    event(
-        conn,
-        &ticket_id,
-        &actor_of(msg),
-        "registered",
-        serde_json::json!({
-            "number": number.as_str(),
-            "channel": msg.channel,
-            "due_at": deadline.due_at,
-            "effective_from": deadline.effective_from.to_string(),
-            "rule": "R5",
-        }),
-    )?;
+    let deadline_json = serde_json::to_string(&deadline).unwrap_or_default();
+    let ticket = NewTicket {
+        id: &ticket_id,
+        number: number.as_str(),
+        contact_id,
+        channel: msg.channel.as_str(),
+        conversation: msg.thread.conversation.as_deref(),
+        status: Status::New.as_str(),
+        queue: field("queue").unwrap_or_else(|| "general".into()),
+        subject: &subject,
+        language: language.as_str(),
+        region: field("region"),
+        topic: field("topic"),
+        access_key_hash: access_key.as_deref().map(crate::auth::hash_secret),
+        registered_at: registered_at.naive_utc(),
+        effective_from: deadline.effective_from.to_string(),
+        due_at: deadline.due_at.naive_utc(),
+        deadline: &deadline_json,
+        search_text: search_text_of(&[&subject, &msg.body_text, number.as_str()]),
+        updated_at: now.naive_utc(),
+    };
+    let message_id = new_id();
+    let actor = actor_of(msg);
+    let registered_event = serde_json::json!({
+        "number": number.as_str(),
+        "channel": msg.channel,
+        "due_at": deadline.due_at,
+        "effective_from": deadline.effective_from.to_string(),
+        "rule": "R5",
+    });
+    match conn {
+        // One round trip for the ticket, its first message and the audit event.
+        DbConn::Pg(c) => insert_registration_pg(
+            c,
+            &ticket,
+            &message_id,
+            msg,
+            raw_payload_id,
+            &actor,
+            &registered_event.to_string(),
+        )?,
+        DbConn::Sqlite(_) => {
+            diesel::insert_into(tickets::table)
+                .values(&ticket)
+                .execute(conn)?;
+            insert_inbound_message(conn, &message_id, &ticket_id, msg, raw_payload_id)?;
+            event(conn, &ticket_id, &actor, "registered", registered_event)?;
+        }
+    }
+    for a in &msg.attachments {
+        crate::tickets::store_attachment(conn, &message_id, a)?;
+    }
     link_raw(conn, raw_payload_id, &ticket_id)?;
 
     let reg = Registered {
@@ -519,14 +539,14 @@ fn acknowledge(
 
 fn insert_inbound_message(
     conn: &mut DbConn,
+    id: &str,
     ticket_id: &str,
     msg: &InboundMessage,
     raw_payload_id: Option<&str>,
-) -> Result<String, DbError> {
-    let id = new_id();
+) -> Result<(), DbError> {
     diesel::insert_into(messages::table)
         .values((
-            messages::id.eq(&id),
+            messages::id.eq(id),
             messages::ticket_id.eq(ticket_id),
             messages::direction.eq("in"),
             messages::kind.eq("appeal"),
@@ -540,10 +560,87 @@ fn insert_inbound_message(
             messages::created_at.eq(msg.received_at.naive_utc()),
         ))
         .execute(conn)?;
-    for a in &msg.attachments {
-        crate::tickets::store_attachment(conn, &id, a)?;
-    }
-    Ok(id)
+    Ok(())
+}
+
+/// A new ticket row (the columns a registration sets).
+#[derive(Insertable)]
+#[diesel(table_name = tickets)]
+struct NewTicket<'a> {
+    id: &'a str,
+    number: &'a str,
+    contact_id: &'a str,
+    channel: &'a str,
+    conversation: Option<&'a str>,
+    status: &'a str,
+    queue: String,
+    subject: &'a str,
+    language: &'a str,
+    region: Option<String>,
+    topic: Option<String>,
+    access_key_hash: Option<String>,
+    registered_at: chrono::NaiveDateTime,
+    effective_from: String,
+    due_at: chrono::NaiveDateTime,
+    deadline: &'a str,
+    search_text: String,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// PostgreSQL: the ticket, its first message and the `registered` event in one statement
+/// (data-modifying CTEs; the foreign keys are checked at the end of the statement).
+fn insert_registration_pg(
+    c: &mut diesel::PgConnection,
+    t: &NewTicket<'_>,
+    message_id: &str,
+    msg: &InboundMessage,
+    raw_payload_id: Option<&str>,
+    actor: &str,
+    event_data: &str,
+) -> Result<(), DbError> {
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    const SQL: &str = "WITH t AS (INSERT INTO tickets (id, number, contact_id, channel, \
+        conversation, status, queue, subject, language, region, topic, access_key_hash, \
+        registered_at, effective_from, due_at, deadline, search_text, updated_at) VALUES \
+        ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)), \
+        m AS (INSERT INTO messages (id, ticket_id, direction, kind, channel, address, subject, \
+        body_text, body_html, external_id, raw_payload_id, created_at) VALUES \
+        ($19, $1, 'in', 'appeal', $4, $20, $21, $22, $23, $24, $25, $26)) \
+        INSERT INTO ticket_events (id, ticket_id, at, actor, kind, data) \
+        VALUES ($27, $1, $28, $29, 'registered', $30)";
+    diesel::sql_query(SQL)
+        .bind::<Text, _>(t.id)
+        .bind::<Text, _>(t.number)
+        .bind::<Text, _>(t.contact_id)
+        .bind::<Text, _>(t.channel)
+        .bind::<Nullable<Text>, _>(t.conversation)
+        .bind::<Text, _>(t.status)
+        .bind::<Text, _>(&t.queue)
+        .bind::<Text, _>(t.subject)
+        .bind::<Text, _>(t.language)
+        .bind::<Nullable<Text>, _>(&t.region)
+        .bind::<Nullable<Text>, _>(&t.topic)
+        .bind::<Nullable<Text>, _>(&t.access_key_hash)
+        .bind::<Timestamp, _>(t.registered_at)
+        .bind::<Text, _>(&t.effective_from)
+        .bind::<Timestamp, _>(t.due_at)
+        .bind::<Text, _>(t.deadline)
+        .bind::<Text, _>(&t.search_text)
+        .bind::<Timestamp, _>(t.updated_at)
+        .bind::<Text, _>(message_id)
+        .bind::<Text, _>(&msg.sender.address)
+        .bind::<Nullable<Text>, _>(&msg.subject)
+        .bind::<Text, _>(&msg.body_text)
+        .bind::<Nullable<Text>, _>(&msg.body_html)
+        .bind::<Nullable<Text>, _>(&msg.external_id)
+        .bind::<Nullable<Text>, _>(raw_payload_id)
+        .bind::<Timestamp, _>(msg.received_at.naive_utc())
+        .bind::<Text, _>(new_id())
+        .bind::<Timestamp, _>(crate::db::now())
+        .bind::<Text, _>(actor)
+        .bind::<Text, _>(event_data)
+        .execute(c)?;
+    Ok(())
 }
 
 fn link_raw(
