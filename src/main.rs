@@ -19,7 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (HTTP, job worker, channels). Settings: defaults < baylanys.toml < BAYLANYS_* < flags.
+    /// Run the server (HTTP, job worker, channels). Settings: defaults < baylanys.toml < BAYLANYS_* < flags;
+    /// the log filter is BAYLANYS_LOG (tracing syntax, default info).
     Serve(ConfigArgs),
     /// Apply the database migrations and exit (the server also applies them on start).
     Migrate(ConfigArgs),
