@@ -532,6 +532,26 @@ pub fn messages_of(conn: &mut DbConn, ticket_id: &str) -> Result<Vec<MessageView
         .collect())
 }
 
+/// One stored file: its name, type and bytes.
+pub fn attachment(conn: &mut DbConn, id: &str) -> Result<Option<Attachment>, DbError> {
+    let row: Option<(String, String, Blob)> = attachments::table
+        .find(id)
+        .select((
+            attachments::file_name,
+            attachments::content_type,
+            attachments::content,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(
+        row.map(|(file_name, content_type, Blob(content))| Attachment {
+            file_name,
+            content_type,
+            content,
+        }),
+    )
+}
+
 // ---------------------------------------------------------------------------------------
 // Operator actions
 

@@ -12,6 +12,7 @@ use crate::tickets::{self, ListFilter, ReplyInput, Status};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/tickets", web::get().to(list_tickets))
         .route("/api/v1/tickets/{number}", web::get().to(get_ticket))
+        .route("/api/v1/attachments/{id}", web::get().to(get_attachment))
         .route(
             "/api/v1/tickets/{number}/replies",
             web::post().to(post_reply),
@@ -116,6 +117,36 @@ async fn get_ticket(
     detail
         .map(|d| HttpResponse::Ok().json(d))
         .ok_or_else(|| ApiError::NotFound(format!("ticket {number} not found")))
+}
+
+/// A file an applicant or operator attached, as it was stored.
+async fn get_attachment(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Role::reads_tickets, "read tickets")?;
+    let id = path.into_inner();
+    let wanted = id.clone();
+    let file = app.db.run(move |c| tickets::attachment(c, &id)).await?;
+    let Some(file) = file else {
+        return Err(ApiError::NotFound(format!("no attachment {wanted}")));
+    };
+    // Served as a download, never rendered inline: files come from the public.
+    let disposition = actix_web::http::header::ContentDisposition {
+        disposition: actix_web::http::header::DispositionType::Attachment,
+        parameters: vec![actix_web::http::header::DispositionParam::FilenameExt(
+            actix_web::http::header::ExtendedValue {
+                charset: actix_web::http::header::Charset::Ext("UTF-8".into()),
+                language_tag: None,
+                value: file.file_name.into_bytes(),
+            },
+        )],
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(file.content_type)
+        .insert_header(disposition)
+        .body(file.content))
 }
 
 #[derive(Deserialize)]

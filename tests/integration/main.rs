@@ -42,7 +42,92 @@ both_backends!(
     c1_calendar_api_answers_due_dates_years_and_admin_overrides,
     operator_api_requires_a_token_and_the_right_role,
     housekeeping_forgets_old_finished_work_and_keeps_failures,
+    web_form_attachments_are_checked_stored_and_downloadable,
 );
+
+fn form_with(file_name: &str, content: &[u8], mime: &str) -> reqwest::multipart::Form {
+    let part = reqwest::multipart::Part::bytes(content.to_vec())
+        .file_name(file_name.to_string())
+        .mime_str(mime)
+        .expect("mime");
+    reqwest::multipart::Form::new()
+        .text("name", "Иванов Иван")
+        .text("email", "ivanov@example.kz")
+        .text("region", "almaty")
+        .text("topic", "public_service")
+        .text("text", "Прилагаю справку.")
+        .text("consent", "yes")
+        .text("language", "ru")
+        .part("attachments", part)
+}
+
+async fn web_form_attachments_are_checked_stored_and_downloadable(backend: Backend) {
+    let t = spawn(backend).await;
+    let pdf = b"%PDF-1.4 a certificate".to_vec();
+    let r = t
+        .client
+        .post(format!("{}/appeals", t.url))
+        .multipart(form_with("справка.pdf", &pdf, "application/pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let number = location
+        .trim_start_matches("/appeals/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let op = t.token("op", Role::Operator).await;
+    let d: serde_json::Value = t
+        .get_auth(&format!("/api/v1/tickets/{number}"), &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let file = &d["messages"][0]["attachments"][0];
+    assert_eq!(file["file_name"], "справка.pdf");
+    assert_eq!(file["size"], pdf.len());
+    let r = t
+        .get_auth(
+            &format!("/api/v1/attachments/{}", file["id"].as_str().unwrap()),
+            &op,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), pdf.as_slice());
+    assert_eq!(
+        t.get_auth("/api/v1/attachments/nope", &op).await.status(),
+        404
+    );
+
+    // A program is refused, with the file named, and nothing is registered.
+    let r = t
+        .client
+        .post(format!("{}/appeals", t.url))
+        .multipart(form_with("setup.exe", b"MZ", "application/octet-stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("setup.exe"));
+    let list: serde_json::Value = t
+        .get_auth("/api/v1/tickets", &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["tickets"].as_array().unwrap().len(), 1);
+    t.stop().await;
+}
 
 async fn housekeeping_forgets_old_finished_work_and_keeps_failures(backend: Backend) {
     use baylanys::db::schema::{channel_state, jobs};
