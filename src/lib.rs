@@ -272,7 +272,7 @@ pub fn serve(
                 _ = refresher.shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            if minutes % 60 == 0 {
+            if minutes.is_multiple_of(60) {
                 refresher.housekeeping().await;
             }
             minutes += 1;

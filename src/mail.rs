@@ -375,11 +375,14 @@ pub fn quarantine_list(
         .collect())
 }
 
-/// One quarantined payload whole: its channel, reason and raw bytes.
-pub fn quarantine_item(
-    c: &mut DbConn,
-    id: &str,
-) -> Result<Option<(String, Option<String>, Vec<u8>)>, DbError> {
+/// One quarantined payload whole.
+pub struct QuarantinedPayload {
+    pub channel: String,
+    pub reason: Option<String>,
+    pub raw: Vec<u8>,
+}
+
+pub fn quarantine_item(c: &mut DbConn, id: &str) -> Result<Option<QuarantinedPayload>, DbError> {
     let row: Option<(String, Option<String>, Blob)> = raw_payloads::table
         .find(id)
         .filter(raw_payloads::status.eq("quarantined"))
@@ -390,7 +393,11 @@ pub fn quarantine_item(
         ))
         .first(c)
         .optional()?;
-    Ok(row.map(|(channel, reason, Blob(raw))| (channel, reason, raw)))
+    Ok(row.map(|(channel, reason, Blob(raw))| QuarantinedPayload {
+        channel,
+        reason,
+        raw,
+    }))
 }
 
 /// Why a quarantine action could not run.

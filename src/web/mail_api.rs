@@ -99,7 +99,12 @@ async fn get_quarantined(
     let id = path.into_inner();
     let wanted = id.clone();
     let item = app.db.run(move |c| mail::quarantine_item(c, &id)).await?;
-    let Some((channel, reason, raw)) = item else {
+    let Some(mail::QuarantinedPayload {
+        channel,
+        reason,
+        raw,
+    }) = item
+    else {
         return Err(ApiError::NotFound(format!("no quarantined item {wanted}")));
     };
     let content_type = if channel == "email" {
