@@ -71,11 +71,37 @@ impl Driver {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {v}"))
             .to_string();
-        Driver {
+        let driver = Driver {
             base,
             session,
             client,
             _process: process,
+        };
+        // Look-ups wait for the next page: a click that submits a form returns before
+        // the browser has loaded the answer, more so on a busy machine.
+        driver
+            .call(
+                reqwest::Method::POST,
+                "/timeouts",
+                Some(json!({"implicit": 15000, "pageLoad": 30000})),
+            )
+            .await;
+        driver
+    }
+
+    /// Waits (up to 15 s) until the page's source contains `needle`.
+    async fn wait_for_text(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let source = self.source().await;
+            if source.contains(needle) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the page never showed {needle:?}; it is:\n{source}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 
@@ -178,7 +204,7 @@ async fn form_in_chromium(backend: Backend) {
 
     // Kazakh by choice of the visitor; an empty submission lists what to fix.
     d.goto(&format!("{}/?lang=kk", t.url)).await;
-    assert!(d.source().await.contains("Өтініш беру"));
+    d.wait_for_text("Өтініш беру").await;
     d.click("button[type=submit]").await;
     let errors = d.text("#errors").await;
     assert!(
@@ -191,7 +217,7 @@ async fn form_in_chromium(backend: Backend) {
 
     // Switch to Russian with the link, fill the form with the keyboard, send it.
     d.click("header a[hreflang=ru]").await;
-    assert!(d.source().await.contains("Подать обращение"));
+    d.wait_for_text("Подать обращение").await;
     d.type_into("#name", "Иванов Иван").await;
     d.type_into("#email", "ivanov@example.kz").await;
     d.click("#region option[value=almaty]").await;
@@ -219,7 +245,7 @@ async fn form_in_chromium(backend: Backend) {
         .await;
     assert_eq!(r.status(), 202);
     d.goto(&link).await;
-    assert!(d.source().await.contains("Обновите NCALayer."));
+    d.wait_for_text("Обновите NCALayer.").await;
     d.quit().await;
     t.stop().await;
 }
