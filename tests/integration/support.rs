@@ -62,21 +62,25 @@ impl TestApp {
 
     /// Adds a user with `role` and returns a fresh API token for it.
     pub async fn token(&self, login: &str, role: baylanys::auth::Role) -> String {
-        let login = login.to_string();
-        self.app
-            .db
-            .write(move |c| {
-                baylanys::auth::add_user(c, &login, &login, role, None)?;
-                Ok(baylanys::auth::create_token(c, &login, None)?.expect("user just added"))
-            })
-            .await
-            .expect("token created")
+        token_for(&self.app, login, role).await
     }
 
     pub async fn stop(self) {
         self.app.shutdown.cancel();
         self.server.stop(false).await;
     }
+}
+
+/// Adds a user with `role` to the app's database and returns a fresh API token for it.
+pub async fn token_for(app: &App, login: &str, role: baylanys::auth::Role) -> String {
+    let login = login.to_string();
+    app.db
+        .write(move |c| {
+            baylanys::auth::add_user(c, &login, &login, role, None)?;
+            Ok(baylanys::auth::create_token(c, &login, None)?.expect("user just added"))
+        })
+        .await
+        .expect("token created")
 }
 
 /// Settings for a test server: defaults with the given database and rate limit.

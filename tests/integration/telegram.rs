@@ -8,7 +8,7 @@ use baylanys::auth::Role;
 use baylanys_telegram::fake_api::FakeBotApi;
 use serde_json::{Value, json};
 
-use crate::support::{Backend, eventually, fresh_database, test_config};
+use crate::support::{Backend, eventually, fresh_database, test_config, token_for};
 
 struct Server {
     url: String,
@@ -129,11 +129,7 @@ async fn r4_telegram_appeal_by_long_polling_is_registered_acknowledged_and_rated
     })
     .await;
     // Operator reply and close: the reply and a 1-5 rating keyboard arrive in the chat.
-    let admin = s.app.db.write(|c| {
-        baylanys::auth::add_user(c, "op", "op", Role::Operator, None)?;
-        Ok(baylanys::auth::create_token(c, "op", None)?.expect("user exists"))
-    });
-    let token = admin.await.unwrap();
+    let token = token_for(&s.app, "op", Role::Operator).await;
     let r = s
         .client
         .post(format!("{}/api/v1/tickets/{number}/replies", s.url))
@@ -249,15 +245,7 @@ async fn telegram_webhook_checks_the_secret_and_registers(backend: Backend) {
         .unwrap();
     assert_eq!(quarantined, 1);
     // Operators see it in the quarantine and can read it whole.
-    let token = s
-        .app
-        .db
-        .write(|c| {
-            baylanys::auth::add_user(c, "op", "op", Role::Operator, None)?;
-            Ok(baylanys::auth::create_token(c, "op", None)?.expect("user exists"))
-        })
-        .await
-        .unwrap();
+    let token = token_for(&s.app, "op", Role::Operator).await;
     let list: Value = s
         .client
         .get(format!("{}/api/v1/quarantine?channel=telegram", s.url))
