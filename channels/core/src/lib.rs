@@ -342,3 +342,83 @@ mod tests {
         assert!("fax".parse::<Channel>().unwrap_err().contains("fax"));
     }
 }
+
+/// Text as Baylanys stores it: control characters removed, except tab, line feed and
+/// carriage return. PostgreSQL refuses U+0000 in text and SQLite would keep it, so every
+/// edge (a channel's parser, a form, an API body, a query parameter) passes text through
+/// here and both backends store the same thing; raw payloads keep their bytes.
+pub fn clean_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(is_stripped_control) {
+        std::borrow::Cow::Owned(s.chars().filter(|c| !is_stripped_control(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// [`clean_text`] in place, for owned strings.
+pub fn clean_string(s: &mut String) {
+    if s.chars().any(is_stripped_control) {
+        s.retain(|c| !is_stripped_control(c));
+    }
+}
+
+/// C0 controls (but tab, LF, CR), DEL and the C1 controls.
+fn is_stripped_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+impl InboundMessage {
+    /// Removes control characters from every text the message carries (see
+    /// [`clean_text`]): the one place intake makes text storable on both backends.
+    pub fn clean(&mut self) {
+        clean_string(&mut self.body_text);
+        for s in [
+            &mut self.subject,
+            &mut self.body_html,
+            &mut self.external_id,
+            &mut self.suppress_ack,
+            &mut self.sender.display_name,
+            &mut self.sender.phone,
+            &mut self.sender.email,
+            &mut self.thread.number_in_subject,
+            &mut self.thread.conversation,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            clean_string(s);
+        }
+        clean_string(&mut self.sender.address);
+        for r in &mut self.thread.references {
+            clean_string(r);
+        }
+        self.thread.references.retain(|r| !r.is_empty());
+        for a in &mut self.attachments {
+            clean_string(&mut a.file_name);
+            clean_string(&mut a.content_type);
+        }
+        for v in self.fields.values_mut() {
+            if let serde_json::Value::String(s) = v {
+                clean_string(s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod clean_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_removed_but_line_breaks_and_tabs_stay() {
+        assert_eq!(clean_text("a\0b\u{7}c\u{85}d\te\r\nf"), "abcd\te\r\nf");
+        assert!(matches!(clean_text("Сәлем"), std::borrow::Cow::Borrowed(_)));
+        let mut m = InboundMessage::new(Channel::Email, Sender::default(), "x\0y");
+        m.subject = Some("s\0".into());
+        m.thread.references = vec!["\0".into(), "a@b".into()];
+        m.clean();
+        assert_eq!(m.body_text, "xy");
+        assert_eq!(m.subject.as_deref(), Some("s"));
+        assert_eq!(m.thread.references, vec!["a@b".to_string()]);
+    }
+}
