@@ -31,6 +31,9 @@ pub struct FileConfig {
     pub telegram_api_url: Option<String>,
     pub telegram_webhook_secret: Option<String>,
     pub telegram_mode: Option<String>,
+    pub sqlite_synchronous: Option<String>,
+    pub follow_ups_per_sender_per_hour: Option<u32>,
+    pub trusted_authserv_id: Option<String>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -103,6 +106,18 @@ pub struct ConfigArgs {
     /// How updates arrive: polling or webhook [default: polling].
     #[arg(long, env = "BAYLANYS_TELEGRAM_MODE")]
     pub telegram_mode: Option<String>,
+    /// SQLite durability: full (a 201 survives a power cut) or normal (survives a killed
+    /// process; the last commits may be lost on an OS crash) [default: full].
+    #[arg(long, env = "BAYLANYS_SQLITE_SYNCHRONOUS")]
+    pub sqlite_synchronous: Option<String>,
+    /// Follow-ups one sender may add in an hour; later ones are held on the ticket for an
+    /// operator (stored, but they do not reopen it); 0 turns the limit off [default: 30].
+    #[arg(long, env = "BAYLANYS_FOLLOW_UPS_PER_SENDER_PER_HOUR")]
+    pub follow_ups_per_sender_per_hour: Option<u32>,
+    /// The authserv-id our receiving MTA writes in Authentication-Results; mail failing
+    /// DMARC there never joins an existing ticket [default: none, no verdict is read].
+    #[arg(long, env = "BAYLANYS_TRUSTED_AUTHSERV_ID")]
+    pub trusted_authserv_id: Option<String>,
 }
 
 /// The resolved configuration the application runs with.
@@ -129,6 +144,12 @@ pub struct Config {
     pub telegram_api_url: Option<String>,
     pub telegram_webhook_secret: Option<String>,
     pub telegram_mode: String,
+    pub sqlite_synchronous: crate::db::Synchronous,
+    pub follow_ups_per_sender_per_hour: u32,
+    pub trusted_authserv_id: Option<String>,
+    /// Whether a missing SQLite database may be created (serve and migrate); one-shot
+    /// commands refuse, so a mistyped path never becomes a second, empty database.
+    pub create_database: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +203,21 @@ impl Config {
                 format!("`{telegram_mode}` must be polling or webhook"),
             ));
         }
+        let sqlite_synchronous = match a
+            .sqlite_synchronous
+            .or(f.sqlite_synchronous)
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("full") | Some("FULL") => crate::db::Synchronous::Full,
+            Some("normal") | Some("NORMAL") => crate::db::Synchronous::Normal,
+            Some(other) => {
+                return Err(ConfigError::Invalid(
+                    "sqlite_synchronous",
+                    format!("`{other}` must be full or normal"),
+                ));
+            }
+        };
         let public_url = a
             .public_url
             .or(f.public_url)
@@ -255,6 +291,17 @@ impl Config {
             telegram_webhook_secret: a.telegram_webhook_secret.or(f.telegram_webhook_secret),
             telegram_mode,
             listen,
+            sqlite_synchronous,
+            follow_ups_per_sender_per_hour: a
+                .follow_ups_per_sender_per_hour
+                .or(f.follow_ups_per_sender_per_hour)
+                .unwrap_or(30),
+            trusted_authserv_id: a
+                .trusted_authserv_id
+                .or(f.trusted_authserv_id)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            create_database: true,
         })
     }
 }

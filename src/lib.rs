@@ -61,7 +61,14 @@ pub enum StartError {
 impl App {
     /// Connects and migrates the database and loads the calendar's stored overrides.
     pub async fn build(config: Config) -> Result<Arc<App>, StartError> {
-        let db = Db::connect(&config.database_url, config.pool_size)?;
+        let db = Db::open(
+            &config.database_url,
+            db::OpenOptions {
+                pool_size: config.pool_size,
+                create: config.create_database,
+                synchronous: config.sqlite_synchronous,
+            },
+        )?;
         let migrate_db = db.clone();
         tokio::task::spawn_blocking(move || migrate_db.migrate())
             .await
@@ -156,6 +163,7 @@ impl App {
             public_url: &self.config.public_url,
             templates: &self.templates,
             acks_per_sender_per_hour: self.config.acks_per_sender_per_hour,
+            follow_ups_per_sender_per_hour: self.config.follow_ups_per_sender_per_hour,
             email_enabled: self.adapters.contains_key(&Channel::Email),
             sequences: &self.sequences,
             numbers: Default::default(),

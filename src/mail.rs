@@ -74,6 +74,7 @@ pub fn parse_config(app: &App) -> ParseConfig {
         max_attachment_size: usize::try_from(app.config.max_attachment_bytes).unwrap_or(usize::MAX),
         agency_ref_prefixes: app.config.agency_ref_prefixes.clone(),
         number_prefix: app.config.registration_prefix.clone(),
+        trusted_authserv_id: app.config.trusted_authserv_id.clone(),
     }
 }
 
@@ -89,7 +90,10 @@ fn dedupe_key(parsed: &Result<ParsedEmail, ParseFailure>, hash: &str) -> String 
 }
 
 /// Stores, parses and acts on one raw message. `received_at` is the IMAP INTERNALDATE
-/// for backfilled mail, else now. An error means nothing was stored.
+/// for backfilled mail, else now. An error means nothing was stored and the database is
+/// out of reach (the MTA or the mailbox follower tries again later); a message the
+/// database refuses for any other reason is kept whole in the quarantine instead, so one
+/// message never blocks the mailbox.
 pub async fn ingest_raw(
     app: &Arc<App>,
     raw: Vec<u8>,
@@ -97,25 +101,89 @@ pub async fn ingest_raw(
 ) -> Result<MailOutcome, DbError> {
     let at = received_at.unwrap_or_else(Utc::now);
     let parsed = baylanys_email::parse_at(&raw, &parse_config(app), at);
-    let key = dedupe_key(&parsed, &baylanys_email::sha256(&raw));
-    let a = app.clone();
-    let result = app
-        .db
+    let hash = baylanys_email::sha256(&raw);
+    let key = dedupe_key(&parsed, &hash);
+    let raw = Arc::new(raw);
+    let mut failure = None;
+    // A second try covers a race lost to another process (a number sequence created at
+    // the same moment); a fault of the message itself fails again.
+    for _ in 0..2 {
+        let (a, raw, k, parsed) = (app.clone(), raw.clone(), key.clone(), parsed.clone());
+        let result = app
+            .db
+            .write(move |c| {
+                let (raw_id, new) =
+                    store_raw(c, Channel::Email, Some(&k), &raw, "stored", None)?;
+                if !new {
+                    return Ok(MailOutcome::Duplicate);
+                }
+                apply(c, &a, &raw_id, parsed)
+            })
+            .await;
+        match result {
+            Ok(outcome) => {
+                app.jobs_wakeup.notify_one();
+                return Ok(outcome);
+            }
+            Err(e) if e.is_transient() => return Err(e),
+            // Only our own dedupe key says "duplicate": another instance stored this one.
+            Err(e) if e.is_unique_violation() && raw_key_exists(app, &key).await? => {
+                return Ok(MailOutcome::Duplicate);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "storing an e-mail failed");
+                failure = Some(e);
+            }
+        }
+    }
+    let reason = format!(
+        "could not be stored as a ticket: {}",
+        failure.map_or_else(String::new, |e| e.to_string())
+    );
+    quarantine_whole(app, raw, &hash, reason).await
+}
+
+async fn raw_key_exists(app: &App, key: &str) -> Result<bool, DbError> {
+    let key = key.to_string();
+    app.db
+        .run(move |c| {
+            Ok(raw_payloads::table
+                .filter(raw_payloads::dedupe_key.eq(&key))
+                .select(raw_payloads::id)
+                .first::<String>(c)
+                .optional()?
+                .is_some())
+        })
+        .await
+}
+
+/// Keeps the raw bytes alone, in the quarantine, with the reason: the last resort for a
+/// message that the database took as bytes but not as a ticket.
+async fn quarantine_whole(
+    app: &App,
+    raw: Arc<Vec<u8>>,
+    hash: &str,
+    reason: String,
+) -> Result<MailOutcome, DbError> {
+    let key = format!("email-unstored:{hash}");
+    let reason = baylanys_core::clean_text(&reason).into_owned();
+    app.db
         .write(move |c| {
-            let (raw_id, new) = store_raw(c, Channel::Email, Some(&key), &raw, "stored", None)?;
+            let (id, new) = store_raw(
+                c,
+                Channel::Email,
+                Some(&key),
+                &raw,
+                "quarantined",
+                Some(&reason),
+            )?;
             if !new {
                 return Ok(MailOutcome::Duplicate);
             }
-            apply(c, &a, &raw_id, parsed)
+            tracing::warn!(raw_id = id, reason, "e-mail quarantined");
+            Ok(MailOutcome::Quarantined { id, reason })
         })
-        .await;
-    let outcome = match result {
-        // Another instance stored the same message a moment ago.
-        Err(e) if e.is_unique_violation() => MailOutcome::Duplicate,
-        other => other?,
-    };
-    app.jobs_wakeup.notify_one();
-    Ok(outcome)
+        .await
 }
 
 /// Acts on a parsed message whose raw row `raw_id` exists, in the caller's transaction.
@@ -156,6 +224,16 @@ fn register_message(
 ) -> Result<MailOutcome, DbError> {
     let mut inbound = m.inbound;
     inbound.suppress_ack = m.suppress_ack.clone();
+    let unauthenticated = m
+        .authentication
+        .as_ref()
+        .filter(|a| a.dmarc_failed())
+        .cloned();
+    if unauthenticated.is_some() {
+        // Anyone can write an applicant's address in From: a message our MTA found failing
+        // DMARC never joins an existing ticket.
+        inbound.thread.force_new = true;
+    }
     let calendar = app.calendar();
     c.batch_execute("SAVEPOINT mail_intake")?;
     let registered = match intake(c, &app.intake_context(&calendar), &inbound, Some(raw_id)) {
@@ -168,6 +246,18 @@ fn register_message(
         }
     };
     c.batch_execute("RELEASE SAVEPOINT mail_intake")?;
+    if let Some(auth) = unauthenticated {
+        crate::tickets::event(
+            c,
+            &registered.ticket_id,
+            "system",
+            "sender_not_authenticated",
+            serde_json::json!({
+                "authentication_results": auth, "message_id": registered.message_id,
+                "note": "DMARC failed at our mail server: registered as a new ticket, not joined to an existing one",
+            }),
+        )?;
+    }
     if !m.agency_refs.is_empty() {
         // An agency's own number for the matter: kept for matching its answers to forwards.
         crate::tickets::event(
@@ -262,6 +352,9 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// The raw-payload status of a delivery report that matched none of our messages.
+pub const UNMATCHED_REPORT: &str = "unmatched_report";
+
 /// A bounce for one of our messages: that message is marked failed; never a ticket.
 fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcome, DbError> {
     let target: Option<(String, String)> = match &dsn.original_message_id {
@@ -302,12 +395,16 @@ fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcom
             .first(c)
             .optional()?;
     }
-    let reason = target
-        .is_none()
-        .then_some("delivery report for a message we do not know");
+    let (status, reason) = match &target {
+        Some(_) => ("processed", None),
+        None => (
+            UNMATCHED_REPORT,
+            Some("delivery report for a message we do not know"),
+        ),
+    };
     diesel::update(raw_payloads::table.find(raw_id))
         .set((
-            raw_payloads::status.eq("processed"),
+            raw_payloads::status.eq(status),
             raw_payloads::reason.eq(reason),
             raw_payloads::ticket_id.eq(target.map(|t| t.1)),
         ))
@@ -330,12 +427,41 @@ pub struct QuarantineItem {
     pub sha256: String,
 }
 
-/// Quarantined e-mail, newest first (at most 200).
-/// What every channel quarantined, newest first (at most 200), optionally of one channel.
+/// Which held payloads a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldKind {
+    /// Payloads that could not be read or stored.
+    Quarantined,
+    /// Delivery reports that matched none of our messages.
+    UnmatchedReports,
+}
+
+impl HeldKind {
+    fn status(self) -> &'static str {
+        match self {
+            HeldKind::Quarantined => "quarantined",
+            HeldKind::UnmatchedReports => UNMATCHED_REPORT,
+        }
+    }
+}
+
+/// One page of a listing, newest first, and where the next page starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantinePage {
+    pub items: Vec<QuarantineItem>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<String>,
+}
+
+/// What every channel quarantined (or the unmatched delivery reports), newest first,
+/// optionally of one channel, `limit` (1-200) at a time after the id `after`.
 pub fn quarantine_list(
     c: &mut DbConn,
+    kind: HeldKind,
     channel: Option<Channel>,
-) -> Result<Vec<QuarantineItem>, DbError> {
+    after: Option<&str>,
+    limit: i64,
+) -> Result<QuarantinePage, DbError> {
     type Row = (
         String,
         String,
@@ -344,15 +470,20 @@ pub fn quarantine_list(
         i32,
         String,
     );
+    let limit = limit.clamp(1, 200);
     let mut query = raw_payloads::table
-        .filter(raw_payloads::status.eq("quarantined"))
+        .filter(raw_payloads::status.eq(kind.status()))
         .into_boxed();
     if let Some(ch) = channel {
         query = query.filter(raw_payloads::channel.eq(ch.as_str()));
     }
+    if let Some(after) = after {
+        query = query.filter(raw_payloads::id.lt(after.to_string()));
+    }
+    // Ids are time-ordered (UUIDv7): the id order is the order of arrival.
     let rows: Vec<Row> = query
-        .order(raw_payloads::received_at.desc())
-        .limit(200)
+        .order(raw_payloads::id.desc())
+        .limit(limit + 1)
         .select((
             raw_payloads::id,
             raw_payloads::channel,
@@ -362,8 +493,10 @@ pub fn quarantine_list(
             raw_payloads::sha256,
         ))
         .load(c)?;
-    Ok(rows
+    let more = rows.len() as i64 > limit;
+    let items: Vec<QuarantineItem> = rows
         .into_iter()
+        .take(limit as usize)
         .map(|(id, channel, at, reason, size, sha256)| QuarantineItem {
             id,
             channel,
@@ -372,7 +505,13 @@ pub fn quarantine_list(
             size: i64::from(size),
             sha256,
         })
-        .collect())
+        .collect();
+    let next_after = if more {
+        items.last().map(|i| i.id.clone())
+    } else {
+        None
+    };
+    Ok(QuarantinePage { items, next_after })
 }
 
 /// One quarantined payload whole.
@@ -385,7 +524,7 @@ pub struct QuarantinedPayload {
 pub fn quarantine_item(c: &mut DbConn, id: &str) -> Result<Option<QuarantinedPayload>, DbError> {
     let row: Option<(String, Option<String>, Blob)> = raw_payloads::table
         .find(id)
-        .filter(raw_payloads::status.eq("quarantined"))
+        .filter(raw_payloads::status.eq_any(["quarantined", UNMATCHED_REPORT]))
         .select((
             raw_payloads::channel,
             raw_payloads::reason,

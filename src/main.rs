@@ -25,8 +25,10 @@ enum Command {
     /// Apply the database migrations and exit (the server also applies them on start).
     Migrate(ConfigArgs),
     /// Store one raw e-mail read from stdin (an MTA pipe). Exit 0 when stored (ticket,
-    /// follow-up, duplicate or quarantine), 75 (EX_TEMPFAIL) when the database is
-    /// unavailable so the MTA retries, 1 on other errors.
+    /// follow-up, duplicate or quarantine); 65 (EX_DATAERR, the MTA bounces it) when it is
+    /// larger than BAYLANYS_MAX_MESSAGE_BYTES; 75 (EX_TEMPFAIL, the MTA keeps it and
+    /// retries) on anything else: the database unavailable or missing (this command never
+    /// creates one), a bad setting or flag.
     IngestEmail {
         #[command(flatten)]
         config: ConfigArgs,
@@ -156,7 +158,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -164,7 +169,11 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return if piping() {
+                ExitCode::from(EX_TEMPFAIL)
+            } else {
+                ExitCode::FAILURE
+            };
         }
     };
     match runtime.block_on(run(cli)) {
@@ -177,6 +186,25 @@ fn main() -> ExitCode {
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Whether this process is the MTA pipe.
+fn piping() -> bool {
+    std::env::args().nth(1).as_deref() == Some("ingest-email")
+}
+
+/// A command line clap refuses. For `ingest-email` that is a configuration mistake in the
+/// MTA, which must defer (75) rather than bounce the citizen's mail with our usage text.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    let _ = e.print();
+    if piping() && !informational {
+        eprintln!("the message was not stored, try again later");
+        ExitCode::from(EX_TEMPFAIL)
+    } else {
+        ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+    }
+}
 
 async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     match cli.command {
@@ -195,7 +223,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
-        Command::IngestEmail { config } => ingest_email(Config::load(&config)?).await,
+        Command::IngestEmail { config } => Ok(ingest_email(config).await),
         Command::Telegram {
             command: TelegramCommand::SetWebhook { url, config },
         } => set_webhook(&url, Config::load(&config)?).await,
@@ -203,7 +231,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             command: UserCommand::Add(a),
         } => {
             let role = baylanys::auth::Role::parse(&a.role)?;
-            let app = baylanys::App::build(Config::load(&a.config)?).await?;
+            let app = baylanys::App::build(existing(Config::load(&a.config)?)).await?;
             let password = std::env::var("BAYLANYS_PASSWORD")
                 .ok()
                 .filter(|p| !p.is_empty());
@@ -233,7 +261,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     config,
                 },
         } => {
-            let app = baylanys::App::build(Config::load(&config)?).await?;
+            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
             let l = login.clone();
             let token = app
                 .db
@@ -311,20 +339,41 @@ async fn serve(config: Config) -> Result<ExitCode, AnyError> {
 /// sysexits.h EX_TEMPFAIL: the MTA keeps the message and tries again later.
 const EX_TEMPFAIL: u8 = 75;
 
-async fn ingest_email(config: Config) -> Result<ExitCode, AnyError> {
-    use std::io::Read;
-    let mut raw = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
+/// sysexits.h EX_DATAERR: the MTA bounces the message, with our text, to its sender.
+const EX_DATAERR: u8 = 65;
+
+/// The MTA pipe. Only a message the server stored (or already had) exits 0, and only one
+/// that can never be accepted (over the size limit) is refused for good; anything else,
+/// a configuration mistake included, defers (75), so the MTA keeps the mail and retries.
+async fn ingest_email(args: ConfigArgs) -> ExitCode {
+    let defer = |what: String| {
+        eprintln!("error: {what}; the message was not stored, try again later");
+        ExitCode::from(EX_TEMPFAIL)
+    };
+    let config = match Config::load(&args) {
+        Ok(c) => existing(c),
+        Err(e) => return defer(e.to_string()),
+    };
+    let limit = config.max_message_bytes;
+    let raw = match read_capped(std::io::stdin().lock(), limit) {
+        Ok(Some(raw)) => raw,
+        Ok(None) => {
+            eprintln!(
+                "error: the message is larger than {limit} bytes, the most this server accepts \
+                 (BAYLANYS_MAX_MESSAGE_BYTES); send the files in several smaller messages"
+            );
+            return ExitCode::from(EX_DATAERR);
+        }
+        Err(e) => return defer(format!("cannot read the message from stdin: {e}")),
+    };
     let app = match baylanys::App::build(config).await {
         Ok(app) => app,
-        Err(baylanys::StartError::Db(e)) => {
-            eprintln!("error: {e}; the message was not stored, try again later");
-            return Ok(ExitCode::from(EX_TEMPFAIL));
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return defer(e.to_string()),
     };
+    // The year's number sequence exists before a registration needs it (PostgreSQL).
+    if let Err(e) = app.prepare_numbers().await {
+        return defer(e.to_string());
+    }
     match baylanys::mail::ingest_raw(&app, raw, None).await {
         Ok(outcome) => {
             println!(
@@ -335,13 +384,18 @@ async fn ingest_email(config: Config) -> Result<ExitCode, AnyError> {
                     .map(|n| format!(" {n}"))
                     .unwrap_or_default()
             );
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}; the message was not stored, try again later");
-            Ok(ExitCode::from(EX_TEMPFAIL))
-        }
+        Err(e) => defer(e.to_string()),
     }
+}
+
+/// Reads everything, or `None` as soon as there is more than `limit` bytes.
+fn read_capped(input: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    input.take(limit.saturating_add(1)).read_to_end(&mut raw)?;
+    Ok((raw.len() as u64 <= limit).then_some(raw))
 }
 
 async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
@@ -409,7 +463,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
             if note.trim().is_empty() {
                 return Err("--note must name the acts that set the movable days".into());
             }
-            let app = baylanys::App::build(Config::load(&config)?).await?;
+            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
             let n = note.trim().to_string();
             app.db
                 .write(move |c| baylanys::confirm_calendar_year(c, year, &n, "cli"))
@@ -429,8 +483,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
             if note.trim().is_empty() {
                 return Err("--note must name the act that decided it".into());
             }
-            let config = Config::load(&config)?;
-            let app = baylanys::App::build(config).await?;
+            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
             let o = DayOverride {
                 date,
                 kind,
@@ -457,10 +510,24 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
     }
 }
 
-/// The calendar with the overrides stored in the configured database.
+/// The calendar with the overrides stored in the configured database; without one, the
+/// built-in calendar (with a warning: administrators' overrides are then not known).
 async fn load_calendar(
     config: &Config,
 ) -> Result<std::sync::Arc<baylanys::calendar::Calendar>, AnyError> {
-    let app = baylanys::App::build(config.clone()).await?;
-    Ok(app.calendar())
+    match baylanys::App::build(existing(config.clone())).await {
+        Ok(app) => Ok(app.calendar()),
+        Err(baylanys::StartError::Db(e @ baylanys::db::DbError::Missing(_))) => {
+            eprintln!("warning: {e}; using the built-in calendar without administrators' overrides");
+            Ok(std::sync::Arc::new(baylanys::calendar::Calendar::builtin()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One-shot commands work on an existing database and never create one: a mistyped path
+/// must not become a second, empty database with its own registration numbers.
+fn existing(mut config: Config) -> Config {
+    config.create_database = false;
+    config
 }

@@ -59,12 +59,42 @@ pub enum DbError {
     BadUrl(String),
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error(
+        "the SQLite database {0} does not exist: check the database URL, or create it with `baylanys migrate`"
+    )]
+    Missing(String),
 }
 
 impl DbError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, DbError::Query(diesel::result::Error::NotFound))
     }
+    /// The database could not be reached or asked us to try again: an outage, not a
+    /// fault of the data, so the caller defers (exit 75, 503) instead of giving up.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match self {
+            DbError::Unavailable(_) | DbError::Missing(_) => true,
+            DbError::Query(E::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    K::ClosedConnection
+                        | K::UnableToSendCommand
+                        | K::SerializationFailure
+                        | K::ReadOnlyTransaction
+                ) || {
+                    let m = info.message();
+                    m.contains("database is locked")
+                        || m.contains("disk I/O error")
+                        || m.contains("database or disk is full")
+                        || m.contains("terminating connection")
+                }
+            }
+            DbError::Query(E::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,
@@ -98,20 +128,42 @@ pub fn parse_url(url: &str) -> Result<(Engine, String), DbError> {
     }
 }
 
+/// How SQLite syncs commits to disk (`PRAGMA synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Every commit is on disk before it returns: a 201 survives a power cut.
+    #[default]
+    Full,
+    /// Commits survive a killed process; an OS crash or power loss may lose the last ones.
+    Normal,
+}
+
+/// How [`Db::open`] treats the database.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    pub pool_size: u32,
+    /// A missing SQLite file (and its folders) may be created.
+    pub create: bool,
+    pub synchronous: Synchronous,
+}
+
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas(Synchronous);
 
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         if let DbConn::Sqlite(c) = conn {
-            // WAL + NORMAL survives a killed process (the 201-means-committed promise);
-            // busy_timeout covers readers racing a checkpoint.
             // busy_timeout first, so the pragmas after it wait for a lock instead of failing;
-            // journal_mode = WAL is persistent and was set once in `Db::connect`.
-            c.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
-            )
+            // journal_mode = WAL is persistent and was set once in `Db::open`. Group commit
+            // makes FULL cost one sync per batch, not per appeal.
+            let sync = match self.0 {
+                Synchronous::Full => "FULL",
+                Synchronous::Normal => "NORMAL",
+            };
+            c.batch_execute(&format!(
+                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync}; \
+                 PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;"
+            ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
@@ -130,8 +182,29 @@ pub struct Db {
 }
 
 impl Db {
+    /// Opens (and on SQLite may create) the database with the defaults: FULL sync.
     pub fn connect(url: &str, pool_size: u32) -> Result<Db, DbError> {
+        Db::open(
+            url,
+            OpenOptions {
+                pool_size,
+                create: true,
+                synchronous: Synchronous::Full,
+            },
+        )
+    }
+
+    pub fn open(url: &str, options: OpenOptions) -> Result<Db, DbError> {
+        let pool_size = options.pool_size;
         let (engine, conn_url) = parse_url(url)?;
+        let in_memory = conn_url == ":memory:" || conn_url.starts_with("file::memory:");
+        if engine == Engine::Sqlite
+            && !options.create
+            && !in_memory
+            && !std::path::Path::new(&conn_url).exists()
+        {
+            return Err(DbError::Missing(conn_url));
+        }
         if engine == Engine::Sqlite
             && let Some(parent) = std::path::Path::new(&conn_url).parent()
             && !parent.as_os_str().is_empty()
@@ -152,7 +225,7 @@ impl Db {
             // Open connections as they are needed: one-shot commands (ingest-email) stay cheap.
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(SqlitePragmas(options.synchronous)))
             .build(manager)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         Ok(Db {

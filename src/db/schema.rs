@@ -63,6 +63,7 @@ diesel::table! {
         rating -> Nullable<Integer>,
         search_text -> Text,
         updated_at -> Timestamp,
+        applicant -> Nullable<Text>,
     }
 }
 
@@ -98,6 +99,7 @@ diesel::table! {
         delivery_error -> Nullable<Text>,
         created_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
+        search_text -> Nullable<Text>,
     }
 }
 

@@ -22,6 +22,8 @@ pub struct IntakeContext<'a> {
     pub public_url: &'a str,
     pub templates: &'a Templates,
     pub acks_per_sender_per_hour: u32,
+    /// Follow-ups one sender may add per hour before the next are held (0: no limit).
+    pub follow_ups_per_sender_per_hour: u32,
     /// Web-form applicants who gave an e-mail get the acknowledgement there too.
     pub email_enabled: bool,
     /// PostgreSQL number sequences this application has made sure exist.
@@ -124,11 +126,35 @@ pub fn intake(
     raw_payload_id: Option<&str>,
 ) -> Result<Registered, IntakeError> {
     let now = chrono::Utc::now();
+    // Stored text carries no control characters, on either backend (PostgreSQL refuses NUL).
+    let msg = &*msg.cleaned();
     let contact_id = find_or_create_contact(conn, msg)?;
     if let Some(existing) = find_thread(conn, msg, &contact_id)? {
         return append(conn, ctx, msg, existing, raw_payload_id, now);
     }
     register(conn, ctx, msg, &contact_id, raw_payload_id, now)
+}
+
+/// The applicant's details as given with this message: kept on the ticket as submitted.
+fn applicant_of(msg: &InboundMessage) -> Option<String> {
+    let s = &msg.sender;
+    let email = s
+        .email
+        .clone()
+        .or_else(|| (msg.channel == Channel::Email).then(|| s.address.to_lowercase()));
+    let iin = msg.fields.get("iin").and_then(|v| v.as_str());
+    let mut o = serde_json::Map::new();
+    for (k, v) in [
+        ("name", s.display_name.as_deref()),
+        ("email", email.as_deref()),
+        ("phone", s.phone.as_deref()),
+        ("iin", iin),
+    ] {
+        if let Some(v) = v {
+            o.insert(k.into(), v.into());
+        }
+    }
+    (!o.is_empty()).then(|| serde_json::Value::Object(o).to_string())
 }
 
 fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result<String, DbError> {
@@ -306,29 +332,49 @@ fn find_thread(
 
 fn append(
     conn: &mut DbConn,
-    _ctx: &IntakeContext<'_>,
+    ctx: &IntakeContext<'_>,
     msg: &InboundMessage,
     t: ThreadTarget,
     raw_payload_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Registered, IntakeError> {
+    let held = follow_ups_exceeded(conn, ctx, msg, now)?;
     let message_id = new_id();
-    insert_inbound_message(conn, &message_id, &t.ticket_id, msg, raw_payload_id)?;
+    let search = search_text_of(&[msg.subject.as_deref().unwrap_or(""), &msg.body_text]);
+    let kind = if held.is_some() { "held" } else { "appeal" };
+    insert_message(
+        conn,
+        &message_id,
+        &t.ticket_id,
+        msg,
+        raw_payload_id,
+        kind,
+        Some(&search),
+    )?;
     for a in &msg.attachments {
         crate::tickets::store_attachment(conn, &message_id, a)?;
     }
-    let addition = search_text_of(&[msg.subject.as_deref().unwrap_or(""), &msg.body_text]);
-    let current: String = tickets::table
-        .find(&t.ticket_id)
-        .select(tickets::search_text)
-        .first(conn)?;
-    let mut search = current;
-    search.push('\n');
-    search.push_str(&addition);
+    if let Some(count) = held {
+        // Stored and shown on the ticket, but it neither reopens nor re-sorts it.
+        event(
+            conn,
+            &t.ticket_id,
+            &actor_of(msg),
+            "follow_up_held",
+            serde_json::json!({
+                "message_id": message_id, "channel": msg.channel,
+                "reason": format!(
+                    "{count} follow-ups from {} in the last hour (limit {})",
+                    msg.sender.address, ctx.follow_ups_per_sender_per_hour
+                ),
+            }),
+        )?;
+        link_raw(conn, raw_payload_id, &t.ticket_id)?;
+        return Ok(t.registered(message_id));
+    }
     let reopen = matches!(t.status.as_str(), "answered" | "closed" | "waiting");
     diesel::update(tickets::table.find(&t.ticket_id))
         .set((
-            tickets::search_text.eq(&search),
             tickets::updated_at.eq(now.naive_utc()),
             reopen.then(|| tickets::status.eq(Status::Open.as_str())),
             reopen.then(|| tickets::closed_at.eq(None::<chrono::NaiveDateTime>)),
@@ -355,17 +401,49 @@ fn append(
         )?;
     }
     link_raw(conn, raw_payload_id, &t.ticket_id)?;
-    Ok(Registered {
-        ticket_id: t.ticket_id,
-        number: t.number,
-        new_ticket: false,
-        registered_at: t.registered_at.and_utc(),
-        due_at: t.due_at.and_utc(),
-        effective_from: t.effective_from,
-        language: t.language.parse().unwrap_or_default(),
-        access_key: None,
-        message_id,
-    })
+    Ok(t.registered(message_id))
+}
+
+/// `Some(count)` when the sender has already added as many follow-ups this hour as one
+/// sender may: the next ones are held for an operator (a flood must not reopen a ticket
+/// over and over, nor cost the other applicants their turn).
+fn follow_ups_exceeded(
+    conn: &mut DbConn,
+    ctx: &IntakeContext<'_>,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, DbError> {
+    let limit = i64::from(ctx.follow_ups_per_sender_per_hour);
+    if limit == 0 {
+        return Ok(None);
+    }
+    let since = (now - chrono::Duration::hours(1)).naive_utc();
+    // Counting stops at the limit: the cost does not grow with the flood.
+    let recent: Vec<String> = messages::table
+        .filter(messages::address.eq(&msg.sender.address))
+        .filter(messages::created_at.gt(since))
+        .filter(messages::direction.eq("in"))
+        .select(messages::id)
+        .limit(limit + 1)
+        .load(conn)?;
+    let count = recent.len() as i64;
+    Ok((count > limit).then_some(count))
+}
+
+impl ThreadTarget {
+    fn registered(self, message_id: String) -> Registered {
+        Registered {
+            ticket_id: self.ticket_id,
+            number: self.number,
+            new_ticket: false,
+            registered_at: self.registered_at.and_utc(),
+            due_at: self.due_at.and_utc(),
+            effective_from: self.effective_from,
+            language: self.language.parse().unwrap_or_default(),
+            access_key: None,
+            message_id,
+        }
+    }
 }
 
 fn register(
@@ -414,6 +492,7 @@ fn register(
         deadline: &deadline_json,
         search_text: search_text_of(&[&subject, &msg.body_text, number.as_str()]),
         updated_at: now.naive_utc(),
+        applicant: applicant_of(msg),
     };
     let message_id = new_id();
     let actor = actor_of(msg);
@@ -439,7 +518,16 @@ fn register(
             diesel::insert_into(tickets::table)
                 .values(&ticket)
                 .execute(conn)?;
-            insert_inbound_message(conn, &message_id, &ticket_id, msg, raw_payload_id)?;
+            // The ticket's own search text covers its first message.
+            insert_message(
+                conn,
+                &message_id,
+                &ticket_id,
+                msg,
+                raw_payload_id,
+                "appeal",
+                None,
+            )?;
             event(conn, &ticket_id, &actor, "registered", registered_event)?;
         }
     }
@@ -537,19 +625,22 @@ fn acknowledge(
     Ok(())
 }
 
-fn insert_inbound_message(
+fn insert_message(
     conn: &mut DbConn,
     id: &str,
     ticket_id: &str,
     msg: &InboundMessage,
     raw_payload_id: Option<&str>,
+    kind: &str,
+    search_text: Option<&str>,
 ) -> Result<(), DbError> {
     diesel::insert_into(messages::table)
         .values((
             messages::id.eq(id),
             messages::ticket_id.eq(ticket_id),
             messages::direction.eq("in"),
-            messages::kind.eq("appeal"),
+            messages::kind.eq(kind),
+            messages::search_text.eq(search_text),
             messages::channel.eq(msg.channel.as_str()),
             messages::address.eq(&msg.sender.address),
             messages::subject.eq(&msg.subject),
@@ -585,6 +676,7 @@ struct NewTicket<'a> {
     deadline: &'a str,
     search_text: String,
     updated_at: chrono::NaiveDateTime,
+    applicant: Option<String>,
 }
 
 /// PostgreSQL: the ticket, its first message and the `registered` event in one statement
@@ -601,8 +693,9 @@ fn insert_registration_pg(
     use diesel::sql_types::{Nullable, Text, Timestamp};
     const SQL: &str = "WITH t AS (INSERT INTO tickets (id, number, contact_id, channel, \
         conversation, status, queue, subject, language, region, topic, access_key_hash, \
-        registered_at, effective_from, due_at, deadline, search_text, updated_at) VALUES \
-        ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)), \
+        registered_at, effective_from, due_at, deadline, search_text, updated_at, applicant) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+        $18, $31)), \
         m AS (INSERT INTO messages (id, ticket_id, direction, kind, channel, address, subject, \
         body_text, body_html, external_id, raw_payload_id, created_at) VALUES \
         ($19, $1, 'in', 'appeal', $4, $20, $21, $22, $23, $24, $25, $26)) \
@@ -639,6 +732,7 @@ fn insert_registration_pg(
         .bind::<Timestamp, _>(crate::db::now())
         .bind::<Text, _>(actor)
         .bind::<Text, _>(event_data)
+        .bind::<Nullable<Text>, _>(&t.applicant)
         .execute(c)?;
     Ok(())
 }
@@ -696,8 +790,9 @@ fn sequence_name(prefix: &str, year: i32) -> String {
 
 /// Makes sure the year's sequence exists. Sequences made ahead of time (see
 /// [`prepare_sequences`]) are known and cost nothing; any other year (a back-dated mail)
-/// creates its sequence inside this transaction, and a concurrent creation that loses
-/// the race fails the batch, which is then retried message by message.
+/// creates its sequence inside this transaction. Two transactions creating the same one
+/// at once: the loser waits for the winner's commit and then fails on `pg_class`'s unique
+/// index; inside a savepoint that failure is undone and the winner's sequence is used.
 fn ensure_sequence(
     c: &mut diesel::PgConnection,
     seq: &str,
@@ -708,8 +803,19 @@ fn ensure_sequence(
         .unwrap_or_else(|p| p.into_inner())
         .iter()
         .any(|k| k == seq);
-    if !is_known {
-        c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}"))?;
+    if is_known {
+        return Ok(());
+    }
+    c.batch_execute("SAVEPOINT create_sequence")?;
+    match c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}")) {
+        Ok(()) => c.batch_execute("RELEASE SAVEPOINT create_sequence")?,
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => c.batch_execute(
+            "ROLLBACK TO SAVEPOINT create_sequence; RELEASE SAVEPOINT create_sequence",
+        )?,
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }
@@ -726,7 +832,15 @@ pub fn prepare_sequences(
     };
     for year in years {
         let seq = sequence_name(prefix, *year);
-        c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}"))?;
+        match c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}")) {
+            // Another process created it at the same moment: it exists, which is all we need.
+            Ok(())
+            | Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {}
+            Err(e) => return Err(e.into()),
+        }
         let mut k = known.lock().unwrap_or_else(|p| p.into_inner());
         if !k.contains(&seq) {
             k.push(seq);

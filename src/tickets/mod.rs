@@ -306,10 +306,18 @@ pub fn list(
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            // The ticket's own text, or any follow-up's (which never rewrite the ticket).
             query = query.filter(
                 tickets::search_text
-                    .like(format!("%{escaped}%"))
-                    .escape('\\'),
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(diesel::dsl::exists(
+                        messages::table
+                            .filter(messages::ticket_id.eq(tickets::id))
+                            .filter(messages::search_text.like(pattern).escape('\\'))
+                            .select(messages::id),
+                    )),
             );
         }
     }
@@ -398,9 +406,9 @@ pub fn detail(
         .find(&id)
         .select(TicketRow::as_select())
         .first(conn)?;
-    let (contact_id, deadline): (String, String) = tickets::table
+    let (contact_id, deadline, applicant): (String, String, Option<String>) = tickets::table
         .find(&id)
-        .select((tickets::contact_id, tickets::deadline))
+        .select((tickets::contact_id, tickets::deadline, tickets::applicant))
         .first(conn)?;
     let contact = contacts::table
         .find(&contact_id)
@@ -446,11 +454,25 @@ pub fn detail(
     let overdue = ticket.answered_at.is_none()
         && ticket.status != "closed"
         && ticket.due_at < now.naive_utc();
+    // The details as submitted with this ticket win over what the contact learnt later.
+    let given: serde_json::Value = applicant
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
+    let given = |k: &str| given.get(k).and_then(|v| v.as_str()).map(str::to_string);
     Ok(Some(TicketDetail {
         contact: ContactView {
-            name: contact.0,
-            email: contact.1,
-            phone: contact.2,
+            name: if applicant.is_some() {
+                given("name")
+            } else {
+                contact.0
+            },
+            email: given("email").or(contact.1),
+            phone: if applicant.is_some() {
+                given("phone")
+            } else {
+                contact.2
+            },
             telegram_chat_id: contact.3,
         },
         assignee,

@@ -9,6 +9,10 @@ use crate::mail::{self, MailOutcome, QuarantineError};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/inbound/email", web::post().to(post_inbound_email))
         .route("/api/v1/quarantine", web::get().to(list_quarantine))
+        .route(
+            "/api/v1/delivery-reports/unmatched",
+            web::get().to(list_unmatched_reports),
+        )
         .route("/api/v1/quarantine/{id}", web::get().to(get_quarantined))
         .route(
             "/api/v1/quarantine/{id}/retry",
@@ -67,6 +71,8 @@ async fn post_inbound_email(
 #[derive(serde::Deserialize)]
 struct ListQuery {
     channel: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
 }
 
 async fn list_quarantine(
@@ -75,18 +81,50 @@ async fn list_quarantine(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(handles_quarantine, "see the quarantine")?;
-    let channel = match q.into_inner().channel {
+    list_held(app, q.into_inner(), mail::HeldKind::Quarantined).await
+}
+
+/// Delivery reports that matched none of our messages: kept, and shown here.
+async fn list_unmatched_reports(
+    app: AppData,
+    who: Authed,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(handles_quarantine, "see delivery reports")?;
+    list_held(app, q.into_inner(), mail::HeldKind::UnmatchedReports).await
+}
+
+async fn list_held(
+    app: AppData,
+    q: ListQuery,
+    kind: mail::HeldKind,
+) -> Result<HttpResponse, ApiError> {
+    let field = |name: &str, m: String| ApiError::Invalid(vec![super::FieldError::new(name, m)]);
+    let channel = match q.channel {
         Some(c) => Some(
             c.parse::<baylanys_core::Channel>()
-                .map_err(|e| ApiError::Invalid(vec![super::FieldError::new("channel", e)]))?,
+                .map_err(|e| field("channel", e))?,
         ),
         None => None,
     };
-    let items = app
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(field("limit", format!("{limit}: give 1 to 200")));
+    }
+    let after = match q.after {
+        Some(a) if uuid::Uuid::parse_str(&a).is_err() => {
+            return Err(field(
+                "after",
+                "must be the `next_after` of the previous page".into(),
+            ));
+        }
+        other => other,
+    };
+    let page = app
         .db
-        .run(move |c| mail::quarantine_list(c, channel))
+        .run(move |c| mail::quarantine_list(c, kind, channel, after.as_deref(), limit))
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// The raw payload, for an operator to read: the message or update exactly as it came.

@@ -368,6 +368,44 @@ fn is_stripped_control(c: char) -> bool {
 }
 
 impl InboundMessage {
+    /// The message with its text cleaned (see [`InboundMessage::clean`]); borrowed when
+    /// there was nothing to clean, which is nearly always.
+    pub fn cleaned(&self) -> std::borrow::Cow<'_, InboundMessage> {
+        let dirty = |s: &str| s.chars().any(is_stripped_control);
+        let opt = |s: &Option<String>| s.as_deref().is_some_and(dirty);
+        let any = dirty(&self.body_text)
+            || dirty(&self.sender.address)
+            || [
+                &self.subject,
+                &self.body_html,
+                &self.external_id,
+                &self.suppress_ack,
+                &self.sender.display_name,
+                &self.sender.phone,
+                &self.sender.email,
+                &self.thread.number_in_subject,
+                &self.thread.conversation,
+            ]
+            .into_iter()
+            .any(opt)
+            || self.thread.references.iter().any(|r| dirty(r) || r.is_empty())
+            || self
+                .attachments
+                .iter()
+                .any(|a| dirty(&a.file_name) || dirty(&a.content_type))
+            || self
+                .fields
+                .values()
+                .any(|v| v.as_str().is_some_and(dirty));
+        if any {
+            let mut m = self.clone();
+            m.clean();
+            std::borrow::Cow::Owned(m)
+        } else {
+            std::borrow::Cow::Borrowed(self)
+        }
+    }
+
     /// Removes control characters from every text the message carries (see
     /// [`clean_text`]): the one place intake makes text storable on both backends.
     pub fn clean(&mut self) {
@@ -420,5 +458,8 @@ mod clean_tests {
         assert_eq!(m.body_text, "xy");
         assert_eq!(m.subject.as_deref(), Some("s"));
         assert_eq!(m.thread.references, vec!["a@b".to_string()]);
+        assert!(matches!(m.cleaned(), std::borrow::Cow::Borrowed(_)));
+        m.sender.display_name = Some("A\u{1b}[31m".into());
+        assert_eq!(m.cleaned().sender.display_name.as_deref(), Some("A[31m"));
     }
 }

@@ -25,6 +25,9 @@ pub struct ParseConfig {
     pub agency_ref_prefixes: Vec<String>,
     /// Prefix of our registration numbers, as in `[UCC-2026-000042]`.
     pub number_prefix: String,
+    /// The authserv-id our receiving MTA writes in `Authentication-Results` (RFC 8601);
+    /// only the topmost such header with this id is believed. `None`: no verdict is read.
+    pub trusted_authserv_id: Option<String>,
 }
 
 impl Default for ParseConfig {
@@ -35,6 +38,7 @@ impl Default for ParseConfig {
             max_attachment_size: 10 * 1024 * 1024,
             agency_ref_prefixes: Vec::new(),
             number_prefix: "UCC".into(),
+            trusted_authserv_id: None,
         }
     }
 }
@@ -64,6 +68,9 @@ pub struct EmailMessage {
     pub oversize: Vec<String>,
     /// Same as `inbound.suppress_ack`.
     pub suppress_ack: Option<String>,
+    /// What our receiving MTA found of the sender's authentication, when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<crate::auth_results::AuthResults>,
 }
 
 /// Why raw bytes could not be read as e-mail at all; the server quarantines them.
@@ -119,8 +126,12 @@ pub fn parse_at(
     let subject = subject(&message);
     let message_id = message
         .message_id()
-        .map(|id| id.trim().to_owned())
+        .map(|id| bounded_id(id.trim()))
         .filter(|id| !id.is_empty());
+    let authentication = cfg
+        .trusted_authserv_id
+        .as_deref()
+        .and_then(|id| crate::auth_results::read(&message, id));
     let (body_text, body_html) = bodies(&message);
     let (attachments, oversize) = attachments(&message, cfg);
 
@@ -173,6 +184,7 @@ pub fn parse_at(
         agency_refs,
         oversize,
         suppress_ack,
+        authentication,
     })))
 }
 
@@ -241,19 +253,44 @@ fn raw_header_text(message: &Message<'_>, name: &str) -> Option<String> {
     Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// In-Reply-To and the newest References count for threading; older ones add nothing,
+/// and a header of 40,000 ids must cost no more than one of ten.
+const MAX_REFERENCES: usize = 32;
+/// Longer ids are kept as a hash: indexes (PostgreSQL's row limit) and keys stay small.
+const MAX_ID_LEN: usize = 250;
+
+/// A message id as stored: control characters removed; a very long one hashed.
+pub fn bounded_id(id: &str) -> String {
+    let id = baylanys_core::clean_text(id);
+    if id.len() <= MAX_ID_LEN {
+        id.into_owned()
+    } else {
+        format!("sha256:{}", sha256(id.as_bytes()))
+    }
+}
+
 fn thread_references(message: &Message<'_>) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for value in [message.in_reply_to(), message.references()] {
-        let list: Vec<&str> = match value {
-            HeaderValue::Text(t) => vec![t.as_ref()],
-            HeaderValue::TextList(l) => l.iter().map(|s| s.as_ref()).collect(),
+    let list = |value: &HeaderValue<'_>| -> Vec<String> {
+        match value {
+            HeaderValue::Text(t) => vec![t.to_string()],
+            HeaderValue::TextList(l) => l.iter().map(|s| s.to_string()).collect(),
             _ => Vec::new(),
-        };
-        for id in list {
-            let id = id.trim().trim_matches(|c| c == '<' || c == '>').to_owned();
-            if !id.is_empty() && !ids.contains(&id) {
-                ids.push(id);
-            }
+        }
+    };
+    let in_reply_to = list(message.in_reply_to());
+    let references = list(message.references());
+    // The newest references stand last in the header; the oldest are dropped.
+    let newest = references.len().saturating_sub(MAX_REFERENCES);
+    let mut seen = std::collections::HashSet::new();
+    let mut ids: Vec<String> = Vec::new();
+    for id in in_reply_to
+        .iter()
+        .take(MAX_REFERENCES)
+        .chain(references[newest..].iter())
+    {
+        let id = bounded_id(id.trim().trim_matches(|c| c == '<' || c == '>'));
+        if !id.is_empty() && ids.len() < MAX_REFERENCES && seen.insert(id.clone()) {
+            ids.push(id);
         }
     }
     ids
@@ -625,5 +662,27 @@ mod tests {
             vec!["МЮ-2026/1234".to_owned(), "Исх. № 12-3/456".to_owned()]
         );
         assert!(agency_refs("МЮ-без номера", &prefixes).is_empty());
+    }
+
+    #[test]
+    fn forty_thousand_references_are_bounded_and_long_ids_hashed() {
+        let refs: Vec<String> = (0..40_000).map(|n| format!("<id-{n}@example.kz>")).collect();
+        let long_id = "x".repeat(1_000_000);
+        let raw = format!(
+            "From: a@example.kz\r\nMessage-ID: <{long_id}@example.kz>\r\nIn-Reply-To: <id-39999@example.kz>\r\n\
+             References: {}\r\nSubject: s\r\n\r\nbody\r\n",
+            refs.join(" ")
+        );
+        let Ok(ParsedEmail::Message(m)) = parse(raw.as_bytes(), &ParseConfig::default()) else {
+            panic!("the message parses");
+        };
+        let ids = &m.inbound.thread.references;
+        assert_eq!(ids.len(), MAX_REFERENCES);
+        assert_eq!(ids[0], "id-39999@example.kz", "In-Reply-To comes first, once");
+        assert!(ids.contains(&"id-39998@example.kz".to_string()));
+        assert!(!ids.contains(&"id-0@example.kz".to_string()), "the oldest are dropped");
+        let id = m.message_id.expect("an id");
+        assert!(id.starts_with("sha256:") && id.len() < 80, "{id}");
+        assert_eq!(m.inbound.external_id.as_deref(), Some(id.as_str()));
     }
 }

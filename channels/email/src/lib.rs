@@ -20,6 +20,7 @@
 //!   `ImapInbox::new(ImapConfig::from_url(url)?).run(&sink, shutdown)` while holding the
 //!   mailbox's advisory lock.
 
+pub mod auth_results;
 mod charset;
 mod dsn;
 mod html;
@@ -32,7 +33,10 @@ pub mod imap;
 
 pub use dsn::Dsn;
 pub use html::html_to_text;
-pub use inbound::{EmailMessage, ParseConfig, ParseFailure, ParsedEmail, parse, parse_at};
+pub use auth_results::AuthResults;
+pub use inbound::{
+    EmailMessage, ParseConfig, ParseFailure, ParsedEmail, bounded_id, parse, parse_at,
+};
 pub use outbound::{BuildError, build_message, new_message_id, tag_subject};
 pub use smtp::{SmtpAdapter, SmtpConfigError, classify_smtp_error};
 
