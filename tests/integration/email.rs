@@ -4,6 +4,8 @@
 #[path = "../../channels/email/tests/support/mod.rs"]
 mod mail_support;
 
+mod defects;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -561,6 +563,7 @@ fn ingest_cli(database_url: &str, input: &[u8]) -> (Option<i32>, String, String)
 
 async fn ingest_email_cli_exits_0_when_stored_and_75_when_the_database_is_down(backend: Backend) {
     let (url, _dir) = fresh_database(backend);
+    defects::migrate(&url);
     let raw = mail(
         "pipe@example.kz",
         "p1@example.kz",
