@@ -130,7 +130,7 @@ async fn web_form_attachments_are_checked_stored_and_downloadable(backend: Backe
 }
 
 async fn housekeeping_forgets_old_finished_work_and_keeps_failures(backend: Backend) {
-    use baylanys::db::schema::{channel_state, jobs};
+    use baylanys::db::schema::{channel_state, jobs, telegram_updates};
     use diesel::prelude::*;
     let t = spawn(backend).await;
     let old = (chrono::Utc::now() - chrono::Duration::days(45)).naive_utc();
@@ -157,38 +157,44 @@ async fn housekeeping_forgets_old_finished_work_and_keeps_failures(backend: Back
                     ))
                     .execute(c)?;
             }
-            for (key, at) in [
-                ("tg:update:1", old),
-                ("tg:update:2", fresh),
-                ("tg:offset", old),
-            ] {
-                diesel::insert_into(channel_state::table)
+            for (update_id, at) in [(1i64, old), (2, fresh)] {
+                diesel::insert_into(telegram_updates::table)
                     .values((
-                        channel_state::key.eq(key),
-                        channel_state::value.eq("x"),
-                        channel_state::updated_at.eq(at),
+                        telegram_updates::update_id.eq(update_id),
+                        telegram_updates::handled_at.eq(at),
                     ))
                     .execute(c)?;
             }
+            diesel::insert_into(channel_state::table)
+                .values((
+                    channel_state::key.eq("tg:offset"),
+                    channel_state::value.eq("x"),
+                    channel_state::updated_at.eq(old),
+                ))
+                .execute(c)?;
             Ok(())
         })
         .await
         .unwrap();
     t.app.housekeeping().await;
-    let (job_ids, keys) = t
+    let (job_ids, keys, updates) = t
         .app
         .db
         .run(|c| {
             let mut j: Vec<String> = jobs::table.select(jobs::id).load(c)?;
             let mut k: Vec<String> = channel_state::table.select(channel_state::key).load(c)?;
+            let u: Vec<i64> = telegram_updates::table
+                .select(telegram_updates::update_id)
+                .load(c)?;
             j.sort();
             k.sort();
-            Ok((j, k))
+            Ok((j, k, u))
         })
         .await
         .unwrap();
     assert_eq!(job_ids, ["new-done", "old-failed"]);
-    assert_eq!(keys, ["tg:offset", "tg:update:2"]);
+    assert_eq!(keys, ["tg:offset"]);
+    assert_eq!(updates, [2]);
     t.stop().await;
 }
 
