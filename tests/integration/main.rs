@@ -5,7 +5,6 @@ mod browser;
 mod calendar_rules;
 mod process;
 mod support;
-mod telegram;
 
 use std::sync::Arc;
 
@@ -30,6 +29,8 @@ macro_rules! both_backends {
 }
 
 mod email;
+// After the macro, which it uses.
+mod telegram;
 
 both_backends!(
     r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline,
