@@ -309,10 +309,15 @@ impl TelegramBackend for DbBackend {
 
     fn quarantine(&self, raw_update: String, reason: String) -> BackendFuture<'_, ()> {
         Box::pin(self.run(move |c| {
+            // Copies of one update (a redelivered webhook) are one entry: the key is unique.
+            let key = format!(
+                "telegram:{}",
+                crate::auth::sha256_hex(raw_update.as_bytes())
+            );
             crate::tickets::intake::store_raw(
                 c,
                 Channel::Telegram,
-                None,
+                Some(&key),
                 raw_update.as_bytes(),
                 "quarantined",
                 Some(&reason),

@@ -562,6 +562,10 @@ async fn telegram_oversized_updates_are_quarantined_whole_not_registered(backend
         q[1].1
     );
     assert!(ticket_of_chat(&s.app, long_chat).await.is_none());
+    // Redelivered, it is neither kept twice nor registered.
+    assert_eq!(post_update(&s, &long).await, 200);
+    assert_eq!(quarantined(s.app.clone()).await.len(), 2);
+    assert!(ticket_of_chat(&s.app, long_chat).await.is_none());
     eventually("the applicant is told why", || async {
         delivered_to(&fake, long_chat)
             .iter()
