@@ -599,7 +599,7 @@ impl TelegramBot {
         // then the answer: a second copy of the press changes and says nothing.
         enum Pressed {
             Language(Language),
-            Rating(RatingOutcome),
+            Rating(RatingOutcome, Option<Language>),
             Other,
         }
         let pressed = if let Some(code) = data.strip_prefix("lang:") {
@@ -616,6 +616,7 @@ impl TelegramBot {
                     self.backend
                         .record_rating(number.to_owned(), from_user, rating)
                         .await?,
+                    self.backend.chat_language(from_user).await?,
                 ),
                 None => Pressed::Other,
             }
@@ -641,8 +642,7 @@ impl TelegramBot {
                 };
                 (Some(label.to_owned()), true)
             }
-            Pressed::Rating(outcome) => {
-                let language = self.backend.chat_language(from_user).await?;
+            Pressed::Rating(outcome, language) => {
                 let text = match outcome {
                     RatingOutcome::Recorded => texts::rating_recorded(),
                     RatingOutcome::AlreadyRated => texts::rating_already_recorded(),
