@@ -133,10 +133,14 @@ pub fn intake(
         return Ok(earlier_registration(conn, msg, now)?);
     }
     let contact_id = find_or_create_contact(conn, msg)?;
-    if let Some(existing) = find_thread(conn, msg, &contact_id)? {
-        return append(conn, ctx, msg, existing, raw_payload_id, now);
+    let reg = match find_thread(conn, msg, &contact_id)? {
+        Some(existing) => append(conn, ctx, msg, existing, raw_payload_id, now)?,
+        None => register(conn, ctx, msg, &contact_id, raw_payload_id, now)?,
+    };
+    if msg.channel == Channel::Telegram {
+        crate::telegram::queue_chat_notices(conn, &reg, msg)?;
     }
-    register(conn, ctx, msg, &contact_id, raw_payload_id, now)
+    Ok(reg)
 }
 
 /// The earlier registration a repeated update points to: message, ticket, number,
@@ -418,25 +422,6 @@ fn append(
         )?;
     }
     link_raw(conn, raw_payload_id, &t.ticket_id)?;
-    if msg.channel == Channel::Telegram {
-        // Through the jobs table like every message out: intake never waits on pacing.
-        let language = msg
-            .language
-            .unwrap_or_else(|| t.language.parse().unwrap_or_default());
-        let rendered = crate::tickets::Rendered {
-            text: baylanys_telegram::texts::joined(&t.number).pick(Some(language)),
-            ..Default::default()
-        };
-        crate::tickets::queue_outbound(
-            conn,
-            &t.ticket_id,
-            Channel::Telegram,
-            OutboundKind::Notice,
-            &msg.sender.address,
-            None,
-            &rendered,
-        )?;
-    }
     Ok(Registered {
         ticket_id: t.ticket_id,
         number: t.number,

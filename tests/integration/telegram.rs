@@ -475,6 +475,23 @@ async fn telegram_follow_up_reply_goes_through_the_job_queue(backend: Backend) {
             .count(),
         1
     );
+    // A file too large to take: the note on it is a job too, next to "added".
+    let mut document = text_update(chat, "");
+    let message = document["message"].as_object_mut().unwrap();
+    message.remove("text");
+    message.insert(
+        "document".into(),
+        json!({"file_id": "big-1", "file_unique_id": "b1", "file_name": "архив.zip",
+               "mime_type": "application/zip", "file_size": 300 * 1024 * 1024}),
+    );
+    assert_eq!(post_update(&s, &with_id(document, 7203)).await, 200);
+    assert_eq!(outbound_of_chat(&s.app, chat, "notice").await, (3, 3));
+    eventually("the note on the file reaches the chat", || async {
+        delivered_to(&fake, chat)
+            .iter()
+            .any(|t| t.contains("«архив.zip»"))
+    })
+    .await;
     s.stop().await;
 }
 

@@ -471,8 +471,10 @@ impl TelegramBot {
                         FileProblem::Failed(reason) => (reason, texts::file_failed(&file.name)),
                     };
                     tracing::warn!(chat_id, file = %file.name, %reason, "telegram file not taken");
-                    skipped.push(json!({"name": file.name, "reason": reason}));
-                    apologies.push(text.pick(language));
+                    let notice = text.pick(language);
+                    // The server queues the notice as a job, like "added to your appeal".
+                    skipped.push(json!({"name": file.name, "reason": reason, "notice": notice}));
+                    apologies.push(notice);
                 }
             }
         }
@@ -519,15 +521,17 @@ impl TelegramBot {
             Err(error) => return Err(error.into()),
         };
         self.after_intake(chat_id, language, &registered).await;
-        for apology in apologies {
-            self.say(chat_id, apology, None).await;
+        if self.config.bot_acknowledges {
+            for apology in apologies {
+                self.say(chat_id, apology, None).await;
+            }
         }
         Ok(Handled::Processed)
     }
 
     /// Only for a deployment without the server's job queue: otherwise the server's
-    /// jobs say "registered" (R4) and "added to your appeal", and a webhook call or a
-    /// polled batch never waits for the per-chat pacing of a reply.
+    /// jobs say "registered" (R4), "added to your appeal" and the notes on files not
+    /// taken, and a webhook call or a polled batch never waits for a chat's pacing.
     async fn after_intake(&self, chat_id: i64, language: Option<Language>, r: &Registered) {
         if !self.config.bot_acknowledges {
             return;

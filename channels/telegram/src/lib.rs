@@ -19,10 +19,12 @@
 //! channel: so the acknowledgement with number and deadline (R4, R5) is retried,
 //! recorded, and written from the same templates; so does "added to your appeal No. X"
 //! when a message joins an open ticket (queued by the server's intake), so no webhook call
-//! or polled batch waits on a chat's pacing. The bot's immediate answers are to commands
-//! and buttons, and errors (file too large, text too long, intake refused).
-//! [`TelegramConfig::bot_acknowledges`] switches the bot to say both itself, for a
-//! deployment without that job queue.
+//! or polled batch waits on a chat's pacing; the note on a file not taken (too large,
+//! download failed) travels in `fields["telegram_files_skipped"][i]["notice"]` for the
+//! server to queue the same way. The bot's immediate answers are to commands and
+//! buttons, and to updates it does not register (text too long, intake refused).
+//! [`TelegramConfig::bot_acknowledges`] switches the bot to say all of these itself, for
+//! a deployment without that job queue.
 //!
 //! # Never lose, never repeat
 //! Updates are handled at least once and acted on once: the backend claims each update id
