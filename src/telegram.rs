@@ -10,7 +10,7 @@ use baylanys_telegram::{
 use diesel::prelude::*;
 
 use crate::App;
-use crate::db::schema::{channel_state, contacts, messages, tickets};
+use crate::db::schema::{channel_state, contacts, messages, telegram_updates, tickets};
 use crate::db::{DbConn, DbError, new_id};
 
 /// The server's [`TelegramBackend`]. It is created before the application is shared (the
@@ -42,6 +42,52 @@ impl DbBackend {
             .await
             .map_err(|e| BackendError::Unavailable(e.to_string()))
     }
+
+    /// A read that needs no write lock.
+    async fn read<T, F>(&self, f: F) -> Result<T, BackendError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.app()?
+            .db
+            .run(f)
+            .await
+            .map_err(|e| BackendError::Unavailable(e.to_string()))
+    }
+}
+
+/// The Telegram update id a message came from, if it came from Telegram.
+pub fn update_id_of(msg: &InboundMessage) -> Option<i64> {
+    if msg.channel != Channel::Telegram {
+        return None;
+    }
+    msg.external_id.as_deref()?.parse().ok()
+}
+
+/// Takes a Telegram update id, insert-or-skip: true for the one transaction that took it.
+/// The primary key decides between overlapping copies, on both engines (a concurrent
+/// copy on PostgreSQL waits for the first transaction and then skips).
+pub fn claim_update_id(c: &mut DbConn, update_id: i64) -> Result<bool, DbError> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    let sql = |a: &str, b: &str| {
+        format!(
+            "INSERT INTO telegram_updates (update_id, handled_at) VALUES ({a}, {b}) \
+             ON CONFLICT (update_id) DO NOTHING"
+        )
+    };
+    let now = crate::db::now();
+    let inserted = match c {
+        DbConn::Pg(c) => diesel::sql_query(sql("$1", "$2"))
+            .bind::<BigInt, _>(update_id)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(sql("?", "?"))
+            .bind::<BigInt, _>(update_id)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?,
+    };
+    Ok(inserted == 1)
 }
 
 fn get_state(c: &mut DbConn, key: &str) -> Result<Option<String>, DbError> {
@@ -72,16 +118,63 @@ fn set_state(c: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// What the chat is told about a message intake took, queued as `deliver` jobs in the
+/// intake transaction (never sent from the request): "added to your appeal" for a
+/// follow-up, and the bot's note on each file it could not take.
+pub fn queue_chat_notices(
+    c: &mut DbConn,
+    reg: &crate::tickets::intake::Registered,
+    msg: &InboundMessage,
+) -> Result<(), DbError> {
+    let language = msg.language.unwrap_or(reg.language);
+    let mut texts = Vec::new();
+    if !reg.new_ticket {
+        texts.push(baylanys_telegram::texts::joined(&reg.number).pick(Some(language)));
+    }
+    let skipped = msg
+        .fields
+        .get("telegram_files_skipped")
+        .and_then(serde_json::Value::as_array);
+    for file in skipped.into_iter().flatten() {
+        if let Some(notice) = file.get("notice").and_then(serde_json::Value::as_str) {
+            texts.push(notice.to_owned());
+        }
+    }
+    if let Some(files) = skipped {
+        crate::tickets::event(
+            c,
+            &reg.ticket_id,
+            &format!("telegram:{}", msg.sender.address),
+            "files_skipped",
+            serde_json::json!({ "message_id": reg.message_id, "files": files }),
+        )?;
+    }
+    for text in texts {
+        let rendered = crate::tickets::Rendered {
+            text,
+            ..Default::default()
+        };
+        crate::tickets::queue_outbound(
+            c,
+            &reg.ticket_id,
+            Channel::Telegram,
+            baylanys_core::OutboundKind::Notice,
+            &msg.sender.address,
+            None,
+            &rendered,
+        )?;
+    }
+    Ok(())
+}
+
 /// Forgets handled update ids older than `days`: the stored offset already keeps
 /// Telegram from sending them again; the ids only guard against a redelivery soon after.
 pub fn prune_update_log(c: &mut DbConn, days: i64) -> Result<usize, DbError> {
     let before = crate::db::now() - chrono::Duration::days(days);
-    Ok(diesel::delete(
-        channel_state::table
-            .filter(channel_state::key.like("tg:update:%"))
-            .filter(channel_state::updated_at.lt(before)),
+    Ok(
+        diesel::delete(telegram_updates::table.filter(telegram_updates::handled_at.lt(before)))
+            .execute(c)?,
     )
-    .execute(c)?)
 }
 
 /// The contact of a chat, created on first contact.
@@ -119,11 +212,17 @@ fn status_code(status: &str) -> &str {
 
 impl TelegramBackend for DbBackend {
     fn update_is_new(&self, update_id: i64) -> BackendFuture<'_, bool> {
-        Box::pin(self.run(move |c| Ok(get_state(c, &format!("tg:update:{update_id}"))?.is_none())))
+        Box::pin(self.read(move |c| {
+            let seen: i64 = telegram_updates::table
+                .find(update_id)
+                .count()
+                .get_result(c)?;
+            Ok(seen == 0)
+        }))
     }
 
-    fn update_handled(&self, update_id: i64) -> BackendFuture<'_, ()> {
-        Box::pin(self.run(move |c| set_state(c, &format!("tg:update:{update_id}"), "handled")))
+    fn claim_update(&self, update_id: i64) -> BackendFuture<'_, bool> {
+        Box::pin(self.run(move |c| claim_update_id(c, update_id)))
     }
 
     fn chat_language(&self, chat_id: i64) -> BackendFuture<'_, Option<Language>> {
@@ -168,36 +267,14 @@ impl TelegramBackend for DbBackend {
         }))
     }
 
-    fn intake(&self, mut message: InboundMessage) -> BackendFuture<'_, Registered> {
+    fn intake(&self, mut message: InboundMessage) -> BackendFuture<'_, Option<Registered>> {
         Box::pin(async move {
             let app = self.app()?.clone();
             if message.language.is_none() {
                 let chat = message.sender.address.parse::<i64>().unwrap_or_default();
                 message.language = self.chat_language(chat).await?;
             }
-            // At-least-once updates: a repeated update returns its first registration.
-            if let Some(update) = message.external_id.clone() {
-                let earlier: Option<(String, chrono::NaiveDateTime)> = app
-                    .db
-                    .run(move |c| {
-                        Ok(messages::table
-                            .inner_join(tickets::table)
-                            .filter(messages::channel.eq(Channel::Telegram.as_str()))
-                            .filter(messages::external_id.eq(update))
-                            .select((tickets::number, tickets::due_at))
-                            .first(c)
-                            .optional()?)
-                    })
-                    .await
-                    .map_err(|e| BackendError::Unavailable(e.to_string()))?;
-                if let Some((number, due)) = earlier {
-                    return Ok(Registered {
-                        number,
-                        due_at_local: crate::templates::local_time(due.and_utc()),
-                        new_ticket: false,
-                    });
-                }
-            }
+            // Intake claims the update id in its own transaction: a copy adds nothing.
             let reg = app
                 .registrar()
                 .register(message)
@@ -206,11 +283,11 @@ impl TelegramBackend for DbBackend {
                     crate::tickets::intake::IntakeError::Deadline(m) => BackendError::Rejected(m),
                     other => BackendError::Unavailable(other.to_string()),
                 })?;
-            Ok(Registered {
+            Ok(reg.added.then(|| Registered {
                 number: reg.number,
                 due_at_local: crate::templates::local_time(reg.due_at),
                 new_ticket: reg.new_ticket,
-            })
+            }))
         })
     }
 
@@ -237,22 +314,40 @@ impl TelegramBackend for DbBackend {
     fn record_rating(
         &self,
         ticket_number: String,
-        chat_id: i64,
+        from_user: i64,
         rating: u8,
     ) -> BackendFuture<'_, RatingOutcome> {
         Box::pin(self.run(move |c| {
-            let owner: Option<Option<String>> = tickets::table
+            let number = ticket_number.to_ascii_uppercase();
+            let owner: Option<(String, Option<String>)> = tickets::table
                 .inner_join(contacts::table)
-                .filter(tickets::number.eq(ticket_number.to_ascii_uppercase()))
-                .select(contacts::telegram_chat_id)
+                .filter(tickets::number.eq(&number))
+                .select((tickets::id, contacts::telegram_chat_id))
                 .first(c)
                 .optional()?;
-            if owner.flatten() != Some(chat_id.to_string()) {
+            // Only the applicant: the person who pressed, not whatever chat the button is in.
+            let Some((ticket_id, Some(chat))) = owner else {
+                return Ok(RatingOutcome::Unknown);
+            };
+            if chat != from_user.to_string() {
                 return Ok(RatingOutcome::Unknown);
             }
-            let actor = format!("telegram:{chat_id}");
+            // R10: only a conversation that asked for a rating (a request that did not fail).
+            let asked: i64 = messages::table
+                .filter(messages::ticket_id.eq(&ticket_id))
+                .filter(messages::direction.eq("out"))
+                .filter(messages::kind.eq(crate::tickets::kind_str(
+                    baylanys_core::OutboundKind::RatingRequest,
+                )))
+                .filter(messages::delivery_status.ne("failed"))
+                .count()
+                .get_result(c)?;
+            if asked == 0 {
+                return Ok(RatingOutcome::Unknown);
+            }
+            let actor = format!("telegram:{from_user}");
             Ok(
-                match crate::tickets::rate(c, &ticket_number, i32::from(rating), &actor)? {
+                match crate::tickets::rate(c, &number, i32::from(rating), &actor)? {
                     crate::tickets::RatingOutcome::Recorded => RatingOutcome::Recorded,
                     crate::tickets::RatingOutcome::AlreadyRated => RatingOutcome::AlreadyRated,
                     crate::tickets::RatingOutcome::Unknown => RatingOutcome::Unknown,
@@ -263,10 +358,15 @@ impl TelegramBackend for DbBackend {
 
     fn quarantine(&self, raw_update: String, reason: String) -> BackendFuture<'_, ()> {
         Box::pin(self.run(move |c| {
+            // Copies of one update (a redelivered webhook) are one entry: the key is unique.
+            let key = format!(
+                "telegram:{}",
+                crate::auth::sha256_hex(raw_update.as_bytes())
+            );
             crate::tickets::intake::store_raw(
                 c,
                 Channel::Telegram,
-                None,
+                Some(&key),
                 raw_update.as_bytes(),
                 "quarantined",
                 Some(&reason),

@@ -180,6 +180,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    telegram_updates (update_id) {
+        update_id -> BigInt,
+        handled_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tickets -> contacts (contact_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
@@ -200,4 +207,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     counters,
     channel_state,
+    telegram_updates,
 );

@@ -102,6 +102,9 @@ pub struct Registered {
     #[serde(skip)]
     pub access_key: Option<String>,
     pub message_id: String,
+    /// False for a copy of a Telegram update another copy already took: nothing was
+    /// added, and the fields describe the earlier registration (empty if there is none).
+    pub added: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,11 +131,75 @@ pub fn intake(
     let now = chrono::Utc::now();
     // Stored text carries no control characters, on either backend (PostgreSQL refuses NUL).
     let msg = &*msg.cleaned();
-    let contact_id = find_or_create_contact(conn, msg)?;
-    if let Some(existing) = find_thread(conn, msg, &contact_id)? {
-        return append(conn, ctx, msg, existing, raw_payload_id, now);
+    if let Some(update_id) = crate::telegram::update_id_of(msg)
+        && !crate::telegram::claim_update_id(conn, update_id)?
+    {
+        return Ok(earlier_registration(conn, msg, now)?);
     }
-    register(conn, ctx, msg, &contact_id, raw_payload_id, now)
+    let contact_id = find_or_create_contact(conn, msg)?;
+    let reg = match find_thread(conn, msg, &contact_id)? {
+        Some(existing) => append(conn, ctx, msg, existing, raw_payload_id, now)?,
+        None => register(conn, ctx, msg, &contact_id, raw_payload_id, now)?,
+    };
+    if msg.channel == Channel::Telegram {
+        crate::telegram::queue_chat_notices(conn, &reg, msg)?;
+    }
+    Ok(reg)
+}
+
+/// The earlier registration a repeated update points to: message, ticket, number,
+/// registered, due, effective from, language.
+type Earlier = (
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    chrono::NaiveDateTime,
+    String,
+    String,
+);
+
+/// What a repeated Telegram update was registered as, for the copy that lost the claim.
+fn earlier_registration(
+    conn: &mut DbConn,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+) -> Result<Registered, DbError> {
+    let earlier: Option<Earlier> = messages::table
+        .inner_join(tickets::table)
+        .filter(messages::channel.eq(msg.channel.as_str()))
+        .filter(messages::direction.eq("in"))
+        .filter(messages::external_id.eq(&msg.external_id))
+        .select((
+            messages::id,
+            tickets::id,
+            tickets::number,
+            tickets::registered_at,
+            tickets::due_at,
+            tickets::effective_from,
+            tickets::language,
+        ))
+        .first(conn)
+        .optional()?;
+    // None: the update was taken by another path (quarantined, say); nothing to point to.
+    let n = now.naive_utc();
+    let (message_id, ticket_id, number, registered_at, due_at, effective_from, language) = earlier
+        .unwrap_or_else(|| {
+            let e = String::new;
+            (e(), e(), e(), n, n, e(), e())
+        });
+    Ok(Registered {
+        ticket_id,
+        number,
+        new_ticket: false,
+        registered_at: registered_at.and_utc(),
+        due_at: due_at.and_utc(),
+        effective_from,
+        language: language.parse().unwrap_or_default(),
+        access_key: None,
+        message_id,
+        added: false,
+    })
 }
 
 /// The applicant's details as given with this message: kept on the ticket as submitted.
@@ -442,6 +509,7 @@ impl ThreadTarget {
             language: self.language.parse().unwrap_or_default(),
             access_key: None,
             message_id,
+            added: true,
         }
     }
 }
@@ -546,6 +614,7 @@ fn register(
         language,
         access_key,
         message_id,
+        added: true,
     };
     acknowledge(conn, ctx, msg, &reg, &deadline)?;
     Ok(reg)

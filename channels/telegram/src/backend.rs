@@ -47,22 +47,25 @@ pub struct AppealStatus {
 pub enum RatingOutcome {
     Recorded,
     AlreadyRated,
-    /// No such ticket for this chat (a forged or stale button).
+    /// No such ticket for this user, or no rating was asked for (a forged or stale button).
     Unknown,
 }
 
 /// Implemented by the server over its database. Every method may be called concurrently
-/// (webhook mode handles updates in parallel).
+/// (webhook mode handles updates in parallel, and Telegram redelivers a slow webhook, so
+/// copies of one update overlap).
 ///
-/// Updates are handled at least once: [`TelegramBackend::update_is_new`] is asked before
-/// handling and [`TelegramBackend::update_handled`] is told after, so a crash in between
-/// repeats the update rather than losing it. Intake therefore must be idempotent on
-/// `InboundMessage::external_id` (the update id): a repeat returns the same registration.
+/// Updates are handled at least once and acted on once: the database decides, by an
+/// insert-or-skip of the update id, which copy acts. A message claims its update id in
+/// the intake transaction itself ([`TelegramBackend::intake`] answers `None` for a copy);
+/// anything else does its idempotent work first and then [`TelegramBackend::claim_update`]
+/// before it speaks, so a crash in between repeats the work rather than losing it.
 pub trait TelegramBackend: Send + Sync {
-    /// False when this update id was already handled; the update is then skipped.
+    /// False when this update id was already taken; a cheap early skip for redeliveries.
+    /// Only a hint: overlapping copies may all see true, the claim decides.
     fn update_is_new(&self, update_id: i64) -> BackendFuture<'_, bool>;
-    /// The update is done (processed, ignored or quarantined); never handle it again.
-    fn update_handled(&self, update_id: i64) -> BackendFuture<'_, ()>;
+    /// Takes the update id (insert-or-skip); true for the one caller that took it.
+    fn claim_update(&self, update_id: i64) -> BackendFuture<'_, bool>;
 
     /// The language the chat picked, if any.
     fn chat_language(&self, chat_id: i64) -> BackendFuture<'_, Option<Language>>;
@@ -76,16 +79,20 @@ pub trait TelegramBackend: Send + Sync {
     fn take_new_appeal_request(&self, chat_id: i64) -> BackendFuture<'_, bool>;
 
     /// Registers the message as an appeal or joins the chat's open ticket
-    /// (`thread.conversation` is the chat id; `thread.force_new` after "new appeal").
-    /// For a new ticket the server also queues its acknowledgement job (R4).
-    fn intake(&self, message: InboundMessage) -> BackendFuture<'_, Registered>;
+    /// (`thread.conversation` is the chat id; `thread.force_new` after "new appeal"),
+    /// claiming `external_id` (the update id) in the same transaction: `None` when another
+    /// copy of the update already took it, and nothing was added. The server queues what
+    /// the applicant is told (acknowledgement, R4; "added to your appeal") as jobs.
+    fn intake(&self, message: InboundMessage) -> BackendFuture<'_, Option<Registered>>;
     /// The chat's appeals, newest first.
     fn statuses(&self, chat_id: i64) -> BackendFuture<'_, Vec<AppealStatus>>;
-    /// A 1..=5 rating (R10) of the ticket, accepted only from the chat it belongs to.
+    /// A 1..=5 rating (R10) of the ticket, accepted only when a rating request was sent
+    /// for it and not yet answered, and only from its applicant: `from_user` is the
+    /// callback's sender, who must be the ticket's chat (private chats: user id = chat id).
     fn record_rating(
         &self,
         ticket_number: String,
-        chat_id: i64,
+        from_user: i64,
         rating: u8,
     ) -> BackendFuture<'_, RatingOutcome>;
 

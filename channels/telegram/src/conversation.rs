@@ -21,6 +21,11 @@ use crate::texts;
 /// Downloads of large files from a slow Bot API must not hang an update forever.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Telegram's limit on a message text, in UTF-16 code units (as it counts).
+pub const TEXT_LIMIT: usize = MESSAGE_LIMIT;
+/// Telegram's limit on a media caption, in UTF-16 code units.
+pub const CAPTION_LIMIT: usize = 1024;
+
 /// The Telegram side of Baylanys: handles updates and hands out the outbound adapter.
 pub struct TelegramBot {
     pub(crate) bot: Bot,
@@ -74,14 +79,28 @@ impl WebhookOutcome {
 /// Why handling stopped inside the conversation.
 enum Problem {
     Unavailable(String),
-    Quarantine(String),
+    /// Keep the raw update with the reason; then, once the update is claimed, tell the
+    /// chat (if given) what happened.
+    Quarantine {
+        reason: String,
+        tell: Option<(i64, String)>,
+    },
+}
+
+impl Problem {
+    fn quarantine(reason: impl Into<String>) -> Self {
+        Problem::Quarantine {
+            reason: reason.into(),
+            tell: None,
+        }
+    }
 }
 
 impl From<BackendError> for Problem {
     fn from(error: BackendError) -> Self {
         match error {
             BackendError::Unavailable(m) => Problem::Unavailable(m),
-            BackendError::Rejected(m) => Problem::Quarantine(m),
+            BackendError::Rejected(m) => Problem::quarantine(m),
         }
     }
 }
@@ -124,19 +143,38 @@ impl TelegramBot {
         TelegramAdapter::new(self.bot.clone(), self.limiter.clone())
     }
 
-    /// One webhook call: checks the secret header, then handles the body.
-    pub async fn handle_webhook(&self, secret_header: Option<&str>, body: &[u8]) -> WebhookOutcome {
+    /// Whether a webhook call carries the configured secret; the HTTP layer asks this
+    /// before it reads the body, so a stranger's upload costs nothing.
+    pub fn webhook_secret_ok(&self, secret_header: Option<&str>) -> bool {
         let Some(expected) = self.config.webhook_secret.as_deref() else {
             // Without a secret anyone could post forged appeals: webhook mode needs one.
             tracing::error!("telegram webhook called but no webhook secret is configured");
-            return WebhookOutcome::Unauthorized;
+            return false;
         };
         let given = secret_header.unwrap_or_default();
         if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
             tracing::warn!("telegram webhook call with a wrong secret token");
+            return false;
+        }
+        true
+    }
+
+    /// One webhook call: checks the secret header, then handles the body.
+    pub async fn handle_webhook(&self, secret_header: Option<&str>, body: &[u8]) -> WebhookOutcome {
+        if !self.webhook_secret_ok(secret_header) {
             return WebhookOutcome::Unauthorized;
         }
         match self.handle_update_bytes(body).await {
+            Ok(handled) => WebhookOutcome::Handled(handled),
+            Err(HandleError::Unavailable(m)) => WebhookOutcome::RetryLater(m),
+        }
+    }
+
+    /// A webhook body the HTTP layer would not hand over whole for handling (too large
+    /// for any real update): kept in the quarantine with the reason.
+    pub async fn quarantine_webhook_body(&self, body: &[u8], reason: String) -> WebhookOutcome {
+        let text = String::from_utf8_lossy(body).into_owned();
+        match self.quarantine(text, reason).await {
             Ok(handled) => WebhookOutcome::Handled(handled),
             Err(HandleError::Unavailable(m)) => WebhookOutcome::RetryLater(m),
         }
@@ -176,23 +214,47 @@ impl TelegramBot {
         let outcome = match &update.kind {
             UpdateKind::Message(message) => self.on_message(update_id, message, false).await,
             UpdateKind::EditedMessage(message) => self.on_message(update_id, message, true).await,
-            UpdateKind::CallbackQuery(query) => self.on_callback(query).await,
+            UpdateKind::CallbackQuery(query) => self.on_callback(update_id, query).await,
             // teloxide's marker for an update whose content it could not read.
-            UpdateKind::Error(_) => Err(Problem::Quarantine(
-                "malformed or unsupported update content".to_owned(),
+            UpdateKind::Error(_) => Err(Problem::quarantine(
+                "malformed or unsupported update content",
             )),
-            _ => Ok(Handled::Ignored),
+            _ => self.ignore(update_id).await,
         };
-        let handled = match outcome {
-            Ok(handled) => handled,
-            Err(Problem::Quarantine(reason)) => self.quarantine(raw.to_string(), reason).await?,
-            Err(Problem::Unavailable(m)) => return Err(HandleError::Unavailable(m)),
-        };
-        if let Err(e) = self.backend.update_handled(update_id).await {
-            // The work is done; at worst a redelivery repeats it and intake dedupes it.
-            tracing::warn!(update_id, error = %e, "could not mark telegram update handled");
+        match outcome {
+            Ok(handled) => Ok(handled),
+            Err(Problem::Quarantine { reason, tell }) => {
+                let handled = self.quarantine(raw.to_string(), reason).await?;
+                match self.backend.claim_update(update_id).await {
+                    Ok(true) => {
+                        if let Some((chat_id, text)) = tell {
+                            self.say(chat_id, text, None).await;
+                        }
+                    }
+                    Ok(false) => {}
+                    // Kept in the quarantine already; at worst a redelivery keeps it again.
+                    Err(e) => {
+                        tracing::warn!(update_id, error = %e, "could not claim telegram update")
+                    }
+                }
+                Ok(handled)
+            }
+            Err(Problem::Unavailable(m)) => Err(HandleError::Unavailable(m)),
         }
-        Ok(handled)
+    }
+
+    /// Takes the update for this handler before it speaks; false when another copy did.
+    async fn claim(&self, update_id: i64) -> Result<bool, Problem> {
+        Ok(self.backend.claim_update(update_id).await?)
+    }
+
+    /// Nothing to do but remember the update was seen.
+    async fn ignore(&self, update_id: i64) -> Result<Handled, Problem> {
+        Ok(if self.claim(update_id).await? {
+            Handled::Ignored
+        } else {
+            Handled::Duplicate
+        })
     }
 
     async fn quarantine(&self, raw: String, reason: String) -> Result<Handled, HandleError> {
@@ -213,19 +275,36 @@ impl TelegramBot {
         // Appeals come from people in private chats; a group the bot was added to is not
         // an applicant, and service messages (pins, joins) carry nothing to register.
         if !message.chat.is_private() || !matches!(message.kind, MessageKind::Common(_)) {
-            return Ok(Handled::Ignored);
+            return self.ignore(update_id).await;
         }
         let chat_id = message.chat.id.0;
         let language = self.backend.chat_language(chat_id).await?;
+        if let Some((what, length, limit)) = over_limit(message) {
+            // Telegram itself never sends more: kept whole for staff, never registered cut.
+            return Err(Problem::Quarantine {
+                reason: format!(
+                    "{what} of {length} UTF-16 units is over Telegram's limit of {limit}"
+                ),
+                tell: Some((
+                    chat_id,
+                    texts::message_too_long(length, limit).pick(language),
+                )),
+            });
+        }
 
         if !edited {
             if let Some(text) = message.text() {
                 if let Some(command) = command_of(text) {
-                    return self.on_command(chat_id, language, &command).await;
+                    return self
+                        .on_command(update_id, chat_id, language, &command)
+                        .await;
                 }
                 let label = text.trim();
                 if texts::is_new_appeal_label(label) {
                     self.backend.request_new_appeal(chat_id).await?;
+                    if !self.claim(update_id).await? {
+                        return Ok(Handled::Duplicate);
+                    }
                     self.say(chat_id, texts::new_appeal_prompt().pick(language), None)
                         .await;
                     return Ok(Handled::Processed);
@@ -241,6 +320,9 @@ impl TelegramBot {
                     self.backend
                         .set_chat_phone(chat_id, contact.phone_number.clone())
                         .await?;
+                    if !self.claim(update_id).await? {
+                        return Ok(Handled::Duplicate);
+                    }
                     let keyboard = main_keyboard(language);
                     self.say(chat_id, texts::phone_saved().pick(language), Some(keyboard))
                         .await;
@@ -251,12 +333,26 @@ impl TelegramBot {
         self.register(update_id, message, language, edited).await
     }
 
+    /// A command's work is reading or an idempotent flag; its answer goes out once, by
+    /// the copy that claims the update.
     async fn on_command(
         &self,
+        update_id: i64,
         chat_id: i64,
         language: Option<Language>,
         command: &str,
     ) -> Result<Handled, Problem> {
+        let statuses = match command {
+            "status" => Some(self.backend.statuses(chat_id).await?),
+            "new" => {
+                self.backend.request_new_appeal(chat_id).await?;
+                None
+            }
+            _ => None,
+        };
+        if !self.claim(update_id).await? {
+            return Ok(Handled::Duplicate);
+        }
         match command {
             "start" => {
                 // Before a choice the keyboard labels carry both languages.
@@ -278,7 +374,7 @@ impl TelegramBot {
                 .await;
             }
             "status" => {
-                let statuses = self.backend.statuses(chat_id).await?;
+                let statuses = statuses.unwrap_or_default();
                 let text = if statuses.is_empty() {
                     texts::no_appeals().pick(language)
                 } else {
@@ -294,7 +390,6 @@ impl TelegramBot {
                 self.say(chat_id, text, None).await;
             }
             "new" => {
-                self.backend.request_new_appeal(chat_id).await?;
                 self.say(chat_id, texts::new_appeal_prompt().pick(language), None)
                     .await;
             }
@@ -354,6 +449,9 @@ impl TelegramBot {
         let files = files_of(message);
         if body.trim().is_empty() && files.is_empty() {
             // A sticker, a poll, a dice: nothing an operator could answer.
+            if !self.claim(update_id).await? {
+                return Ok(Handled::Duplicate);
+            }
             self.say(chat_id, texts::unsupported_message().pick(language), None)
                 .await;
             return Ok(Handled::Ignored);
@@ -373,8 +471,10 @@ impl TelegramBot {
                         FileProblem::Failed(reason) => (reason, texts::file_failed(&file.name)),
                     };
                     tracing::warn!(chat_id, file = %file.name, %reason, "telegram file not taken");
-                    skipped.push(json!({"name": file.name, "reason": reason}));
-                    apologies.push(text.pick(language));
+                    let notice = text.pick(language);
+                    // The server queues the notice as a job, like "added to your appeal".
+                    skipped.push(json!({"name": file.name, "reason": reason, "notice": notice}));
+                    apologies.push(notice);
                 }
             }
         }
@@ -400,43 +500,48 @@ impl TelegramBot {
         inbound.thread.conversation = Some(chat_id.to_string());
         inbound.thread.force_new = force_new;
 
-        let registered = match self.backend.intake(inbound).await {
-            Ok(registered) => registered,
-            Err(error) => {
-                if force_new {
-                    // The applicant's "new appeal" still stands for their next message.
-                    if let Err(e) = self.backend.request_new_appeal(chat_id).await {
-                        tracing::warn!(chat_id, error = %e, "could not restore new-appeal flag");
-                    }
-                }
-                if let BackendError::Rejected(_) = error {
-                    self.say(chat_id, texts::intake_failed().pick(language), None)
-                        .await;
-                }
-                return Err(error.into());
+        let outcome = self.backend.intake(inbound).await;
+        if force_new && !matches!(outcome, Ok(Some(_))) {
+            // Not registered by this copy: the applicant's "new appeal" still stands for
+            // their next message.
+            if let Err(e) = self.backend.request_new_appeal(chat_id).await {
+                tracing::warn!(chat_id, error = %e, "could not restore new-appeal flag");
             }
+        }
+        let registered = match outcome {
+            Ok(Some(registered)) => registered,
+            // Another copy of this update was registered: nothing added, nothing to say.
+            Ok(None) => return Ok(Handled::Duplicate),
+            Err(BackendError::Rejected(reason)) => {
+                return Err(Problem::Quarantine {
+                    reason,
+                    tell: Some((chat_id, texts::intake_failed().pick(language))),
+                });
+            }
+            Err(error) => return Err(error.into()),
         };
         self.after_intake(chat_id, language, &registered).await;
-        for apology in apologies {
-            self.say(chat_id, apology, None).await;
+        if self.config.bot_acknowledges {
+            for apology in apologies {
+                self.say(chat_id, apology, None).await;
+            }
         }
         Ok(Handled::Processed)
     }
 
+    /// Only for a deployment without the server's job queue: otherwise the server's
+    /// jobs say "registered" (R4), "added to your appeal" and the notes on files not
+    /// taken, and a webhook call or a polled batch never waits for a chat's pacing.
     async fn after_intake(&self, chat_id: i64, language: Option<Language>, r: &Registered) {
-        if !r.new_ticket {
-            let keyboard = main_keyboard(language);
-            self.say(
-                chat_id,
-                texts::joined(&r.number).pick(language),
-                Some(keyboard),
-            )
-            .await;
-        } else if self.config.bot_acknowledges {
-            let text = texts::acknowledgement(&r.number, &r.due_at_local).pick(language);
-            self.say(chat_id, text, Some(main_keyboard(language))).await;
+        if !self.config.bot_acknowledges {
+            return;
         }
-        // Otherwise the server's acknowledgement job speaks for the new ticket (R4).
+        let text = if r.new_ticket {
+            texts::acknowledgement(&r.number, &r.due_at_local).pick(language)
+        } else {
+            texts::joined(&r.number).pick(language)
+        };
+        self.say(chat_id, text, Some(main_keyboard(language))).await;
     }
 
     async fn download(&self, file: &IncomingFile) -> Result<Attachment, FileProblem> {
@@ -486,51 +591,75 @@ impl TelegramBot {
         })
     }
 
-    async fn on_callback(&self, query: &CallbackQuery) -> Result<Handled, Problem> {
+    async fn on_callback(&self, update_id: i64, query: &CallbackQuery) -> Result<Handled, Problem> {
+        // The person who pressed: a user id beyond i64 names no chat we know.
+        let from_user = i64::try_from(query.from.id.0).unwrap_or_default();
         let chat_id = match &query.message {
             Some(message) => message.chat().id.0,
-            None => i64::try_from(query.from.id.0).unwrap_or_default(),
+            None => from_user,
         };
         let data = query.data.as_deref().unwrap_or_default();
-        let (answer, remove_keyboard) = if let Some(code) = data.strip_prefix("lang:") {
+        // The idempotent part first (a setting, a rating taken once), then the claim,
+        // then the answer: a second copy of the press changes and says nothing.
+        enum Pressed {
+            Language(Language),
+            Rating(RatingOutcome, Option<Language>),
+            Other,
+        }
+        let pressed = if let Some(code) = data.strip_prefix("lang:") {
             match code.parse::<Language>() {
                 Ok(language @ (Language::Kk | Language::Ru)) => {
                     self.backend.set_chat_language(chat_id, language).await?;
-                    let chosen = Some(language);
-                    self.say(
-                        chat_id,
-                        texts::language_chosen().pick(chosen),
-                        Some(main_keyboard(chosen)),
-                    )
-                    .await;
-                    let label = if language == Language::Kk {
-                        "Қазақша"
-                    } else {
-                        "Русский"
-                    };
-                    (Some(label.to_owned()), true)
+                    Pressed::Language(language)
                 }
-                _ => (None, false),
+                _ => Pressed::Other,
             }
         } else if let Some(rest) = data.strip_prefix("rate:") {
             match parse_rating(rest) {
-                Some((number, rating)) => {
-                    let language = self.backend.chat_language(chat_id).await?;
-                    let outcome = self
-                        .backend
-                        .record_rating(number.to_owned(), chat_id, rating)
-                        .await?;
-                    let text = match outcome {
-                        RatingOutcome::Recorded => texts::rating_recorded(),
-                        RatingOutcome::AlreadyRated => texts::rating_already_recorded(),
-                        RatingOutcome::Unknown => texts::rating_unknown(),
-                    };
-                    (Some(text.pick_short(language)), true)
-                }
-                None => (None, false),
+                Some((number, rating)) => Pressed::Rating(
+                    self.backend
+                        .record_rating(number.to_owned(), from_user, rating)
+                        .await?,
+                    self.backend.chat_language(from_user).await?,
+                ),
+                None => Pressed::Other,
             }
         } else {
-            (None, false)
+            Pressed::Other
+        };
+        if !self.claim(update_id).await? {
+            return Ok(Handled::Duplicate);
+        }
+        let (answer, remove_keyboard) = match pressed {
+            Pressed::Language(language) => {
+                let chosen = Some(language);
+                self.say(
+                    chat_id,
+                    texts::language_chosen().pick(chosen),
+                    Some(main_keyboard(chosen)),
+                )
+                .await;
+                let label = if language == Language::Kk {
+                    "Қазақша"
+                } else {
+                    "Русский"
+                };
+                (Some(label.to_owned()), true)
+            }
+            Pressed::Rating(outcome, language) => {
+                let text = match outcome {
+                    RatingOutcome::Recorded => texts::rating_recorded(),
+                    RatingOutcome::AlreadyRated => texts::rating_already_recorded(),
+                    RatingOutcome::Unknown => texts::rating_unknown(),
+                };
+                // Only the applicant's recorded (or already recorded) rating retires the
+                // buttons; a stranger's press leaves them for the applicant.
+                (
+                    Some(text.pick_short(language)),
+                    outcome != RatingOutcome::Unknown,
+                )
+            }
+            Pressed::Other => (None, false),
         };
 
         let mut request = self.bot.answer_callback_query(query.id.clone());
@@ -565,6 +694,24 @@ impl TelegramBot {
             }
         }
     }
+}
+
+/// The text or caption over Telegram's own limit, if any: (what, length, limit).
+fn over_limit(message: &Message) -> Option<(&'static str, usize, usize)> {
+    let units = |s: &str| s.encode_utf16().count();
+    if let Some(text) = message.text() {
+        let length = units(text);
+        if length > TEXT_LIMIT {
+            return Some(("text", length, TEXT_LIMIT));
+        }
+    }
+    if let Some(caption) = message.caption() {
+        let length = units(caption);
+        if length > CAPTION_LIMIT {
+            return Some(("caption", length, CAPTION_LIMIT));
+        }
+    }
+    None
 }
 
 /// `/status@BaylanysBot args` -> `status`.

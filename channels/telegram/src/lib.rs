@@ -17,14 +17,21 @@
 //! # Who acknowledges a new appeal
 //! The server's acknowledgement job does, through [`TelegramAdapter`], as on every
 //! channel: so the acknowledgement with number and deadline (R4, R5) is retried,
-//! recorded, and written from the same templates. The bot's immediate answer covers only
-//! what the job does not: "added to your appeal No. X" when a message joins an open
-//! ticket, and errors (file too large, intake refused). [`TelegramConfig::bot_acknowledges`]
-//! switches the bot to answer new tickets itself, for a deployment without that job.
+//! recorded, and written from the same templates; so does "added to your appeal No. X"
+//! when a message joins an open ticket (queued by the server's intake), so no webhook call
+//! or polled batch waits on a chat's pacing; the note on a file not taken (too large,
+//! download failed) travels in `fields["telegram_files_skipped"][i]["notice"]` for the
+//! server to queue the same way. The bot's immediate answers are to commands and
+//! buttons, and to updates it does not register (text too long, intake refused).
+//! [`TelegramConfig::bot_acknowledges`] switches the bot to say all of these itself, for
+//! a deployment without that job queue.
 //!
 //! # Never lose, never repeat
-//! Updates are handled at least once and deduplicated by update id in the backend; an
-//! update that cannot be parsed or handled is quarantined whole with the reason; an
+//! Updates are handled at least once and acted on once: the backend claims each update id
+//! with an insert-or-skip (a message in its intake transaction), so overlapping copies of
+//! one update (Telegram retries a slow webhook) add and say nothing; an update that cannot
+//! be parsed or handled, or whose text or caption is over Telegram's limits (4,096 and
+//! 1,024 UTF-16 units), is quarantined whole with the reason; an
 //! update the backend cannot take now (database down) is not acknowledged to Telegram
 //! (polling: the offset does not move; webhook: 503), so Telegram delivers it again.
 
@@ -46,7 +53,8 @@
 //!     let outcome = telegram.handle_webhook(secret, &body).await;
 //!     HttpResponse::build(StatusCode::from_u16(outcome.http_status()).unwrap()).finish()
 //! }
-//! // route: POST /telegram/webhook (updates carry no file bytes: actix's 256 KiB limit fits)
+//! // route: POST /telegram/webhook: ask `webhook_secret_ok` before reading the body, and
+//! // read at most what an update can be (the server: 1 MiB; larger goes to quarantine)
 //!
 //! // Polling mode: one instance, while it holds the PostgreSQL advisory lock.
 //! tokio::spawn(async move { telegram.run_polling(shutdown_signal).await });

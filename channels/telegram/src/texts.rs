@@ -201,6 +201,23 @@ pub fn file_failed(name: &str) -> Text {
     )
 }
 
+/// A text or caption longer than Telegram allows (only a forged or broken client sends
+/// one): kept for an operator, not registered.
+pub fn message_too_long(length: usize, limit: usize) -> Text {
+    Text::new(
+        format!(
+            "Хабарлама тым ұзын ({length} таңба, шегі {limit}), сондықтан өтініш ретінде \
+             тіркелмеді; ол сақталды, оны оператор көреді. Мәтінді бөліктерге бөліп қайта \
+             жіберіңіз немесе {EMAIL} поштасына жолдаңыз."
+        ),
+        format!(
+            "Сообщение слишком длинное ({length} символов, предел {limit}), поэтому оно не \
+             зарегистрировано как обращение; оно сохранено, его увидит оператор. Отправьте \
+             текст частями или на почту {EMAIL}."
+        ),
+    )
+}
+
 pub fn intake_failed() -> Text {
     Text::new(
         format!(

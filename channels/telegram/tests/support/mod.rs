@@ -80,11 +80,8 @@ impl TelegramBackend for MemoryBackend {
         })
     }
 
-    fn update_handled(&self, update_id: i64) -> BackendFuture<'_, ()> {
-        self.run(move |m| {
-            m.handled.insert(update_id);
-            Ok(())
-        })
+    fn claim_update(&self, update_id: i64) -> BackendFuture<'_, bool> {
+        self.run(move |m| Ok(m.handled.insert(update_id)))
     }
 
     fn chat_language(&self, chat_id: i64) -> BackendFuture<'_, Option<Language>> {
@@ -116,15 +113,15 @@ impl TelegramBackend for MemoryBackend {
         self.run(move |m| Ok(m.new_appeal.remove(&chat_id)))
     }
 
-    fn intake(&self, message: InboundMessage) -> BackendFuture<'_, Registered> {
+    fn intake(&self, message: InboundMessage) -> BackendFuture<'_, Option<Registered>> {
         self.run(move |m| {
             m.intakes.push(message.clone());
-            if let Some(done) = message
-                .external_id
-                .as_ref()
-                .and_then(|id| m.by_external_id.get(id))
-            {
-                return Ok(done.clone());
+            if let Some(id) = &message.external_id {
+                // The update id is claimed with the registration, as the server does.
+                let claimed = id.parse().map(|id| m.handled.insert(id)).unwrap_or(true);
+                if !claimed || m.by_external_id.contains_key(id) {
+                    return Ok(None);
+                }
             }
             let conversation = message.thread.conversation.clone().unwrap_or_default();
             let open = m
@@ -159,7 +156,7 @@ impl TelegramBackend for MemoryBackend {
             if let Some(id) = message.external_id {
                 m.by_external_id.insert(id, registered.clone());
             }
-            Ok(registered)
+            Ok(Some(registered))
         })
     }
 
@@ -186,14 +183,14 @@ impl TelegramBackend for MemoryBackend {
     fn record_rating(
         &self,
         ticket_number: String,
-        chat_id: i64,
+        from_user: i64,
         rating: u8,
     ) -> BackendFuture<'_, RatingOutcome> {
         self.run(move |m| {
             let ticket = m
                 .tickets
                 .iter_mut()
-                .find(|t| t.number == ticket_number && t.chat_id == chat_id.to_string());
+                .find(|t| t.number == ticket_number && t.chat_id == from_user.to_string());
             Ok(match ticket {
                 None => RatingOutcome::Unknown,
                 Some(t) if t.rating.is_some() => RatingOutcome::AlreadyRated,
