@@ -106,20 +106,37 @@ fn cli_bad_input_exits_non_zero_with_a_clear_message() {
 fn cli_calendar_set_changes_later_deadlines_and_show_lists_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let set = || {
+        baylanys()
+            .args([
+                "calendar",
+                "set",
+                "2027-05-17",
+                "--kind",
+                "day-off",
+                "--note",
+                "Kurban Ait 2027",
+                "--database-url",
+                &db,
+            ])
+            .output()
+            .unwrap()
+    };
+    // A one-shot command never creates the database (a mistyped path would be a new one).
+    let out = set();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path().join("c.db").exists());
     let out = baylanys()
-        .args([
-            "calendar",
-            "set",
-            "2027-05-17",
-            "--kind",
-            "day-off",
-            "--note",
-            "Kurban Ait 2027",
-            "--database-url",
-            &db,
-        ])
+        .args(["migrate", "--database-url", &db])
         .output()
         .unwrap();
+    assert!(out.status.success());
+    let out = set();
     assert!(
         out.status.success(),
         "{}",
