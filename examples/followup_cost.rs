@@ -68,7 +68,11 @@ fn main() {
             .env("BAYLANYS_LOG", "warn")
             .output()
             .expect("baylanys runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     cli(&["user", "add", "--login", "mta", "--role", "ingest"]);

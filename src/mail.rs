@@ -112,8 +112,7 @@ pub async fn ingest_raw(
         let result = app
             .db
             .write(move |c| {
-                let (raw_id, new) =
-                    store_raw(c, Channel::Email, Some(&k), &raw, "stored", None)?;
+                let (raw_id, new) = store_raw(c, Channel::Email, Some(&k), &raw, "stored", None)?;
                 if !new {
                     return Ok(MailOutcome::Duplicate);
                 }

@@ -518,7 +518,9 @@ async fn load_calendar(
     match baylanys::App::build(existing(config.clone())).await {
         Ok(app) => Ok(app.calendar()),
         Err(baylanys::StartError::Db(e @ baylanys::db::DbError::Missing(_))) => {
-            eprintln!("warning: {e}; using the built-in calendar without administrators' overrides");
+            eprintln!(
+                "warning: {e}; using the built-in calendar without administrators' overrides"
+            );
             Ok(std::sync::Arc::new(baylanys::calendar::Calendar::builtin()))
         }
         Err(e) => Err(e.into()),

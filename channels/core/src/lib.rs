@@ -388,15 +388,16 @@ impl InboundMessage {
             ]
             .into_iter()
             .any(opt)
-            || self.thread.references.iter().any(|r| dirty(r) || r.is_empty())
+            || self
+                .thread
+                .references
+                .iter()
+                .any(|r| dirty(r) || r.is_empty())
             || self
                 .attachments
                 .iter()
                 .any(|a| dirty(&a.file_name) || dirty(&a.content_type))
-            || self
-                .fields
-                .values()
-                .any(|v| v.as_str().is_some_and(dirty));
+            || self.fields.values().any(|v| v.as_str().is_some_and(dirty));
         if any {
             let mut m = self.clone();
             m.clean();

@@ -40,7 +40,11 @@ pub fn read(message: &Message<'_>, trusted: &str) -> Option<AuthResults> {
 pub fn parse(value: &str) -> Option<AuthResults> {
     let text = without_comments(value);
     let mut parts = split_unquoted(&text, ';').into_iter();
-    let authserv_id = parts.next()?.split_whitespace().next()?.to_ascii_lowercase();
+    let authserv_id = parts
+        .next()?
+        .split_whitespace()
+        .next()?
+        .to_ascii_lowercase();
     let mut r = AuthResults {
         authserv_id,
         ..AuthResults::default()

@@ -666,7 +666,9 @@ mod tests {
 
     #[test]
     fn forty_thousand_references_are_bounded_and_long_ids_hashed() {
-        let refs: Vec<String> = (0..40_000).map(|n| format!("<id-{n}@example.kz>")).collect();
+        let refs: Vec<String> = (0..40_000)
+            .map(|n| format!("<id-{n}@example.kz>"))
+            .collect();
         let long_id = "x".repeat(1_000_000);
         let raw = format!(
             "From: a@example.kz\r\nMessage-ID: <{long_id}@example.kz>\r\nIn-Reply-To: <id-39999@example.kz>\r\n\
@@ -678,9 +680,15 @@ mod tests {
         };
         let ids = &m.inbound.thread.references;
         assert_eq!(ids.len(), MAX_REFERENCES);
-        assert_eq!(ids[0], "id-39999@example.kz", "In-Reply-To comes first, once");
+        assert_eq!(
+            ids[0], "id-39999@example.kz",
+            "In-Reply-To comes first, once"
+        );
         assert!(ids.contains(&"id-39998@example.kz".to_string()));
-        assert!(!ids.contains(&"id-0@example.kz".to_string()), "the oldest are dropped");
+        assert!(
+            !ids.contains(&"id-0@example.kz".to_string()),
+            "the oldest are dropped"
+        );
         let id = m.message_id.expect("an id");
         assert!(id.starts_with("sha256:") && id.len() < 80, "{id}");
         assert_eq!(m.inbound.external_id.as_deref(), Some(id.as_str()));

@@ -31,9 +31,9 @@ mod smtp;
 
 pub mod imap;
 
+pub use auth_results::AuthResults;
 pub use dsn::Dsn;
 pub use html::html_to_text;
-pub use auth_results::AuthResults;
 pub use inbound::{
     EmailMessage, ParseConfig, ParseFailure, ParsedEmail, bounded_id, parse, parse_at,
 };

@@ -114,9 +114,7 @@ async fn i2_nul_and_control_characters_are_removed_before_storing(backend: Backe
     assert_eq!(d["messages"][0]["body_text"], "Не могу войти", "{d}");
 }
 
-async fn i3_forty_thousand_references_and_a_megabyte_message_id_are_registered(
-    backend: Backend,
-) {
+async fn i3_forty_thousand_references_and_a_megabyte_message_id_are_registered(backend: Backend) {
     let (_sink, t, ingest) = mail_server(backend).await;
     let refs: Vec<String> = (0..40_000)
         .map(|n| format!("<ref-{n}@example.kz>"))
@@ -159,9 +157,7 @@ async fn refuse_poison(t: &TestApp, backend: Backend) {
         .expect("trigger created");
 }
 
-async fn i3_a_mail_the_database_refuses_is_quarantined_and_the_mailbox_moves_on(
-    backend: Backend,
-) {
+async fn i3_a_mail_the_database_refuses_is_quarantined_and_the_mailbox_moves_on(backend: Backend) {
     let dovecot = Dovecot::start();
     let url = dovecot.url("?idle_timeout=5&backoff_min=1&backoff_max=1&connect_timeout=5");
     let t = spawn_config(backend, |c| c.imap_url = Some(url)).await;
@@ -320,8 +316,17 @@ async fn i5_a_reply_failing_dmarc_at_our_mta_opens_a_new_flagged_ticket(backend:
     assert_eq!(forged["outcome"], "registered", "{forged}");
     assert_ne!(forged["number"], number.as_str());
     let d = detail(&t, &op, forged["number"].as_str().expect("number")).await;
-    assert!(super::super::has_event(&d, "sender_not_authenticated"), "{d}");
-    assert_eq!(detail(&t, &op, &number).await["messages"].as_array().map(Vec::len), Some(2), "only the ack joined the first ticket");
+    assert!(
+        super::super::has_event(&d, "sender_not_authenticated"),
+        "{d}"
+    );
+    assert_eq!(
+        detail(&t, &op, &number).await["messages"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "only the ack joined the first ticket"
+    );
     // Authenticated mail from the applicant still joins.
     let genuine = post_raw(
         &t,
@@ -451,9 +456,7 @@ async fn i9_ingest_email_never_creates_a_database_and_setting_mistakes_defer(bac
     assert_eq!(count_tickets(&url).await, 0);
 }
 
-async fn i23_the_quarantine_is_paged_and_unmatched_delivery_reports_are_listed(
-    backend: Backend,
-) {
+async fn i23_the_quarantine_is_paged_and_unmatched_delivery_reports_are_listed(backend: Backend) {
     let (_sink, t, ingest) = mail_server(backend).await;
     let op = t.token("op", Role::Operator).await;
     for n in 0..5 {
