@@ -7,13 +7,14 @@
 //! Without a URL, `postgres` starts a throwaway cluster with the Debian tools (fsync on,
 //! as in production). Options by environment: BENCH_CLIENTS (64), BENCH_SECONDS (10).
 
-#[path = "support/postgres.rs"]
-mod postgres;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use postgres::start_postgres;
+use support::postgres::start_postgres;
+use support::{env_or, free_port, server_bin, wait_listening};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -21,13 +22,7 @@ fn main() {
     let given_url = args.next();
     let clients: usize = env_or("BENCH_CLIENTS", 64);
     let seconds: u64 = env_or("BENCH_SECONDS", 10);
-    let exe = std::env::current_exe().expect("own path");
-    let server_bin = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("baylanys"))
-        .filter(|p| p.exists())
-        .expect("build the server first: cargo build --release");
+    let server_bin = server_bin();
 
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut cluster = None;
@@ -41,11 +36,7 @@ fn main() {
         }
         (other, _) => panic!("backend `{other}`: use sqlite or postgres"),
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut server = Command::new(&server_bin)
         .args([
             "serve",
@@ -61,12 +52,7 @@ fn main() {
         .spawn()
         .expect("server starts");
     let pid = server.id();
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -115,13 +101,6 @@ fn main() {
     println!("latency p50:  {:.2} ms", pct(0.50).as_secs_f64() * 1000.0);
     println!("latency p99:  {:.2} ms", pct(0.99).as_secs_f64() * 1000.0);
     println!("server peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 async fn drive(port: u16, clients: usize, duration: Duration) -> (Vec<Duration>, usize, Duration) {

@@ -9,44 +9,33 @@
 //! The per-sender follow-up limit is turned off here, so every follow-up really joins
 //! the ticket (the limit would hold them, which is cheaper still).
 
-#[path = "support/postgres.rs"]
-mod postgres;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use support::{env_or, free_port, server_bin, wait_listening};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let backend = args.next().unwrap_or_else(|| "sqlite".into());
     let given_url = args.next();
-    let n: usize = std::env::var("BENCH_FOLLOWUPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000)
-        .max(20);
-    let exe = std::env::current_exe().expect("own path");
-    let bin = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("baylanys"))
-        .filter(|p| p.exists())
-        .expect("build the server first: cargo build --release");
+    let n: usize = env_or("BENCH_FOLLOWUPS", 1_000_usize).max(20);
+    let bin = server_bin();
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut cluster = None;
     let db = match (backend.as_str(), given_url) {
         ("sqlite", _) => format!("sqlite://{}", tmp.path().join("bench.db").display()),
         ("postgres", Some(url)) => url,
         ("postgres", None) => {
-            let (url, stop) = postgres::start_postgres(tmp.path());
+            let (url, stop) = support::postgres::start_postgres(tmp.path());
             cluster = Some(stop);
             url
         }
         (other, _) => panic!("backend `{other}`: use sqlite or postgres"),
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let mut server = Command::new(&bin)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", &db, "--rate-limit-per-minute", "0"])
@@ -55,12 +44,7 @@ fn main() {
         .stdout(Stdio::null())
         .spawn()
         .expect("server starts");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port);
     let cli = |args: &[&str]| {
         let out = Command::new(&bin)
             .args(args)

@@ -7,30 +7,25 @@
 //!
 //! Options by environment: BENCH_CHATS (100), BENCH_UPDATES_PER_CHAT (10).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baylanys_telegram::fake_api::FakeBotApi;
 use serde_json::{Value, json};
+use support::{env_or, free_port, server_bin, wait_listening};
 
 fn main() {
     let chats: i64 = env_or("BENCH_CHATS", 100);
     let per_chat: i64 = env_or("BENCH_UPDATES_PER_CHAT", 10);
-    let exe = std::env::current_exe().expect("own path");
-    let server_bin = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("baylanys"))
-        .filter(|p| p.exists())
-        .expect("build the server first: cargo build --release");
+    let server_bin = server_bin();
     let fake = FakeBotApi::start();
     let tg = fake.config();
     let tmp = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", tmp.path().join("bench.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let mut server = Command::new(&server_bin)
         .args([
             "serve",
@@ -53,12 +48,7 @@ fn main() {
         .stdout(Stdio::null())
         .spawn()
         .expect("server starts");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,13 +79,6 @@ fn main() {
     );
     println!("latency p50:  {:.1} ms", pct(0.50).as_secs_f64() * 1000.0);
     println!("latency p99:  {:.1} ms", pct(0.99).as_secs_f64() * 1000.0);
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn update(chat: i64, round: i64) -> Value {
