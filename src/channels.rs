@@ -60,6 +60,10 @@ fn attach_telegram(app: Arc<App>) -> Result<Arc<App>, StartError> {
     }
     config.webhook_secret = app.config.telegram_webhook_secret.clone();
     config.max_file_bytes = app.config.max_attachment_bytes;
+    config.texts = baylanys_telegram::texts::Texts::new(Arc::new(crate::templates::TelegramTexts(
+        app.templates.clone(),
+    )));
+    config.texts.check().map_err(StartError::Channel)?;
     if app.config.telegram_mode == "webhook" && config.webhook_secret.is_none() {
         return Err(StartError::Channel(
             "webhook mode needs BAYLANYS_TELEGRAM_WEBHOOK_SECRET so forged updates are refused"

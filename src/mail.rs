@@ -11,7 +11,7 @@ pub use imap::run_imap;
 
 use std::sync::Arc;
 
-use baylanys_core::{Channel, InboundMessage, Language, OutboundKind, Sender};
+use baylanys_core::{Channel, InboundMessage, OutboundKind, Sender};
 use baylanys_email::{Dsn, EmailMessage, ParseConfig, ParseFailure, ParsedEmail};
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
@@ -22,7 +22,7 @@ use crate::App;
 use crate::db::schema::{messages, raw_payloads};
 use crate::db::{Blob, DbConn, DbError};
 use crate::tickets::intake::{IntakeError, Registered, intake, store_raw};
-use crate::tickets::{Rendered, event, queue_outbound};
+use crate::tickets::{event, queue_outbound};
 
 /// What became of one raw message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -300,7 +300,14 @@ fn oversize_notice(
     if inbound.suppress_ack.is_some() {
         return Ok(());
     }
-    let rendered = oversize_text(reg.language, &reg.number, files, limit);
+    let rendered = app
+        .templates
+        .message(
+            "oversize",
+            reg.language,
+            minijinja::context! { number => reg.number, files, limit => human_size(limit) },
+        )
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
     queue_outbound(
         c,
         &reg.ticket_id,
@@ -311,34 +318,6 @@ fn oversize_notice(
         &rendered,
     )?;
     Ok(())
-}
-
-fn oversize_text(language: Language, number: &str, files: &[String], limit: u64) -> Rendered {
-    let list = files.join(", ");
-    let size = human_size(limit);
-    let (subject, text) = match language {
-        Language::Kk => (
-            format!("Тіркемелер қабылданбады: № {number}"),
-            format!(
-                "Сіздің № {number} өтінішіңіз тіркелді, бірақ келесі файлдар тым үлкен болғандықтан \
-                 қабылданбады: {list}. Бір файлдың шегі — {size}. Файлдарды кішірейтіп, осы хатқа \
-                 жауап ретінде қайта жіберіңіз."
-            ),
-        ),
-        _ => (
-            format!("Вложения не приняты: № {number}"),
-            format!(
-                "Ваше обращение № {number} зарегистрировано, но эти файлы не приняты, так как \
-                 слишком велики: {list}. Предел для одного файла — {size}. Уменьшите файлы и \
-                 отправьте их ответом на это письмо."
-            ),
-        ),
-    };
-    Rendered {
-        subject: Some(subject),
-        text,
-        html: None,
-    }
 }
 
 /// `10.0 МБ`, or `512 КБ` below a megabyte (the same abbreviations in both languages).
@@ -679,12 +658,8 @@ mod tests {
     }
 
     #[test]
-    fn oversize_notice_names_files_and_limit_in_both_languages() {
-        let files = vec!["scan.pdf".to_string()];
-        let ru = oversize_text(Language::Ru, "UCC-2026-000001", &files, 10 * 1024 * 1024);
-        assert!(ru.text.contains("scan.pdf") && ru.text.contains("10.0 МБ"));
-        let kk = oversize_text(Language::Kk, "UCC-2026-000001", &files, 10 * 1024 * 1024);
-        assert!(kk.text.contains("scan.pdf") && kk.text.contains("өтініш"));
+    fn sizes_are_shown_in_megabytes_or_kilobytes() {
+        assert_eq!(human_size(10 * 1024 * 1024), "10.0 МБ");
         assert_eq!(human_size(1024), "1 КБ");
     }
 }

@@ -123,13 +123,21 @@ fn set_state(c: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
 /// follow-up, and the bot's note on each file it could not take.
 pub fn queue_chat_notices(
     c: &mut DbConn,
+    templates: &crate::templates::Templates,
     reg: &crate::tickets::intake::Registered,
     msg: &InboundMessage,
 ) -> Result<(), DbError> {
     let language = msg.language.unwrap_or(reg.language);
     let mut texts = Vec::new();
     if !reg.new_ticket {
-        texts.push(baylanys_telegram::texts::joined(&reg.number).pick(Some(language)));
+        let joined = templates
+            .telegram_text(
+                "joined",
+                language,
+                &serde_json::json!({ "number": reg.number }),
+            )
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        texts.push(joined);
     }
     let skipped = msg
         .fields

@@ -1,5 +1,13 @@
-//! Messages and pages from minijinja templates in `templates/`, embedded in the binary so
-//! a release runs from any directory (and in the container) without the source tree.
+//! Every sentence a citizen, operator or agency reads, from minijinja templates in
+//! `templates/`, embedded in the binary at build time (see `build.rs`).
+//!
+//! Messages are laid out by message, then language, then part:
+//! `templates/<message>/<lang>/subject.txt.j2`, `.../body.txt.j2`, and a shared
+//! `templates/<message>/body.html.j2` where the message also goes out as HTML. The
+//! Telegram bot's texts are `templates/telegram/<key>/<lang>.txt.j2`, given to the bot as
+//! its [`baylanys_telegram::texts::TextSource`]. Web pages are `templates/web/*.html`
+//! with their UI strings in `templates/web/<lang>.json`. A template that fails to render
+//! is an error ([`TemplateError`]), and a test renders every one in every language.
 
 use baylanys_core::{Channel, Language};
 use chrono::{DateTime, Utc};
@@ -7,34 +15,6 @@ use minijinja::{Environment, Value, context};
 
 use crate::calendar::Deadline;
 use crate::tickets::Rendered;
-
-macro_rules! embedded {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $name)))),*]
-    };
-}
-
-const FILES: &[(&str, &str)] = embedded!(
-    "mail/ack.ru.subject.j2",
-    "mail/ack.kk.subject.j2",
-    "mail/ack.ru.txt.j2",
-    "mail/ack.kk.txt.j2",
-    "mail/ack.html.j2",
-    "mail/reply.ru.subject.j2",
-    "mail/reply.kk.subject.j2",
-    "mail/reply.ru.txt.j2",
-    "mail/reply.kk.txt.j2",
-    "mail/transfer.ru.subject.j2",
-    "mail/transfer.kk.subject.j2",
-    "mail/transfer.ru.txt.j2",
-    "mail/transfer.kk.txt.j2",
-    "mail/rating.ru.txt.j2",
-    "mail/rating.kk.txt.j2",
-    "web/base.html",
-    "web/form.html",
-    "web/status.html",
-    "web/error.html",
-);
 
 const STRINGS_KK: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -44,6 +24,14 @@ const STRINGS_RU: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/templates/web/ru.json"
 ));
+
+/// A template that is missing or failed: a fault of ours, never of the input.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("template {name}: {detail}")]
+pub struct TemplateError {
+    pub name: String,
+    pub detail: String,
+}
 
 pub struct Templates {
     env: Environment<'static>,
@@ -58,8 +46,8 @@ pub fn local_time(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
-fn lang_code(l: Language) -> &'static str {
-    // Applicants get Kazakh or Russian (R4); English staff text falls back to Russian here.
+/// Applicants get Kazakh or Russian (R4); English falls back to Russian for them.
+fn applicant_language(l: Language) -> &'static str {
     match l {
         Language::Kk => "kk",
         _ => "ru",
@@ -69,10 +57,7 @@ fn lang_code(l: Language) -> &'static str {
 impl Templates {
     pub fn new() -> Templates {
         let mut env = Environment::new();
-        for (name, source) in FILES {
-            env.add_template(name, source)
-                .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e}"));
-        }
+        minijinja_embed::load_templates!(&mut env);
         let parse = |s: &str, which: &str| -> Value {
             let v: serde_json::Value = serde_json::from_str(s)
                 .unwrap_or_else(|e| panic!("templates/web/{which}.json is invalid: {e}"));
@@ -85,15 +70,52 @@ impl Templates {
         }
     }
 
-    fn render(&self, name: &str, ctx: Value) -> String {
-        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
-            Ok(s) => s.trim().to_string(),
-            Err(e) => {
-                // Templates are embedded and tested; a failure here is a bug, not input.
-                tracing::error!(template = name, error = %e, "template failed");
-                String::new()
-            }
-        }
+    /// The names of every embedded template.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .env
+            .templates()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.env.get_template(name).is_ok()
+    }
+
+    fn render(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map(|s| s.trim().to_string())
+            .map_err(|e| TemplateError {
+                name: name.to_string(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// One message in one language: its subject (when it has one), text and HTML.
+    pub fn message(
+        &self,
+        message: &str,
+        language: Language,
+        ctx: Value,
+    ) -> Result<Rendered, TemplateError> {
+        let l = applicant_language(language);
+        let subject_name = format!("{message}/{l}/subject.txt.j2");
+        let subject = if self.has(&subject_name) {
+            Some(self.render(&subject_name, &ctx)?)
+        } else {
+            None
+        };
+        let text = self.render(&format!("{message}/{l}/body.txt.j2"), &ctx)?;
+        Ok(Rendered {
+            subject,
+            text,
+            html: None,
+        })
     }
 
     pub fn acknowledgement(
@@ -104,26 +126,29 @@ impl Templates {
         deadline: &Deadline,
         channel: Channel,
         status_url: Option<&str>,
-    ) -> Rendered {
-        let l = lang_code(language);
+    ) -> Result<Rendered, TemplateError> {
+        let lang = applicant_language(language);
         let ctx = context! {
-            number, lang => l, channel => channel.as_str(), status_url,
+            number, lang, channel => channel.as_str(), status_url,
             registered => local_time(registered_at),
             due => local_time(deadline.due_at),
         };
-        let subject = self.render(&format!("mail/ack.{l}.subject.j2"), ctx.clone());
-        let text = self.render(&format!("mail/ack.{l}.txt.j2"), ctx);
-        let html =
-            (channel == Channel::Email).then(|| self.html_of(l, &subject, &text, status_url));
-        Rendered {
-            subject: Some(subject),
-            text,
-            html,
+        let mut rendered = self.message("ack", language, ctx)?;
+        if channel == Channel::Email {
+            rendered.html = Some(self.html_of(lang, &rendered, status_url)?);
         }
+        Ok(rendered)
     }
 
-    fn html_of(&self, lang: &str, subject: &str, text: &str, status_url: Option<&str>) -> String {
-        let paragraphs: Vec<Vec<&str>> = text
+    /// The acknowledgement's text as HTML paragraphs, the status link as a link.
+    fn html_of(
+        &self,
+        lang: &str,
+        rendered: &Rendered,
+        status_url: Option<&str>,
+    ) -> Result<String, TemplateError> {
+        let paragraphs: Vec<Vec<&str>> = rendered
+            .text
             .split("\n\n")
             .map(|p| {
                 p.lines()
@@ -135,8 +160,8 @@ impl Templates {
             .filter(|p| !p.is_empty())
             .collect();
         self.render(
-            "mail/ack.html.j2",
-            context! { lang, subject, paragraphs, status_url },
+            "ack/body.html.j2",
+            &context! { lang, subject => rendered.subject, paragraphs, status_url },
         )
     }
 
@@ -146,33 +171,27 @@ impl Templates {
         number: &str,
         text: &str,
         html: Option<&str>,
-    ) -> Rendered {
-        let l = lang_code(language);
-        let ctx = context! { number, text };
-        Rendered {
-            subject: Some(self.render(&format!("mail/reply.{l}.subject.j2"), ctx.clone())),
-            text: self.render(&format!("mail/reply.{l}.txt.j2"), ctx),
-            html: html.map(str::to_string),
-        }
+    ) -> Result<Rendered, TemplateError> {
+        let mut rendered = self.message("reply", language, context! { number, text })?;
+        rendered.html = html.map(str::to_string);
+        Ok(rendered)
     }
 
-    pub fn transfer_notice(&self, language: Language, number: &str, queue: &str) -> Rendered {
-        let l = lang_code(language);
-        let ctx = context! { number, queue };
-        Rendered {
-            subject: Some(self.render(&format!("mail/transfer.{l}.subject.j2"), ctx.clone())),
-            text: self.render(&format!("mail/transfer.{l}.txt.j2"), ctx),
-            html: None,
-        }
+    pub fn transfer_notice(
+        &self,
+        language: Language,
+        number: &str,
+        queue: &str,
+    ) -> Result<Rendered, TemplateError> {
+        self.message("transfer", language, context! { number, queue })
     }
 
-    pub fn rating_request(&self, language: Language, number: &str) -> Rendered {
-        let l = lang_code(language);
-        Rendered {
-            subject: None,
-            text: self.render(&format!("mail/rating.{l}.txt.j2"), context! { number }),
-            html: None,
-        }
+    pub fn rating_request(
+        &self,
+        language: Language,
+        number: &str,
+    ) -> Result<Rendered, TemplateError> {
+        self.message("rating", language, context! { number })
     }
 
     /// A web page in the visitor's language; `t` in the template holds the UI strings.
@@ -187,8 +206,19 @@ impl Templates {
         } else {
             &self.strings_ru
         };
-        let full = context! { t => t, lang => lang_code(language), ..ctx };
+        let full = context! { t => t, lang => applicant_language(language), ..ctx };
         self.env.get_template(name)?.render(full)
+    }
+
+    /// One of the Telegram bot's texts (`templates/telegram/<key>/<lang>.txt.j2`).
+    pub fn telegram_text(
+        &self,
+        key: &str,
+        language: Language,
+        args: &serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        let name = format!("telegram/{key}/{}.txt.j2", applicant_language(language));
+        self.render(&name, &Value::from_serialize(args))
     }
 }
 
@@ -198,9 +228,104 @@ impl Default for Templates {
     }
 }
 
+/// The bot's catalogue over the embedded templates.
+pub struct TelegramTexts(pub std::sync::Arc<Templates>);
+
+impl baylanys_telegram::texts::TextSource for TelegramTexts {
+    fn render(
+        &self,
+        key: &str,
+        language: Language,
+        args: &serde_json::Value,
+    ) -> Result<String, String> {
+        self.0
+            .telegram_text(key, language, args)
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deadline() -> Deadline {
+        let cal = crate::calendar::Calendar::builtin();
+        let hours = crate::config::parse_working_hours("09:00-18:30").expect("valid hours");
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00+05:00")
+            .expect("a valid literal")
+            .with_timezone(&Utc);
+        cal.reply_due(at, &hours).expect("a deadline")
+    }
+
+    /// Every message in every language, with sample data: none fails, none is empty.
+    #[test]
+    fn every_message_renders_in_kazakh_and_russian() {
+        let t = Templates::new();
+        let d = deadline();
+        for l in [Language::Kk, Language::Ru] {
+            for channel in [Channel::Email, Channel::Telegram, Channel::WebForm] {
+                let ack = t
+                    .acknowledgement(
+                        l,
+                        "UCC-2026-000001",
+                        d.due_at,
+                        &d,
+                        channel,
+                        Some("http://x/s"),
+                    )
+                    .expect("ack renders");
+                assert!(ack.text.contains("UCC-2026-000001"), "{l} {channel}");
+                assert_eq!(ack.html.is_some(), channel == Channel::Email);
+            }
+            let reply = t.reply(l, "UCC-2026-000001", "Ответ", None).expect("reply");
+            assert!(reply.text.contains("Ответ") && reply.subject.is_some());
+            let transfer = t
+                .transfer_notice(l, "UCC-2026-000001", "ict")
+                .expect("transfer");
+            assert!(transfer.text.contains("ict"));
+            let rating = t.rating_request(l, "UCC-2026-000001").expect("rating");
+            assert!(rating.text.contains("UCC-2026-000001"));
+            let oversize = t
+                .message(
+                    "oversize",
+                    l,
+                    context! { number => "UCC-2026-000001", files => vec!["a.pdf", "b.pdf"], limit => "10.0 МБ" },
+                )
+                .expect("oversize");
+            assert!(oversize.text.contains("a.pdf, b.pdf"));
+        }
+    }
+
+    /// Each message template has both languages: nothing is written in one only.
+    #[test]
+    fn every_message_template_exists_in_both_languages() {
+        let t = Templates::new();
+        for name in t.names() {
+            let parts: Vec<&str> = name.split('/').collect();
+            let other = match parts.as_slice() {
+                [m, "kk", part] => format!("{m}/ru/{part}"),
+                [m, "ru", part] => format!("{m}/kk/{part}"),
+                ["telegram", key, "kk.txt.j2"] => format!("telegram/{key}/ru.txt.j2"),
+                ["telegram", key, "ru.txt.j2"] => format!("telegram/{key}/kk.txt.j2"),
+                _ => continue,
+            };
+            assert!(t.has(&other), "{name} has no twin {other}");
+        }
+    }
+
+    #[test]
+    fn the_telegram_catalogue_is_complete() {
+        let texts = baylanys_telegram::texts::Texts::new(std::sync::Arc::new(TelegramTexts(
+            std::sync::Arc::new(Templates::new()),
+        )));
+        texts.check().expect("every Telegram text renders");
+        assert!(
+            texts
+                .joined("UCC-2026-000001")
+                .kk
+                .contains("UCC-2026-000001")
+        );
+    }
 
     #[test]
     fn every_page_renders_in_both_languages() {
@@ -211,5 +336,14 @@ mod tests {
                 assert!(html.contains("<html"), "{page} {l}");
             }
         }
+    }
+
+    #[test]
+    fn a_missing_template_is_an_error_not_an_empty_text() {
+        let t = Templates::new();
+        let e = t
+            .message("no-such-message", Language::Kk, context! {})
+            .unwrap_err();
+        assert!(e.name.contains("no-such-message"), "{e}");
     }
 }

@@ -113,6 +113,8 @@ pub enum IntakeError {
     Db(#[from] DbError),
     #[error("cannot compute the deadline: {0}")]
     Deadline(String),
+    #[error(transparent)]
+    Template(#[from] crate::templates::TemplateError),
 }
 
 impl From<diesel::result::Error> for IntakeError {
@@ -142,7 +144,7 @@ pub fn intake(
         None => register(conn, ctx, msg, &contact_id, raw_payload_id, now)?,
     };
     if msg.channel == Channel::Telegram {
-        crate::telegram::queue_chat_notices(conn, &reg, msg)?;
+        crate::telegram::queue_chat_notices(conn, ctx.templates, &reg, msg)?;
     }
     Ok(reg)
 }
@@ -681,7 +683,7 @@ fn acknowledge(
         deadline,
         channel,
         status_url.as_deref(),
-    );
+    )?;
     crate::tickets::queue_outbound(
         conn,
         &reg.ticket_id,

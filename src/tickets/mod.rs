@@ -587,6 +587,8 @@ pub enum ActionError {
     Invalid(String),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Template(#[from] crate::templates::TemplateError),
 }
 
 impl From<diesel::result::Error> for ActionError {
@@ -702,7 +704,7 @@ pub fn reply(
         )));
     }
     let language = t.language.parse().unwrap_or_default();
-    let rendered = templates.reply(language, &t.number, &input.text, input.html.as_deref());
+    let rendered = templates.reply(language, &t.number, &input.text, input.html.as_deref())?;
     let mut ids = Vec::new();
     for (channel, address) in applicant_routes(&t, email_enabled) {
         let id = queue_outbound(
@@ -834,7 +836,7 @@ pub fn transfer(
         serde_json::json!({"from": from, "to": queue, "note": note}),
     )?;
     let language = t.language.parse().unwrap_or_default();
-    let rendered = templates.transfer_notice(language, &t.number, queue);
+    let rendered = templates.transfer_notice(language, &t.number, queue)?;
     for (channel, address) in applicant_routes(&t, email_enabled) {
         queue_outbound(
             conn,
@@ -943,7 +945,7 @@ pub fn close(
     )?;
     if t.channel == Channel::Telegram.as_str() {
         let language = t.language.parse().unwrap_or_default();
-        let rendered = templates.rating_request(language, &t.number);
+        let rendered = templates.rating_request(language, &t.number)?;
         for (channel, address) in applicant_routes(&t, false) {
             queue_outbound(
                 conn,

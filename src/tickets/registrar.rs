@@ -118,5 +118,6 @@ fn into_db(e: IntakeError) -> DbError {
         IntakeError::Deadline(m) => {
             DbError::Unavailable(format!("cannot compute the deadline: {m}"))
         }
+        IntakeError::Template(e) => DbError::Unavailable(e.to_string()),
     }
 }

@@ -61,6 +61,19 @@ pub enum ApiError {
     TooMany(u64),
     #[error("{0}")]
     Unavailable(String),
+    /// A fault of ours (a template, a bug): logged with its detail; the caller is given
+    /// only a reference to quote.
+    #[error("an internal error occurred; quote reference {0} to the contact center")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Logs `detail` under a fresh reference and returns the error that names it.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        let reference = crate::db::new_id();
+        tracing::error!(reference, error = %detail, "internal error in a request");
+        ApiError::Internal(reference)
+    }
 }
 
 impl From<DbError> for ApiError {
@@ -83,6 +96,7 @@ impl From<crate::tickets::ActionError> for ApiError {
                 None => ApiError::BadRequest(m),
             },
             A::Db(e) => e.into(),
+            A::Template(e) => ApiError::internal(e),
         }
     }
 }
@@ -109,6 +123,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -25,6 +25,8 @@ pub struct TelegramConfig {
     /// Off by default: the server's acknowledgement job does it through the adapter, so
     /// the acknowledgement is retried and recorded like on every other channel (R4).
     pub bot_acknowledges: bool,
+    /// What the bot says: the server's templates (see [`crate::texts`]).
+    pub texts: crate::texts::Texts,
 }
 
 impl TelegramConfig {
@@ -38,6 +40,7 @@ impl TelegramConfig {
             max_file_bytes: 20 * 1024 * 1024,
             poll_timeout_secs: 10,
             bot_acknowledges: false,
+            texts: crate::texts::Texts::default(),
         }
     }
 

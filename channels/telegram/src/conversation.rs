@@ -16,7 +16,6 @@ use crate::adapter::{MESSAGE_LIMIT, TelegramAdapter, send_text, split_text};
 use crate::backend::{BackendError, RatingOutcome, Registered, TelegramBackend};
 use crate::config::TelegramConfig;
 use crate::rate::RateLimiter;
-use crate::texts;
 
 /// Downloads of large files from a slow Bot API must not hang an update forever.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -287,7 +286,10 @@ impl TelegramBot {
                 ),
                 tell: Some((
                     chat_id,
-                    texts::message_too_long(length, limit).pick(language),
+                    self.config
+                        .texts
+                        .message_too_long(length, limit)
+                        .pick(language),
                 )),
             });
         }
@@ -300,13 +302,17 @@ impl TelegramBot {
                         .await;
                 }
                 let label = text.trim();
-                if texts::is_new_appeal_label(label) {
+                if self.config.texts.is_new_appeal_label(label) {
                     self.backend.request_new_appeal(chat_id).await?;
                     if !self.claim(update_id).await? {
                         return Ok(Handled::Duplicate);
                     }
-                    self.say(chat_id, texts::new_appeal_prompt().pick(language), None)
-                        .await;
+                    self.say(
+                        chat_id,
+                        self.config.texts.new_appeal_prompt().pick(language),
+                        None,
+                    )
+                    .await;
                     return Ok(Handled::Processed);
                 }
             }
@@ -323,9 +329,13 @@ impl TelegramBot {
                     if !self.claim(update_id).await? {
                         return Ok(Handled::Duplicate);
                     }
-                    let keyboard = main_keyboard(language);
-                    self.say(chat_id, texts::phone_saved().pick(language), Some(keyboard))
-                        .await;
+                    let keyboard = main_keyboard(&self.config.texts, language);
+                    self.say(
+                        chat_id,
+                        self.config.texts.phone_saved().pick(language),
+                        Some(keyboard),
+                    )
+                    .await;
                     return Ok(Handled::Processed);
                 }
             }
@@ -358,8 +368,8 @@ impl TelegramBot {
                 // Before a choice the keyboard labels carry both languages.
                 self.say(
                     chat_id,
-                    texts::greeting().pick(None),
-                    Some(main_keyboard(None)),
+                    self.config.texts.greeting().pick(None),
+                    Some(main_keyboard(&self.config.texts, None)),
                 )
                 .await;
                 let choice = InlineKeyboardMarkup::new([[
@@ -368,7 +378,7 @@ impl TelegramBot {
                 ]]);
                 self.say(
                     chat_id,
-                    texts::choose_language().to_owned(),
+                    self.config.texts.choose_language(),
                     Some(ReplyMarkup::InlineKeyboard(choice)),
                 )
                 .await;
@@ -376,12 +386,14 @@ impl TelegramBot {
             "status" => {
                 let statuses = statuses.unwrap_or_default();
                 let text = if statuses.is_empty() {
-                    texts::no_appeals().pick(language)
+                    self.config.texts.no_appeals().pick(language)
                 } else {
-                    let mut lines = vec![texts::appeals_header().pick_short(language)];
+                    let mut lines = vec![self.config.texts.appeals_header().pick_short(language)];
                     for s in &statuses {
                         lines.push(
-                            texts::appeal_line(&s.number, &s.status, &s.due_at_local)
+                            self.config
+                                .texts
+                                .appeal_line(&s.number, &s.status, &s.due_at_local)
                                 .pick_short(language),
                         );
                     }
@@ -390,14 +402,22 @@ impl TelegramBot {
                 self.say(chat_id, text, None).await;
             }
             "new" => {
-                self.say(chat_id, texts::new_appeal_prompt().pick(language), None)
-                    .await;
+                self.say(
+                    chat_id,
+                    self.config.texts.new_appeal_prompt().pick(language),
+                    None,
+                )
+                .await;
             }
             // /help and any command we do not know: say what the bot can do.
             _ => {
-                let keyboard = main_keyboard(language);
-                self.say(chat_id, texts::help().pick(language), Some(keyboard))
-                    .await;
+                let keyboard = main_keyboard(&self.config.texts, language);
+                self.say(
+                    chat_id,
+                    self.config.texts.help().pick(language),
+                    Some(keyboard),
+                )
+                .await;
             }
         }
         Ok(Handled::Processed)
@@ -452,8 +472,12 @@ impl TelegramBot {
             if !self.claim(update_id).await? {
                 return Ok(Handled::Duplicate);
             }
-            self.say(chat_id, texts::unsupported_message().pick(language), None)
-                .await;
+            self.say(
+                chat_id,
+                self.config.texts.unsupported_message().pick(language),
+                None,
+            )
+            .await;
             return Ok(Handled::Ignored);
         }
         let mut attachments = Vec::new();
@@ -466,9 +490,15 @@ impl TelegramBot {
                     let (reason, text) = match problem {
                         FileProblem::TooLarge(size) => (
                             format!("too large: {size} bytes"),
-                            texts::file_too_large(&file.name, size, self.config.max_file_bytes),
+                            self.config.texts.file_too_large(
+                                &file.name,
+                                size,
+                                self.config.max_file_bytes,
+                            ),
                         ),
-                        FileProblem::Failed(reason) => (reason, texts::file_failed(&file.name)),
+                        FileProblem::Failed(reason) => {
+                            (reason, self.config.texts.file_failed(&file.name))
+                        }
                     };
                     tracing::warn!(chat_id, file = %file.name, %reason, "telegram file not taken");
                     let notice = text.pick(language);
@@ -515,7 +545,7 @@ impl TelegramBot {
             Err(BackendError::Rejected(reason)) => {
                 return Err(Problem::Quarantine {
                     reason,
-                    tell: Some((chat_id, texts::intake_failed().pick(language))),
+                    tell: Some((chat_id, self.config.texts.intake_failed().pick(language))),
                 });
             }
             Err(error) => return Err(error.into()),
@@ -537,11 +567,19 @@ impl TelegramBot {
             return;
         }
         let text = if r.new_ticket {
-            texts::acknowledgement(&r.number, &r.due_at_local).pick(language)
+            self.config
+                .texts
+                .acknowledgement(&r.number, &r.due_at_local)
+                .pick(language)
         } else {
-            texts::joined(&r.number).pick(language)
+            self.config.texts.joined(&r.number).pick(language)
         };
-        self.say(chat_id, text, Some(main_keyboard(language))).await;
+        self.say(
+            chat_id,
+            text,
+            Some(main_keyboard(&self.config.texts, language)),
+        )
+        .await;
     }
 
     async fn download(&self, file: &IncomingFile) -> Result<Attachment, FileProblem> {
@@ -635,8 +673,8 @@ impl TelegramBot {
                 let chosen = Some(language);
                 self.say(
                     chat_id,
-                    texts::language_chosen().pick(chosen),
-                    Some(main_keyboard(chosen)),
+                    self.config.texts.language_chosen().pick(chosen),
+                    Some(main_keyboard(&self.config.texts, chosen)),
                 )
                 .await;
                 let label = if language == Language::Kk {
@@ -648,9 +686,9 @@ impl TelegramBot {
             }
             Pressed::Rating(outcome, language) => {
                 let text = match outcome {
-                    RatingOutcome::Recorded => texts::rating_recorded(),
-                    RatingOutcome::AlreadyRated => texts::rating_already_recorded(),
-                    RatingOutcome::Unknown => texts::rating_unknown(),
+                    RatingOutcome::Recorded => self.config.texts.rating_recorded(),
+                    RatingOutcome::AlreadyRated => self.config.texts.rating_already_recorded(),
+                    RatingOutcome::Unknown => self.config.texts.rating_unknown(),
                 };
                 // Only the applicant's recorded (or already recorded) rating retires the
                 // buttons; a stranger's press leaves them for the applicant.
@@ -730,14 +768,14 @@ fn parse_rating(data: &str) -> Option<(&str, u8)> {
 }
 
 /// Share-phone and new-appeal buttons, kept under the input field.
-fn main_keyboard(language: Option<Language>) -> ReplyMarkup {
+fn main_keyboard(texts: &crate::texts::Texts, language: Option<Language>) -> ReplyMarkup {
     let keyboard = KeyboardMarkup::new([
         vec![
-            KeyboardButton::new(texts::share_phone_button().pick_short(language))
+            KeyboardButton::new(texts.share_phone_button().pick_short(language))
                 .request(ButtonRequest::Contact),
         ],
         vec![KeyboardButton::new(
-            texts::new_appeal_button().pick_short(language),
+            texts.new_appeal_button().pick_short(language),
         )],
     ])
     .resize_keyboard()

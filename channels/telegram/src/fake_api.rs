@@ -157,6 +157,7 @@ impl FakeBotApi {
         config.api_url = Some(self.url.clone());
         config.webhook_secret = Some("fake-secret".to_owned());
         config.poll_timeout_secs = 1;
+        config.texts = crate::texts::from_dir::workspace_texts();
         config
     }
 
