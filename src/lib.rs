@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod jobs;
 pub mod mail;
+pub mod quarantine;
 pub mod telegram;
 pub mod templates;
 pub mod tickets;

@@ -20,8 +20,9 @@ use serde::Serialize;
 
 use crate::App;
 use crate::db::schema::{messages, raw_payloads};
-use crate::db::{Blob, DbConn, DbError};
-use crate::tickets::intake::{IntakeError, Registered, intake, store_raw};
+use crate::db::{DbConn, DbError};
+use crate::quarantine::{UNMATCHED_REPORT, store_raw};
+use crate::tickets::intake::{IntakeError, Registered, intake};
 use crate::tickets::{event, queue_outbound};
 
 /// What became of one raw message.
@@ -200,12 +201,7 @@ fn apply(
 }
 
 fn quarantine(c: &mut DbConn, raw_id: &str, reason: &str) -> Result<MailOutcome, DbError> {
-    diesel::update(raw_payloads::table.find(raw_id))
-        .set((
-            raw_payloads::status.eq("quarantined"),
-            raw_payloads::reason.eq(reason),
-        ))
-        .execute(c)?;
+    crate::quarantine::mark(c, raw_id, reason)?;
     tracing::warn!(raw_id, reason, "e-mail quarantined");
     Ok(MailOutcome::Quarantined {
         id: raw_id.to_string(),
@@ -330,9 +326,6 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// The raw-payload status of a delivery report that matched none of our messages.
-pub const UNMATCHED_REPORT: &str = "unmatched_report";
-
 /// A bounce for one of our messages: that message is marked failed; never a ticket.
 fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcome, DbError> {
     let target: Option<(String, String)> = match &dsn.original_message_id {
@@ -390,133 +383,6 @@ fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcom
     Ok(MailOutcome::DeliveryStatus { number })
 }
 
-// ---------------------------------------------------------------------------------------
-// Quarantine
-
-/// One quarantined payload as operators see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct QuarantineItem {
-    pub id: String,
-    /// `email` or `telegram`: only e-mail can be retried or released as a ticket.
-    pub channel: String,
-    pub received_at: String,
-    pub reason: Option<String>,
-    pub size: i64,
-    pub sha256: String,
-}
-
-/// Which held payloads a listing shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeldKind {
-    /// Payloads that could not be read or stored.
-    Quarantined,
-    /// Delivery reports that matched none of our messages.
-    UnmatchedReports,
-}
-
-impl HeldKind {
-    fn status(self) -> &'static str {
-        match self {
-            HeldKind::Quarantined => "quarantined",
-            HeldKind::UnmatchedReports => UNMATCHED_REPORT,
-        }
-    }
-}
-
-/// One page of a listing, newest first, and where the next page starts.
-#[derive(Debug, Clone, Serialize)]
-pub struct QuarantinePage {
-    pub items: Vec<QuarantineItem>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next_after: Option<String>,
-}
-
-/// What every channel quarantined (or the unmatched delivery reports), newest first,
-/// optionally of one channel, `limit` (1-200) at a time after the id `after`.
-pub fn quarantine_list(
-    c: &mut DbConn,
-    kind: HeldKind,
-    channel: Option<Channel>,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<QuarantinePage, DbError> {
-    type Row = (
-        String,
-        String,
-        chrono::NaiveDateTime,
-        Option<String>,
-        i32,
-        String,
-    );
-    let limit = limit.clamp(1, 200);
-    let mut query = raw_payloads::table
-        .filter(raw_payloads::status.eq(kind.status()))
-        .into_boxed();
-    if let Some(ch) = channel {
-        query = query.filter(raw_payloads::channel.eq(ch.as_str()));
-    }
-    if let Some(after) = after {
-        query = query.filter(raw_payloads::id.lt(after.to_string()));
-    }
-    // Ids are time-ordered (UUIDv7): the id order is the order of arrival.
-    let rows: Vec<Row> = query
-        .order(raw_payloads::id.desc())
-        .limit(limit + 1)
-        .select((
-            raw_payloads::id,
-            raw_payloads::channel,
-            raw_payloads::received_at,
-            raw_payloads::reason,
-            diesel::dsl::sql::<diesel::sql_types::Integer>("length(content)"),
-            raw_payloads::sha256,
-        ))
-        .load(c)?;
-    let more = rows.len() as i64 > limit;
-    let items: Vec<QuarantineItem> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(|(id, channel, at, reason, size, sha256)| QuarantineItem {
-            id,
-            channel,
-            received_at: crate::tickets::almaty(&at),
-            reason,
-            size: i64::from(size),
-            sha256,
-        })
-        .collect();
-    let next_after = if more {
-        items.last().map(|i| i.id.clone())
-    } else {
-        None
-    };
-    Ok(QuarantinePage { items, next_after })
-}
-
-/// One quarantined payload whole.
-pub struct QuarantinedPayload {
-    pub channel: String,
-    pub reason: Option<String>,
-    pub raw: Vec<u8>,
-}
-
-pub fn quarantine_item(c: &mut DbConn, id: &str) -> Result<Option<QuarantinedPayload>, DbError> {
-    let row: Option<(String, Option<String>, Blob)> = raw_payloads::table
-        .find(id)
-        .filter(raw_payloads::status.eq_any(["quarantined", UNMATCHED_REPORT]))
-        .select((
-            raw_payloads::channel,
-            raw_payloads::reason,
-            raw_payloads::content,
-        ))
-        .first(c)
-        .optional()?;
-    Ok(row.map(|(channel, reason, Blob(raw))| QuarantinedPayload {
-        channel,
-        reason,
-        raw,
-    }))
-}
-
 /// Why a quarantine action could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum QuarantineError {
@@ -536,14 +402,7 @@ fn load_quarantined(
     c: &mut DbConn,
     id: &str,
 ) -> Result<(Vec<u8>, chrono::NaiveDateTime), QuarantineError> {
-    let row: Option<(Blob, chrono::NaiveDateTime)> = raw_payloads::table
-        .find(id)
-        .filter(raw_payloads::status.eq("quarantined"))
-        .filter(raw_payloads::channel.eq(Channel::Email.as_str()))
-        .select((raw_payloads::content, raw_payloads::received_at))
-        .first(c)
-        .optional()?;
-    row.map(|(Blob(b), at)| (b, at))
+    crate::quarantine::held_payload(c, id, Channel::Email)?
         .ok_or_else(|| QuarantineError::NotFound(id.to_string()))
 }
 

@@ -371,7 +371,7 @@ impl TelegramBackend for DbBackend {
                 "telegram:{}",
                 crate::auth::sha256_hex(raw_update.as_bytes())
             );
-            crate::tickets::intake::store_raw(
+            crate::quarantine::store_raw(
                 c,
                 Channel::Telegram,
                 Some(&key),

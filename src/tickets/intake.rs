@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::{Calendar, Deadline, WorkingHours};
-use crate::db::schema::{contacts, counters, messages, raw_payloads, tickets};
-use crate::db::{Blob, DbConn, DbError, new_id};
+use crate::db::schema::{contacts, counters, messages, tickets};
+use crate::db::{DbConn, DbError, new_id};
 use crate::templates::Templates;
 use crate::tickets::domain::RegistrationNumber;
 use crate::tickets::{Status, event, search_text_of};
@@ -438,7 +438,7 @@ fn append(
                 ),
             }),
         )?;
-        link_raw(conn, raw_payload_id, &t.ticket_id)?;
+        crate::quarantine::link(conn, raw_payload_id, &t.ticket_id)?;
         return Ok(t.registered(message_id));
     }
     let reopen = matches!(t.status.as_str(), "answered" | "closed" | "waiting");
@@ -469,7 +469,7 @@ fn append(
             }),
         )?;
     }
-    link_raw(conn, raw_payload_id, &t.ticket_id)?;
+    crate::quarantine::link(conn, raw_payload_id, &t.ticket_id)?;
     Ok(t.registered(message_id))
 }
 
@@ -604,7 +604,7 @@ fn register(
     for a in &msg.attachments {
         crate::tickets::store_attachment(conn, &message_id, a)?;
     }
-    link_raw(conn, raw_payload_id, &ticket_id)?;
+    crate::quarantine::link(conn, raw_payload_id, &ticket_id)?;
 
     let reg = Registered {
         ticket_id,
@@ -808,23 +808,6 @@ fn insert_registration_pg(
     Ok(())
 }
 
-fn link_raw(
-    conn: &mut DbConn,
-    raw_payload_id: Option<&str>,
-    ticket_id: &str,
-) -> Result<(), DbError> {
-    if let Some(raw) = raw_payload_id {
-        diesel::update(raw_payloads::table.find(raw))
-            .set((
-                raw_payloads::ticket_id.eq(ticket_id),
-                raw_payloads::status.eq("processed"),
-                raw_payloads::reason.eq(None::<String>),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// The next registration number of the year. On SQLite a counter row, incremented in
 /// the registering transaction (one writer: no gaps). On PostgreSQL a sequence per prefix
 /// and year, which never blocks, so several registrars and instances work in parallel;
@@ -960,42 +943,6 @@ fn subject_of(msg: &InboundMessage) -> String {
 
 fn actor_of(msg: &InboundMessage) -> String {
     format!("{}:{}", msg.channel, msg.sender.address)
-}
-
-/// Stores raw bytes first (nothing is lost even if parsing fails later). Returns the id,
-/// or the existing row's id and `false` when the same payload was stored before.
-pub fn store_raw(
-    conn: &mut DbConn,
-    channel: Channel,
-    dedupe_key: Option<&str>,
-    content: &[u8],
-    status: &str,
-    reason: Option<&str>,
-) -> Result<(String, bool), DbError> {
-    if let Some(key) = dedupe_key {
-        let existing: Option<String> = raw_payloads::table
-            .filter(raw_payloads::dedupe_key.eq(key))
-            .select(raw_payloads::id)
-            .first(conn)
-            .optional()?;
-        if let Some(id) = existing {
-            return Ok((id, false));
-        }
-    }
-    let id = new_id();
-    diesel::insert_into(raw_payloads::table)
-        .values((
-            raw_payloads::id.eq(&id),
-            raw_payloads::channel.eq(channel.as_str()),
-            raw_payloads::dedupe_key.eq(dedupe_key),
-            raw_payloads::content.eq(Blob(content.to_vec())),
-            raw_payloads::sha256.eq(crate::auth::sha256_hex(content)),
-            raw_payloads::status.eq(status),
-            raw_payloads::reason.eq(reason),
-            raw_payloads::received_at.eq(crate::db::now()),
-        ))
-        .execute(conn)?;
-    Ok((id, true))
 }
 
 /// Registers a whole batch in one transaction: the group commit behind the appeal

@@ -81,7 +81,12 @@ async fn list_quarantine(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(handles_quarantine, "see the quarantine")?;
-    list_held(app, q.into_inner(), mail::HeldKind::Quarantined).await
+    list_held(
+        app,
+        q.into_inner(),
+        crate::quarantine::HeldKind::Quarantined,
+    )
+    .await
 }
 
 /// Delivery reports that matched none of our messages: kept, and shown here.
@@ -91,13 +96,18 @@ async fn list_unmatched_reports(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(handles_quarantine, "see delivery reports")?;
-    list_held(app, q.into_inner(), mail::HeldKind::UnmatchedReports).await
+    list_held(
+        app,
+        q.into_inner(),
+        crate::quarantine::HeldKind::UnmatchedReports,
+    )
+    .await
 }
 
 async fn list_held(
     app: AppData,
     q: ListQuery,
-    kind: mail::HeldKind,
+    kind: crate::quarantine::HeldKind,
 ) -> Result<HttpResponse, ApiError> {
     let field = |name: &str, m: String| ApiError::Invalid(vec![super::FieldError::new(name, m)]);
     let channel = match q.channel {
@@ -122,7 +132,7 @@ async fn list_held(
     };
     let page = app
         .db
-        .run(move |c| mail::quarantine_list(c, kind, channel, after.as_deref(), limit))
+        .run(move |c| crate::quarantine::list(c, kind, channel, after.as_deref(), limit))
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -136,8 +146,8 @@ async fn get_quarantined(
     who.require(handles_quarantine, "see the quarantine")?;
     let id = path.into_inner();
     let wanted = id.clone();
-    let item = app.db.run(move |c| mail::quarantine_item(c, &id)).await?;
-    let Some(mail::QuarantinedPayload {
+    let item = app.db.run(move |c| crate::quarantine::item(c, &id)).await?;
+    let Some(crate::quarantine::QuarantinedPayload {
         channel,
         reason,
         raw,
