@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppData, FieldError, page_language};
 use crate::templates::local_time;
 use crate::tickets::domain::{
-    EmailAddress, Iin, Phone, REGIONS, TOPICS, region_known, topic_known,
+    EmailAddress, Iin, Phone, REGIONS, RegistrationNumber, TOPICS, region_known, topic_known,
 };
 use crate::web::metrics::Metrics;
 
@@ -38,6 +38,29 @@ pub struct AppealInput {
     pub language: Option<String>,
     /// The honeypot: hidden from people, filled in by bots.
     pub website: Option<String>,
+}
+
+impl AppealInput {
+    /// The input as it will be stored (see `baylanys_core::clean_text`), so that lengths
+    /// and required fields are judged on what is kept.
+    pub fn cleaned(&self) -> AppealInput {
+        let c = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| baylanys_core::clean_text(s).into_owned())
+        };
+        AppealInput {
+            name: c(&self.name),
+            email: c(&self.email),
+            phone: c(&self.phone),
+            iin: c(&self.iin),
+            region: c(&self.region),
+            topic: c(&self.topic),
+            text: c(&self.text),
+            consent: self.consent,
+            language: c(&self.language),
+            website: c(&self.website),
+        }
+    }
 }
 
 const MAX_FILES: usize = 5;
@@ -73,6 +96,7 @@ pub fn validate(
     attachments: Vec<Attachment>,
     lang: Language,
 ) -> Result<InboundMessage, Vec<FieldError>> {
+    let input = &input.cleaned();
     let mut errors = Vec::new();
     let mut err = |field: &str, ru: &str, kk: &str, en: &str| {
         errors.push(FieldError::new(field, msg(lang, ru, kk, en)))
@@ -130,13 +154,12 @@ pub fn validate(
     }
     let iin = present(&input.iin).map(Iin::parse);
     if let Some(Err(e)) = &iin {
-        let en = format!("IIN/BIN {e}");
-        err(
-            "iin",
-            "ИИН/БИН: 12 цифр с верной контрольной цифрой.",
-            "ЖСН/БСН: дұрыс бақылау цифры бар 12 цифр.",
-            &en,
+        let (ru, kk, en) = (
+            e.message(Language::Ru),
+            e.message(Language::Kk),
+            e.to_string(),
         );
+        err("iin", &ru, &kk, &en);
     }
     let region = present(&input.region);
     if !region.is_some_and(region_known) {
@@ -370,17 +393,38 @@ async fn form_page(app: AppData, req: HttpRequest) -> HttpResponse {
     )
 }
 
+/// Longest text field of the form, in bytes.
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+struct FormRead {
+    input: AppealInput,
+    files: Vec<Attachment>,
+    errors: Vec<FieldError>,
+    /// A file was over the size limit (413).
+    oversize: bool,
+}
+
+enum FormError {
+    Unreadable(String),
+    /// The whole form is far over what it may carry.
+    TooLarge,
+}
+
 /// Reads the multipart form: text fields and up to five files within the limits.
 async fn read_form(
     mut payload: Multipart,
     max_file: u64,
     lang: Language,
-) -> Result<(AppealInput, Vec<Attachment>, Vec<FieldError>), String> {
+) -> Result<FormRead, FormError> {
     let mut input = AppealInput::default();
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let mut too_large = Vec::new();
+    // Five files at the limit, the text fields and some slack; past that we stop reading.
+    let max_total = (MAX_FILES + 1) * max_file as usize + 16 * MAX_FIELD_BYTES;
+    let read = &mut 0usize;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| e.to_string())?;
+        let mut field = field.map_err(|e| FormError::Unreadable(e.to_string()))?;
         let name = field.name().unwrap_or("").to_string();
         let file_name = field
             .content_disposition()
@@ -388,26 +432,56 @@ async fn read_form(
             .map(str::to_string);
         let mut data = Vec::new();
         let limit = if file_name.is_some() {
-            max_file as usize + 1
+            max_file as usize
         } else {
-            64 * 1024
+            MAX_FIELD_BYTES
         };
+        let mut oversize = false;
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| e.to_string())?;
+            let chunk = chunk.map_err(|e| FormError::Unreadable(e.to_string()))?;
             if data.len() + chunk.len() > limit {
-                data.truncate(limit);
-                // Drain the rest so the connection stays usable, without keeping it.
+                // Over the limit: refused, never cut to size. The rest is read (up to the
+                // form's total) so the client gets the answer, not a reset.
+                oversize = true;
+                *read += data.len() + chunk.len();
+                data = Vec::new();
                 while let Some(rest) = field.next().await {
-                    rest.map_err(|e| e.to_string())?;
+                    *read += rest
+                        .map_err(|e| FormError::Unreadable(e.to_string()))?
+                        .len();
+                    if *read > max_total {
+                        return Err(FormError::TooLarge);
+                    }
                 }
                 break;
             }
             data.extend_from_slice(&chunk);
         }
+        *read += data.len();
+        if *read > max_total {
+            return Err(FormError::TooLarge);
+        }
+        if oversize && file_name.is_none() {
+            errors.push(FieldError::new(
+                &name,
+                msg(
+                    lang,
+                    "Поле слишком длинное.",
+                    "Өріс тым ұзын.",
+                    &format!("longer than {MAX_FIELD_BYTES} bytes"),
+                ),
+            ));
+            continue;
+        }
         if name == "attachments" {
-            let Some(file_name) = file_name.filter(|f| !f.is_empty()) else {
+            let Some(file_name) = file_name.as_deref().and_then(baylanys_core::safe_file_name)
+            else {
                 continue;
             };
+            if oversize {
+                too_large.push(file_name);
+                continue;
+            }
             if data.is_empty() {
                 continue;
             }
@@ -429,19 +503,6 @@ async fn read_form(
                 ));
                 continue;
             };
-            if data.len() as u64 > max_file {
-                let mb = max_file / (1024 * 1024);
-                errors.push(FieldError::new(
-                    "attachments",
-                    msg(
-                        lang,
-                        &format!("Файл «{file_name}» больше {mb} МБ."),
-                        &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
-                        &format!("{file_name} is larger than {mb} MB"),
-                    ),
-                ));
-                continue;
-            }
             if files.len() >= MAX_FILES {
                 errors.push(FieldError::new(
                     "attachments",
@@ -478,7 +539,25 @@ async fn read_form(
             _ => {}
         }
     }
-    Ok((input, files, errors))
+    let mb = max_file / (1024 * 1024);
+    let oversize_files = !too_large.is_empty();
+    for file_name in too_large {
+        errors.push(FieldError::new(
+            "attachments",
+            msg(
+                lang,
+                &format!("Файл «{file_name}» больше {mb} МБ."),
+                &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
+                &format!("{file_name} is larger than {mb} MB"),
+            ),
+        ));
+    }
+    Ok(FormRead {
+        input,
+        files,
+        errors,
+        oversize: oversize_files,
+    })
 }
 
 async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> HttpResponse {
@@ -505,23 +584,52 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
         return resp;
     }
     let multipart = Multipart::new(req.headers(), payload);
-    let (input, files, mut errors) =
-        match read_form(multipart, app.config.max_attachment_bytes, lang).await {
-            Ok(r) => r,
-            Err(e) => {
-                return error_page(
-                    &app,
+    let form = match read_form(multipart, app.config.max_attachment_bytes, lang).await {
+        Ok(r) => r,
+        Err(FormError::TooLarge) => {
+            let mb = app.config.max_attachment_bytes / (1024 * 1024);
+            let mut resp = error_page(
+                &app,
+                lang,
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                &msg(
                     lang,
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    &msg(
-                        lang,
-                        &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
-                        &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
-                        &format!("The form could not be read ({e}); please send it again."),
-                    ),
-                );
-            }
-        };
+                    &format!("Форма слишком большая: не больше {MAX_FILES} файлов по {mb} МБ."),
+                    &format!("Форма тым үлкен: {mb} МБ-тан аспайтын {MAX_FILES} файлға дейін."),
+                    &format!("The form is too large: at most {MAX_FILES} files of {mb} MB each."),
+                ),
+            );
+            resp.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return resp;
+        }
+        Err(FormError::Unreadable(e)) => {
+            return error_page(
+                &app,
+                lang,
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &msg(
+                    lang,
+                    &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
+                    &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
+                    &format!("The form could not be read ({e}); please send it again."),
+                ),
+            );
+        }
+    };
+    let FormRead {
+        input,
+        files,
+        mut errors,
+        oversize,
+    } = form;
+    let refused = if oversize {
+        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
     let lang = present(&input.language)
         .and_then(|l| l.parse().ok())
         .filter(|l| *l != Language::En)
@@ -531,24 +639,12 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
         Ok(m) if errors.is_empty() => m,
         Ok(_) => {
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(
-                &app,
-                lang,
-                &input,
-                &errors,
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return render_form(&app, lang, &input, &errors, refused);
         }
         Err(mut e) => {
             e.append(&mut errors);
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(
-                &app,
-                lang,
-                &input,
-                &e,
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return render_form(&app, lang, &input, &e, refused);
         }
     };
     match app.registrar().register(appeal).await {
@@ -613,7 +709,7 @@ async fn status_page(
             ),
         )
     };
-    if key.is_empty() {
+    if key.is_empty() || RegistrationNumber::parse(&number).is_err() {
         return not_found(&app);
     }
     let n = number.clone();
