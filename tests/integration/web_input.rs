@@ -15,6 +15,8 @@ both_backends!(
     attachment_types_are_checked_and_bad_stored_types_download_safely,
     iin_and_bin_structure_is_checked_naming_the_wrong_part,
     oversize_form_uploads_are_refused_not_truncated,
+    idempotency_keys_answer_retries_once_and_refuse_a_changed_appeal,
+    rate_limit_behind_a_proxy_takes_the_right_most_untrusted_address,
 );
 
 /// One GET over a plain socket: the status and the body (read to the end).
@@ -529,5 +531,166 @@ async fn oversize_form_uploads_are_refused_not_truncated(backend: Backend) {
     let number = list["tickets"][0]["number"].as_str().unwrap().to_string();
     let d = detail(&t, &number, &op).await;
     assert_eq!(d["messages"][0]["attachments"][0]["size"], max);
+    t.stop().await;
+}
+
+async fn ticket_count(t: &TestApp) -> usize {
+    use baylanys::db::schema::tickets;
+    use diesel::prelude::*;
+    t.app
+        .db
+        .run(|c| Ok(tickets::table.count().get_result::<i64>(c)?))
+        .await
+        .unwrap() as usize
+}
+
+async fn idempotency_keys_answer_retries_once_and_refuse_a_changed_appeal(backend: Backend) {
+    use baylanys::db::schema::idempotency_keys;
+    use diesel::prelude::*;
+    let t = spawn(backend).await;
+    let send = |key: &'static str, body: Value| {
+        t.client
+            .post(format!("{}/api/v1/appeals", t.url))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = send("k-1", appeal("Бір рет")).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let location = first.headers()["location"].clone();
+    let first = first.text().await.unwrap();
+    let again = send("k-1", appeal("Бір рет")).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location);
+    assert_eq!(again.text().await.unwrap(), first);
+    let p = problem(send("k-1", appeal("Басқа мәтін")).await.unwrap()).await;
+    assert_eq!(p["status"], 422);
+    assert_eq!(fields(&p), ["Idempotency-Key"]);
+    assert_eq!(ticket_count(&t).await, 1);
+    let bad = t
+        .client
+        .post(format!("{}/api/v1/appeals", t.url))
+        .header("Idempotency-Key", "x".repeat(300))
+        .json(&appeal("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+
+    // Concurrent duplicates: the unique key lets one register; all get its answer.
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| send("k-2", appeal("Бірге")))).await;
+    let mut bodies = Vec::new();
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 201);
+        bodies.push(a.text().await.unwrap());
+    }
+    bodies.dedup();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(ticket_count(&t).await, 2);
+
+    // The record is in the database with the registration: another instance answers it.
+    let other = crate::support::spawn_on(&t.database_url, None, 0, Vec::new()).await;
+    let r = other
+        .client
+        .post(format!("{}/api/v1/appeals", other.url))
+        .header("Idempotency-Key", "k-1")
+        .json(&appeal("Бір рет"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.text().await.unwrap(), first);
+    other.stop().await;
+
+    // The same form page sent twice registers once.
+    let form = || {
+        crate::form_with("a.pdf", b"%PDF-1.4", "application/pdf")
+            .text("idempotency_key", "form-token-1")
+    };
+    let one = t
+        .client
+        .post(format!("{}/appeals", t.url))
+        .multipart(form())
+        .send()
+        .await
+        .unwrap();
+    let two = t
+        .client
+        .post(format!("{}/appeals", t.url))
+        .multipart(form())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 303);
+    assert_eq!(two.status(), 303);
+    assert_eq!(one.headers()["location"], two.headers()["location"]);
+    assert_eq!(ticket_count(&t).await, 3);
+
+    // Records are kept 24 hours, then the hourly housekeeping forgets them.
+    let old = (chrono::Utc::now() - chrono::Duration::hours(25)).naive_utc();
+    t.app
+        .db
+        .write(move |c| {
+            diesel::update(idempotency_keys::table.filter(idempotency_keys::key.eq("api:k-1")))
+                .set(idempotency_keys::created_at.eq(old))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    t.app.housekeeping().await;
+    let keys: Vec<String> = t
+        .app
+        .db
+        .run(|c| {
+            Ok(idempotency_keys::table
+                .select(idempotency_keys::key)
+                .order(idempotency_keys::key)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys, ["api:k-2", "form:form-token-1"]);
+    t.stop().await;
+}
+
+async fn rate_limit_behind_a_proxy_takes_the_right_most_untrusted_address(backend: Backend) {
+    let t = spawn_config(backend, |c| {
+        c.rate_limit_per_minute = 1;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    // The client forges a first line; the proxy (HAProxy `option forwardfor`) adds its own.
+    let from = |forged: String, real: &'static str| {
+        t.client
+            .post(format!("{}/api/v1/appeals", t.url))
+            .header("X-Forwarded-For", forged)
+            .header("X-Forwarded-For", real)
+            .json(&appeal("текст"))
+            .send()
+    };
+    assert_eq!(
+        from("203.0.113.1".into(), "198.51.100.7")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    for n in 2..5 {
+        let r = from(format!("203.0.113.{n}"), "198.51.100.7")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429, "a forged line does not buy a new budget");
+    }
+    assert_eq!(
+        from("203.0.113.1".into(), "198.51.100.8")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
     t.stop().await;
 }
