@@ -17,6 +17,7 @@ both_backends!(
     oversize_form_uploads_are_refused_not_truncated,
     idempotency_keys_answer_retries_once_and_refuse_a_changed_appeal,
     rate_limit_behind_a_proxy_takes_the_right_most_untrusted_address,
+    slow_bodies_time_out_and_uploads_at_once_are_bounded,
 );
 
 /// One GET over a plain socket: the status and the body (read to the end).
@@ -692,5 +693,71 @@ async fn rate_limit_behind_a_proxy_takes_the_right_most_untrusted_address(backen
             .status(),
         201
     );
+    t.stop().await;
+}
+
+/// Sends a request head announcing `length` bytes of body and only `partial` of them.
+async fn slow_post(t: &TestApp, length: usize, partial: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = t.url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/appeals HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{partial}"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
+async fn answer_of(mut s: tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)
+        .await
+        .expect("an answer, not a reset");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn slow_bodies_time_out_and_uploads_at_once_are_bounded(backend: Backend) {
+    let t = spawn_config(backend, |c| c.body_timeout_secs = 1).await;
+    let answer = answer_of(slow_post(&t, 500, "{\"name\": \"Ай").await).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("application/problem+json")
+            && answer.contains("BAYLANYS_BODY_TIMEOUT_SECS")
+    );
+    assert_eq!(ticket_count(&t).await, 0);
+    t.stop().await;
+
+    let t = spawn_config(backend, |c| c.max_concurrent_uploads = 2).await;
+    let held = [slow_post(&t, 500, "{").await, slow_post(&t, 500, "{").await];
+    // Both slots are taken once the server has read their heads.
+    crate::support::eventually("two bodies being read", || async {
+        t.post_json("/api/v1/appeals", appeal("x")).await.status() == 503
+    })
+    .await;
+    let r = t.post_json("/api/v1/appeals", appeal("x")).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert!(
+        problem(r).await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("uploads")
+    );
+    // Bodies without content are not uploads: reads go on.
+    assert_eq!(
+        t.client
+            .get(format!("{}/healthz", t.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    drop(held);
+    crate::support::eventually("the slots are given back", || async {
+        t.post_json("/api/v1/appeals", appeal("x")).await.status() == 201
+    })
+    .await;
     t.stop().await;
 }
