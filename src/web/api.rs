@@ -602,6 +602,15 @@ async fn put_calendar_day(
             ))
         })
         .ok();
+    let year = date.map(|d| chrono::Datelike::year(&d));
+    if let Some(y) = year.filter(|y| !(CALENDAR_FIRST_YEAR..=CALENDAR_LAST_YEAR).contains(y)) {
+        errors.push(FieldError::new(
+            "date",
+            format!(
+                "year {y} is outside the years the calendar covers ({CALENDAR_FIRST_YEAR}-{CALENDAR_LAST_YEAR})"
+            ),
+        ));
+    }
     let kind = body
         .kind
         .parse::<DayKind>()

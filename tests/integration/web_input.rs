@@ -179,6 +179,17 @@ async fn too_large_bodies_long_urls_and_calendar_years_get_clear_errors(backend:
         .unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(fields(&problem(r).await), ["working_days"]);
+    let admin = t.token("root", Role::Admin).await;
+    let r = t
+        .client
+        .put(format!("{}/api/v1/calendar/days/9999-05-17", t.url))
+        .bearer_auth(&admin)
+        .json(&json!({"kind": "day-off", "note": "decree"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(fields(&problem(r).await), ["date"]);
     t.stop().await;
 }
 
