@@ -465,12 +465,12 @@ struct FormRead {
     errors: Vec<FieldError>,
     /// A file was over the size limit (413).
     oversize: bool,
+    /// Reading stopped before the end of the form: the connection cannot be reused.
+    stopped: bool,
 }
 
 enum FormError {
     Unreadable(String),
-    /// The whole form is far over what it may carry.
-    TooLarge,
 }
 
 /// Reads the multipart form: text fields and up to five files within the limits.
@@ -484,6 +484,7 @@ async fn read_form(
     let mut errors = Vec::new();
     let mut too_large = Vec::new();
     let mut token = None;
+    let mut stopped = false;
     // Five files at the limit, the text fields and some slack; past that we stop reading.
     let max_total = (MAX_FILES + 1) * max_file as usize + 16 * MAX_FIELD_BYTES;
     let read = &mut 0usize;
@@ -514,7 +515,8 @@ async fn read_form(
                         .map_err(|e| FormError::Unreadable(e.to_string()))?
                         .len();
                     if *read > max_total {
-                        return Err(FormError::TooLarge);
+                        stopped = true;
+                        break;
                     }
                 }
                 break;
@@ -522,8 +524,28 @@ async fn read_form(
             data.extend_from_slice(&chunk);
         }
         *read += data.len();
-        if *read > max_total {
-            return Err(FormError::TooLarge);
+        // Far over what a form may carry: answer with what was read, read no more.
+        stopped |= *read > max_total;
+        if stopped && !oversize {
+            errors.push(FieldError::new(
+                "attachments",
+                msg(
+                    lang,
+                    &format!(
+                        "Форма слишком большая: не больше {MAX_FILES} файлов по {} МБ.",
+                        max_file / (1024 * 1024)
+                    ),
+                    &format!(
+                        "Форма тым үлкен: {} МБ-тан аспайтын {MAX_FILES} файлға дейін.",
+                        max_file / (1024 * 1024)
+                    ),
+                    &format!(
+                        "the form is too large: at most {MAX_FILES} files of {} MB each",
+                        max_file / (1024 * 1024)
+                    ),
+                ),
+            ));
+            break;
         }
         if oversize && file_name.is_none() {
             errors.push(FieldError::new(
@@ -535,6 +557,9 @@ async fn read_form(
                     &format!("longer than {MAX_FIELD_BYTES} bytes"),
                 ),
             ));
+            if stopped {
+                break;
+            }
             continue;
         }
         if name == "attachments" {
@@ -544,6 +569,9 @@ async fn read_form(
             };
             if oversize {
                 too_large.push(file_name);
+                if stopped {
+                    break;
+                }
                 continue;
             }
             if data.is_empty() {
@@ -609,7 +637,7 @@ async fn read_form(
         }
     }
     let mb = max_file / (1024 * 1024);
-    let oversize_files = !too_large.is_empty();
+    let oversize_files = stopped || !too_large.is_empty();
     for file_name in too_large {
         errors.push(FieldError::new(
             "attachments",
@@ -627,6 +655,7 @@ async fn read_form(
         files,
         errors,
         oversize: oversize_files,
+        stopped,
     })
 }
 
@@ -656,25 +685,6 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
     let multipart = Multipart::new(req.headers(), payload);
     let form = match read_form(multipart, app.config.max_attachment_bytes, lang).await {
         Ok(r) => r,
-        Err(FormError::TooLarge) => {
-            let mb = app.config.max_attachment_bytes / (1024 * 1024);
-            let mut resp = error_page(
-                &app,
-                lang,
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                &msg(
-                    lang,
-                    &format!("Форма слишком большая: не больше {MAX_FILES} файлов по {mb} МБ."),
-                    &format!("Форма тым үлкен: {mb} МБ-тан аспайтын {MAX_FILES} файлға дейін."),
-                    &format!("The form is too large: at most {MAX_FILES} files of {mb} MB each."),
-                ),
-            );
-            resp.headers_mut().insert(
-                header::CONNECTION,
-                header::HeaderValue::from_static("close"),
-            );
-            return resp;
-        }
         Err(FormError::Unreadable(e)) => {
             return error_page(
                 &app,
@@ -695,6 +705,7 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
         files,
         mut errors,
         oversize,
+        stopped,
     } = form;
     let lang = present(&input.language)
         .and_then(|l| l.parse().ok())
@@ -733,6 +744,15 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
         }
     }
     let token = token.unwrap_or_else(crate::auth::random_secret);
+    let close = |mut resp: HttpResponse| {
+        if stopped {
+            resp.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        resp
+    };
     let refused = if oversize {
         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
     } else {
@@ -743,12 +763,12 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
         Ok(m) if errors.is_empty() => m,
         Ok(_) => {
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(&app, lang, &input, &errors, refused, &token);
+            return close(render_form(&app, lang, &input, &errors, refused, &token));
         }
         Err(mut e) => {
             e.append(&mut errors);
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(&app, lang, &input, &e, refused, &token);
+            return close(render_form(&app, lang, &input, &e, refused, &token));
         }
     };
     let keyed = key.map(|key| IdempotencyKey {

@@ -500,7 +500,13 @@ async fn oversize_form_uploads_are_refused_not_truncated(backend: Backend) {
     let max = 100_000u64;
     let t = spawn_config(backend, |c| c.max_attachment_bytes = max).await;
     let op = t.token("op", Role::Operator).await;
-    for size in [max as usize + 1, max as usize + 10, 10 * max as usize] {
+    // One byte over, ten over, ten times and a hundred times the limit.
+    for size in [
+        max as usize + 1,
+        max as usize + 10,
+        10 * max as usize,
+        100 * max as usize,
+    ] {
         let form = crate::form_with("scan.pdf", &vec![b'%'; size], "application/pdf");
         let r = t
             .client
