@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub imap_url: Option<String>,
     pub max_attachment_bytes: Option<u64>,
     pub max_message_bytes: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub max_concurrent_uploads: Option<usize>,
     pub acks_per_sender_per_hour: Option<u32>,
     pub agency_ref_prefixes: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
@@ -84,6 +86,12 @@ pub struct ConfigArgs {
     /// Largest accepted message in bytes [default: 26214400].
     #[arg(long, env = "BAYLANYS_MAX_MESSAGE_BYTES")]
     pub max_message_bytes: Option<u64>,
+    /// Seconds a request body may take to arrive; slower ones get 408 [default: 60].
+    #[arg(long, env = "BAYLANYS_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Request bodies read at once; more wait briefly, then get 503 with Retry-After [default: 256].
+    #[arg(long, env = "BAYLANYS_MAX_CONCURRENT_UPLOADS")]
+    pub max_concurrent_uploads: Option<usize>,
     /// Automatic acknowledgements sent to one address per hour at most [default: 5].
     #[arg(long, env = "BAYLANYS_ACKS_PER_SENDER_PER_HOUR")]
     pub acks_per_sender_per_hour: Option<u32>,
@@ -137,6 +145,8 @@ pub struct Config {
     pub imap_url: Option<String>,
     pub max_attachment_bytes: u64,
     pub max_message_bytes: u64,
+    pub body_timeout_secs: u64,
+    pub max_concurrent_uploads: usize,
     pub acks_per_sender_per_hour: u32,
     pub agency_ref_prefixes: Vec<String>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -271,6 +281,11 @@ impl Config {
                 .max_message_bytes
                 .or(f.max_message_bytes)
                 .unwrap_or(25 * 1024 * 1024),
+            body_timeout_secs: a.body_timeout_secs.or(f.body_timeout_secs).unwrap_or(60),
+            max_concurrent_uploads: a
+                .max_concurrent_uploads
+                .or(f.max_concurrent_uploads)
+                .unwrap_or(256),
             acks_per_sender_per_hour: a
                 .acks_per_sender_per_hour
                 .or(f.acks_per_sender_per_hour)

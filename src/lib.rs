@@ -135,7 +135,8 @@ impl App {
             .write(|c| {
                 Ok((
                     crate::jobs::prune_done(c, 30)?,
-                    crate::telegram::prune_update_log(c, 7)?,
+                    crate::telegram::prune_update_log(c, 7)?
+                        + crate::tickets::registrar::prune_idempotency_keys(c)?,
                 ))
             })
             .await;

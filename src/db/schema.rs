@@ -187,6 +187,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Text,
+        ticket_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tickets -> contacts (contact_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
@@ -208,4 +219,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     counters,
     channel_state,
     telegram_updates,
+    idempotency_keys,
 );

@@ -4,18 +4,132 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A 12-digit individual (IIN) or business (BIN) identification number with a valid
-/// check digit (the two-pass weighted mod-11 scheme of the national registers).
+/// A 12-digit individual (IIN) or business (BIN) identification number: its structure
+/// (an IIN's birth date and century digit, a BIN's registration month, entity type and
+/// 6th digit) and its check digit (the two-pass weighted mod-11 scheme of the registers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Iin(String);
 
+/// Which part of an IIN/BIN is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IinError {
+    Length,
+    /// The 5th digit is neither the start of a birth day (0-3) nor an entity type (4-6).
+    Kind(u8),
+    /// IIN: the 7th digit (century and sex) is not 1-6.
+    Century(u8),
+    /// IIN: YYMMDD is not a real date.
+    BirthDate(String),
+    /// BIN: digits 3-4 are not a month.
+    BinMonth(String),
+    /// BIN: the 6th digit is not 0-3.
+    BinSixth(u8),
+    CheckDigit,
+}
+
+impl IinError {
+    /// The message in the visitor's language, naming the part that is wrong.
+    pub fn message(&self, lang: baylanys_core::Language) -> String {
+        use baylanys_core::Language::{En, Kk, Ru};
+        match (self, lang) {
+            (IinError::Length, Ru) => "ИИН/БИН — ровно 12 цифр.".into(),
+            (IinError::Length, Kk) => "ЖСН/БСН — дәл 12 цифр.".into(),
+            (IinError::Length, En) => "IIN/BIN must be exactly 12 digits".into(),
+            (IinError::Kind(d), Ru) => format!(
+                "5-я цифра {d}: в ИИН это начало дня рождения (0-3), в БИН — тип организации (4, 5 или 6)."
+            ),
+            (IinError::Kind(d), Kk) => format!(
+                "5-ші цифр {d}: ЖСН-да бұл туған күннің басы (0-3), БСН-да — ұйым түрі (4, 5 немесе 6)."
+            ),
+            (IinError::Kind(d), En) => format!(
+                "the 5th digit {d} fits neither an IIN (start of the birth day, 0-3) nor a BIN (entity type 4, 5 or 6)"
+            ),
+            (IinError::Century(d), Ru) => {
+                format!("ИИН: 7-я цифра (век рождения и пол) должна быть от 1 до 6, а не {d}.")
+            }
+            (IinError::Century(d), Kk) => format!(
+                "ЖСН: 7-ші цифр (туған ғасыр мен жыныс) 1-ден 6-ға дейін болуы керек, {d} емес."
+            ),
+            (IinError::Century(d), En) => {
+                format!("IIN: the 7th digit (century of birth and sex) must be 1-6, not {d}")
+            }
+            (IinError::BirthDate(t), Ru) => {
+                format!("ИИН: первые 6 цифр — дата рождения ГГММДД, а {t} — не существующая дата.")
+            }
+            (IinError::BirthDate(t), Kk) => {
+                format!("ЖСН: алғашқы 6 цифр — туған күн ЖЖААКК, ал {t} — мұндай күн жоқ.")
+            }
+            (IinError::BirthDate(t), En) => format!(
+                "IIN: the first 6 digits are the birth date YYMMDD, and {t} is not a real date"
+            ),
+            (IinError::BinMonth(m), Ru) => {
+                format!("БИН: 3-4-я цифры — месяц регистрации (01-12), а не {m}.")
+            }
+            (IinError::BinMonth(m), Kk) => {
+                format!("БСН: 3-4-ші цифрлар — тіркелген ай (01-12), {m} емес.")
+            }
+            (IinError::BinMonth(m), En) => {
+                format!("BIN: digits 3-4 are the month of registration (01-12), not {m}")
+            }
+            (IinError::BinSixth(d), Ru) => {
+                format!("БИН: 6-я цифра должна быть от 0 до 3, а не {d}.")
+            }
+            (IinError::BinSixth(d), Kk) => {
+                format!("БСН: 6-шы цифр 0-ден 3-ке дейін болуы керек, {d} емес.")
+            }
+            (IinError::BinSixth(d), En) => format!("BIN: the 6th digit must be 0-3, not {d}"),
+            (IinError::CheckDigit, Ru) => {
+                "ИИН/БИН: контрольная цифра не совпадает — проверьте номер.".into()
+            }
+            (IinError::CheckDigit, Kk) => {
+                "ЖСН/БСН: бақылау цифры сәйкес емес — нөмірді тексеріңіз.".into()
+            }
+            (IinError::CheckDigit, En) => {
+                "IIN/BIN check digit does not match: please re-check the number".into()
+            }
+        }
+    }
+}
+
+impl fmt::Display for IinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(baylanys_core::Language::En))
+    }
+}
+
 impl Iin {
-    pub fn parse(text: &str) -> Result<Iin, String> {
+    pub fn parse(text: &str) -> Result<Iin, IinError> {
         let t = text.trim();
         if t.len() != 12 || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("must be exactly 12 digits".into());
+            return Err(IinError::Length);
         }
         let d: Vec<u32> = t.bytes().map(|b| u32::from(b - b'0')).collect();
+        let two = |i: usize| d[i] * 10 + d[i + 1];
+        match d[4] {
+            // IIN: YYMMDD, then the century and sex digit.
+            0..=3 => {
+                let century = match d[6] {
+                    1 | 2 => 1800,
+                    3 | 4 => 1900,
+                    5 | 6 => 2000,
+                    other => return Err(IinError::Century(other as u8)),
+                };
+                let year = century + two(0) as i32;
+                if chrono::NaiveDate::from_ymd_opt(year, two(2), two(4)).is_none() {
+                    return Err(IinError::BirthDate(t[..6].to_string()));
+                }
+            }
+            // BIN: YYMM of registration, the entity type, then a digit 0-3.
+            4..=6 => {
+                if !(1..=12).contains(&two(2)) {
+                    return Err(IinError::BinMonth(t[2..4].to_string()));
+                }
+                if d[5] > 3 {
+                    return Err(IinError::BinSixth(d[5] as u8));
+                }
+            }
+            other => return Err(IinError::Kind(other as u8)),
+        }
         let weighted = |offset: u32| -> u32 {
             (0..11)
                 .map(|i| d[i] * (((i as u32 + offset) % 11) + 1))
@@ -27,7 +141,7 @@ impl Iin {
             check = weighted(2);
         }
         if check == 10 || check != d[11] {
-            return Err("check digit does not match: please re-check the number".into());
+            return Err(IinError::CheckDigit);
         }
         Ok(Iin(t.to_string()))
     }
@@ -206,8 +320,53 @@ mod tests {
         assert!(Iin::parse(&valid).is_ok(), "{valid}");
         let last = valid.as_bytes()[11] - b'0';
         let wrong = format!("{}{}", &valid[..11], (last + 1) % 10);
-        assert!(Iin::parse(&wrong).unwrap_err().contains("check digit"));
-        assert!(Iin::parse("12345").unwrap_err().contains("12 digits"));
+        assert_eq!(Iin::parse(&wrong), Err(IinError::CheckDigit));
+        assert_eq!(Iin::parse("12345"), Err(IinError::Length));
+    }
+
+    #[test]
+    fn iin_birth_date_and_century_digit_are_checked() {
+        // Month 75, day 32, 29 February of a common year; century digit 0 and 7.
+        for (first, err) in [
+            ("90751530002", IinError::BirthDate("907515".into())),
+            ("90013230002", IinError::BirthDate("900132".into())),
+            ("01022930002", IinError::BirthDate("010229".into())),
+            ("90010100002", IinError::Century(0)),
+            ("90010170002", IinError::Century(7)),
+        ] {
+            for last in 0..10 {
+                assert_eq!(
+                    Iin::parse(&format!("{first}{last}")),
+                    Err(err.clone()),
+                    "{first}"
+                );
+            }
+        }
+        // 29 February 2000 (century digit 5) is real.
+        assert!(Iin::parse(&make_valid("00022950002")).is_ok());
+        let e = IinError::BirthDate("907515".into());
+        assert!(e.message(baylanys_core::Language::Ru).contains("907515"));
+        assert!(e.message(baylanys_core::Language::Kk).contains("ЖЖААКК"));
+        assert!(e.to_string().contains("birth date"));
+    }
+
+    #[test]
+    fn bin_month_entity_type_and_sixth_digit_are_checked() {
+        assert!(Iin::parse(&make_valid("14054000123")).is_ok());
+        for (first, err) in [
+            ("14134000123", IinError::BinMonth("13".into())),
+            ("14004000123", IinError::BinMonth("00".into())),
+            ("14054700123", IinError::BinSixth(7)),
+            ("14057000123", IinError::Kind(7)),
+        ] {
+            for last in 0..10 {
+                assert_eq!(
+                    Iin::parse(&format!("{first}{last}")),
+                    Err(err.clone()),
+                    "{first}"
+                );
+            }
+        }
     }
 
     fn make_valid(first11: &str) -> String {

@@ -100,12 +100,17 @@ pub fn store_attachment(
     a: &Attachment,
 ) -> Result<String, DbError> {
     let id = new_id();
+    // Every channel's files are stored with a safe name and a type that can be served.
+    let file_name =
+        baylanys_core::safe_file_name(&a.file_name).unwrap_or_else(|| "attachment".into());
+    let content_type = baylanys_core::media_type(&a.content_type)
+        .unwrap_or_else(|| baylanys_core::sniff_media_type(&a.content).to_string());
     diesel::insert_into(attachments::table)
         .values((
             attachments::id.eq(&id),
             attachments::message_id.eq(message_id),
-            attachments::file_name.eq(&a.file_name),
-            attachments::content_type.eq(&a.content_type),
+            attachments::file_name.eq(&file_name),
+            attachments::content_type.eq(&content_type),
             attachments::size.eq(a.content.len() as i64),
             attachments::sha256.eq(crate::auth::sha256_hex(&a.content)),
             attachments::content.eq(Blob(a.content.clone())),

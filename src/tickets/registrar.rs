@@ -2,18 +2,111 @@
 //! whatever has arrived in one transaction, commits, and only then answers each caller.
 //! A caller that hears "registered" knows its appeal is committed; the disk sync is
 //! shared. SQLite has one writer; PostgreSQL gets several, which run in parallel.
+//!
+//! An appeal may come with an idempotency key: its record (the answer the client got) is
+//! written in the same transaction as the registration, so a retry after a lost answer
+//! gets that answer again, and the unique key decides between concurrent duplicates.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
+
+use diesel::prelude::*;
 
 use baylanys_core::InboundMessage;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::App;
-use crate::db::{DbError, Engine};
+use crate::db::{DbConn, DbError, Engine};
 use crate::tickets::intake::{IntakeError, Registered, intake, intake_batch};
 
-type Reply = oneshot::Sender<Result<Registered, IntakeError>>;
-type Queue = Arc<Mutex<mpsc::Receiver<(InboundMessage, Reply)>>>;
+type Reply = oneshot::Sender<Result<Registered, RegisterError>>;
+type Item = (InboundMessage, Option<IdempotencyKey>, Reply);
+type Queue = Arc<Mutex<mpsc::Receiver<Item>>>;
+
+/// How long an idempotency record answers retries (pruned by the hourly housekeeping).
+pub const IDEMPOTENCY_HOURS: i64 = 24;
+
+/// A client's key for one submission, and the fingerprint of what it submitted.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// Scoped by route (`api:...`, `form:...`), so the two never answer for each other.
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The answer recorded for a key.
+#[derive(Debug, Clone)]
+pub struct StoredAnswer {
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    /// Another submission with the same key was registered first (it is committed).
+    #[error("this Idempotency-Key was used by another submission")]
+    KeyTaken,
+}
+
+/// The JSON a registered appeal is answered with (and replayed from its key).
+pub fn created_body(public_url: &str, reg: &Registered) -> serde_json::Value {
+    let status_url = format!(
+        "{public_url}/appeals/{}?key={}",
+        reg.number,
+        reg.access_key.as_deref().unwrap_or("")
+    );
+    serde_json::json!({
+        "number": reg.number,
+        "registered_at": crate::calendar::format_almaty(reg.registered_at),
+        "due_at": crate::calendar::format_almaty(reg.due_at),
+        "status_url": status_url,
+    })
+}
+
+/// The answer stored for `key`, if any (expired records count until they are pruned).
+pub fn stored_answer(conn: &mut DbConn, key: &str) -> Result<Option<StoredAnswer>, DbError> {
+    use crate::db::schema::idempotency_keys as k;
+    let row: Option<(String, i32, String)> = k::table
+        .find(key)
+        .select((k::request_hash, k::status, k::body))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(request_hash, status, body)| StoredAnswer {
+        request_hash,
+        status: u16::try_from(status).unwrap_or(500),
+        body,
+    }))
+}
+
+/// Forgets records older than [`IDEMPOTENCY_HOURS`].
+pub fn prune_idempotency_keys(conn: &mut DbConn) -> Result<usize, DbError> {
+    use crate::db::schema::idempotency_keys as k;
+    let before = (chrono::Utc::now() - chrono::Duration::hours(IDEMPOTENCY_HOURS)).naive_utc();
+    Ok(diesel::delete(k::table.filter(k::created_at.lt(before))).execute(conn)?)
+}
+
+fn store_key(
+    conn: &mut DbConn,
+    key: &IdempotencyKey,
+    reg: &Registered,
+    public_url: &str,
+) -> Result<(), DbError> {
+    use crate::db::schema::idempotency_keys as k;
+    diesel::insert_into(k::table)
+        .values((
+            k::key.eq(&key.key),
+            k::request_hash.eq(&key.request_hash),
+            k::status.eq(201),
+            k::body.eq(created_body(public_url, reg).to_string()),
+            k::ticket_id.eq(&reg.ticket_id),
+            k::created_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
 
 /// The most requests one transaction takes: keeps latency bounded under load.
 const MAX_BATCH: usize = 128;
@@ -22,13 +115,13 @@ const POSTGRES_WRITERS: usize = 4;
 
 #[derive(Clone)]
 pub struct Registrar {
-    tx: mpsc::Sender<(InboundMessage, Reply)>,
+    tx: mpsc::Sender<Item>,
 }
 
 impl Registrar {
     /// Starts the writer threads. They stop when every `Registrar` clone is dropped.
     pub fn start(app: Arc<App>) -> Registrar {
-        let (tx, rx) = mpsc::channel::<(InboundMessage, Reply)>(4096);
+        let (tx, rx) = mpsc::channel::<Item>(4096);
         let queue: Queue = Arc::new(Mutex::new(rx));
         let writers = match app.db.engine {
             Engine::Sqlite => 1,
@@ -47,15 +140,36 @@ impl Registrar {
 
     /// Registers one message; resolves once it is committed.
     pub async fn register(&self, msg: InboundMessage) -> Result<Registered, IntakeError> {
-        let stopped = || IntakeError::Db(DbError::Unavailable("registrar stopped".into()));
+        self.register_keyed(msg, None).await.map_err(|e| match e {
+            RegisterError::Intake(e) => e,
+            RegisterError::KeyTaken => {
+                IntakeError::Db(DbError::Unavailable("idempotency key without a key".into()))
+            }
+        })
+    }
+
+    /// Registers one message and, in the same transaction, the answer for `key`.
+    pub async fn register_keyed(
+        &self,
+        msg: InboundMessage,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Registered, RegisterError> {
+        let stopped = || {
+            RegisterError::Intake(IntakeError::Db(DbError::Unavailable(
+                "registrar stopped".into(),
+            )))
+        };
         let (reply, answer) = oneshot::channel();
-        self.tx.send((msg, reply)).await.map_err(|_| stopped())?;
+        self.tx
+            .send((msg, key, reply))
+            .await
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
 /// Takes what has queued (waiting for the first), so a busy server commits in batches.
-fn next_batch(queue: &Queue) -> Option<Vec<(InboundMessage, Reply)>> {
+fn next_batch(queue: &Queue) -> Option<Vec<Item>> {
     let mut rx = queue.lock().unwrap_or_else(|p| p.into_inner());
     let first = rx.blocking_recv()?;
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -71,7 +185,15 @@ fn next_batch(queue: &Queue) -> Option<Vec<(InboundMessage, Reply)>> {
 
 fn writer(app: Arc<App>, queue: Queue) {
     while let Some(batch) = next_batch(&queue) {
-        let (messages, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let mut messages = Vec::with_capacity(batch.len());
+        let mut keys = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for (m, k, r) in batch {
+            messages.push(m);
+            keys.push(k);
+            replies.push(r);
+        }
+        let public_url = app.config.public_url.as_str();
         let calendar = app.calendar();
         let ctx = app.intake_context(&calendar);
         // Web-form appeals always open a ticket: their numbers come in one round trip.
@@ -83,19 +205,41 @@ fn writer(app: Arc<App>, queue: Queue) {
             chrono::Datelike::year(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty));
         let together = app.db.write_blocking(|conn| {
             ctx.reserve_numbers(conn, year, new_tickets)?;
-            intake_batch(conn, &ctx, &messages).map_err(into_db)
+            let all = intake_batch(conn, &ctx, &messages).map_err(into_db)?;
+            for (reg, key) in all.iter().zip(&keys) {
+                if let Some(key) = key {
+                    store_key(conn, key, reg, public_url)?;
+                }
+            }
+            Ok(all)
         });
-        let results: Vec<Result<Registered, IntakeError>> = match together {
+        let results: Vec<Result<Registered, RegisterError>> = match together {
             Ok(all) => all.into_iter().map(Ok).collect(),
-            // One failed: register each alone so the others still get in.
+            // One failed (or two shared a key): register each alone so the others get in.
             Err(_) => {
                 ctx.numbers.take();
                 messages
                     .iter()
-                    .map(|m| {
+                    .zip(&keys)
+                    .map(|(m, key)| {
+                        let taken = Cell::new(false);
                         app.db
-                            .write_blocking(|conn| intake(conn, &ctx, m, None).map_err(into_db))
-                            .map_err(IntakeError::Db)
+                            .write_blocking(|conn| {
+                                let reg = intake(conn, &ctx, m, None).map_err(into_db)?;
+                                if let Some(key) = key {
+                                    store_key(conn, key, &reg, public_url).inspect_err(|e| {
+                                        taken.set(e.is_unique_violation());
+                                    })?;
+                                }
+                                Ok(reg)
+                            })
+                            .map_err(|e| {
+                                if taken.get() {
+                                    RegisterError::KeyTaken
+                                } else {
+                                    RegisterError::Intake(IntakeError::Db(e))
+                                }
+                            })
                     })
                     .collect()
             }
@@ -104,7 +248,7 @@ fn writer(app: Arc<App>, queue: Queue) {
             app.jobs_wakeup.notify_one();
         }
         for (reply, r) in replies.into_iter().zip(results) {
-            if let Err(e) = &r {
+            if let Err(RegisterError::Intake(e)) = &r {
                 tracing::error!(error = %e, "registration failed");
             }
             let _ = reply.send(r);

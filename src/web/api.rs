@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use baylanys_core::{Attachment, Channel};
 use serde::Deserialize;
 
+use super::input::{self, clean, clean_opt};
 use super::{ApiError, AppData, Authed, FieldError};
 use crate::auth::{Role, User};
 use crate::calendar::{DayKind, DayOverride};
@@ -42,6 +43,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/calendar/{file}", web::get().to(calendar_ics));
 }
+
+/// Each word of `q` is one LIKE in the query: SQLite's expression depth caps how many.
+const MAX_SEARCH_WORDS: usize = 20;
+const MAX_SEARCH_CHARS: usize = 500;
+/// Longest note, reason or resolution an operator may write.
+const MAX_NOTE_CHARS: usize = 4000;
+/// Longest reply (plain text; the HTML alternative may be larger).
+const MAX_REPLY_CHARS: usize = 100_000;
 
 #[derive(Deserialize)]
 struct ListQuery {
@@ -84,16 +93,42 @@ async fn list_tickets(
     if !(1..=200).contains(&limit) {
         errors.push(FieldError::new("limit", "must be between 1 and 200"));
     }
+    let text = clean_opt(q.q);
+    if let Some(t) = &text {
+        let words = t.split_whitespace().count();
+        if words > MAX_SEARCH_WORDS || t.chars().count() > MAX_SEARCH_CHARS {
+            errors.push(FieldError::new(
+                "q",
+                format!(
+                    "too long ({words} words, {} characters): search with at most {MAX_SEARCH_WORDS} words and {MAX_SEARCH_CHARS} characters",
+                    t.chars().count()
+                ),
+            ));
+        }
+    }
+    let queue = clean_opt(q.queue);
+    input::at_most(&mut errors, "queue", queue.as_deref(), 64);
+    let after = match q.after.as_deref().map(|a| input::record_id(a, "ticket")) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            errors.push(FieldError::new(
+                "after",
+                "must be the `next_after` of the previous page (a ticket id)",
+            ));
+            None
+        }
+        None => None,
+    };
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
     let filter = ListFilter {
         status,
         channel,
-        queue: q.queue,
+        queue,
         overdue: q.overdue,
-        q: q.q,
-        after: q.after,
+        q: text,
+        after,
         limit,
     };
     let now = chrono::Utc::now();
@@ -110,7 +145,7 @@ async fn get_ticket(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Role::reads_tickets, "read tickets")?;
-    let number = path.into_inner();
+    let number = input::ticket_number(&path.into_inner())?;
     let n = number.clone();
     let now = chrono::Utc::now();
     let detail = app.db.run(move |c| tickets::detail(c, &n, now)).await?;
@@ -126,7 +161,7 @@ async fn get_attachment(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Role::reads_tickets, "read tickets")?;
-    let id = path.into_inner();
+    let id = input::record_id(&path.into_inner(), "attachment")?;
     let wanted = id.clone();
     let file = app.db.run(move |c| tickets::attachment(c, &id)).await?;
     let Some(file) = file else {
@@ -143,8 +178,15 @@ async fn get_attachment(
             },
         )],
     };
+    // A row stored before types were checked may hold anything: never echo it as a header.
+    let content_type = baylanys_core::media_type(&file.content_type)
+        .filter(|t| actix_web::http::header::HeaderValue::from_str(t).is_ok())
+        .unwrap_or_else(|| {
+            tracing::warn!(attachment = %wanted, "stored content type is not valid; served as octet-stream");
+            "application/octet-stream".into()
+        });
     Ok(HttpResponse::Ok()
-        .content_type(file.content_type)
+        .content_type(content_type)
         .insert_header(disposition)
         .body(file.content))
 }
@@ -170,12 +212,37 @@ fn decode_attachments(list: Vec<AttachmentInput>, max: u64) -> Result<Vec<Attach
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, a) in list.into_iter().enumerate() {
+        let Some(file_name) = baylanys_core::safe_file_name(&a.file_name) else {
+            errors.push(FieldError::new(
+                &format!("attachments[{i}].file_name"),
+                "required: the file's name (printable characters)",
+            ));
+            continue;
+        };
+        let given = a
+            .content_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let content_type = match given.map(baylanys_core::media_type) {
+            Some(Some(t)) => Some(t),
+            Some(None) => {
+                errors.push(FieldError::new(
+                    &format!("attachments[{i}].content_type"),
+                    format!(
+                        "`{}` is not a media type: give type/subtype such as application/pdf, or leave it out",
+                        input::shown(given.unwrap_or_default())
+                    ),
+                ));
+                continue;
+            }
+            None => None,
+        };
         match base64::engine::general_purpose::STANDARD.decode(a.content_base64.trim()) {
             Ok(bytes) if bytes.len() as u64 <= max => out.push(Attachment {
-                file_name: a.file_name,
-                content_type: a
-                    .content_type
-                    .unwrap_or_else(|| "application/octet-stream".into()),
+                file_name,
+                content_type: content_type
+                    .unwrap_or_else(|| baylanys_core::sniff_media_type(&bytes).to_string()),
                 content: bytes,
             }),
             Ok(_) => errors.push(FieldError::new(
@@ -205,12 +272,19 @@ async fn post_reply(
         .require(Role::works_tickets, "reply to tickets")?
         .clone();
     let body = body.into_inner();
+    let (text, html) = (clean(body.text), clean_opt(body.html));
+    let mut errors = Vec::new();
+    input::at_most(&mut errors, "text", Some(&text), MAX_REPLY_CHARS);
+    input::at_most(&mut errors, "html", html.as_deref(), 5 * MAX_REPLY_CHARS);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
     let input = ReplyInput {
         attachments: decode_attachments(body.attachments, app.config.max_attachment_bytes)?,
-        text: body.text,
-        html: body.html,
+        text,
+        html,
     };
-    let number = path.into_inner();
+    let number = input::ticket_number(&path.into_inner())?;
     let queued = ticket_action(&app, user, move |c, user, app| {
         tickets::reply(
             c,
@@ -255,7 +329,14 @@ async fn post_assign(
     body: web::Json<AssignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let user = who.require(Role::works_tickets, "assign tickets")?.clone();
-    let (number, login) = (path.into_inner(), body.into_inner().login);
+    let number = input::ticket_number(&path.into_inner())?;
+    let login = clean(body.into_inner().login).trim().to_string();
+    if login.is_empty() || login.chars().count() > 64 {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "login",
+            "required: the login of the user to assign (1-64 characters)",
+        )]));
+    }
     ticket_action(&app, user, move |c, user, _| {
         tickets::assign(c, &number, user, &login)
     })
@@ -278,14 +359,21 @@ async fn post_transfer(
     let user = who
         .require(Role::works_tickets, "transfer tickets")?
         .clone();
-    let (number, body) = (path.into_inner(), body.into_inner());
+    let number = input::ticket_number(&path.into_inner())?;
+    let body = body.into_inner();
+    let (queue, note) = (clean(body.queue), clean_opt(body.note));
+    let mut errors = Vec::new();
+    input::at_most(&mut errors, "note", note.as_deref(), MAX_NOTE_CHARS);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
     ticket_action(&app, user, move |c, user, app| {
-        let note = body.note.as_deref();
+        let note = note.as_deref();
         tickets::transfer(
             c,
             &number,
             user,
-            &body.queue,
+            &queue,
             note,
             &app.templates,
             app.email_enabled(),
@@ -300,15 +388,35 @@ struct CloseBody {
     resolution: Option<String>,
 }
 
+/// The body is optional; when there is one it must be the JSON object, like every route's.
 async fn post_close(
     app: AppData,
     who: Authed,
     path: web::Path<String>,
-    body: Option<web::Json<CloseBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let user = who.require(Role::works_tickets, "close tickets")?.clone();
-    let number = path.into_inner();
-    let resolution = body.and_then(|b| b.into_inner().resolution);
+    let number = input::ticket_number(&path.into_inner())?;
+    let body: CloseBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CloseBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the JSON body is not valid: {e} (expected {{\"resolution\": \"text\"}} or no body)"
+            ))
+        })?
+    };
+    let resolution = clean_opt(body.resolution);
+    let mut errors = Vec::new();
+    input::at_most(
+        &mut errors,
+        "resolution",
+        resolution.as_deref(),
+        MAX_NOTE_CHARS,
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
     ticket_action(&app, user, move |c, user, app| {
         tickets::close(c, &number, user, resolution.as_deref(), &app.templates)
     })
@@ -331,9 +439,16 @@ async fn post_status(
     let user = who
         .require(Role::works_tickets, "change ticket status")?
         .clone();
-    let (number, body) = (path.into_inner(), body.into_inner());
+    let number = input::ticket_number(&path.into_inner())?;
+    let body = body.into_inner();
+    let (status, reason) = (clean(body.status), clean_opt(body.reason));
+    let mut errors = Vec::new();
+    input::at_most(&mut errors, "reason", reason.as_deref(), MAX_NOTE_CHARS);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
     ticket_action(&app, user, move |c, user, _| {
-        tickets::set_status(c, &number, user, &body.status, body.reason.as_deref())
+        tickets::set_status(c, &number, user, &status, reason.as_deref())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -379,7 +494,18 @@ async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpRespo
         }
         None => Some(crate::calendar::R5_REPLY_WORKING_DAYS),
     };
-    let (Some(from), Some(n)) = (from, n) else {
+    if let Some(t) = from {
+        let year = chrono::Datelike::year(&t.with_timezone(&chrono_tz::Asia::Almaty));
+        if !(CALENDAR_FIRST_YEAR..=CALENDAR_LAST_YEAR).contains(&year) {
+            errors.push(FieldError::new(
+                "from",
+                format!(
+                    "year {year} is outside the years the calendar covers ({CALENDAR_FIRST_YEAR}-{CALENDAR_LAST_YEAR})"
+                ),
+            ));
+        }
+    }
+    let (Some(from), Some(n), true) = (from, n, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
     let rule = if n == crate::calendar::R5_REPLY_WORKING_DAYS {
@@ -396,15 +522,31 @@ async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpRespo
             &app.config.working_hours,
         )
         .map_err(|e| ApiError::Invalid(vec![FieldError::new("from", e.to_string())]))?;
+    let due_year = chrono::Datelike::year(&deadline.due_at.with_timezone(&chrono_tz::Asia::Almaty));
+    if due_year > CALENDAR_LAST_YEAR {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "working_days",
+            format!(
+                "the deadline falls in {due_year}, after the last year the calendar covers ({CALENDAR_LAST_YEAR}): count fewer days or start earlier"
+            ),
+        )]));
+    }
     Ok(HttpResponse::Ok().json(crate::calendar::due_json(&deadline)))
 }
 
+/// The years the calendar has tables for (src/calendar/days.rs).
+const CALENDAR_FIRST_YEAR: i32 = 2000;
+const CALENDAR_LAST_YEAR: i32 = 2100;
+
 fn parse_year(text: &str) -> Result<i32, ApiError> {
     match text.parse::<i32>() {
-        Ok(y) if (2000..=2100).contains(&y) => Ok(y),
+        Ok(y) if (CALENDAR_FIRST_YEAR..=CALENDAR_LAST_YEAR).contains(&y) => Ok(y),
         _ => Err(ApiError::Invalid(vec![FieldError::new(
             "year",
-            format!("`{text}` is not a year between 2000 and 2100"),
+            format!(
+                "`{}` is not a year between {CALENDAR_FIRST_YEAR} and {CALENDAR_LAST_YEAR}",
+                input::shown(text)
+            ),
         )])),
     }
 }
@@ -418,7 +560,8 @@ async fn calendar_ics(app: AppData, path: web::Path<String>) -> Result<HttpRespo
     let file = path.into_inner();
     let Some(year) = file.strip_suffix(".ics") else {
         return Err(ApiError::NotFound(format!(
-            "/calendar/{file}: ask for /calendar/YEAR.ics"
+            "/calendar/{}: ask for /calendar/YEAR.ics",
+            input::shown(&file)
         )));
     };
     let year = parse_year(year)?;
@@ -447,16 +590,27 @@ async fn put_calendar_day(
         .require(|r| r == Role::Admin, "change the calendar")?
         .clone();
     let text = path.into_inner();
-    let body = body.into_inner();
+    let mut body = body.into_inner();
+    body.note = clean(body.note);
     let mut errors = Vec::new();
+    input::at_most(&mut errors, "note", Some(&body.note), MAX_NOTE_CHARS);
     let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
         .map_err(|_| {
             errors.push(FieldError::new(
                 "date",
-                format!("`{text}` is not a date like 2027-05-16"),
+                format!("`{}` is not a date like 2027-05-16", input::shown(&text)),
             ))
         })
         .ok();
+    let year = date.map(|d| chrono::Datelike::year(&d));
+    if let Some(y) = year.filter(|y| !(CALENDAR_FIRST_YEAR..=CALENDAR_LAST_YEAR).contains(y)) {
+        errors.push(FieldError::new(
+            "date",
+            format!(
+                "year {y} is outside the years the calendar covers ({CALENDAR_FIRST_YEAR}-{CALENDAR_LAST_YEAR})"
+            ),
+        ));
+    }
     let kind = body
         .kind
         .parse::<DayKind>()
@@ -503,7 +657,13 @@ async fn put_movable_days(
         .require(|r| r == Role::Admin, "change the calendar")?
         .clone();
     let year = parse_year(&path.into_inner())?;
-    let note = body.into_inner().note.trim().to_string();
+    let note = clean(body.into_inner().note).trim().to_string();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "note",
+            format!("longer than {MAX_NOTE_CHARS} characters: shorten it"),
+        )]));
+    }
     if note.is_empty() {
         return Err(ApiError::Invalid(vec![FieldError::new(
             "note",

@@ -144,7 +144,7 @@ async fn get_quarantined(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(handles_quarantine, "see the quarantine")?;
-    let id = path.into_inner();
+    let id = super::input::record_id(&path.into_inner(), "quarantined item")?;
     let wanted = id.clone();
     let item = app.db.run(move |c| crate::quarantine::item(c, &id)).await?;
     let Some(crate::quarantine::QuarantinedPayload {
@@ -178,7 +178,8 @@ async fn retry_quarantined(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(handles_quarantine, "retry quarantined mail")?;
-    let outcome = mail::quarantine_retry(&app, &path.into_inner()).await?;
+    let id = super::input::record_id(&path.into_inner(), "quarantined item")?;
+    let outcome = mail::quarantine_retry(&app, &id).await?;
     Ok(outcome_json(&outcome))
 }
 
@@ -189,6 +190,7 @@ async fn release_quarantined(
 ) -> Result<HttpResponse, ApiError> {
     let user = who.require(handles_quarantine, "release quarantined mail")?;
     let actor = format!("user:{}", user.login);
-    let outcome = mail::quarantine_release(&app, &path.into_inner(), &actor).await?;
+    let id = super::input::record_id(&path.into_inner(), "quarantined item")?;
+    let outcome = mail::quarantine_release(&app, &id, &actor).await?;
     Ok(outcome_json(&outcome))
 }

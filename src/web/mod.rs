@@ -2,6 +2,8 @@
 //! Errors leave as application/problem+json (RFC 9457) through [`ApiError`].
 
 pub mod api;
+pub mod input;
+pub mod limits;
 pub mod mail_api;
 pub mod metrics;
 pub mod public;
@@ -65,6 +67,17 @@ pub enum ApiError {
     /// only a reference to quote.
     #[error("an internal error occurred; quote reference {0} to the contact center")]
     Internal(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("the server is reading as many uploads as it can: retry in {0} s")]
+    Busy(u64),
+    #[error(
+        "the URL is longer than {} bytes: shorten it (send long input in a POST body)",
+        limits::MAX_REQUEST_LINE
+    )]
+    UriTooLong,
 }
 
 impl ApiError {
@@ -124,6 +137,10 @@ impl ResponseError for ApiError {
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
         }
     }
 
@@ -142,8 +159,12 @@ impl ResponseError for ApiError {
         };
         let mut resp = HttpResponse::build(status);
         resp.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if let ApiError::TooMany(secs) = self {
+        if let ApiError::TooMany(secs) | ApiError::Busy(secs) = self {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let ApiError::TooLarge(_) | ApiError::Timeout(_) = self {
+            // The rest of the body is not read: the connection cannot carry another request.
+            resp.insert_header((header::CONNECTION, "close"));
         }
         if let ApiError::Unauthorized = self {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -271,21 +292,39 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     ))
 }
 
+/// What a JSON body that cannot be read turns into: 413 when too large, 400 otherwise.
+fn json_error(err: actix_web::error::JsonPayloadError, max_body: usize) -> ApiError {
+    use actix_web::error::JsonPayloadError as J;
+    match err {
+        J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::TooLarge(format!(
+            "the JSON body is larger than {max_body} bytes (BAYLANYS_MAX_MESSAGE_BYTES)"
+        )),
+        J::ContentType => ApiError::BadRequest(
+            "the body must be JSON: send `Content-Type: application/json`".into(),
+        ),
+        other => ApiError::BadRequest(format!("the JSON body is not valid: {other}")),
+    }
+}
+
 /// Builds the HTTP server on an already bound listener.
 pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
+    use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
     let workers = app.config.workers.max(1);
     let max_body = (app.config.max_message_bytes as usize).max(1024 * 1024);
+    let uploads = limits::Uploads::new(
+        app.config.max_concurrent_uploads,
+        std::time::Duration::from_secs(app.config.body_timeout_secs.max(1)),
+    );
     let data = web::Data::new(app);
-    let server = actix_web::HttpServer::new(move || {
+    let factory = move || {
         actix_web::App::new()
             .app_data(data.clone())
+            .app_data(web::Data::new(uploads.clone()))
             .app_data(web::PayloadConfig::new(max_body))
             .app_data(
                 web::JsonConfig::default()
                     .limit(max_body)
-                    .error_handler(|err, _| {
-                        ApiError::BadRequest(format!("the JSON body is not valid: {err}")).into()
-                    }),
+                    .error_handler(move |err, _| json_error(err, max_body).into()),
             )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError::BadRequest(format!("query parameters: {err}")).into()
@@ -294,6 +333,7 @@ pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web
                 web::PathConfig::default()
                     .error_handler(|err, _| ApiError::BadRequest(format!("path: {err}")).into()),
             )
+            .wrap(actix_web::middleware::from_fn(guard_bodies))
             .wrap(actix_web::middleware::from_fn(count_errors))
             .route("/healthz", web::get().to(healthz))
             .route("/metrics", web::get().to(metrics_route))
@@ -302,20 +342,77 @@ pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .default_service(web::to(not_found))
-    })
-    .workers(workers)
-    .listen(listener)?
-    .disable_signals()
-    .run();
+    };
+    let addr = listener.local_addr()?;
+    // A burst of connections waits in the kernel instead of being refused.
+    let _ = socket2::SockRef::from(&listener).listen(4096);
+    // actix-web's HttpServer, with each connection behind a HeadGuard (see there why).
+    let server = actix_server::Server::build()
+        .workers(workers)
+        .disable_signals()
+        .listen("baylanys-http", listener, move || {
+            let http = actix_http::HttpService::build()
+                .keep_alive(std::time::Duration::from_secs(5))
+                .client_request_timeout(std::time::Duration::from_secs(5))
+                .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                .local_addr(addr)
+                .h1(map_config(
+                    factory()
+                        .into_factory()
+                        .map_err(|err: actix_web::Error| err.error_response()),
+                    |_| actix_web::dev::AppConfig::default(),
+                ));
+            fn_service(|io: actix_rt::net::TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                let _ = io.set_nodelay(true);
+                Ok::<_, actix_http::error::DispatchError>((limits::HeadGuard::new(io), peer))
+            })
+            .and_then(http)
+        })?
+        .run();
     Ok(server)
+}
+
+/// Long URIs (414), slow bodies (408) and too many bodies at once (503) are refused
+/// before a handler sees them.
+async fn guard_bodies(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > limits::MAX_REQUEST_LINE {
+        return Ok(req.error_response(ApiError::UriTooLong));
+    }
+    let uploads = req.app_data::<web::Data<limits::Uploads>>().cloned();
+    let (Some(uploads), true) = (uploads, limits::has_body(&req)) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(slot) = uploads.slot().await else {
+        return Ok(req.error_response(ApiError::Busy(limits::UPLOAD_RETRY_AFTER)));
+    };
+    let timed_out = limits::TimedBody::wrap(&mut req, uploads.body_timeout, slot);
+    let res = next.call(req).await?;
+    if timed_out.load(std::sync::atomic::Ordering::Relaxed) {
+        let secs = uploads.body_timeout.as_secs();
+        let (req, _) = res.into_parts();
+        let err = ApiError::Timeout(format!(
+            "the request body did not arrive within {secs} s (BAYLANYS_BODY_TIMEOUT_SECS)"
+        ));
+        return Ok(actix_web::dev::ServiceResponse::new(
+            req,
+            err.error_response(),
+        ));
+    }
+    Ok(res.map_into_boxed_body())
 }
 
 async fn count_errors(
     req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let app = req.app_data::<AppData>().cloned();
-    let mut res = next.call(req).await?;
+    let res = next.call(req).await?;
+    let mut res = as_problem(res, app.as_ref());
     if res.status().is_server_error()
         && let Some(app) = app
     {
@@ -326,4 +423,55 @@ async fn count_errors(
         HeaderValue::from_static("nosniff"),
     );
     Ok(res)
+}
+
+/// Errors raised by actix itself (a body over the limit, a bad payload) leave as
+/// problem+json like ours, not as text/plain.
+fn as_problem(
+    res: actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    app: Option<&AppData>,
+) -> actix_web::dev::ServiceResponse<actix_web::body::BoxBody> {
+    let status = res.status();
+    let ours = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/problem+json") || t.starts_with("text/html"));
+    let Some(detail) = res
+        .response()
+        .error()
+        .filter(|_| status.is_client_error() || status.is_server_error())
+        .filter(|_| !ours)
+        .map(|e| e.to_string())
+    else {
+        return res.map_into_boxed_body();
+    };
+    let err = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
+            "the body is larger than {} bytes (BAYLANYS_MAX_MESSAGE_BYTES)",
+            app.map_or(0, |a| a.config.max_message_bytes.max(1024 * 1024))
+        )),
+        StatusCode::BAD_REQUEST => {
+            ApiError::BadRequest(format!("the request cannot be read: {detail}"))
+        }
+        StatusCode::NOT_FOUND => ApiError::NotFound(detail),
+        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout(detail),
+        _ => {
+            tracing::error!(%status, error = %detail, "request failed");
+            let body = Problem {
+                kind: "about:blank",
+                title: status.canonical_reason().unwrap_or("Error"),
+                status: status.as_u16(),
+                detail,
+                errors: None,
+            };
+            let out = HttpResponse::build(status)
+                .insert_header((header::CONTENT_TYPE, "application/problem+json"))
+                .body(serde_json::to_string(&body).unwrap_or_default());
+            let (req, _) = res.into_parts();
+            return actix_web::dev::ServiceResponse::new(req, out);
+        }
+    };
+    let (req, _) = res.into_parts();
+    actix_web::dev::ServiceResponse::new(req, err.error_response())
 }

@@ -1,7 +1,5 @@
 //! The web-form channel: the public appeal form, its JSON twin, and the status page.
 
-use std::time::Instant;
-
 use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppData, FieldError, page_language};
 use crate::templates::local_time;
 use crate::tickets::domain::{
-    EmailAddress, Iin, Phone, REGIONS, TOPICS, region_known, topic_known,
+    EmailAddress, Iin, Phone, REGIONS, RegistrationNumber, TOPICS, region_known, topic_known,
 };
+use crate::tickets::registrar::{self, IdempotencyKey, RegisterError, StoredAnswer};
 use crate::web::metrics::Metrics;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -38,6 +37,29 @@ pub struct AppealInput {
     pub language: Option<String>,
     /// The honeypot: hidden from people, filled in by bots.
     pub website: Option<String>,
+}
+
+impl AppealInput {
+    /// The input as it will be stored (see `baylanys_core::clean_text`), so that lengths
+    /// and required fields are judged on what is kept.
+    pub fn cleaned(&self) -> AppealInput {
+        let c = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| baylanys_core::clean_text(s).into_owned())
+        };
+        AppealInput {
+            name: c(&self.name),
+            email: c(&self.email),
+            phone: c(&self.phone),
+            iin: c(&self.iin),
+            region: c(&self.region),
+            topic: c(&self.topic),
+            text: c(&self.text),
+            consent: self.consent,
+            language: c(&self.language),
+            website: c(&self.website),
+        }
+    }
 }
 
 const MAX_FILES: usize = 5;
@@ -73,6 +95,7 @@ pub fn validate(
     attachments: Vec<Attachment>,
     lang: Language,
 ) -> Result<InboundMessage, Vec<FieldError>> {
+    let input = &input.cleaned();
     let mut errors = Vec::new();
     let mut err = |field: &str, ru: &str, kk: &str, en: &str| {
         errors.push(FieldError::new(field, msg(lang, ru, kk, en)))
@@ -130,13 +153,12 @@ pub fn validate(
     }
     let iin = present(&input.iin).map(Iin::parse);
     if let Some(Err(e)) = &iin {
-        let en = format!("IIN/BIN {e}");
-        err(
-            "iin",
-            "ИИН/БИН: 12 цифр с верной контрольной цифрой.",
-            "ЖСН/БСН: дұрыс бақылау цифры бар 12 цифр.",
-            &en,
+        let (ru, kk, en) = (
+            e.message(Language::Ru),
+            e.message(Language::Kk),
+            e.to_string(),
         );
+        err("iin", &ru, &kk, &en);
     }
     let region = present(&input.region);
     if !region.is_some_and(region_known) {
@@ -222,40 +244,73 @@ pub fn validate(
     Ok(msg)
 }
 
-/// The client's address: the peer, or, when the peer is one of our trusted reverse
-/// proxies, the last address it appended to `X-Forwarded-For` (a client can forge the
-/// earlier ones, not the one our proxy wrote).
+/// The client's address, as [`super::ratelimit::client_ip`] decides it.
 fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> std::net::IpAddr {
     let peer = req
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    req.headers()
-        .get("X-Forwarded-For")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|ip| ip.trim().parse().ok())
-        .unwrap_or(peer)
+    let lines = req
+        .headers()
+        .get_all("X-Forwarded-For")
+        .filter_map(|v| v.to_str().ok());
+    super::ratelimit::client_ip(peer, lines, trusted)
 }
 
 fn check_rate(app: &AppData, req: &HttpRequest) -> Result<(), ApiError> {
     app.rate_limiter
-        .check(client_ip(req, &app.config.trusted_proxies), Instant::now())
+        .check(client_ip(req, &app.config.trusted_proxies))
         .map_err(|secs| {
             Metrics::inc(&app.metrics.rate_limited);
             ApiError::TooMany(secs)
         })
 }
 
-#[derive(Serialize)]
-struct Created {
-    number: String,
-    registered_at: String,
-    due_at: String,
-    status_url: String,
+/// The `Idempotency-Key` header: absent, or 1-255 visible ASCII characters.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    match v.to_str().map(str::trim) {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_string()))
+        }
+        _ => Err(ApiError::Invalid(vec![FieldError::new(
+            "Idempotency-Key",
+            "must be 1-255 visible ASCII characters (a UUID is a good key)",
+        )])),
+    }
+}
+
+/// Looks up what a key answered; runs on a blocking thread.
+async fn stored_answer(app: &AppData, key: &str) -> Result<Option<StoredAnswer>, ApiError> {
+    let key = key.to_string();
+    Ok(app
+        .db
+        .run(move |c| registrar::stored_answer(c, &key))
+        .await?)
+}
+
+/// The first answer again, or a 422 when the key came with a different appeal.
+fn replay(stored: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiError> {
+    if stored.request_hash != request_hash {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "Idempotency-Key",
+            "was already used for a different appeal in the last 24 hours: use a new key for a new appeal",
+        )]));
+    }
+    let status = actix_web::http::StatusCode::from_u16(stored.status)
+        .unwrap_or(actix_web::http::StatusCode::CREATED);
+    let mut resp = HttpResponse::build(status);
+    resp.content_type("application/json")
+        .insert_header(("Idempotent-Replayed", "true"));
+    if let Some(url) = serde_json::from_str::<serde_json::Value>(&stored.body)
+        .ok()
+        .and_then(|b| b["status_url"].as_str().map(str::to_string))
+    {
+        resp.insert_header((header::LOCATION, url));
+    }
+    Ok(resp.body(stored.body))
 }
 
 async fn submit_json(
@@ -263,26 +318,52 @@ async fn submit_json(
     req: HttpRequest,
     body: web::Json<AppealInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?.map(|k| format!("api:{k}"));
+    let request_hash =
+        crate::auth::sha256_hex(serde_json::to_string(&*body).unwrap_or_default().as_bytes());
+    // A retry is answered before the rate limit counts it.
+    if let Some(k) = &key
+        && let Some(stored) = stored_answer(&app, k).await?
+    {
+        return replay(stored, &request_hash);
+    }
     check_rate(&app, &req)?;
     let lang = Language::En;
     let msg = validate(&body, Vec::new(), lang).map_err(|e| {
         Metrics::inc(&app.metrics.appeals_rejected);
         ApiError::Invalid(e)
     })?;
-    let reg = app.registrar().register(msg).await.map_err(|e| {
-        ApiError::Unavailable(format!("the appeal was not registered, please retry: {e}"))
-    })?;
+    let keyed = key.clone().map(|key| IdempotencyKey {
+        key,
+        request_hash: request_hash.clone(),
+    });
+    let reg = match app.registrar().register_keyed(msg, keyed).await {
+        Ok(reg) => reg,
+        // A concurrent duplicate won: answer what it answered.
+        Err(RegisterError::KeyTaken) => {
+            let stored = match &key {
+                Some(k) => stored_answer(&app, k).await?,
+                None => None,
+            };
+            return match stored {
+                Some(s) => replay(s, &request_hash),
+                None => Err(ApiError::Conflict(
+                    "another request with this Idempotency-Key is being registered: retry".into(),
+                )),
+            };
+        }
+        Err(RegisterError::Intake(e)) => {
+            return Err(ApiError::Unavailable(format!(
+                "the appeal was not registered, please retry: {e}"
+            )));
+        }
+    };
     Metrics::inc(&app.metrics.appeals_registered);
-    let status_url = status_url(&app, &reg.number, reg.access_key.as_deref());
-    let location = status_url.clone();
+    let body = registrar::created_body(&app.config.public_url, &reg);
+    let location = status_url(&app, &reg.number, reg.access_key.as_deref());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
-        .json(Created {
-            number: reg.number,
-            registered_at: crate::calendar::format_almaty(reg.registered_at),
-            due_at: crate::calendar::format_almaty(reg.due_at),
-            status_url,
-        }))
+        .json(body))
 }
 
 fn status_url(app: &AppData, number: &str, key: Option<&str>) -> String {
@@ -306,6 +387,7 @@ fn render_form(
     values: &AppealInput,
     errors: &[FieldError],
     status: actix_web::http::StatusCode,
+    token: &str,
 ) -> HttpResponse {
     // Missing values show as empty fields, not as the word "none".
     let mut shown = serde_json::to_value(values).unwrap_or_default();
@@ -326,6 +408,7 @@ fn render_form(
             regions => options(lang, REGIONS),
             topics => options(lang, TOPICS),
             max_mb => (app.config.max_attachment_bytes / (1024 * 1024)).to_string(),
+            idempotency_key => token,
         },
     );
     html_response(status, html)
@@ -367,7 +450,27 @@ async fn form_page(app: AppData, req: HttpRequest) -> HttpResponse {
         &AppealInput::default(),
         &[],
         actix_web::http::StatusCode::OK,
+        &crate::auth::random_secret(),
     )
+}
+
+/// Longest text field of the form, in bytes.
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+struct FormRead {
+    input: AppealInput,
+    /// The hidden per-form token: the same form sent twice registers once.
+    token: Option<String>,
+    files: Vec<Attachment>,
+    errors: Vec<FieldError>,
+    /// A file was over the size limit (413).
+    oversize: bool,
+    /// Reading stopped before the end of the form: the connection cannot be reused.
+    stopped: bool,
+}
+
+enum FormError {
+    Unreadable(String),
 }
 
 /// Reads the multipart form: text fields and up to five files within the limits.
@@ -375,12 +478,18 @@ async fn read_form(
     mut payload: Multipart,
     max_file: u64,
     lang: Language,
-) -> Result<(AppealInput, Vec<Attachment>, Vec<FieldError>), String> {
+) -> Result<FormRead, FormError> {
     let mut input = AppealInput::default();
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let mut too_large = Vec::new();
+    let mut token = None;
+    let mut stopped = false;
+    // Five files at the limit, the text fields and some slack; past that we stop reading.
+    let max_total = (MAX_FILES + 1) * max_file as usize + 16 * MAX_FIELD_BYTES;
+    let read = &mut 0usize;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| e.to_string())?;
+        let mut field = field.map_err(|e| FormError::Unreadable(e.to_string()))?;
         let name = field.name().unwrap_or("").to_string();
         let file_name = field
             .content_disposition()
@@ -388,26 +497,83 @@ async fn read_form(
             .map(str::to_string);
         let mut data = Vec::new();
         let limit = if file_name.is_some() {
-            max_file as usize + 1
+            max_file as usize
         } else {
-            64 * 1024
+            MAX_FIELD_BYTES
         };
+        let mut oversize = false;
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| e.to_string())?;
+            let chunk = chunk.map_err(|e| FormError::Unreadable(e.to_string()))?;
             if data.len() + chunk.len() > limit {
-                data.truncate(limit);
-                // Drain the rest so the connection stays usable, without keeping it.
+                // Over the limit: refused, never cut to size. The rest is read (up to the
+                // form's total) so the client gets the answer, not a reset.
+                oversize = true;
+                *read += data.len() + chunk.len();
+                data = Vec::new();
                 while let Some(rest) = field.next().await {
-                    rest.map_err(|e| e.to_string())?;
+                    *read += rest
+                        .map_err(|e| FormError::Unreadable(e.to_string()))?
+                        .len();
+                    if *read > max_total {
+                        stopped = true;
+                        break;
+                    }
                 }
                 break;
             }
             data.extend_from_slice(&chunk);
         }
+        *read += data.len();
+        // Far over what a form may carry: answer with what was read, read no more.
+        stopped |= *read > max_total;
+        if stopped && !oversize {
+            errors.push(FieldError::new(
+                "attachments",
+                msg(
+                    lang,
+                    &format!(
+                        "Форма слишком большая: не больше {MAX_FILES} файлов по {} МБ.",
+                        max_file / (1024 * 1024)
+                    ),
+                    &format!(
+                        "Форма тым үлкен: {} МБ-тан аспайтын {MAX_FILES} файлға дейін.",
+                        max_file / (1024 * 1024)
+                    ),
+                    &format!(
+                        "the form is too large: at most {MAX_FILES} files of {} MB each",
+                        max_file / (1024 * 1024)
+                    ),
+                ),
+            ));
+            break;
+        }
+        if oversize && file_name.is_none() {
+            errors.push(FieldError::new(
+                &name,
+                msg(
+                    lang,
+                    "Поле слишком длинное.",
+                    "Өріс тым ұзын.",
+                    &format!("longer than {MAX_FIELD_BYTES} bytes"),
+                ),
+            ));
+            if stopped {
+                break;
+            }
+            continue;
+        }
         if name == "attachments" {
-            let Some(file_name) = file_name.filter(|f| !f.is_empty()) else {
+            let Some(file_name) = file_name.as_deref().and_then(baylanys_core::safe_file_name)
+            else {
                 continue;
             };
+            if oversize {
+                too_large.push(file_name);
+                if stopped {
+                    break;
+                }
+                continue;
+            }
             if data.is_empty() {
                 continue;
             }
@@ -429,19 +595,6 @@ async fn read_form(
                 ));
                 continue;
             };
-            if data.len() as u64 > max_file {
-                let mb = max_file / (1024 * 1024);
-                errors.push(FieldError::new(
-                    "attachments",
-                    msg(
-                        lang,
-                        &format!("Файл «{file_name}» больше {mb} МБ."),
-                        &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
-                        &format!("{file_name} is larger than {mb} MB"),
-                    ),
-                ));
-                continue;
-            }
             if files.len() >= MAX_FILES {
                 errors.push(FieldError::new(
                     "attachments",
@@ -475,10 +628,35 @@ async fn read_form(
             }
             "language" => input.language = Some(value),
             "website" => input.website = Some(value),
+            "idempotency_key" => {
+                token = Some(value.trim().to_string()).filter(|t| {
+                    (1..=255).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_graphic())
+                })
+            }
             _ => {}
         }
     }
-    Ok((input, files, errors))
+    let mb = max_file / (1024 * 1024);
+    let oversize_files = stopped || !too_large.is_empty();
+    for file_name in too_large {
+        errors.push(FieldError::new(
+            "attachments",
+            msg(
+                lang,
+                &format!("Файл «{file_name}» больше {mb} МБ."),
+                &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
+                &format!("{file_name} is larger than {mb} MB"),
+            ),
+        ));
+    }
+    Ok(FormRead {
+        input,
+        token,
+        files,
+        errors,
+        oversize: oversize_files,
+        stopped,
+    })
 }
 
 async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> HttpResponse {
@@ -505,53 +683,121 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
         return resp;
     }
     let multipart = Multipart::new(req.headers(), payload);
-    let (input, files, mut errors) =
-        match read_form(multipart, app.config.max_attachment_bytes, lang).await {
-            Ok(r) => r,
-            Err(e) => {
-                return error_page(
-                    &app,
+    let form = match read_form(multipart, app.config.max_attachment_bytes, lang).await {
+        Ok(r) => r,
+        Err(FormError::Unreadable(e)) => {
+            return error_page(
+                &app,
+                lang,
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &msg(
                     lang,
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    &msg(
-                        lang,
-                        &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
-                        &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
-                        &format!("The form could not be read ({e}); please send it again."),
-                    ),
-                );
-            }
-        };
+                    &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
+                    &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
+                    &format!("The form could not be read ({e}); please send it again."),
+                ),
+            );
+        }
+    };
+    let FormRead {
+        input,
+        token,
+        files,
+        mut errors,
+        oversize,
+        stopped,
+    } = form;
     let lang = present(&input.language)
         .and_then(|l| l.parse().ok())
         .filter(|l| *l != Language::En)
         .unwrap_or(lang);
+    let key = token.as_ref().map(|t| format!("form:{t}"));
+    let request_hash = form_hash(&input, &files);
+    if let Some(k) = &key {
+        match stored_answer(&app, k).await {
+            Ok(Some(stored)) if stored.request_hash == request_hash => {
+                return redirect_to_status(&stored.body, lang);
+            }
+            // The same form page sent again with other content: a new form, and why.
+            Ok(Some(_)) => {
+                let e = [FieldError::new(
+                    "text",
+                    msg(
+                        lang,
+                        "Эта форма уже была отправлена. Проверьте данные и отправьте её ещё раз как новое обращение.",
+                        "Бұл форма бұрын жіберілген. Деректерді тексеріп, жаңа өтініш ретінде қайта жіберіңіз.",
+                        "This form was already sent; check it and send it again as a new appeal.",
+                    ),
+                )];
+                let fresh = crate::auth::random_secret();
+                return render_form(
+                    &app,
+                    lang,
+                    &input,
+                    &e,
+                    actix_web::http::StatusCode::CONFLICT,
+                    &fresh,
+                );
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "idempotency look-up failed"),
+        }
+    }
+    let token = token.unwrap_or_else(crate::auth::random_secret);
+    let close = |mut resp: HttpResponse| {
+        if stopped {
+            resp.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        resp
+    };
+    let refused = if oversize {
+        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
     let validated = validate(&input, files, lang);
     let appeal = match validated {
         Ok(m) if errors.is_empty() => m,
         Ok(_) => {
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(
-                &app,
-                lang,
-                &input,
-                &errors,
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return close(render_form(&app, lang, &input, &errors, refused, &token));
         }
         Err(mut e) => {
             e.append(&mut errors);
             Metrics::inc(&app.metrics.appeals_rejected);
-            return render_form(
-                &app,
-                lang,
-                &input,
-                &e,
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return close(render_form(&app, lang, &input, &e, refused, &token));
         }
     };
-    match app.registrar().register(appeal).await {
+    let keyed = key.map(|key| IdempotencyKey {
+        key,
+        request_hash: request_hash.clone(),
+    });
+    let form_key = keyed.as_ref().map(|k| k.key.clone());
+    match app.registrar().register_keyed(appeal, keyed).await {
+        Err(RegisterError::KeyTaken) => {
+            // The same form was sent twice at once and the other one registered.
+            let stored = match &form_key {
+                Some(k) => stored_answer(&app, k).await.ok().flatten(),
+                None => None,
+            };
+            match stored {
+                Some(s) => redirect_to_status(&s.body, lang),
+                None => error_page(
+                    &app,
+                    lang,
+                    actix_web::http::StatusCode::CONFLICT,
+                    &msg(
+                        lang,
+                        "Эта форма уже отправляется. Обновите страницу.",
+                        "Бұл форма жіберілуде. Бетті жаңартыңыз.",
+                        "This form is already being sent; reload the page.",
+                    ),
+                ),
+            }
+        }
         Ok(reg) => {
             Metrics::inc(&app.metrics.appeals_registered);
             // Post/redirect/get: reloading the confirmation cannot submit the appeal twice.
@@ -565,7 +811,7 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
                 .insert_header((header::LOCATION, url))
                 .finish()
         }
-        Err(e) => error_page(
+        Err(RegisterError::Intake(e)) => error_page(
             &app,
             lang,
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -581,6 +827,32 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
             ),
         ),
     }
+}
+
+/// What the form's idempotency record is compared on: the fields and each file.
+fn form_hash(input: &AppealInput, files: &[Attachment]) -> String {
+    let mut text = serde_json::to_string(input).unwrap_or_default();
+    for f in files {
+        text.push('\n');
+        text.push_str(&f.file_name);
+        text.push(' ');
+        text.push_str(&crate::auth::sha256_hex(&f.content));
+    }
+    crate::auth::sha256_hex(text.as_bytes())
+}
+
+/// Post/redirect/get to the status page of a stored registration.
+fn redirect_to_status(body: &str, lang: Language) -> HttpResponse {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let number = v["number"].as_str().unwrap_or("");
+    let key = v["status_url"]
+        .as_str()
+        .and_then(|u| u.split_once("?key="))
+        .map_or("", |(_, k)| k);
+    let url = format!("/appeals/{number}?key={key}&lang={}&new=1", lang.as_str());
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url))
+        .finish()
 }
 
 #[derive(Deserialize)]
@@ -613,7 +885,7 @@ async fn status_page(
             ),
         )
     };
-    if key.is_empty() {
+    if key.is_empty() || RegistrationNumber::parse(&number).is_err() {
         return not_found(&app);
     }
     let n = number.clone();

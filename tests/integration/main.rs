@@ -31,6 +31,7 @@ macro_rules! both_backends {
 mod email;
 // After the macro, which it uses.
 mod telegram;
+mod web_input;
 
 both_backends!(
     r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline,

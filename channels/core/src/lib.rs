@@ -464,3 +464,136 @@ mod clean_tests {
         assert_eq!(m.cleaned().sender.display_name.as_deref(), Some("A[31m"));
     }
 }
+
+/// A file name as Baylanys stores it (every channel): control characters (line breaks too) removed, path
+/// separators replaced by `_`, trimmed, at most 255 characters; `None` when nothing is
+/// left (or only dots), so the caller names the file itself.
+pub fn safe_file_name(name: &str) -> Option<String> {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace(['/', '\\'], "_")
+        .trim()
+        .chars()
+        .take(255)
+        .collect();
+    let cleaned = cleaned.trim().to_string();
+    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
+        None
+    } else {
+        Some(cleaned)
+    }
+}
+
+/// RFC 6838 `restricted-name`: what may stand on either side of the `/` of a media type.
+fn is_restricted_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.len() <= 127
+        && chars.all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+}
+
+/// RFC 9110 `token`: parameter names and unquoted values.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}
+
+/// A content type that is safe to store and to send back as a header: `type/subtype`
+/// (RFC 6838) with optional `; name=value` parameters, lower-cased type and subtype.
+/// `None` for anything else (a `\r\n` smuggling a header, a bare word, ...).
+pub fn media_type(text: &str) -> Option<String> {
+    let mut parts = text.split(';');
+    let essence = parts.next()?.trim();
+    let (t, s) = essence.split_once('/')?;
+    if !is_restricted_name(t) || !is_restricted_name(s) {
+        return None;
+    }
+    let mut out = format!("{}/{}", t.to_ascii_lowercase(), s.to_ascii_lowercase());
+    for p in parts {
+        let (name, value) = p.trim().split_once('=')?;
+        let quoted = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
+        let value_ok = if quoted {
+            value[1..value.len() - 1]
+                .chars()
+                .all(|c| c == '\t' || (' '..='~').contains(&c))
+        } else {
+            is_token(value)
+        };
+        if !is_token(name) || !value_ok {
+            return None;
+        }
+        out.push_str("; ");
+        out.push_str(&name.to_ascii_lowercase());
+        out.push('=');
+        out.push_str(value);
+    }
+    Some(out)
+}
+
+/// The content type of a file judged from its first bytes, for files that came without
+/// a usable one.
+pub fn sniff_media_type(bytes: &[u8]) -> &'static str {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"%PDF-", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"PK\x03\x04", "application/zip"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/msword"),
+    ];
+    if let Some((_, t)) = SIGNATURES.iter().find(|(sig, _)| bytes.starts_with(sig)) {
+        return t;
+    }
+    let text = std::str::from_utf8(bytes).is_ok_and(|s| !s.chars().any(is_stripped_control));
+    if text && !bytes.is_empty() {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(
+            safe_file_name("../../etc/passwd").as_deref(),
+            Some(".._.._etc_passwd")
+        );
+        assert_eq!(safe_file_name(" a\0b\r\n.pdf ").as_deref(), Some("ab.pdf"));
+        assert_eq!(safe_file_name(".."), None);
+        assert_eq!(safe_file_name("\0"), None);
+        assert_eq!(
+            safe_file_name(&"я".repeat(300)).unwrap().chars().count(),
+            255
+        );
+    }
+
+    #[test]
+    fn media_types_are_type_slash_subtype_tokens() {
+        assert_eq!(
+            media_type("Application/PDF").as_deref(),
+            Some("application/pdf")
+        );
+        assert_eq!(
+            media_type("text/plain; charset=UTF-8").as_deref(),
+            Some("text/plain; charset=UTF-8")
+        );
+        assert_eq!(media_type("text/html\r\nSet-Cookie: x=1"), None);
+        assert_eq!(media_type("pdf"), None);
+        assert_eq!(media_type("text/"), None);
+        assert_eq!(media_type("text/plain; charset=\"a\nb\""), None);
+        assert_eq!(sniff_media_type(b"%PDF-1.4"), "application/pdf");
+        assert_eq!(sniff_media_type(b"\x00\x01"), "application/octet-stream");
+        assert_eq!(
+            sniff_media_type("Сәлем".as_bytes()),
+            "text/plain; charset=utf-8"
+        );
+    }
+}

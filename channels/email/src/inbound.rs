@@ -455,8 +455,7 @@ fn attachments(message: &Message<'_>, cfg: &ParseConfig) -> (Vec<Attachment>, Ve
     for (n, part) in message.attachments().enumerate() {
         let (content_type, default_ext) = content_type(part);
         let file_name = attachment_name(message, part)
-            .map(|n| n.trim().replace(['/', '\\'], "_"))
-            .filter(|n| !n.is_empty())
+            .and_then(|n| baylanys_core::safe_file_name(&n))
             .unwrap_or_else(|| match &part.body {
                 PartType::Message(inner) => format!(
                     "{}.eml",
