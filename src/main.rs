@@ -408,6 +408,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
         } => {
             let config = Config::load(&config)?;
             let at = baylanys::calendar::parse_instant(&from)?;
+            baylanys::calendar::check_covered(at.with_timezone(&chrono::Utc))?;
             let cal = load_calendar(&config).await?;
             let rule = if working_days == baylanys::calendar::R5_REPLY_WORKING_DAYS {
                 "R5"
@@ -420,6 +421,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
                 rule,
                 &config.working_hours,
             )?;
+            baylanys::calendar::check_covered(d.due_at)?;
             if json {
                 println!("{}", baylanys::calendar::due_json(&d));
             } else {

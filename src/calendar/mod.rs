@@ -37,6 +37,28 @@ pub enum CalendarError {
     InvalidWorkingHours { start: NaiveTime, end: NaiveTime },
     #[error("date {date} is outside the range the calendar can compute")]
     OutOfRange { date: chrono::NaiveDate },
+    #[error(
+        "year {year} is outside the years the calendar covers ({}-{})",
+        FIRST_YEAR,
+        LAST_YEAR
+    )]
+    YearNotCovered { year: i32 },
+}
+
+/// The years the calendar has tables for, and so the years people may ask about (the
+/// rules still hold beyond them, for a count that runs past the end).
+pub const FIRST_YEAR: i32 = 2000;
+pub const LAST_YEAR: i32 = 2100;
+
+/// Refuses an instant outside [`FIRST_YEAR`]..=[`LAST_YEAR`] (Almaty time).
+pub fn check_covered(t: DateTime<Utc>) -> Result<(), CalendarError> {
+    use chrono::Datelike;
+    let year = t.with_timezone(&Almaty).year();
+    if (FIRST_YEAR..=LAST_YEAR).contains(&year) {
+        Ok(())
+    } else {
+        Err(CalendarError::YearNotCovered { year })
+    }
 }
 
 /// Working hours in Almaty local time (C2); deadlines in working days end at `end`.

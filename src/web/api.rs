@@ -534,9 +534,7 @@ async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(crate::calendar::due_json(&deadline)))
 }
 
-/// The years the calendar has tables for (src/calendar/days.rs).
-const CALENDAR_FIRST_YEAR: i32 = 2000;
-const CALENDAR_LAST_YEAR: i32 = 2100;
+use crate::calendar::{FIRST_YEAR as CALENDAR_FIRST_YEAR, LAST_YEAR as CALENDAR_LAST_YEAR};
 
 fn parse_year(text: &str) -> Result<i32, ApiError> {
     match text.parse::<i32>() {

@@ -78,6 +78,14 @@ fn cli_bad_input_exits_non_zero_with_a_clear_message() {
             "out of range",
         ),
         (
+            &["calendar", "due", "--from", "9999-01-01T10:00:00+05:00"],
+            "outside the years the calendar covers (2000-2100)",
+        ),
+        (
+            &["calendar", "due", "--from", "0001-01-01T10:00:00+05:00"],
+            "outside the years the calendar covers",
+        ),
+        (
             &[
                 "calendar",
                 "set",
