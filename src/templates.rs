@@ -24,6 +24,31 @@ const STRINGS_RU: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/templates/web/ru.json"
 ));
+/// Short messages of the form and the appeal API (field errors and the like), one
+/// catalogue per language; each value is a template.
+const FORM_MESSAGES: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/form/kk.json"
+        )),
+    ),
+    (
+        "ru",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/form/ru.json"
+        )),
+    ),
+    (
+        "en",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/form/en.json"
+        )),
+    ),
+];
 
 /// A template that is missing or failed: a fault of ours, never of the input.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -57,7 +82,25 @@ fn applicant_language(l: Language) -> &'static str {
 impl Templates {
     pub fn new() -> Templates {
         let mut env = Environment::new();
+        // A name the template uses but the caller did not give is an error, not a blank.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         minijinja_embed::load_templates!(&mut env);
+        let mut keys: Option<Vec<String>> = None;
+        for (lang, source) in FORM_MESSAGES {
+            let map: std::collections::BTreeMap<String, String> = serde_json::from_str(source)
+                .unwrap_or_else(|e| panic!("templates/form/{lang}.json is invalid: {e}"));
+            let these: Vec<String> = map.keys().cloned().collect();
+            match &keys {
+                Some(k) if *k != these => {
+                    panic!("templates/form/{lang}.json does not have the same keys as kk.json")
+                }
+                _ => keys = Some(these),
+            }
+            for (key, text) in map {
+                env.add_template_owned(format!("form/{lang}/{key}"), text)
+                    .unwrap_or_else(|e| panic!("templates/form/{lang}.json `{key}`: {e}"));
+            }
+        }
         let parse = |s: &str, which: &str| -> Value {
             let v: serde_json::Value = serde_json::from_str(s)
                 .unwrap_or_else(|e| panic!("templates/web/{which}.json is invalid: {e}"));
@@ -210,6 +253,19 @@ impl Templates {
         self.env.get_template(name)?.render(full)
     }
 
+    /// A short message of the form or the appeal API (`templates/form/<lang>.json`).
+    pub fn form_message(&self, language: Language, key: &str, ctx: Value) -> String {
+        let name = format!("form/{}/{key}", language.as_str());
+        match self.render(&name, &ctx) {
+            Ok(s) => s,
+            Err(e) => {
+                // Every key is rendered in every language by a test: a bug, not input.
+                tracing::error!(error = %e, "form message failed");
+                key.to_string()
+            }
+        }
+    }
+
     /// One of the Telegram bot's texts (`templates/telegram/<key>/<lang>.txt.j2`).
     pub fn telegram_text(
         &self,
@@ -314,6 +370,28 @@ mod tests {
     }
 
     #[test]
+    fn every_form_message_renders_in_every_language() {
+        let t = Templates::new();
+        let ctx = context! {
+            digit => 7, value => "751301", mb => 10, max_files => 5, max_bytes => 65536,
+            file => "scan.exe", secs => 30, detail => "x", reference => "01a2-ref",
+        };
+        let keys: Vec<String> = t
+            .names()
+            .into_iter()
+            .filter_map(|n| n.strip_prefix("form/kk/").map(str::to_string))
+            .collect();
+        assert!(keys.len() > 20, "{keys:?}");
+        for key in &keys {
+            for l in [Language::Kk, Language::Ru, Language::En] {
+                let name = format!("form/{}/{key}", l.as_str());
+                let text = t.render(&name, &ctx).expect("renders");
+                assert!(!text.is_empty() && !text.contains("{{"), "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn the_telegram_catalogue_is_complete() {
         let texts = baylanys_telegram::texts::Texts::new(std::sync::Arc::new(TelegramTexts(
             std::sync::Arc::new(Templates::new()),
@@ -330,9 +408,34 @@ mod tests {
     #[test]
     fn every_page_renders_in_both_languages() {
         let t = Templates::new();
-        for page in ["web/form.html", "web/error.html"] {
+        let option = |code: &str| serde_json::json!({"code": code, "name": code});
+        let form = context! {
+            values => serde_json::json!({"name": "", "email": "", "phone": "", "iin": "",
+                "region": "", "topic": "", "text": "", "consent": false, "language": "",
+                "website": ""}),
+            errors => vec![serde_json::json!({"field": "name", "message": "required"})],
+            error_fields => vec!["name"],
+            regions => vec![option("astana")],
+            topics => vec![option("other")],
+            max_mb => "10",
+            idempotency_key => "k",
+        };
+        let status = context! {
+            number => "UCC-2026-000001", status => "new", registered => "01.12.2026 10:00",
+            due => "03.12.2026 18:30", appeal => "Текст",
+            replies => vec![serde_json::json!({"text": "Ответ", "at": "02.12.2026 11:00"})],
+            just_registered => true, switch_url => "/appeals/x?key=k&lang=",
+            status_url => "/appeals/x?key=k",
+        };
+        for (page, ctx) in [
+            ("web/form.html", form),
+            ("web/error.html", context! { message => "x" }),
+            ("web/status.html", status),
+        ] {
             for l in [Language::Kk, Language::Ru] {
-                let html = t.page(page, l, context! { message => "x", errors => Value::from(()), error_fields => Vec::<String>::new(), values => Value::from(()) }).unwrap();
+                let html = t
+                    .page(page, l, ctx.clone())
+                    .unwrap_or_else(|e| panic!("{page} {l}: {e:#}"));
                 assert!(html.contains("<html"), "{page} {l}");
             }
         }

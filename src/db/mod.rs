@@ -300,6 +300,16 @@ impl Db {
     where
         F: FnOnce(&mut DbConn) -> Result<T, DbError>,
     {
+        self.write_blocking_as(f)
+    }
+
+    /// [`Db::write_blocking`] for work whose errors are of their own kind (a field, a
+    /// deadline), so they are not flattened into a database error.
+    pub fn write_blocking_as<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<DbError> + From<diesel::result::Error>,
+    {
         let mut conn = self.get()?;
         match self.engine {
             Engine::Sqlite => {
@@ -309,10 +319,11 @@ impl Db {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 // BEGIN IMMEDIATE takes the write lock up front, so a transaction never
                 // fails half-way on a read-to-write upgrade.
-                conn.batch_execute("BEGIN IMMEDIATE")?;
+                conn.batch_execute("BEGIN IMMEDIATE")
+                    .map_err(DbError::from)?;
                 match f(&mut conn) {
                     Ok(v) => {
-                        conn.batch_execute("COMMIT")?;
+                        conn.batch_execute("COMMIT").map_err(DbError::from)?;
                         Ok(v)
                     }
                     Err(e) => {

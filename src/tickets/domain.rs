@@ -28,72 +28,34 @@ pub enum IinError {
 }
 
 impl IinError {
-    /// The message in the visitor's language, naming the part that is wrong.
-    pub fn message(&self, lang: baylanys_core::Language) -> String {
-        use baylanys_core::Language::{En, Kk, Ru};
-        match (self, lang) {
-            (IinError::Length, Ru) => "ИИН/БИН — ровно 12 цифр.".into(),
-            (IinError::Length, Kk) => "ЖСН/БСН — дәл 12 цифр.".into(),
-            (IinError::Length, En) => "IIN/BIN must be exactly 12 digits".into(),
-            (IinError::Kind(d), Ru) => format!(
-                "5-я цифра {d}: в ИИН это начало дня рождения (0-3), в БИН — тип организации (4, 5 или 6)."
-            ),
-            (IinError::Kind(d), Kk) => format!(
-                "5-ші цифр {d}: ЖСН-да бұл туған күннің басы (0-3), БСН-да — ұйым түрі (4, 5 немесе 6)."
-            ),
-            (IinError::Kind(d), En) => format!(
-                "the 5th digit {d} fits neither an IIN (start of the birth day, 0-3) nor a BIN (entity type 4, 5 or 6)"
-            ),
-            (IinError::Century(d), Ru) => {
-                format!("ИИН: 7-я цифра (век рождения и пол) должна быть от 1 до 6, а не {d}.")
-            }
-            (IinError::Century(d), Kk) => format!(
-                "ЖСН: 7-ші цифр (туған ғасыр мен жыныс) 1-ден 6-ға дейін болуы керек, {d} емес."
-            ),
-            (IinError::Century(d), En) => {
-                format!("IIN: the 7th digit (century of birth and sex) must be 1-6, not {d}")
-            }
-            (IinError::BirthDate(t), Ru) => {
-                format!("ИИН: первые 6 цифр — дата рождения ГГММДД, а {t} — не существующая дата.")
-            }
-            (IinError::BirthDate(t), Kk) => {
-                format!("ЖСН: алғашқы 6 цифр — туған күн ЖЖААКК, ал {t} — мұндай күн жоқ.")
-            }
-            (IinError::BirthDate(t), En) => format!(
-                "IIN: the first 6 digits are the birth date YYMMDD, and {t} is not a real date"
-            ),
-            (IinError::BinMonth(m), Ru) => {
-                format!("БИН: 3-4-я цифры — месяц регистрации (01-12), а не {m}.")
-            }
-            (IinError::BinMonth(m), Kk) => {
-                format!("БСН: 3-4-ші цифрлар — тіркелген ай (01-12), {m} емес.")
-            }
-            (IinError::BinMonth(m), En) => {
-                format!("BIN: digits 3-4 are the month of registration (01-12), not {m}")
-            }
-            (IinError::BinSixth(d), Ru) => {
-                format!("БИН: 6-я цифра должна быть от 0 до 3, а не {d}.")
-            }
-            (IinError::BinSixth(d), Kk) => {
-                format!("БСН: 6-шы цифр 0-ден 3-ке дейін болуы керек, {d} емес.")
-            }
-            (IinError::BinSixth(d), En) => format!("BIN: the 6th digit must be 0-3, not {d}"),
-            (IinError::CheckDigit, Ru) => {
-                "ИИН/БИН: контрольная цифра не совпадает — проверьте номер.".into()
-            }
-            (IinError::CheckDigit, Kk) => {
-                "ЖСН/БСН: бақылау цифры сәйкес емес — нөмірді тексеріңіз.".into()
-            }
-            (IinError::CheckDigit, En) => {
-                "IIN/BIN check digit does not match: please re-check the number".into()
-            }
+    /// The key of its message in `templates/form/<lang>.json` and what the message is
+    /// given, naming the part that is wrong.
+    pub fn message_key(&self) -> (&'static str, minijinja::Value) {
+        use minijinja::context;
+        match self {
+            IinError::Length => ("iin_length", context! {}),
+            IinError::Kind(d) => ("iin_kind", context! { digit => d }),
+            IinError::Century(d) => ("iin_century", context! { digit => d }),
+            IinError::BirthDate(t) => ("iin_birth_date", context! { value => t }),
+            IinError::BinMonth(m) => ("bin_month", context! { value => m }),
+            IinError::BinSixth(d) => ("bin_sixth", context! { digit => d }),
+            IinError::CheckDigit => ("iin_check_digit", context! {}),
         }
     }
 }
 
+/// For logs; people read the message of [`IinError::message_key`].
 impl fmt::Display for IinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message(baylanys_core::Language::En))
+        match self {
+            IinError::Length => f.write_str("not 12 digits"),
+            IinError::Kind(d) => write!(f, "5th digit {d} is neither an IIN nor a BIN"),
+            IinError::Century(d) => write!(f, "IIN 7th digit {d} is not 1-6"),
+            IinError::BirthDate(t) => write!(f, "IIN birth date {t} does not exist"),
+            IinError::BinMonth(m) => write!(f, "BIN month {m} is not 01-12"),
+            IinError::BinSixth(d) => write!(f, "BIN 6th digit {d} is not 0-3"),
+            IinError::CheckDigit => f.write_str("check digit does not match"),
+        }
     }
 }
 
@@ -345,8 +307,12 @@ mod tests {
         // 29 February 2000 (century digit 5) is real.
         assert!(Iin::parse(&make_valid("00022950002")).is_ok());
         let e = IinError::BirthDate("907515".into());
-        assert!(e.message(baylanys_core::Language::Ru).contains("907515"));
-        assert!(e.message(baylanys_core::Language::Kk).contains("ЖЖААКК"));
+        let t = crate::templates::Templates::new();
+        let (key, ctx) = e.message_key();
+        let ru = t.form_message(baylanys_core::Language::Ru, key, ctx.clone());
+        assert!(ru.contains("907515"), "{ru}");
+        let kk = t.form_message(baylanys_core::Language::Kk, key, ctx);
+        assert!(kk.contains("ЖЖААКК"), "{kk}");
         assert!(e.to_string().contains("birth date"));
     }
 

@@ -588,12 +588,25 @@ pub enum ActionError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
+    /// A field of the request is wrong: which, and what to do.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
     Template(#[from] crate::templates::TemplateError),
+}
+
+impl ActionError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> ActionError {
+        ActionError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for ActionError {
@@ -699,7 +712,7 @@ pub fn reply(
     email_enabled: bool,
 ) -> Result<ReplyQueued, ActionError> {
     if input.text.trim().is_empty() {
-        return Err(ActionError::Invalid("text: the reply is empty".into()));
+        return Err(ActionError::invalid("text", "the reply is empty"));
     }
     let t = load_target(conn, number)?;
     if t.status == Status::Closed.as_str() {
@@ -773,9 +786,10 @@ pub fn assign(
         .first(conn)
         .optional()?;
     let Some((uid, 1)) = user else {
-        return Err(ActionError::Invalid(format!(
-            "assignee: no active user `{login}`"
-        )));
+        return Err(ActionError::invalid(
+            "login",
+            format!("no active user `{login}`"),
+        ));
     };
     let status = if t.status == Status::New.as_str() {
         Status::Open.as_str()
@@ -811,8 +825,9 @@ pub fn transfer(
 ) -> Result<(), ActionError> {
     let queue = queue.trim();
     if queue.is_empty() || queue.len() > 64 {
-        return Err(ActionError::Invalid(
-            "queue: give the name of the queue (1-64 characters)".into(),
+        return Err(ActionError::invalid(
+            "queue",
+            "give the name of the queue (1-64 characters)",
         ));
     }
     let t = load_target(conn, number)?;
@@ -870,14 +885,16 @@ pub fn set_status(
         "open" => Status::Open,
         "waiting" => Status::Waiting,
         "answered" | "closed" => {
-            return Err(ActionError::Invalid(format!(
-                "status: `{to}` is set by POST .../replies or POST .../close"
-            )));
+            return Err(ActionError::invalid(
+                "status",
+                format!("`{to}` is set by POST .../replies or POST .../close"),
+            ));
         }
         other => {
-            return Err(ActionError::Invalid(format!(
-                "status: `{other}` is not a state to move to: use open or waiting"
-            )));
+            return Err(ActionError::invalid(
+                "status",
+                format!("`{other}` is not a state to move to: use open or waiting"),
+            ));
         }
     };
     let t = load_target(conn, number)?;

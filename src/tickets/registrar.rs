@@ -203,9 +203,9 @@ fn writer(app: Arc<App>, queue: Queue) {
             .count();
         let year =
             chrono::Datelike::year(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty));
-        let together = app.db.write_blocking(|conn| {
+        let together = app.db.write_blocking_as::<_, IntakeError, _>(|conn| {
             ctx.reserve_numbers(conn, year, new_tickets)?;
-            let all = intake_batch(conn, &ctx, &messages).map_err(into_db)?;
+            let all = intake_batch(conn, &ctx, &messages)?;
             for (reg, key) in all.iter().zip(&keys) {
                 if let Some(key) = key {
                     store_key(conn, key, reg, public_url)?;
@@ -224,20 +224,20 @@ fn writer(app: Arc<App>, queue: Queue) {
                     .map(|(m, key)| {
                         let taken = Cell::new(false);
                         app.db
-                            .write_blocking(|conn| {
-                                let reg = intake(conn, &ctx, m, None).map_err(into_db)?;
+                            .write_blocking_as(|conn| {
+                                let reg = intake(conn, &ctx, m, None)?;
                                 if let Some(key) = key {
                                     store_key(conn, key, &reg, public_url).inspect_err(|e| {
                                         taken.set(e.is_unique_violation());
                                     })?;
                                 }
-                                Ok(reg)
+                                Ok::<_, IntakeError>(reg)
                             })
                             .map_err(|e| {
                                 if taken.get() {
                                     RegisterError::KeyTaken
                                 } else {
-                                    RegisterError::Intake(IntakeError::Db(e))
+                                    RegisterError::Intake(e)
                                 }
                             })
                     })
@@ -253,15 +253,5 @@ fn writer(app: Arc<App>, queue: Queue) {
             }
             let _ = reply.send(r);
         }
-    }
-}
-
-fn into_db(e: IntakeError) -> DbError {
-    match e {
-        IntakeError::Db(e) => e,
-        IntakeError::Deadline(m) => {
-            DbError::Unavailable(format!("cannot compute the deadline: {m}"))
-        }
-        IntakeError::Template(e) => DbError::Unavailable(e.to_string()),
     }
 }

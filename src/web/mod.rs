@@ -98,16 +98,27 @@ impl From<DbError> for ApiError {
     }
 }
 
+/// An outage is worth a retry (503); anything else is ours to fix, and the caller gets a
+/// reference to quote rather than our internals.
+impl From<crate::tickets::intake::IntakeError> for ApiError {
+    fn from(e: crate::tickets::intake::IntakeError) -> Self {
+        use crate::tickets::intake::IntakeError as I;
+        match e {
+            I::Db(e) if e.is_transient() => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl From<crate::tickets::ActionError> for ApiError {
     fn from(e: crate::tickets::ActionError) -> Self {
         use crate::tickets::ActionError as A;
         match e {
             A::NotFound(n) => ApiError::NotFound(format!("ticket {n} not found")),
             A::Conflict(m) => ApiError::Conflict(m),
-            A::Invalid(m) => match m.split_once(": ") {
-                Some((field, msg)) => ApiError::Invalid(vec![FieldError::new(field, msg)]),
-                None => ApiError::BadRequest(m),
-            },
+            A::Invalid { field, message } => {
+                ApiError::Invalid(vec![FieldError::new(field, message)])
+            }
             A::Db(e) => e.into(),
             A::Template(e) => ApiError::internal(e),
         }

@@ -9,7 +9,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppData, FieldError, page_language};
-use crate::templates::local_time;
+use crate::templates::{Templates, local_time};
 use crate::tickets::domain::{
     EmailAddress, Iin, Phone, REGIONS, RegistrationNumber, TOPICS, region_known, topic_known,
 };
@@ -76,141 +76,69 @@ const ALLOWED_TYPES: &[(&str, &str)] = &[
     ("txt", "text/plain"),
 ];
 
-/// Field messages in the visitor's language.
-fn msg(lang: Language, ru: &str, kk: &str, en: &str) -> String {
-    match lang {
-        Language::Kk => kk.into(),
-        Language::Ru => ru.into(),
-        Language::En => en.into(),
-    }
-}
-
 fn present(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Checks every field; on success, the message intake registers.
 pub fn validate(
+    texts: &Templates,
     input: &AppealInput,
     attachments: Vec<Attachment>,
     lang: Language,
 ) -> Result<InboundMessage, Vec<FieldError>> {
     let input = &input.cleaned();
     let mut errors = Vec::new();
-    let mut err = |field: &str, ru: &str, kk: &str, en: &str| {
-        errors.push(FieldError::new(field, msg(lang, ru, kk, en)))
+    let mut err = |field: &str, key: &str, ctx: minijinja::Value| {
+        errors.push(FieldError::new(field, texts.form_message(lang, key, ctx)))
     };
 
     if present(&input.website).is_some() {
-        err(
-            "website",
-            "Форма заполнена автоматически и не принята.",
-            "Форма автоматты түрде толтырылған, қабылданбады.",
-            "this looks like an automated submission: the hidden `website` field must be empty",
-        );
+        err("website", "website_filled", context! {});
     }
     let name = present(&input.name).map(str::to_string);
     match &name {
-        None => err(
-            "name",
-            "Укажите фамилию и имя.",
-            "Тегіңіз бен атыңызды көрсетіңіз.",
-            "required: the applicant's full name",
-        ),
-        Some(n) if n.chars().count() > 200 => err(
-            "name",
-            "Имя длиннее 200 символов.",
-            "Аты 200 таңбадан ұзын.",
-            "longer than 200 characters",
-        ),
+        None => err("name", "name_required", context! {}),
+        Some(n) if n.chars().count() > 200 => err("name", "name_too_long", context! {}),
         _ => {}
     }
     let email = present(&input.email).map(EmailAddress::parse);
     if let Some(Err(_)) = &email {
-        err(
-            "email",
-            "Адрес почты должен выглядеть как name@example.kz.",
-            "Пошта мекенжайы name@example.kz сияқты болуы керек.",
-            "must look like name@example.kz",
-        );
+        err("email", "email_invalid", context! {});
     }
     let phone = present(&input.phone).map(Phone::parse);
     if let Some(Err(_)) = &phone {
-        err(
-            "phone",
-            "Телефон должен выглядеть как +7 701 234 5678.",
-            "Телефон +7 701 234 5678 сияқты болуы керек.",
-            "must be a Kazakhstan number like +7 701 234 5678",
-        );
+        err("phone", "phone_invalid", context! {});
     }
     if email.is_none() && phone.is_none() {
-        err(
-            "email",
-            "Укажите почту или телефон для ответа.",
-            "Жауап үшін пошта немесе телефонды көрсетіңіз.",
-            "give an e-mail or a phone number (at least one) for the answer",
-        );
+        err("email", "contact_required", context! {});
     }
     let iin = present(&input.iin).map(Iin::parse);
     if let Some(Err(e)) = &iin {
-        let (ru, kk, en) = (
-            e.message(Language::Ru),
-            e.message(Language::Kk),
-            e.to_string(),
-        );
-        err("iin", &ru, &kk, &en);
+        let (key, ctx) = e.message_key();
+        err("iin", key, ctx);
     }
     let region = present(&input.region);
     if !region.is_some_and(region_known) {
-        err(
-            "region",
-            "Выберите регион из списка.",
-            "Тізімнен өңірді таңдаңыз.",
-            "required: one of the region codes (see GET / for the list), e.g. astana",
-        );
+        err("region", "region_required", context! {});
     }
     let topic = present(&input.topic);
     if !topic.is_some_and(topic_known) {
-        err(
-            "topic",
-            "Выберите тему из списка.",
-            "Тізімнен тақырыпты таңдаңыз.",
-            "required: one of egov_portal, public_service, digital_signature, mobile_app, complaint, other",
-        );
+        err("topic", "topic_required", context! {});
     }
     let text = present(&input.text).map(str::to_string);
     match &text {
-        None => err(
-            "text",
-            "Напишите текст обращения.",
-            "Өтініш мәтінін жазыңыз.",
-            "required: the text of the appeal",
-        ),
-        Some(t) if t.chars().count() > 20_000 => err(
-            "text",
-            "Текст длиннее 20 000 символов.",
-            "Мәтін 20 000 таңбадан ұзын.",
-            "longer than 20000 characters",
-        ),
+        None => err("text", "text_required", context! {}),
+        Some(t) if t.chars().count() > 20_000 => err("text", "text_too_long", context! {}),
         _ => {}
     }
     if input.consent != Some(true) {
-        err(
-            "consent",
-            "Нужно согласие на обработку персональных данных.",
-            "Дербес деректерді өңдеуге келісім қажет.",
-            "must be true: consent to processing personal data",
-        );
+        err("consent", "consent_required", context! {});
     }
     let language = match present(&input.language).map(str::parse::<Language>) {
         Some(Ok(l)) if l != Language::En => Some(l),
         Some(_) => {
-            err(
-                "language",
-                "Язык: kk или ru.",
-                "Тіл: kk немесе ru.",
-                "must be kk or ru",
-            );
+            err("language", "language_invalid", context! {});
             None
         }
         None => None,
@@ -329,7 +257,7 @@ async fn submit_json(
     }
     check_rate(&app, &req)?;
     let lang = Language::En;
-    let msg = validate(&body, Vec::new(), lang).map_err(|e| {
+    let msg = validate(&app.templates, &body, Vec::new(), lang).map_err(|e| {
         Metrics::inc(&app.metrics.appeals_rejected);
         ApiError::Invalid(e)
     })?;
@@ -352,11 +280,7 @@ async fn submit_json(
                 )),
             };
         }
-        Err(RegisterError::Intake(e)) => {
-            return Err(ApiError::Unavailable(format!(
-                "the appeal was not registered, please retry: {e}"
-            )));
-        }
+        Err(RegisterError::Intake(e)) => return Err(e.into()),
     };
     Metrics::inc(&app.metrics.appeals_registered);
     let body = registrar::created_body(&app.config.public_url, &reg);
@@ -475,6 +399,7 @@ enum FormError {
 
 /// Reads the multipart form: text fields and up to five files within the limits.
 async fn read_form(
+    texts: &Templates,
     mut payload: Multipart,
     max_file: u64,
     lang: Language,
@@ -529,20 +454,10 @@ async fn read_form(
         if stopped && !oversize {
             errors.push(FieldError::new(
                 "attachments",
-                msg(
+                texts.form_message(
                     lang,
-                    &format!(
-                        "Форма слишком большая: не больше {MAX_FILES} файлов по {} МБ.",
-                        max_file / (1024 * 1024)
-                    ),
-                    &format!(
-                        "Форма тым үлкен: {} МБ-тан аспайтын {MAX_FILES} файлға дейін.",
-                        max_file / (1024 * 1024)
-                    ),
-                    &format!(
-                        "the form is too large: at most {MAX_FILES} files of {} MB each",
-                        max_file / (1024 * 1024)
-                    ),
+                    "form_too_large",
+                    context! { max_files => MAX_FILES, mb => max_file / (1024 * 1024) },
                 ),
             ));
             break;
@@ -550,11 +465,10 @@ async fn read_form(
         if oversize && file_name.is_none() {
             errors.push(FieldError::new(
                 &name,
-                msg(
+                texts.form_message(
                     lang,
-                    "Поле слишком длинное.",
-                    "Өріс тым ұзын.",
-                    &format!("longer than {MAX_FIELD_BYTES} bytes"),
+                    "field_too_long",
+                    context! { max_bytes => MAX_FIELD_BYTES },
                 ),
             ));
             if stopped {
@@ -584,26 +498,14 @@ async fn read_form(
             let Some((_, content_type)) = ALLOWED_TYPES.iter().find(|(e, _)| *e == ext) else {
                 errors.push(FieldError::new(
                     "attachments",
-                    msg(
-                        lang,
-                        &format!("Файл «{file_name}»: допустимы PDF, JPG, PNG, DOC, DOCX, TXT."),
-                        &format!(
-                            "«{file_name}» файлы: PDF, JPG, PNG, DOC, DOCX, TXT рұқсат етілген."
-                        ),
-                        &format!("{file_name}: allowed types are PDF, JPG, PNG, DOC, DOCX, TXT"),
-                    ),
+                    texts.form_message(lang, "file_type", context! { file => &file_name }),
                 ));
                 continue;
             };
             if files.len() >= MAX_FILES {
                 errors.push(FieldError::new(
                     "attachments",
-                    msg(
-                        lang,
-                        "Не больше 5 файлов.",
-                        "5 файлдан аспауы керек.",
-                        "at most 5 files",
-                    ),
+                    texts.form_message(lang, "too_many_files", context! { max_files => MAX_FILES }),
                 ));
                 continue;
             }
@@ -641,12 +543,7 @@ async fn read_form(
     for file_name in too_large {
         errors.push(FieldError::new(
             "attachments",
-            msg(
-                lang,
-                &format!("Файл «{file_name}» больше {mb} МБ."),
-                &format!("«{file_name}» файлы {mb} МБ-тан үлкен."),
-                &format!("{file_name} is larger than {mb} MB"),
-            ),
+            texts.form_message(lang, "file_too_large", context! { file => &file_name, mb }),
         ));
     }
     Ok(FormRead {
@@ -670,12 +567,8 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
             &app,
             lang,
             actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            &msg(
-                lang,
-                &format!("Слишком много обращений с этого адреса. Повторите через {secs} с."),
-                &format!("Осы мекенжайдан өтініштер тым көп. {secs} секундтан кейін қайталаңыз."),
-                &format!("Too many appeals from this address; try again in {secs} s."),
-            ),
+            &app.templates
+                .form_message(lang, "too_many_appeals", context! { secs }),
         );
         if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -683,19 +576,22 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
         return resp;
     }
     let multipart = Multipart::new(req.headers(), payload);
-    let form = match read_form(multipart, app.config.max_attachment_bytes, lang).await {
+    let form = match read_form(
+        &app.templates,
+        multipart,
+        app.config.max_attachment_bytes,
+        lang,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(FormError::Unreadable(e)) => {
             return error_page(
                 &app,
                 lang,
                 actix_web::http::StatusCode::BAD_REQUEST,
-                &msg(
-                    lang,
-                    &format!("Форма не прочитана ({e}). Отправьте её ещё раз."),
-                    &format!("Форма оқылмады ({e}). Қайта жіберіңіз."),
-                    &format!("The form could not be read ({e}); please send it again."),
-                ),
+                &app.templates
+                    .form_message(lang, "form_unreadable", context! { detail => e }),
             );
         }
     };
@@ -722,12 +618,8 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
             Ok(Some(_)) => {
                 let e = [FieldError::new(
                     "text",
-                    msg(
-                        lang,
-                        "Эта форма уже была отправлена. Проверьте данные и отправьте её ещё раз как новое обращение.",
-                        "Бұл форма бұрын жіберілген. Деректерді тексеріп, жаңа өтініш ретінде қайта жіберіңіз.",
-                        "This form was already sent; check it and send it again as a new appeal.",
-                    ),
+                    app.templates
+                        .form_message(lang, "form_already_sent", context! {}),
                 )];
                 let fresh = crate::auth::random_secret();
                 return render_form(
@@ -758,7 +650,7 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
     } else {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     };
-    let validated = validate(&input, files, lang);
+    let validated = validate(&app.templates, &input, files, lang);
     let appeal = match validated {
         Ok(m) if errors.is_empty() => m,
         Ok(_) => {
@@ -789,12 +681,8 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
                     &app,
                     lang,
                     actix_web::http::StatusCode::CONFLICT,
-                    &msg(
-                        lang,
-                        "Эта форма уже отправляется. Обновите страницу.",
-                        "Бұл форма жіберілуде. Бетті жаңартыңыз.",
-                        "This form is already being sent; reload the page.",
-                    ),
+                    &app.templates
+                        .form_message(lang, "form_in_flight", context! {}),
                 ),
             }
         }
@@ -811,21 +699,18 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
                 .insert_header((header::LOCATION, url))
                 .finish()
         }
-        Err(RegisterError::Intake(e)) => error_page(
-            &app,
-            lang,
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            &msg(
+        Err(RegisterError::Intake(e)) => {
+            // The citizen gets a reference to quote; the cause stays in the log.
+            let reference = crate::db::new_id();
+            tracing::error!(reference, error = %e, "a form appeal was not registered");
+            error_page(
+                &app,
                 lang,
-                &format!(
-                    "Обращение не зарегистрировано из-за технической ошибки ({e}). Повторите попытку."
-                ),
-                &format!("Техникалық қатеге байланысты өтініш тіркелмеді ({e}). Қайталап көріңіз."),
-                &format!(
-                    "The appeal was not registered because of a technical error ({e}); please retry."
-                ),
-            ),
-        ),
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                &app.templates
+                    .form_message(lang, "not_registered", context! { reference }),
+            )
+        }
     }
 }
 
@@ -877,12 +762,8 @@ async fn status_page(
             app,
             lang,
             actix_web::http::StatusCode::NOT_FOUND,
-            &msg(
-                lang,
-                "Обращение не найдено. Проверьте номер и ссылку из подтверждения.",
-                "Өтініш табылмады. Растаудағы нөмір мен сілтемені тексеріңіз.",
-                "Appeal not found: check the number and the link from the confirmation.",
-            ),
+            &app.templates
+                .form_message(lang, "appeal_not_found", context! {}),
         )
     };
     if key.is_empty() || RegistrationNumber::parse(&number).is_err() {
@@ -912,12 +793,8 @@ async fn status_page(
                 &app,
                 lang,
                 actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                &msg(
-                    lang,
-                    "Сервис временно недоступен, повторите позже.",
-                    "Сервис уақытша қолжетімсіз, кейінірек қайталаңыз.",
-                    "Temporarily unavailable; please retry later.",
-                ),
+                &app.templates
+                    .form_message(lang, "temporarily_unavailable", context! {}),
             )
         }
     }
