@@ -21,9 +21,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use baylanys_core::{Channel, ChannelAdapter};
-use diesel::prelude::*;
 
-use crate::calendar::{Calendar, DayKind, DayOverride};
+use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::templates::Templates;
@@ -74,7 +73,7 @@ impl App {
         tokio::task::spawn_blocking(move || migrate_db.migrate())
             .await
             .map_err(|e| DbError::Unavailable(e.to_string()))??;
-        let calendar = load_calendar(&db).await?;
+        let calendar = calendar::store::load(&db).await?;
         crate::tickets::set_outbound_domain(crate::tickets::mail_domain(&config.mail_from));
         let adapters = HashMap::new();
         Ok(Arc::new(App {
@@ -118,7 +117,7 @@ impl App {
         let app = self.clone();
         self.db
             .run(move |c| {
-                crate::tickets::intake::prepare_sequences(
+                crate::tickets::numbers::prepare_sequences(
                     c,
                     &app.config.registration_prefix,
                     &[year, year + 1],
@@ -152,7 +151,7 @@ impl App {
     /// Re-reads the stored overrides: after an edit here, or periodically for edits made
     /// through another instance.
     pub async fn reload_calendar(&self) -> Result<(), DbError> {
-        let fresh = load_calendar(&self.db).await?;
+        let fresh = calendar::store::load(&self.db).await?;
         *self.calendar.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
         Ok(())
     }
@@ -181,67 +180,6 @@ impl App {
     pub fn email_enabled(&self) -> bool {
         self.adapters.contains_key(&Channel::Email)
     }
-}
-
-async fn load_calendar(db: &Db) -> Result<Calendar, DbError> {
-    use crate::db::schema::{calendar_days, calendar_years};
-    let (rows, years): (Vec<(String, String, String)>, Vec<i32>) = db
-        .run(|c| {
-            let days = calendar_days::table
-                .select((calendar_days::day, calendar_days::kind, calendar_days::note))
-                .load(c)?;
-            let years = calendar_years::table.select(calendar_years::year).load(c)?;
-            Ok((days, years))
-        })
-        .await?;
-    let overrides = rows.into_iter().filter_map(|(day, kind, note)| {
-        let date = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok()?;
-        let kind: DayKind = kind.parse().ok()?;
-        Some(DayOverride { date, kind, note })
-    });
-    let mut calendar = Calendar::with_overrides(overrides);
-    for year in years {
-        calendar.confirm_movable_days(year);
-    }
-    Ok(calendar)
-}
-
-/// Records that a year's movable days (Kurban Ait, transfers) are all set, so its
-/// deadlines stop carrying the "not set" warning.
-pub fn confirm_calendar_year(
-    conn: &mut db::DbConn,
-    year: i32,
-    note: &str,
-    by: &str,
-) -> Result<(), DbError> {
-    use crate::db::schema::calendar_years;
-    diesel::delete(calendar_years::table.find(year)).execute(conn)?;
-    diesel::insert_into(calendar_years::table)
-        .values((
-            calendar_years::year.eq(year),
-            calendar_years::note.eq(note),
-            calendar_years::set_by.eq(by),
-            calendar_years::set_at.eq(db::now()),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Stores an administrator's calendar decision (one row per date; the latest wins).
-pub fn store_calendar_day(conn: &mut db::DbConn, o: &DayOverride, by: &str) -> Result<(), DbError> {
-    use crate::db::schema::calendar_days;
-    let day = o.date.format("%Y-%m-%d").to_string();
-    diesel::delete(calendar_days::table.find(&day)).execute(conn)?;
-    diesel::insert_into(calendar_days::table)
-        .values((
-            calendar_days::day.eq(&day),
-            calendar_days::kind.eq(o.kind.as_str()),
-            calendar_days::note.eq(&o.note),
-            calendar_days::set_by.eq(by),
-            calendar_days::set_at.eq(db::now()),
-        ))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A running server: its address and a handle to stop it.

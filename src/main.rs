@@ -468,7 +468,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
             let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
             let n = note.trim().to_string();
             app.db
-                .write(move |c| baylanys::confirm_calendar_year(c, year, &n, "cli"))
+                .write(move |c| baylanys::calendar::store::confirm_year(c, year, &n, "cli"))
                 .await?;
             println!("movable days of {year} confirmed ({})", note.trim());
             Ok(ExitCode::SUCCESS)
@@ -493,7 +493,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
             };
             let stored = o.clone();
             app.db
-                .write(move |c| baylanys::store_calendar_day(c, &stored, "cli"))
+                .write(move |c| baylanys::calendar::store::store_day(c, &stored, "cli"))
                 .await?;
             app.reload_calendar().await?;
             println!(

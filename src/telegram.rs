@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use crate::App;
 use crate::db::schema::{channel_state, contacts, messages, telegram_updates, tickets};
-use crate::db::{DbConn, DbError, new_id};
+use crate::db::{DbConn, DbError};
 
 /// The server's [`TelegramBackend`]. It is created before the application is shared (the
 /// adapter must be registered first) and bound to it once it is.
@@ -185,30 +185,6 @@ pub fn prune_update_log(c: &mut DbConn, days: i64) -> Result<usize, DbError> {
     )
 }
 
-/// The contact of a chat, created on first contact.
-fn chat_contact(c: &mut DbConn, chat: &str) -> Result<String, DbError> {
-    let found: Option<String> = contacts::table
-        .filter(contacts::telegram_chat_id.eq(chat))
-        .select(contacts::id)
-        .first(c)
-        .optional()?;
-    if let Some(id) = found {
-        return Ok(id);
-    }
-    let id = new_id();
-    let now = crate::db::now();
-    diesel::insert_into(contacts::table)
-        .values((
-            contacts::id.eq(&id),
-            contacts::kind.eq("person"),
-            contacts::telegram_chat_id.eq(chat),
-            contacts::created_at.eq(now),
-            contacts::updated_at.eq(now),
-        ))
-        .execute(c)?;
-    Ok(id)
-}
-
 /// The statuses the bot words in the chat's language.
 fn status_code(status: &str) -> &str {
     match status {
@@ -246,7 +222,7 @@ impl TelegramBackend for DbBackend {
 
     fn set_chat_language(&self, chat_id: i64, language: Language) -> BackendFuture<'_, ()> {
         Box::pin(self.run(move |c| {
-            let id = chat_contact(c, &chat_id.to_string())?;
+            let id = crate::tickets::contacts::telegram_chat(c, &chat_id.to_string())?;
             diesel::update(contacts::table.find(id))
                 .set(contacts::language.eq(language.as_str()))
                 .execute(c)?;
@@ -256,7 +232,7 @@ impl TelegramBackend for DbBackend {
 
     fn set_chat_phone(&self, chat_id: i64, phone: String) -> BackendFuture<'_, ()> {
         Box::pin(self.run(move |c| {
-            let id = chat_contact(c, &chat_id.to_string())?;
+            let id = crate::tickets::contacts::telegram_chat(c, &chat_id.to_string())?;
             diesel::update(contacts::table.find(id))
                 .set(contacts::phone.eq(phone))
                 .execute(c)?;

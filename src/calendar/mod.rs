@@ -8,6 +8,7 @@ mod data;
 mod days;
 mod deadlines;
 mod listing;
+pub mod store;
 mod text;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, SecondsFormat, Utc};

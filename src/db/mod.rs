@@ -261,6 +261,11 @@ impl Db {
         applied.map_err(|e| DbError::Migration(e.to_string()))
     }
 
+    /// One round trip: the database answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|c| Ok(c.batch_execute("SELECT 1")?)).await
+    }
+
     /// Runs a read (or a single self-contained statement) on a blocking thread.
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where

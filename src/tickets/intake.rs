@@ -3,15 +3,16 @@
 
 use baylanys_core::{Channel, InboundMessage, Language, OutboundKind};
 use chrono::{DateTime, Datelike, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::{Calendar, Deadline, WorkingHours};
-use crate::db::schema::{contacts, counters, messages, tickets};
+use crate::db::schema::{messages, tickets};
 use crate::db::{DbConn, DbError, new_id};
 use crate::templates::Templates;
-use crate::tickets::domain::RegistrationNumber;
+use crate::tickets::contacts::find_or_create_contact;
+use crate::tickets::numbers::NumberPool;
+use crate::tickets::threading::{ThreadTarget, find_thread};
 use crate::tickets::{Status, event, search_text_of};
 
 /// Everything intake needs besides the message, borrowed from the application.
@@ -30,62 +31,6 @@ pub struct IntakeContext<'a> {
     pub sequences: &'a std::sync::Mutex<Vec<String>>,
     /// Numbers taken ahead for a batch (one round trip for all), used before asking again.
     pub numbers: std::cell::RefCell<NumberPool>,
-}
-
-/// Registration numbers of one year, taken from the database ahead of use.
-#[derive(Debug, Default)]
-pub struct NumberPool {
-    year: i32,
-    values: std::collections::VecDeque<i64>,
-}
-
-impl IntakeContext<'_> {
-    /// Takes `count` numbers of `year` in one statement, for a batch about to register.
-    pub fn reserve_numbers(
-        &self,
-        conn: &mut DbConn,
-        year: i32,
-        count: usize,
-    ) -> Result<(), DbError> {
-        if count == 0 {
-            return Ok(());
-        }
-        let values: Vec<i64> = match conn {
-            DbConn::Pg(c) => {
-                let seq = sequence_name(self.prefix, year);
-                ensure_sequence(c, &seq, self.sequences)?;
-                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-                    "nextval('{seq}') FROM generate_series(1, {count})"
-                )))
-                .load(c)?
-            }
-            DbConn::Sqlite(_) => {
-                let name = format!("{}-{year}", self.prefix);
-                let last = next_counter(conn, &name, count as i64)?;
-                ((last - count as i64 + 1)..=last).collect()
-            }
-        };
-        *self.numbers.borrow_mut() = NumberPool {
-            year,
-            values: values.into(),
-        };
-        Ok(())
-    }
-
-    fn take_number(&self, conn: &mut DbConn, year: i32) -> Result<RegistrationNumber, DbError> {
-        let reserved = {
-            let mut pool = self.numbers.borrow_mut();
-            if pool.year == year {
-                pool.values.pop_front()
-            } else {
-                None
-            }
-        };
-        match reserved {
-            Some(v) => Ok(RegistrationNumber::new(self.prefix, year, v)),
-            None => next_number(conn, self.prefix, year, self.sequences),
-        }
-    }
 }
 
 /// What intake did with a message.
@@ -226,179 +171,6 @@ fn applicant_of(msg: &InboundMessage) -> Option<String> {
     (!o.is_empty()).then(|| serde_json::Value::Object(o).to_string())
 }
 
-fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result<String, DbError> {
-    let s = &msg.sender;
-    let email = s
-        .email
-        .clone()
-        .or_else(|| (msg.channel == Channel::Email).then(|| s.address.to_lowercase()));
-    let chat = (msg.channel == Channel::Telegram).then(|| s.address.clone());
-    let iin = msg
-        .fields
-        .get("iin")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let kind = if iin.as_deref().is_some_and(is_bin) {
-        "organisation"
-    } else {
-        "person"
-    };
-    let now = crate::db::now();
-    let id = new_id();
-    // The channel identity that finds the contact again: one upsert, one round trip.
-    let key = if chat.is_some() {
-        Some("telegram_chat_id")
-    } else if email.is_some() {
-        Some("email")
-    } else {
-        None
-    };
-    let Some(key) = key else {
-        diesel::insert_into(contacts::table)
-            .values((
-                contacts::id.eq(&id),
-                contacts::kind.eq(kind),
-                contacts::name.eq(&s.display_name),
-                contacts::phone.eq(&s.phone),
-                contacts::iin_bin.eq(&iin),
-                contacts::language.eq(msg.language.map(|l| l.as_str())),
-                contacts::created_at.eq(now),
-                contacts::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        return Ok(id);
-    };
-    // Keep what the applicant told us most recently; never blank out what we knew.
-    let upsert = |p: fn(usize) -> String| {
-        format!(
-            "INSERT INTO contacts (id, kind, name, email, phone, telegram_chat_id, iin_bin, language, \
-             created_at, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
-             ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO UPDATE SET \
-             name = COALESCE(excluded.name, contacts.name), \
-             phone = COALESCE(excluded.phone, contacts.phone), \
-             iin_bin = COALESCE(excluded.iin_bin, contacts.iin_bin), \
-             updated_at = excluded.updated_at RETURNING id",
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5),
-            p(6),
-            p(7),
-            p(8),
-            p(9),
-            p(10)
-        )
-    };
-    use diesel::sql_types::{Nullable, Text, Timestamp};
-    let bind = |sql: String| {
-        diesel::sql_query(sql)
-            .bind::<Text, _>(id.clone())
-            .bind::<Text, _>(kind)
-            .bind::<Nullable<Text>, _>(s.display_name.clone())
-            .bind::<Nullable<Text>, _>(email.clone())
-            .bind::<Nullable<Text>, _>(s.phone.clone())
-            .bind::<Nullable<Text>, _>(chat.clone())
-            .bind::<Nullable<Text>, _>(iin.clone())
-            .bind::<Nullable<Text>, _>(msg.language.map(|l| l.as_str()))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(now)
-    };
-    let row: ContactId = match conn {
-        DbConn::Pg(c) => bind(upsert(|n| format!("${n}"))).get_result(c)?,
-        DbConn::Sqlite(c) => bind(upsert(|_| "?".to_string())).get_result(c)?,
-    };
-    Ok(row.id)
-}
-
-#[derive(QueryableByName)]
-struct ContactId {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-}
-
-/// A BIN has 4, 5 or 6 as its fifth digit (the kind of legal entity); an IIN's fifth
-/// digit is a month digit, 0 or 1.
-fn is_bin(code: &str) -> bool {
-    matches!(code.as_bytes().get(4), Some(b'4' | b'5' | b'6'))
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = tickets)]
-struct ThreadTarget {
-    #[diesel(column_name = id)]
-    ticket_id: String,
-    number: String,
-    status: String,
-    registered_at: chrono::NaiveDateTime,
-    due_at: chrono::NaiveDateTime,
-    effective_from: String,
-    language: String,
-    contact_id: String,
-}
-
-/// Which ticket a message continues, if any. A reference to one of our Message-IDs wins,
-/// then the number in the subject; either only when the sender is the ticket's applicant
-/// or has written on it before, so a stranger quoting a number opens a new ticket.
-fn find_thread(
-    conn: &mut DbConn,
-    msg: &InboundMessage,
-    contact_id: &str,
-) -> Result<Option<ThreadTarget>, DbError> {
-    if msg.thread.force_new || msg.channel == Channel::WebForm {
-        return Ok(None);
-    }
-    let mut candidates: Vec<String> = Vec::new();
-    if !msg.thread.references.is_empty() {
-        let ids: Vec<String> = messages::table
-            .filter(messages::external_id.eq_any(&msg.thread.references))
-            .select(messages::ticket_id)
-            .load(conn)?;
-        candidates.extend(ids);
-    }
-    if let Some(number) = &msg.thread.number_in_subject {
-        let ids: Vec<String> = tickets::table
-            .filter(tickets::number.eq(number.to_ascii_uppercase()))
-            .select(tickets::id)
-            .load(conn)?;
-        candidates.extend(ids);
-    }
-    if let Some(conversation) = &msg.thread.conversation {
-        // Chat channels: the contact's latest ticket on this conversation that is not closed.
-        let id: Option<String> = tickets::table
-            .filter(tickets::contact_id.eq(contact_id))
-            .filter(tickets::conversation.eq(conversation))
-            .filter(tickets::status.ne(Status::Closed.as_str()))
-            .order(tickets::registered_at.desc())
-            .select(tickets::id)
-            .first(conn)
-            .optional()?;
-        candidates.extend(id);
-    }
-    for id in candidates {
-        let Some(t) = tickets::table
-            .find(&id)
-            .select(ThreadTarget::as_select())
-            .first(conn)
-            .optional()?
-        else {
-            continue;
-        };
-        let participant = t.contact_id == contact_id
-            || messages::table
-                .filter(messages::ticket_id.eq(&t.ticket_id))
-                .filter(messages::direction.eq("in"))
-                .filter(messages::address.eq(&msg.sender.address))
-                .count()
-                .get_result::<i64>(conn)?
-                > 0;
-        if participant {
-            return Ok(Some(t));
-        }
-    }
-    Ok(None)
-}
-
 fn append(
     conn: &mut DbConn,
     ctx: &IntakeContext<'_>,
@@ -497,23 +269,6 @@ fn follow_ups_exceeded(
         .load(conn)?;
     let count = recent.len() as i64;
     Ok((count > limit).then_some(count))
-}
-
-impl ThreadTarget {
-    fn registered(self, message_id: String) -> Registered {
-        Registered {
-            ticket_id: self.ticket_id,
-            number: self.number,
-            new_ticket: false,
-            registered_at: self.registered_at.and_utc(),
-            due_at: self.due_at.and_utc(),
-            effective_from: self.effective_from,
-            language: self.language.parse().unwrap_or_default(),
-            access_key: None,
-            message_id,
-            added: true,
-        }
-    }
 }
 
 fn register(
@@ -806,119 +561,6 @@ fn insert_registration_pg(
         .bind::<Nullable<Text>, _>(&t.applicant)
         .execute(c)?;
     Ok(())
-}
-
-/// The next registration number of the year. On SQLite a counter row, incremented in
-/// the registering transaction (one writer: no gaps). On PostgreSQL a sequence per prefix
-/// and year, which never blocks, so several registrars and instances work in parallel;
-/// a rolled-back registration leaves a gap in the numbers, never a duplicate.
-pub fn next_number(
-    conn: &mut DbConn,
-    prefix: &str,
-    year: i32,
-    known: &std::sync::Mutex<Vec<String>>,
-) -> Result<RegistrationNumber, DbError> {
-    let value = match conn {
-        DbConn::Pg(c) => {
-            let seq = sequence_name(prefix, year);
-            ensure_sequence(c, &seq, known)?;
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-                "nextval('{seq}')"
-            )))
-            .get_result::<i64>(c)?
-        }
-        DbConn::Sqlite(_) => next_counter(conn, &format!("{prefix}-{year}"), 1)?,
-    };
-    Ok(RegistrationNumber::new(prefix, year, value))
-}
-
-/// `ucc_2026_seq`: the prefix is ASCII letters and digits (checked in the config).
-fn sequence_name(prefix: &str, year: i32) -> String {
-    let clean: String = prefix
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    format!("reg_{clean}_{year}_seq")
-}
-
-/// Makes sure the year's sequence exists. Sequences made ahead of time (see
-/// [`prepare_sequences`]) are known and cost nothing; any other year (a back-dated mail)
-/// creates its sequence inside this transaction. Two transactions creating the same one
-/// at once: the loser waits for the winner's commit and then fails on `pg_class`'s unique
-/// index; inside a savepoint that failure is undone and the winner's sequence is used.
-fn ensure_sequence(
-    c: &mut diesel::PgConnection,
-    seq: &str,
-    known: &std::sync::Mutex<Vec<String>>,
-) -> Result<(), DbError> {
-    let is_known = known
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .any(|k| k == seq);
-    if is_known {
-        return Ok(());
-    }
-    c.batch_execute("SAVEPOINT create_sequence")?;
-    match c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}")) {
-        Ok(()) => c.batch_execute("RELEASE SAVEPOINT create_sequence")?,
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => c.batch_execute(
-            "ROLLBACK TO SAVEPOINT create_sequence; RELEASE SAVEPOINT create_sequence",
-        )?,
-        Err(e) => return Err(e.into()),
-    }
-    Ok(())
-}
-
-/// Creates, outside any registration, the number sequences of `years` (PostgreSQL only).
-pub fn prepare_sequences(
-    conn: &mut DbConn,
-    prefix: &str,
-    years: &[i32],
-    known: &std::sync::Mutex<Vec<String>>,
-) -> Result<(), DbError> {
-    let DbConn::Pg(c) = conn else {
-        return Ok(());
-    };
-    for year in years {
-        let seq = sequence_name(prefix, *year);
-        match c.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}")) {
-            // Another process created it at the same moment: it exists, which is all we need.
-            Ok(())
-            | Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let mut k = known.lock().unwrap_or_else(|p| p.into_inner());
-        if !k.contains(&seq) {
-            k.push(seq);
-        }
-    }
-    Ok(())
-}
-
-/// Adds `n` to the counter row (created at 0 when missing) and returns the new value.
-fn next_counter(conn: &mut DbConn, name: &str, n: i64) -> Result<i64, DbError> {
-    let bump = |conn: &mut DbConn| {
-        diesel::update(counters::table.find(name))
-            .set(counters::value.eq(counters::value + n))
-            .returning(counters::value)
-            .get_result::<i64>(conn)
-            .optional()
-    };
-    if let Some(v) = bump(conn)? {
-        return Ok(v);
-    }
-    diesel::insert_into(counters::table)
-        .values((counters::name.eq(name), counters::value.eq(0i64)))
-        .execute(conn)?;
-    Ok(bump(conn)?.unwrap_or(n))
 }
 
 fn subject_of(msg: &InboundMessage) -> String {

@@ -630,7 +630,7 @@ async fn put_calendar_day(
     };
     let stored = o.clone();
     app.db
-        .write(move |c| crate::store_calendar_day(c, &stored, &user.login))
+        .write(move |c| crate::calendar::store::store_day(c, &stored, &user.login))
         .await?;
     app.reload_calendar().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -669,7 +669,7 @@ async fn put_movable_days(
         )]));
     }
     app.db
-        .write(move |c| crate::confirm_calendar_year(c, year, &note, &user.login))
+        .write(move |c| crate::calendar::store::confirm_year(c, year, &note, &user.login))
         .await?;
     app.reload_calendar().await?;
     Ok(HttpResponse::Ok().json(app.calendar().year(year)))

@@ -266,8 +266,7 @@ pub fn page_language(req: &HttpRequest) -> Language {
 }
 
 async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
-    use diesel::connection::SimpleConnection;
-    app.db.run(|c| Ok(c.batch_execute("SELECT 1")?)).await?;
+    app.db.ping().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
 }
 

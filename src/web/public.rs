@@ -9,7 +9,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppData, FieldError, page_language};
-use crate::templates::{Templates, local_time};
+use crate::templates::Templates;
 use crate::tickets::domain::{
     EmailAddress, Iin, Phone, REGIONS, RegistrationNumber, TOPICS, region_known, topic_known,
 };
@@ -771,7 +771,10 @@ async fn status_page(
     }
     let n = number.clone();
     let status_url = status_url(&app, &number, Some(&key));
-    let view = app.db.run(move |c| status_view(c, &n, &key)).await;
+    let view = app
+        .db
+        .run(move |c| crate::tickets::queries::status_view(c, &n, &key))
+        .await;
     match view {
         Ok(Some(v)) => html_response(
             actix_web::http::StatusCode::OK,
@@ -798,78 +801,4 @@ async fn status_page(
             )
         }
     }
-}
-
-#[derive(Serialize)]
-struct StatusView {
-    number: String,
-    status: String,
-    registered: String,
-    due: String,
-    appeal: String,
-    replies: Vec<serde_json::Value>,
-}
-
-fn status_view(
-    c: &mut crate::db::DbConn,
-    number: &str,
-    key: &str,
-) -> Result<Option<StatusView>, crate::db::DbError> {
-    use crate::db::schema::{messages, tickets};
-    use diesel::prelude::*;
-    let row: Option<(
-        String,
-        String,
-        String,
-        Option<String>,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-    )> = tickets::table
-        .filter(tickets::number.eq(number.to_ascii_uppercase()))
-        .select((
-            tickets::id,
-            tickets::number,
-            tickets::status,
-            tickets::access_key_hash,
-            tickets::registered_at,
-            tickets::due_at,
-        ))
-        .first(c)
-        .optional()?;
-    let Some((id, number, status, Some(hash), registered, due)) = row else {
-        return Ok(None);
-    };
-    if !constant_time_eq(hash.as_bytes(), crate::auth::hash_secret(key).as_bytes()) {
-        return Ok(None);
-    }
-    let appeal: String = messages::table
-        .filter(messages::ticket_id.eq(&id))
-        .filter(messages::direction.eq("in"))
-        .order(messages::created_at.asc())
-        .select(messages::body_text)
-        .first(c)
-        .optional()?
-        .unwrap_or_default();
-    let replies: Vec<(String, chrono::NaiveDateTime)> = messages::table
-        .filter(messages::ticket_id.eq(&id))
-        .filter(messages::direction.eq("out"))
-        .filter(messages::channel.eq(Channel::WebForm.as_str()))
-        .order(messages::created_at.asc())
-        .select((messages::body_text, messages::created_at))
-        .load(c)?;
-    Ok(Some(StatusView {
-        number,
-        status,
-        registered: local_time(registered.and_utc()),
-        due: local_time(due.and_utc()),
-        appeal,
-        replies: replies
-            .into_iter()
-            .map(|(text, at)| serde_json::json!({"text": text, "at": local_time(at.and_utc())}))
-            .collect(),
-    }))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,0 +1,101 @@
+//! Outgoing messages: recorded with their delivery state and the job that delivers
+//! them, in the caller's transaction (nothing is sent from a request).
+
+use baylanys_core::{Channel, OutboundKind};
+use diesel::prelude::*;
+
+use super::Rendered;
+use crate::db::schema::messages;
+use crate::db::{DbConn, DbError, new_id};
+use crate::jobs::{self, NewJob};
+
+/// The domain of our Message-IDs, taken from the sender address.
+pub fn mail_domain(mail_from: &str) -> &str {
+    mail_from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>'))
+        .unwrap_or("baylanys.local")
+}
+
+/// Records an outgoing message as queued and the job that delivers it, in the caller's
+/// transaction. Returns the message id.
+pub fn queue_outbound(
+    conn: &mut DbConn,
+    ticket_id: &str,
+    channel: Channel,
+    kind: OutboundKind,
+    address: &str,
+    author_id: Option<&str>,
+    rendered: &Rendered,
+) -> Result<String, DbError> {
+    let id = new_id();
+    let (external_id, status) = match channel {
+        // Our Message-ID is fixed now so replies can thread on it whatever the retries.
+        Channel::Email => (Some(format!("{id}@{}", outbound_domain())), "queued"),
+        // A web-form reply is published on the status page as soon as it is committed.
+        Channel::WebForm => (None, "published"),
+        _ => (None, "queued"),
+    };
+    diesel::insert_into(messages::table)
+        .values((
+            messages::id.eq(&id),
+            messages::ticket_id.eq(ticket_id),
+            messages::direction.eq("out"),
+            messages::kind.eq(kind_str(kind)),
+            messages::channel.eq(channel.as_str()),
+            messages::author_id.eq(author_id),
+            messages::address.eq(address),
+            messages::subject.eq(&rendered.subject),
+            messages::body_text.eq(&rendered.text),
+            messages::body_html.eq(&rendered.html),
+            messages::external_id.eq(&external_id),
+            messages::delivery_status.eq(status),
+            messages::created_at.eq(crate::db::now()),
+            (channel == Channel::WebForm).then(|| messages::delivered_at.eq(crate::db::now())),
+        ))
+        .execute(conn)?;
+    if channel != Channel::WebForm {
+        jobs::enqueue(
+            conn,
+            NewJob {
+                kind: jobs::DELIVER,
+                payload: serde_json::json!({ "message_id": id }),
+                ticket_id: Some(ticket_id),
+                // The message id is fresh: nothing to deduplicate against.
+                dedupe_key: None,
+                run_at: None,
+                max_attempts: None,
+            },
+        )?;
+    }
+    Ok(id)
+}
+
+static OUTBOUND_DOMAIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Set once at start-up from the configured sender address.
+pub fn set_outbound_domain(domain: &str) {
+    let _ = OUTBOUND_DOMAIN.set(domain.to_string());
+}
+
+fn outbound_domain() -> &'static str {
+    OUTBOUND_DOMAIN.get().map_or("goscorp.kz", |s| s.as_str())
+}
+
+pub fn kind_str(kind: OutboundKind) -> &'static str {
+    match kind {
+        OutboundKind::Acknowledgement => "acknowledgement",
+        OutboundKind::Reply => "reply",
+        OutboundKind::Notice => "notice",
+        OutboundKind::RatingRequest => "rating_request",
+    }
+}
+
+pub fn kind_from_str(s: &str) -> OutboundKind {
+    match s {
+        "acknowledgement" => OutboundKind::Acknowledgement,
+        "reply" => OutboundKind::Reply,
+        "rating_request" => OutboundKind::RatingRequest,
+        _ => OutboundKind::Notice,
+    }
+}
