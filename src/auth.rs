@@ -10,54 +10,117 @@ use sha2::{Digest, Sha256};
 use crate::db::schema::{api_tokens, users};
 use crate::db::{DbConn, DbError, new_id};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Operator,
     Supervisor,
     Admin,
+    /// Writes the Knowledge Base.
+    Editor,
+    /// Staff of a state agency in the registry: sees what was forwarded to it.
     Agency,
+    /// Staff of the e-government infrastructure (ICI) operator.
     Ici,
+    /// The quality body: reads tickets, answers and ratings (oversight).
     Quality,
+    /// The informatization body: reads tickets and recordings (R11, R14).
+    Informatization,
     /// Machines that feed raw messages in (an MTA, a mail gateway).
     Ingest,
+    /// The phone system, reporting calls.
+    Pbx,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 10] = [
         Role::Operator,
         Role::Supervisor,
         Role::Admin,
+        Role::Editor,
         Role::Agency,
         Role::Ici,
         Role::Quality,
+        Role::Informatization,
         Role::Ingest,
+        Role::Pbx,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Operator => "operator",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::Editor => "editor",
             Role::Agency => "agency",
             Role::Ici => "ici",
             Role::Quality => "quality",
+            Role::Informatization => "informatization",
             Role::Ingest => "ingest",
+            Role::Pbx => "pbx",
         }
     }
     pub fn parse(s: &str) -> Result<Role, String> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            format!("unknown role `{s}`: expected operator, supervisor, admin, agency, ici, quality or ingest")
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                format!("unknown role `{s}`: expected one of {}", all.join(", "))
+            })
     }
-    /// Works tickets: reads, replies, assigns, transfers, closes.
-    pub fn works_tickets(self) -> bool {
-        matches!(self, Role::Operator | Role::Supervisor | Role::Admin)
-    }
-    /// Reads tickets (the quality body audits them).
-    pub fn reads_tickets(self) -> bool {
-        self.works_tickets() || self == Role::Quality
+    /// Whether this role may do `what` (see [`PERMISSIONS`]).
+    pub fn may(self, what: Permission) -> bool {
+        PERMISSIONS
+            .iter()
+            .any(|(p, roles)| *p == what && roles.contains(&self))
     }
 }
+
+/// Something a caller may be allowed to do. Every route asks for one; [`PERMISSIONS`]
+/// says who may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// List and read tickets, their messages, files and audit log.
+    ReadTickets,
+    /// Reply, assign, transfer, change status, close.
+    WorkTickets,
+    /// See, retry and release quarantined payloads and unmatched delivery reports.
+    HandleQuarantine,
+    /// Feed raw e-mail in.
+    SubmitRawMail,
+    /// Set calendar days and confirm a year's movable days.
+    ManageCalendar,
+}
+
+impl Permission {
+    /// How a refusal words it: "role `x` may not {describe}".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadTickets => "read tickets",
+            Permission::WorkTickets => {
+                "work tickets (reply, assign, transfer, change status, close)"
+            }
+            Permission::HandleQuarantine => "handle the quarantine",
+            Permission::SubmitRawMail => "submit raw e-mail",
+            Permission::ManageCalendar => "change the calendar",
+        }
+    }
+}
+
+use Role::*;
+
+/// Who may do what: the one table behind every route's check (later work adds rows).
+pub const PERMISSIONS: &[(Permission, &[Role])] = &[
+    (
+        Permission::ReadTickets,
+        &[Operator, Supervisor, Admin, Quality, Informatization],
+    ),
+    (Permission::WorkTickets, &[Operator, Supervisor, Admin]),
+    (Permission::HandleQuarantine, &[Operator, Supervisor, Admin]),
+    (Permission::SubmitRawMail, &[Ingest, Admin]),
+    (Permission::ManageCalendar, &[Admin]),
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
@@ -212,6 +275,19 @@ pub fn user_by_password(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_permission_table_says_who_may_do_what() {
+        use Permission::*;
+        assert!(Role::Quality.may(ReadTickets) && !Role::Quality.may(WorkTickets));
+        assert!(Role::Informatization.may(ReadTickets));
+        assert!(!Role::Ingest.may(ReadTickets) && Role::Ingest.may(SubmitRawMail));
+        assert!(Role::Admin.may(ManageCalendar) && !Role::Supervisor.may(ManageCalendar));
+        assert!(!Role::Pbx.may(WorkTickets) && !Role::Editor.may(HandleQuarantine));
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Ok(r));
+        }
+    }
     use super::*;
 
     #[test]

@@ -23,7 +23,7 @@ use crate::db::schema::{messages, raw_payloads};
 use crate::db::{DbConn, DbError};
 use crate::quarantine::{UNMATCHED_REPORT, store_raw};
 use crate::tickets::intake::{IntakeError, Registered, intake};
-use crate::tickets::{event, queue_outbound};
+use crate::tickets::{DeliveryState, Direction, event, queue_outbound};
 
 /// What became of one raw message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -331,7 +331,7 @@ fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcom
     let target: Option<(String, String)> = match &dsn.original_message_id {
         Some(id) => messages::table
             .filter(messages::external_id.eq(id.trim_matches(|c| c == '<' || c == '>')))
-            .filter(messages::direction.eq("out"))
+            .filter(messages::direction.eq(Direction::Out.as_str()))
             .select((messages::id, messages::ticket_id))
             .first(c)
             .optional()?,
@@ -346,7 +346,7 @@ fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcom
     if let Some((message_id, ticket_id)) = &target {
         diesel::update(messages::table.find(message_id))
             .set((
-                messages::delivery_status.eq("failed"),
+                messages::delivery_status.eq(DeliveryState::Failed.as_str()),
                 messages::delivery_error.eq(&error),
             ))
             .execute(c)?;

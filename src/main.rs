@@ -127,7 +127,7 @@ enum UserCommand {
 struct UserAdd {
     #[arg(long)]
     login: String,
-    /// operator | supervisor | admin | agency | ici | quality | ingest
+    /// operator | supervisor | admin | editor | agency | ici | quality | informatization | ingest | pbx
     #[arg(long)]
     role: String,
     /// Full name shown to colleagues [default: the login].

@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use crate::App;
 use crate::db::schema::{channel_state, contacts, messages, telegram_updates, tickets};
 use crate::db::{DbConn, DbError};
+use crate::tickets::{DeliveryState, Direction, MessageKind, Status};
 
 /// The server's [`TelegramBackend`]. It is created before the application is shared (the
 /// adapter must be registered first) and bound to it once it is.
@@ -187,10 +188,10 @@ pub fn prune_update_log(c: &mut DbConn, days: i64) -> Result<usize, DbError> {
 
 /// The statuses the bot words in the chat's language.
 fn status_code(status: &str) -> &str {
-    match status {
-        "new" => "registered",
-        "open" | "waiting" => "in_progress",
-        other => other,
+    match Status::parse(status) {
+        Ok(Status::New) => "registered",
+        Ok(Status::Open | Status::Waiting) => "in_progress",
+        _ => status,
     }
 }
 
@@ -319,11 +320,9 @@ impl TelegramBackend for DbBackend {
             // R10: only a conversation that asked for a rating (a request that did not fail).
             let asked: i64 = messages::table
                 .filter(messages::ticket_id.eq(&ticket_id))
-                .filter(messages::direction.eq("out"))
-                .filter(messages::kind.eq(crate::tickets::kind_str(
-                    baylanys_core::OutboundKind::RatingRequest,
-                )))
-                .filter(messages::delivery_status.ne("failed"))
+                .filter(messages::direction.eq(Direction::Out.as_str()))
+                .filter(messages::kind.eq(MessageKind::RatingRequest.as_str()))
+                .filter(messages::delivery_status.ne(DeliveryState::Failed.as_str()))
                 .count()
                 .get_result(c)?;
             if asked == 0 {

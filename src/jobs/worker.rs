@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baylanys_core::{Attachment, Channel, OutboundMessage, SendError};
+use baylanys_core::{Attachment, Channel, OutboundKind, OutboundMessage, SendError};
 use diesel::prelude::*;
 
 use crate::App;
@@ -215,7 +215,8 @@ fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<Outbound
         .load(c)?;
     Ok(Some(OutboundMessage {
         channel,
-        kind: crate::tickets::kind_from_str(&r.1),
+        kind: crate::tickets::MessageKind::parse(&r.1)
+            .map_or(OutboundKind::Notice, crate::tickets::MessageKind::outbound),
         recipient: r.3,
         ticket_number: Some(r.8),
         language: r.9.parse().unwrap_or_default(),

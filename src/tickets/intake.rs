@@ -13,7 +13,7 @@ use crate::templates::Templates;
 use crate::tickets::contacts::find_or_create_contact;
 use crate::tickets::numbers::NumberPool;
 use crate::tickets::threading::{ThreadTarget, find_thread};
-use crate::tickets::{Status, event, search_text_of};
+use crate::tickets::{Direction, MessageKind, Status, event, search_text_of};
 
 /// Everything intake needs besides the message, borrowed from the application.
 pub struct IntakeContext<'a> {
@@ -115,7 +115,7 @@ fn earlier_registration(
     let earlier: Option<Earlier> = messages::table
         .inner_join(tickets::table)
         .filter(messages::channel.eq(msg.channel.as_str()))
-        .filter(messages::direction.eq("in"))
+        .filter(messages::direction.eq(Direction::In.as_str()))
         .filter(messages::external_id.eq(&msg.external_id))
         .select((
             messages::id,
@@ -182,7 +182,11 @@ fn append(
     let held = follow_ups_exceeded(conn, ctx, msg, now)?;
     let message_id = new_id();
     let search = search_text_of(&[msg.subject.as_deref().unwrap_or(""), &msg.body_text]);
-    let kind = if held.is_some() { "held" } else { "appeal" };
+    let kind = if held.is_some() {
+        MessageKind::Held
+    } else {
+        MessageKind::Appeal
+    };
     insert_message(
         conn,
         &message_id,
@@ -213,7 +217,7 @@ fn append(
         crate::quarantine::link(conn, raw_payload_id, &t.ticket_id)?;
         return Ok(t.registered(message_id));
     }
-    let reopen = matches!(t.status.as_str(), "answered" | "closed" | "waiting");
+    let reopen = Status::parse(&t.status).is_ok_and(Status::reopens_on_message);
     diesel::update(tickets::table.find(&t.ticket_id))
         .set((
             tickets::updated_at.eq(now.naive_utc()),
@@ -263,7 +267,7 @@ fn follow_ups_exceeded(
     let recent: Vec<String> = messages::table
         .filter(messages::address.eq(&msg.sender.address))
         .filter(messages::created_at.gt(since))
-        .filter(messages::direction.eq("in"))
+        .filter(messages::direction.eq(Direction::In.as_str()))
         .select(messages::id)
         .limit(limit + 1)
         .load(conn)?;
@@ -350,7 +354,7 @@ fn register(
                 &ticket_id,
                 msg,
                 raw_payload_id,
-                "appeal",
+                MessageKind::Appeal,
                 None,
             )?;
             event(conn, &ticket_id, &actor, "registered", registered_event)?;
@@ -457,15 +461,15 @@ fn insert_message(
     ticket_id: &str,
     msg: &InboundMessage,
     raw_payload_id: Option<&str>,
-    kind: &str,
+    kind: MessageKind,
     search_text: Option<&str>,
 ) -> Result<(), DbError> {
     diesel::insert_into(messages::table)
         .values((
             messages::id.eq(id),
             messages::ticket_id.eq(ticket_id),
-            messages::direction.eq("in"),
-            messages::kind.eq(kind),
+            messages::direction.eq(Direction::In.as_str()),
+            messages::kind.eq(kind.as_str()),
             messages::search_text.eq(search_text),
             messages::channel.eq(msg.channel.as_str()),
             messages::address.eq(&msg.sender.address),
@@ -524,7 +528,7 @@ fn insert_registration_pg(
         $18, $31)), \
         m AS (INSERT INTO messages (id, ticket_id, direction, kind, channel, address, subject, \
         body_text, body_html, external_id, raw_payload_id, created_at) VALUES \
-        ($19, $1, 'in', 'appeal', $4, $20, $21, $22, $23, $24, $25, $26)) \
+        ($19, $1, $32, $33, $4, $20, $21, $22, $23, $24, $25, $26)) \
         INSERT INTO ticket_events (id, ticket_id, at, actor, kind, data) \
         VALUES ($27, $1, $28, $29, 'registered', $30)";
     diesel::sql_query(SQL)
@@ -559,6 +563,8 @@ fn insert_registration_pg(
         .bind::<Text, _>(actor)
         .bind::<Text, _>(event_data)
         .bind::<Nullable<Text>, _>(&t.applicant)
+        .bind::<Text, _>(Direction::In.as_str())
+        .bind::<Text, _>(MessageKind::Appeal.as_str())
         .execute(c)?;
     Ok(())
 }

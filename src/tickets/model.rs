@@ -2,42 +2,133 @@
 
 use serde::Serialize;
 
-/// The ticket lifecycle: new -> open -> waiting -> answered -> closed, reopened by a new
-/// message from the applicant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    New,
-    Open,
-    Waiting,
-    Answered,
-    Closed,
+/// Maps a state enum to the text stored in its column, in one place: `as_str` writes it,
+/// `parse` reads it back, `ALL` lists the values.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Result<$name, String> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|x| x.as_str() == s)
+                    .ok_or_else(|| {
+                        let all: Vec<&str> = $name::ALL.iter().map(|x| x.as_str()).collect();
+                        format!(concat!("unknown ", $what, " `{}`: expected one of {}"), s, all.join(", "))
+                    })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::parse(s)
+            }
+        }
+    };
 }
 
+text_enum!(
+    /// The ticket lifecycle: new -> open -> waiting -> answered -> closed, reopened by a
+    /// new message from the applicant.
+    Status, "status" {
+        New => "new",
+        Open => "open",
+        Waiting => "waiting",
+        Answered => "answered",
+        Closed => "closed",
+    }
+);
+
 impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::New,
-        Status::Open,
-        Status::Waiting,
-        Status::Answered,
-        Status::Closed,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::New => "new",
-            Status::Open => "open",
-            Status::Waiting => "waiting",
-            Status::Answered => "answered",
-            Status::Closed => "closed",
+    /// A new message from the applicant reopens a ticket in these states.
+    pub fn reopens_on_message(self) -> bool {
+        matches!(self, Status::Answered | Status::Closed | Status::Waiting)
+    }
+}
+
+text_enum!(
+    /// Which way a message went.
+    Direction, "direction" {
+        /// From the applicant (or another sender) to us.
+        In => "in",
+        /// From us to the applicant.
+        Out => "out",
+    }
+);
+
+text_enum!(
+    /// What became of an outgoing message.
+    DeliveryState, "delivery state" {
+        /// Waiting for its delivery job.
+        Queued => "queued",
+        /// Shown on the status page (the web form's channel): delivered as it was stored.
+        Published => "published",
+        /// A try failed; another is due.
+        Retrying => "retrying",
+        /// The channel took it.
+        Sent => "sent",
+        /// Given up, with the error: visible on the ticket.
+        Failed => "failed",
+    }
+);
+
+text_enum!(
+    /// What a message is, for people and for the channel adapters.
+    MessageKind, "message kind" {
+        /// An applicant's appeal or follow-up.
+        Appeal => "appeal",
+        /// A follow-up over the sender's hourly limit: kept, but it does not reopen the ticket.
+        Held => "held",
+        Acknowledgement => "acknowledgement",
+        Reply => "reply",
+        Notice => "notice",
+        RatingRequest => "rating_request",
+    }
+);
+
+impl MessageKind {
+    /// The kind of an outgoing message.
+    pub fn of(kind: baylanys_core::OutboundKind) -> MessageKind {
+        use baylanys_core::OutboundKind as O;
+        match kind {
+            O::Acknowledgement => MessageKind::Acknowledgement,
+            O::Reply => MessageKind::Reply,
+            O::Notice => MessageKind::Notice,
+            O::RatingRequest => MessageKind::RatingRequest,
         }
     }
-    pub fn parse(s: &str) -> Result<Status, String> {
-        Status::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown status `{s}`: expected new, open, waiting, answered or closed")
-            })
+
+    /// What an adapter is told it sends; inbound kinds never go out.
+    pub fn outbound(self) -> baylanys_core::OutboundKind {
+        use baylanys_core::OutboundKind as O;
+        match self {
+            MessageKind::Acknowledgement => O::Acknowledgement,
+            MessageKind::Reply => O::Reply,
+            MessageKind::RatingRequest => O::RatingRequest,
+            MessageKind::Notice | MessageKind::Appeal | MessageKind::Held => O::Notice,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use baylanys_core::{Channel, OutboundKind};
 use diesel::prelude::*;
 
-use super::Rendered;
+use super::{DeliveryState, Direction, MessageKind, Rendered};
 use crate::db::schema::messages;
 use crate::db::{DbConn, DbError, new_id};
 use crate::jobs::{self, NewJob};
@@ -31,17 +31,20 @@ pub fn queue_outbound(
     let id = new_id();
     let (external_id, status) = match channel {
         // Our Message-ID is fixed now so replies can thread on it whatever the retries.
-        Channel::Email => (Some(format!("{id}@{}", outbound_domain())), "queued"),
+        Channel::Email => (
+            Some(format!("{id}@{}", outbound_domain())),
+            DeliveryState::Queued,
+        ),
         // A web-form reply is published on the status page as soon as it is committed.
-        Channel::WebForm => (None, "published"),
-        _ => (None, "queued"),
+        Channel::WebForm => (None, DeliveryState::Published),
+        _ => (None, DeliveryState::Queued),
     };
     diesel::insert_into(messages::table)
         .values((
             messages::id.eq(&id),
             messages::ticket_id.eq(ticket_id),
-            messages::direction.eq("out"),
-            messages::kind.eq(kind_str(kind)),
+            messages::direction.eq(Direction::Out.as_str()),
+            messages::kind.eq(MessageKind::of(kind).as_str()),
             messages::channel.eq(channel.as_str()),
             messages::author_id.eq(author_id),
             messages::address.eq(address),
@@ -49,7 +52,7 @@ pub fn queue_outbound(
             messages::body_text.eq(&rendered.text),
             messages::body_html.eq(&rendered.html),
             messages::external_id.eq(&external_id),
-            messages::delivery_status.eq(status),
+            messages::delivery_status.eq(status.as_str()),
             messages::created_at.eq(crate::db::now()),
             (channel == Channel::WebForm).then(|| messages::delivered_at.eq(crate::db::now())),
         ))
@@ -80,22 +83,4 @@ pub fn set_outbound_domain(domain: &str) {
 
 fn outbound_domain() -> &'static str {
     OUTBOUND_DOMAIN.get().map_or("goscorp.kz", |s| s.as_str())
-}
-
-pub fn kind_str(kind: OutboundKind) -> &'static str {
-    match kind {
-        OutboundKind::Acknowledgement => "acknowledgement",
-        OutboundKind::Reply => "reply",
-        OutboundKind::Notice => "notice",
-        OutboundKind::RatingRequest => "rating_request",
-    }
-}
-
-pub fn kind_from_str(s: &str) -> OutboundKind {
-    match s {
-        "acknowledgement" => OutboundKind::Acknowledgement,
-        "reply" => OutboundKind::Reply,
-        "rating_request" => OutboundKind::RatingRequest,
-        _ => OutboundKind::Notice,
-    }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::Status;
+use super::{Direction, Status};
 use crate::db::schema::{attachments, contacts, messages, ticket_events, tickets, users};
 use crate::db::{DbConn, DbError};
 
@@ -249,7 +249,7 @@ pub fn detail(
         })
         .collect();
     let overdue = ticket.answered_at.is_none()
-        && ticket.status != "closed"
+        && ticket.status != Status::Closed.as_str()
         && ticket.due_at < now.naive_utc();
     // The details as submitted with this ticket win over what the contact learnt later.
     let given: serde_json::Value = applicant
@@ -395,7 +395,7 @@ pub fn status_view(
     }
     let appeal: String = messages::table
         .filter(messages::ticket_id.eq(&id))
-        .filter(messages::direction.eq("in"))
+        .filter(messages::direction.eq(Direction::In.as_str()))
         .order(messages::created_at.asc())
         .select(messages::body_text)
         .first(c)
@@ -403,7 +403,7 @@ pub fn status_view(
         .unwrap_or_default();
     let replies: Vec<(String, chrono::NaiveDateTime)> = messages::table
         .filter(messages::ticket_id.eq(&id))
-        .filter(messages::direction.eq("out"))
+        .filter(messages::direction.eq(Direction::Out.as_str()))
         .filter(messages::channel.eq(Channel::WebForm.as_str()))
         .order(messages::created_at.asc())
         .select((messages::body_text, messages::created_at))

@@ -4,8 +4,8 @@
 use baylanys_core::{Channel, InboundMessage};
 use diesel::prelude::*;
 
-use super::Status;
 use super::intake::Registered;
+use super::{Direction, Status};
 use crate::db::schema::{messages, tickets};
 use crate::db::{DbConn, DbError};
 
@@ -73,7 +73,7 @@ pub fn find_thread(
         let participant = t.contact_id == contact_id
             || messages::table
                 .filter(messages::ticket_id.eq(&t.ticket_id))
-                .filter(messages::direction.eq("in"))
+                .filter(messages::direction.eq(Direction::In.as_str()))
                 .filter(messages::address.eq(&msg.sender.address))
                 .count()
                 .get_result::<i64>(conn)?

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::input::{self, clean, clean_opt};
 use super::{ApiError, AppData, Authed, FieldError};
-use crate::auth::{Role, User};
+use crate::auth::{Permission, User};
 use crate::calendar::{DayKind, DayOverride};
 use crate::tickets::{self, ListFilter, ReplyInput, Status};
 
@@ -68,7 +68,7 @@ async fn list_tickets(
     who: Authed,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(Role::reads_tickets, "read tickets")?;
+    who.may(Permission::ReadTickets)?;
     let q = q.into_inner();
     let mut errors = Vec::new();
     let status = q
@@ -144,7 +144,7 @@ async fn get_ticket(
     who: Authed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(Role::reads_tickets, "read tickets")?;
+    who.may(Permission::ReadTickets)?;
     let number = input::ticket_number(&path.into_inner())?;
     let n = number.clone();
     let now = chrono::Utc::now();
@@ -160,7 +160,7 @@ async fn get_attachment(
     who: Authed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(Role::reads_tickets, "read tickets")?;
+    who.may(Permission::ReadTickets)?;
     let id = input::record_id(&path.into_inner(), "attachment")?;
     let wanted = id.clone();
     let file = app.db.run(move |c| tickets::attachment(c, &id)).await?;
@@ -268,9 +268,7 @@ async fn post_reply(
     path: web::Path<String>,
     body: web::Json<ReplyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who
-        .require(Role::works_tickets, "reply to tickets")?
-        .clone();
+    let user = who.may(Permission::WorkTickets)?.clone();
     let body = body.into_inner();
     let (text, html) = (clean(body.text), clean_opt(body.html));
     let mut errors = Vec::new();
@@ -328,7 +326,7 @@ async fn post_assign(
     path: web::Path<String>,
     body: web::Json<AssignBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who.require(Role::works_tickets, "assign tickets")?.clone();
+    let user = who.may(Permission::WorkTickets)?.clone();
     let number = input::ticket_number(&path.into_inner())?;
     let login = clean(body.into_inner().login).trim().to_string();
     if login.is_empty() || login.chars().count() > 64 {
@@ -356,9 +354,7 @@ async fn post_transfer(
     path: web::Path<String>,
     body: web::Json<TransferBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who
-        .require(Role::works_tickets, "transfer tickets")?
-        .clone();
+    let user = who.may(Permission::WorkTickets)?.clone();
     let number = input::ticket_number(&path.into_inner())?;
     let body = body.into_inner();
     let (queue, note) = (clean(body.queue), clean_opt(body.note));
@@ -395,7 +391,7 @@ async fn post_close(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who.require(Role::works_tickets, "close tickets")?.clone();
+    let user = who.may(Permission::WorkTickets)?.clone();
     let number = input::ticket_number(&path.into_inner())?;
     let body: CloseBody = if body.iter().all(u8::is_ascii_whitespace) {
         CloseBody::default()
@@ -436,9 +432,7 @@ async fn post_status(
     path: web::Path<String>,
     body: web::Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who
-        .require(Role::works_tickets, "change ticket status")?
-        .clone();
+    let user = who.may(Permission::WorkTickets)?.clone();
     let number = input::ticket_number(&path.into_inner())?;
     let body = body.into_inner();
     let (status, reason) = (clean(body.status), clean_opt(body.reason));
@@ -584,9 +578,7 @@ async fn put_calendar_day(
     path: web::Path<String>,
     body: web::Json<DayBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who
-        .require(|r| r == Role::Admin, "change the calendar")?
-        .clone();
+    let user = who.may(Permission::ManageCalendar)?.clone();
     let text = path.into_inner();
     let mut body = body.into_inner();
     body.note = clean(body.note);
@@ -651,9 +643,7 @@ async fn put_movable_days(
     path: web::Path<String>,
     body: web::Json<MovableDaysBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who
-        .require(|r| r == Role::Admin, "change the calendar")?
-        .clone();
+    let user = who.may(Permission::ManageCalendar)?.clone();
     let year = parse_year(&path.into_inner())?;
     let note = clean(body.into_inner().note).trim().to_string();
     if note.chars().count() > MAX_NOTE_CHARS {

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::{ApiError, AppData, Authed};
-use crate::auth::Role;
+use crate::auth::Permission;
 use crate::mail::{self, MailOutcome, QuarantineError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -22,10 +22,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/quarantine/{id}/release",
             web::post().to(release_quarantined),
         );
-}
-
-fn handles_quarantine(r: Role) -> bool {
-    matches!(r, Role::Operator | Role::Supervisor | Role::Admin)
 }
 
 impl From<QuarantineError> for ApiError {
@@ -55,10 +51,7 @@ async fn post_inbound_email(
     who: Authed,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(
-        |r| matches!(r, Role::Ingest | Role::Admin),
-        "submit raw e-mail",
-    )?;
+    who.may(Permission::SubmitRawMail)?;
     if body.is_empty() {
         return Err(ApiError::BadRequest(
             "the body must be the raw RFC 5322 message; it is empty".into(),
@@ -80,7 +73,7 @@ async fn list_quarantine(
     who: Authed,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(handles_quarantine, "see the quarantine")?;
+    who.may(Permission::HandleQuarantine)?;
     list_held(
         app,
         q.into_inner(),
@@ -95,7 +88,7 @@ async fn list_unmatched_reports(
     who: Authed,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(handles_quarantine, "see delivery reports")?;
+    who.may(Permission::HandleQuarantine)?;
     list_held(
         app,
         q.into_inner(),
@@ -143,7 +136,7 @@ async fn get_quarantined(
     who: Authed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(handles_quarantine, "see the quarantine")?;
+    who.may(Permission::HandleQuarantine)?;
     let id = super::input::record_id(&path.into_inner(), "quarantined item")?;
     let wanted = id.clone();
     let item = app.db.run(move |c| crate::quarantine::item(c, &id)).await?;
@@ -177,7 +170,7 @@ async fn retry_quarantined(
     who: Authed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(handles_quarantine, "retry quarantined mail")?;
+    who.may(Permission::HandleQuarantine)?;
     let id = super::input::record_id(&path.into_inner(), "quarantined item")?;
     let outcome = mail::quarantine_retry(&app, &id).await?;
     Ok(outcome_json(&outcome))
@@ -188,7 +181,7 @@ async fn release_quarantined(
     who: Authed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who.require(handles_quarantine, "release quarantined mail")?;
+    let user = who.may(Permission::HandleQuarantine)?;
     let actor = format!("user:{}", user.login);
     let id = super::input::record_id(&path.into_inner(), "quarantined item")?;
     let outcome = mail::quarantine_release(&app, &id, &actor).await?;

@@ -188,6 +188,11 @@ impl ResponseError for ApiError {
 pub struct Authed(pub User);
 
 impl Authed {
+    /// The caller, when its role may do `what`; else 403 naming the role and the action.
+    pub fn may(&self, what: crate::auth::Permission) -> Result<&User, ApiError> {
+        self.require(|r| r.may(what), what.describe())
+    }
+
     pub fn require(&self, allowed: impl Fn(Role) -> bool, what: &str) -> Result<&User, ApiError> {
         if allowed(self.0.role) {
             Ok(&self.0)
