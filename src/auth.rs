@@ -160,6 +160,44 @@ pub fn create_token(
     Ok(Some(token))
 }
 
+/// A staff e-mail address, checked as an address lettre can send to.
+pub fn check_email(email: &str) -> Result<String, String> {
+    let email = email.trim();
+    email
+        .parse::<lettre::Address>()
+        .map(|a| a.to_string())
+        .map_err(|e| format!("`{email}` is not an e-mail address ({e})"))
+}
+
+/// Sets where a user's staff notices go; `Some(None)` clears a field, `None` keeps it.
+/// Returns false when there is no such user.
+pub fn set_contact(
+    conn: &mut DbConn,
+    login: &str,
+    email: Option<Option<&str>>,
+    telegram_chat_id: Option<Option<&str>>,
+) -> Result<bool, DbError> {
+    let found: Option<String> = users::table
+        .filter(users::login.eq(login))
+        .select(users::id)
+        .first(conn)
+        .optional()?;
+    let Some(id) = found else {
+        return Ok(false);
+    };
+    if let Some(e) = email {
+        diesel::update(users::table.find(&id))
+            .set(users::email.eq(e))
+            .execute(conn)?;
+    }
+    if let Some(t) = telegram_chat_id {
+        diesel::update(users::table.find(&id))
+            .set(users::telegram_chat_id.eq(t))
+            .execute(conn)?;
+    }
+    Ok(true)
+}
+
 pub fn user_by_token(conn: &mut DbConn, token: &str) -> Result<Option<User>, DbError> {
     let row: Option<(String, String, String, String)> = api_tokens::table
         .inner_join(users::table)

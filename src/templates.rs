@@ -30,6 +30,24 @@ const FILES: &[(&str, &str)] = embedded!(
     "mail/transfer.kk.txt.j2",
     "mail/rating.ru.txt.j2",
     "mail/rating.kk.txt.j2",
+    "staff/digest/en/body.txt.j2",
+    "staff/digest/en/subject.txt.j2",
+    "staff/digest/kk/body.txt.j2",
+    "staff/digest/kk/subject.txt.j2",
+    "staff/digest/ru/body.txt.j2",
+    "staff/digest/ru/subject.txt.j2",
+    "staff/escalation/en/body.txt.j2",
+    "staff/escalation/en/subject.txt.j2",
+    "staff/escalation/kk/body.txt.j2",
+    "staff/escalation/kk/subject.txt.j2",
+    "staff/escalation/ru/body.txt.j2",
+    "staff/escalation/ru/subject.txt.j2",
+    "staff/reminder/en/body.txt.j2",
+    "staff/reminder/en/subject.txt.j2",
+    "staff/reminder/kk/body.txt.j2",
+    "staff/reminder/kk/subject.txt.j2",
+    "staff/reminder/ru/body.txt.j2",
+    "staff/reminder/ru/subject.txt.j2",
     "web/base.html",
     "web/form.html",
     "web/status.html",
@@ -175,6 +193,21 @@ impl Templates {
         }
     }
 
+    /// An internal notice to staff (`staff/<kind>/<lang>/{subject,body}.txt.j2`); staff
+    /// read Kazakh, Russian or English, as configured.
+    pub fn staff_notice(&self, kind: &str, language: Language, ctx: Value) -> Rendered {
+        let l = match language {
+            Language::Kk => "kk",
+            Language::Ru => "ru",
+            Language::En => "en",
+        };
+        Rendered {
+            subject: Some(self.render(&format!("staff/{kind}/{l}/subject.txt.j2"), ctx.clone())),
+            text: self.render(&format!("staff/{kind}/{l}/body.txt.j2"), ctx),
+            html: None,
+        }
+    }
+
     /// A web page in the visitor's language; `t` in the template holds the UI strings.
     pub fn page(
         &self,
@@ -201,6 +234,25 @@ impl Default for Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staff_notices_render_in_kazakh_russian_and_english() {
+        let t = Templates::new();
+        for l in [Language::Kk, Language::Ru, Language::En] {
+            for kind in ["reminder", "escalation"] {
+                let r = t.staff_notice(
+                    kind,
+                    l,
+                    context! { number => "UCC-2026-000001", subject => "S", queue => "general", due => "03.12.2026 18:30", hours => 4 },
+                );
+                assert!(r.text.contains("UCC-2026-000001"), "{kind} {l}: {}", r.text);
+                assert!(r.subject.unwrap_or_default().contains("UCC-2026-000001"));
+            }
+            let tickets = vec![context! { number => "UCC-2026-000007", queue => "general", due => "x", subject => "S" }];
+            let r = t.staff_notice("digest", l, context! { date => "04.12.2026", tickets });
+            assert!(r.text.contains("UCC-2026-000007"), "digest {l}: {}", r.text);
+        }
+    }
 
     #[test]
     fn every_page_renders_in_both_languages() {

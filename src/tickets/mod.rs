@@ -1,5 +1,6 @@
 //! Tickets: registration numbers, lifecycle, intake, replies, transfers.
 
+pub mod answered;
 pub mod domain;
 pub mod intake;
 pub mod registrar;
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use crate::db::schema::{attachments, contacts, messages, ticket_events, tickets, users};
 use crate::db::{Blob, DbConn, DbError, new_id};
-use crate::jobs::{self, NewJob};
+use crate::jobs;
 
 /// The ticket lifecycle: new -> open -> waiting -> answered -> closed, reopened by a new
 /// message from the applicant.
@@ -164,18 +165,12 @@ pub fn queue_outbound(
         ))
         .execute(conn)?;
     if channel != Channel::WebForm {
-        jobs::enqueue(
-            conn,
-            NewJob {
-                kind: jobs::DELIVER,
-                payload: serde_json::json!({ "message_id": id }),
-                ticket_id: Some(ticket_id),
-                // The message id is fresh: nothing to deduplicate against.
-                dedupe_key: None,
-                run_at: None,
-                max_attempts: None,
-            },
-        )?;
+        // The message id is fresh: nothing to deduplicate against.
+        let job = jobs::worker::Deliver {
+            message_id: id.clone(),
+            ticket_id: Some(ticket_id.to_string()),
+        };
+        jobs::enqueue_job(conn, &job, None)?;
     }
     Ok(id)
 }
@@ -284,20 +279,8 @@ pub fn list(
         query = query.filter(tickets::queue.eq(q.clone()));
     }
     match f.overdue {
-        Some(true) => {
-            query = query
-                .filter(tickets::due_at.lt(now.naive_utc()))
-                .filter(tickets::answered_at.is_null())
-                .filter(tickets::status.ne(Status::Closed.as_str()));
-        }
-        Some(false) => {
-            query = query.filter(
-                tickets::due_at
-                    .ge(now.naive_utc())
-                    .or(tickets::answered_at.is_not_null())
-                    .or(tickets::status.eq(Status::Closed.as_str())),
-            );
-        }
+        Some(true) => query = query.filter(answered::overdue(now)),
+        Some(false) => query = query.filter(answered::not_overdue(now)),
         None => {}
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -451,9 +434,7 @@ pub fn detail(
             data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
         })
         .collect();
-    let overdue = ticket.answered_at.is_none()
-        && ticket.status != "closed"
-        && ticket.due_at < now.naive_utc();
+    let overdue = answered::is_overdue(ticket.answered_at, &ticket.status, ticket.due_at, now);
     // The details as submitted with this ticket win over what the contact learnt later.
     let given: serde_json::Value = applicant
         .as_deref()
@@ -674,6 +655,9 @@ pub struct ReplyInput {
     pub text: String,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// A final reply answers the ticket (R5); a holding one ("we have asked the agency")
+    /// is delivered and recorded but leaves it unanswered.
+    pub final_reply: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -726,30 +710,37 @@ pub fn reply(
         )));
     }
     let now = crate::db::now();
+    let status = if input.final_reply {
+        Status::Answered.as_str()
+    } else if t.status == Status::New.as_str() {
+        // Someone is working on it; it is not answered.
+        Status::Open.as_str()
+    } else {
+        t.status.as_str()
+    };
     diesel::update(tickets::table.find(&t.id))
-        .set((
-            tickets::status.eq(Status::Answered.as_str()),
-            tickets::updated_at.eq(now),
-        ))
+        .set((tickets::status.eq(status), tickets::updated_at.eq(now)))
         .execute(conn)?;
-    diesel::update(
-        tickets::table
-            .find(&t.id)
-            .filter(tickets::answered_at.is_null()),
-    )
-    .set(tickets::answered_at.eq(now))
-    .execute(conn)?;
+    if input.final_reply {
+        diesel::update(
+            tickets::table
+                .find(&t.id)
+                .filter(tickets::answered_at.is_null()),
+        )
+        .set(tickets::answered_at.eq(now))
+        .execute(conn)?;
+    }
     event(
         conn,
         &t.id,
         &author.login,
         "replied",
-        serde_json::json!({"message_ids": ids}),
+        serde_json::json!({"message_ids": ids, "final": input.final_reply}),
     )?;
     Ok(ReplyQueued {
         number: t.number,
         message_ids: ids,
-        status: Status::Answered.as_str().into(),
+        status: status.into(),
     })
 }
 
@@ -809,6 +800,11 @@ pub fn transfer(
         ));
     }
     let t = load_target(conn, number)?;
+    if !crate::queues::exists(conn, queue)? {
+        return Err(ActionError::Invalid(format!(
+            "queue: no queue `{queue}`: see GET /api/v1/queues, or ask an administrator to add it"
+        )));
+    }
     let from: String = tickets::table
         .find(&t.id)
         .select(tickets::queue)
