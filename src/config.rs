@@ -125,7 +125,11 @@ pub struct ConfigArgs {
     #[arg(long, env = "BAYLANYS_REMINDERS_ENABLED")]
     pub reminders_enabled: Option<bool>,
     /// How many working hours before the due instant the reminder goes [default: 4].
-    #[arg(long, env = "BAYLANYS_REMINDER_HOURS")]
+    #[arg(
+        id = "default_reminder_hours",
+        long = "default-reminder-hours",
+        env = "BAYLANYS_REMINDER_HOURS"
+    )]
     pub reminder_hours: Option<u32>,
     /// Language of staff notices (reminders, escalations, digests): kk, ru or en [default: ru].
     #[arg(long, env = "BAYLANYS_STAFF_LANGUAGE")]

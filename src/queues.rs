@@ -391,7 +391,8 @@ mod tests {
 
     #[test]
     fn json_input_names_each_bad_field() {
-        let v = serde_json::json!({"code": 5, "supervisors": ["a", 1], "reminder_hours": 0, "x": 1});
+        let v =
+            serde_json::json!({"code": 5, "supervisors": ["a", 1], "reminder_hours": 0, "x": 1});
         let Err(QueueError::Invalid(errors)) = QueueInput::from_json(&v) else {
             panic!("invalid input accepted");
         };

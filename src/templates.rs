@@ -248,7 +248,9 @@ mod tests {
                 assert!(r.text.contains("UCC-2026-000001"), "{kind} {l}: {}", r.text);
                 assert!(r.subject.unwrap_or_default().contains("UCC-2026-000001"));
             }
-            let tickets = vec![context! { number => "UCC-2026-000007", queue => "general", due => "x", subject => "S" }];
+            let tickets = vec![
+                context! { number => "UCC-2026-000007", queue => "general", due => "x", subject => "S" },
+            ];
             let r = t.staff_notice("digest", l, context! { date => "04.12.2026", tickets });
             assert!(r.text.contains("UCC-2026-000007"), "digest {l}: {}", r.text);
         }

@@ -73,7 +73,9 @@ impl Job for DeadlineSweep {
 }
 
 /// `"deadline_reminder:" || tickets.id`, the dedupe key of a ticket's timer job.
-fn key_of(kind: &'static str) -> diesel::dsl::Concat<diesel::dsl::AsExprOf<String, Text>, tickets::id> {
+fn key_of(
+    kind: &'static str,
+) -> diesel::dsl::Concat<diesel::dsl::AsExprOf<String, Text>, tickets::id> {
     use diesel::IntoSql;
     format!("{kind}:").into_sql::<Text>().concat(tickets::id)
 }
@@ -278,8 +280,7 @@ impl Job for DeadlineReminder {
                     return Ok(());
                 };
                 // Answered (or closed) in time, or already late: no reminder.
-                if answered::is_answered(t.answered_at, &t.status) || t.due_at <= now.naive_utc()
-                {
+                if answered::is_answered(t.answered_at, &t.status) || t.due_at <= now.naive_utc() {
                     return Ok(());
                 }
                 let queue = queues::get(c, &t.queue)?;

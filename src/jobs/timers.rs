@@ -45,7 +45,11 @@ pub fn sweep_tick(now: DateTime<Utc>) -> String {
 
 /// The working day whose digest is due at `now`: today (Almaty), once working hours
 /// have started, on a working day. A day the server was down for is not caught up.
-pub fn digest_day(calendar: &Calendar, hours: &WorkingHours, now: DateTime<Utc>) -> Option<NaiveDate> {
+pub fn digest_day(
+    calendar: &Calendar,
+    hours: &WorkingHours,
+    now: DateTime<Utc>,
+) -> Option<NaiveDate> {
     let local = now.with_timezone(&chrono_tz::Asia::Almaty).naive_local();
     (calendar.is_working_day(local.date()) && local.time() >= hours.start).then_some(local.date())
 }

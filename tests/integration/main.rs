@@ -29,8 +29,9 @@ macro_rules! both_backends {
 }
 
 mod email;
-// After the macro, which it uses.
+// After the macro, which they use.
 mod telegram;
+mod timers;
 
 both_backends!(
     r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline,
