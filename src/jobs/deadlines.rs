@@ -219,7 +219,6 @@ fn unique(list: Vec<StaffAddress>) -> Vec<StaffAddress> {
 /// Sends one notice per recipient and records on the ticket's audit log who got it.
 fn notify(
     c: &mut DbConn,
-    app: &App,
     t: &Watched,
     kind: &str,
     to: &[StaffAddress],
@@ -234,7 +233,6 @@ fn notify(
             None => without_email.push(s.login.clone()),
         }
     }
-    let _ = app;
     crate::tickets::event(
         c,
         &t.id,
@@ -310,7 +308,6 @@ impl Job for DeadlineReminder {
                 );
                 notify(
                     c,
-                    &shared,
                     &t,
                     "deadline_reminder",
                     &to,
@@ -377,7 +374,6 @@ impl Job for DeadlineEscalation {
                 );
                 notify(
                     c,
-                    &shared,
                     &t,
                     "deadline_escalated",
                     &to,

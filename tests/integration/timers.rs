@@ -2,18 +2,15 @@
 //! and holding replies, and a channel that is not configured. Time is a manual clock the
 //! tests move; every wait is for a state, never for a duration.
 
-#[path = "../../channels/email/tests/support/mod.rs"]
-mod mail_support;
-
 use std::sync::Arc;
 
+use crate::email::mail_support::SmtpSink;
 use baylanys::App;
 use baylanys::auth::Role;
 use baylanys::clock::{Clock, ManualClock};
 use baylanys_core::Language;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use diesel::prelude::*;
-use mail_support::SmtpSink;
 
 use crate::support::{Backend, TestApp, appeal, eventually, fresh_database, spawn, spawn_custom};
 
