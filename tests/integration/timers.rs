@@ -22,6 +22,7 @@ both_backends!(
     r8_a_transfer_to_an_unknown_queue_is_422_naming_the_field,
     queues_are_kept_through_the_api_and_the_cli,
     a_delivery_on_an_unconfigured_channel_fails_at_once_with_the_reason,
+    the_queue_values_tickets_carry_become_queues_on_migration,
 );
 
 /// Two instances on one database (one PostgreSQL, or one SQLite file), one clock, one
@@ -802,5 +803,65 @@ async fn a_delivery_on_an_unconfigured_channel_fails_at_once_with_the_reason(bac
         .await
         .expect("jobs");
     assert_eq!(attempts, [("failed".to_string(), 1)], "one try, no retries");
+    t.stop().await;
+}
+
+/// Applies the migrations before `2026-12-01-000004_queues_timers`.
+fn migrate_up_to_queues<B, C, S>(c: &mut C, source: fn() -> S)
+where
+    B: diesel::backend::Backend,
+    C: diesel_migrations::MigrationHarness<B>,
+    S: diesel::migration::MigrationSource<B>,
+{
+    loop {
+        let pending = c.pending_migrations(source()).expect("pending migrations");
+        let next = pending.first().expect("the queues migration is pending");
+        if next.name().to_string().starts_with("2026-12-01-000004") {
+            return;
+        }
+        c.run_next_migration(source()).expect("a migration applies");
+    }
+}
+
+async fn the_queue_values_tickets_carry_become_queues_on_migration(backend: Backend) {
+    use baylanys::db::{DbConn, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use diesel::connection::SimpleConnection;
+    let (url, dir) = fresh_database(backend);
+    let db = baylanys::db::Db::connect(&url, 1).expect("database");
+    let setup = tokio::task::spawn_blocking(move || -> Result<(), baylanys::db::DbError> {
+        let mut conn = db.get()?;
+        match &mut *conn {
+            DbConn::Sqlite(c) => migrate_up_to_queues(c, || SQLITE_MIGRATIONS),
+            DbConn::Pg(c) => migrate_up_to_queues(c, || POSTGRES_MIGRATIONS),
+        }
+        // Two tickets filed by hand in a free-text queue, one in the default.
+        conn.batch_execute(
+            "INSERT INTO contacts (id, kind, created_at, updated_at) \
+             VALUES ('c1', 'person', '2026-11-30 10:00:00', '2026-11-30 10:00:00');
+             INSERT INTO tickets (id, number, contact_id, channel, status, queue, subject, \
+             language, registered_at, effective_from, due_at, deadline, search_text, updated_at) VALUES \
+             ('t1', 'UCC-2026-900001', 'c1', 'email', 'new', 'legacy-ecp', 's', 'ru', \
+              '2026-11-30 10:00:00', '2026-11-30', '2026-12-02 13:30:00', '{}', 's', '2026-11-30 10:00:00'), \
+             ('t2', 'UCC-2026-900002', 'c1', 'email', 'new', 'general', 's', 'ru', \
+              '2026-11-30 10:00:00', '2026-11-30', '2026-12-02 13:30:00', '{}', 's', '2026-11-30 10:00:00');",
+        )?;
+        Ok(())
+    })
+    .await
+    .expect("setup thread");
+    setup.expect("an old database with tickets");
+    let t = crate::support::spawn_on(&url, dir, 0, Vec::new()).await;
+    let codes: Vec<String> = t
+        .app
+        .db
+        .run(|c| {
+            Ok(baylanys::queues::list(c)?
+                .into_iter()
+                .map(|q| q.code)
+                .collect())
+        })
+        .await
+        .expect("queues");
+    assert_eq!(codes, ["general", "legacy-ecp"]);
     t.stop().await;
 }
