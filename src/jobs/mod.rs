@@ -251,8 +251,8 @@ pub struct JobRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// Claims up to `limit` due jobs for `instance`. Pending jobs and running jobs whose
-/// lease expired (their instance died) are both due.
+/// Claims up to `limit` jobs due at `now` for `instance`. Pending jobs and running jobs
+/// whose lease expired (their instance died) are both due.
 pub fn claim(
     conn: &mut DbConn,
     instance: &str,
@@ -260,11 +260,14 @@ pub fn claim(
     now: chrono::DateTime<Utc>,
 ) -> Result<Vec<JobRow>, DbError> {
     let now = now.naive_utc();
-    let lease = now + Duration::seconds(LEASE_SECONDS);
+    // Leases measure how long an instance has been silent: elapsed real time, not the
+    // (possibly moved) clock that decides what is due.
+    let wall = Utc::now().naive_utc();
+    let lease = wall + Duration::seconds(LEASE_SECONDS);
     let due = jobs::run_at.le(now).and(
         jobs::status
             .eq("pending")
-            .or(jobs::status.eq("running").and(jobs::lease_until.lt(now))),
+            .or(jobs::status.eq("running").and(jobs::lease_until.lt(wall))),
     );
     let ids: Vec<String> = match conn {
         DbConn::Pg(c) => jobs::table
