@@ -91,6 +91,12 @@ pub enum Permission {
     SubmitRawMail,
     /// Set calendar days and confirm a year's movable days.
     ManageCalendar,
+    /// See the queues and their settings.
+    ReadQueues,
+    /// Add and change queues.
+    ManageQueues,
+    /// Set staff members' contact addresses.
+    ManageUsers,
 }
 
 impl Permission {
@@ -104,6 +110,9 @@ impl Permission {
             Permission::HandleQuarantine => "handle the quarantine",
             Permission::SubmitRawMail => "submit raw e-mail",
             Permission::ManageCalendar => "change the calendar",
+            Permission::ReadQueues => "read queues",
+            Permission::ManageQueues => "manage queues",
+            Permission::ManageUsers => "set staff contacts",
         }
     }
 }
@@ -120,6 +129,12 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     (Permission::HandleQuarantine, &[Operator, Supervisor, Admin]),
     (Permission::SubmitRawMail, &[Ingest, Admin]),
     (Permission::ManageCalendar, &[Admin]),
+    (
+        Permission::ReadQueues,
+        &[Operator, Supervisor, Admin, Quality, Informatization],
+    ),
+    (Permission::ManageQueues, &[Admin]),
+    (Permission::ManageUsers, &[Admin]),
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -221,6 +236,44 @@ pub fn create_token(
         ))
         .execute(conn)?;
     Ok(Some(token))
+}
+
+/// A staff e-mail address, checked as an address lettre can send to.
+pub fn check_email(email: &str) -> Result<String, String> {
+    let email = email.trim();
+    email
+        .parse::<lettre::Address>()
+        .map(|a| a.to_string())
+        .map_err(|e| format!("`{email}` is not an e-mail address ({e})"))
+}
+
+/// Sets where a user's staff notices go; `Some(None)` clears a field, `None` keeps it.
+/// Returns false when there is no such user.
+pub fn set_contact(
+    conn: &mut DbConn,
+    login: &str,
+    email: Option<Option<&str>>,
+    telegram_chat_id: Option<Option<&str>>,
+) -> Result<bool, DbError> {
+    let found: Option<String> = users::table
+        .filter(users::login.eq(login))
+        .select(users::id)
+        .first(conn)
+        .optional()?;
+    let Some(id) = found else {
+        return Ok(false);
+    };
+    if let Some(e) = email {
+        diesel::update(users::table.find(&id))
+            .set(users::email.eq(e))
+            .execute(conn)?;
+    }
+    if let Some(t) = telegram_chat_id {
+        diesel::update(users::table.find(&id))
+            .set(users::telegram_chat_id.eq(t))
+            .execute(conn)?;
+    }
+    Ok(true)
 }
 
 pub fn user_by_token(conn: &mut DbConn, token: &str) -> Result<Option<User>, DbError> {

@@ -36,6 +36,9 @@ pub struct FileConfig {
     pub sqlite_synchronous: Option<String>,
     pub follow_ups_per_sender_per_hour: Option<u32>,
     pub trusted_authserv_id: Option<String>,
+    pub reminders_enabled: Option<bool>,
+    pub reminder_hours: Option<u32>,
+    pub staff_language: Option<String>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -126,6 +129,19 @@ pub struct ConfigArgs {
     /// DMARC there never joins an existing ticket [default: none, no verdict is read].
     #[arg(long, env = "BAYLANYS_TRUSTED_AUTHSERV_ID")]
     pub trusted_authserv_id: Option<String>,
+    /// R5 reminders before the due instant, for queues that do not say otherwise [default: true].
+    #[arg(long, env = "BAYLANYS_REMINDERS_ENABLED")]
+    pub reminders_enabled: Option<bool>,
+    /// How many working hours before the due instant the reminder goes [default: 4].
+    #[arg(
+        id = "default_reminder_hours",
+        long = "default-reminder-hours",
+        env = "BAYLANYS_REMINDER_HOURS"
+    )]
+    pub reminder_hours: Option<u32>,
+    /// Language of staff notices (reminders, escalations, digests): kk, ru or en [default: ru].
+    #[arg(long, env = "BAYLANYS_STAFF_LANGUAGE")]
+    pub staff_language: Option<String>,
 }
 
 /// The resolved configuration the application runs with.
@@ -160,6 +176,9 @@ pub struct Config {
     /// Whether a missing SQLite database may be created (serve and migrate); one-shot
     /// commands refuse, so a mistyped path never becomes a second, empty database.
     pub create_database: bool,
+    pub reminders_enabled: bool,
+    pub reminder_hours: u32,
+    pub staff_language: baylanys_core::Language,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +261,22 @@ impl Config {
                 ConfigError::Invalid("trusted_proxies", format!("`{p}` is not an IP address"))
             })?);
         }
+        let reminder_hours = a.reminder_hours.or(f.reminder_hours).unwrap_or(4);
+        if !(1..=crate::queues::MAX_REMINDER_HOURS).contains(&reminder_hours) {
+            return Err(ConfigError::Invalid(
+                "reminder_hours",
+                format!(
+                    "`{reminder_hours}` must be 1-{} working hours",
+                    crate::queues::MAX_REMINDER_HOURS
+                ),
+            ));
+        }
+        let staff_language = match a.staff_language.or(f.staff_language).as_deref() {
+            None => baylanys_core::Language::Ru,
+            Some(l) => l.trim().parse().map_err(|_| {
+                ConfigError::Invalid("staff_language", format!("`{l}` must be kk, ru or en"))
+            })?,
+        };
         Ok(Config {
             trusted_proxies,
             database_url: a
@@ -317,6 +352,9 @@ impl Config {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty()),
             create_database: true,
+            reminders_enabled: a.reminders_enabled.or(f.reminders_enabled).unwrap_or(true),
+            reminder_hours,
+            staff_language,
         })
     }
 }

@@ -6,11 +6,13 @@
 pub mod auth;
 pub mod calendar;
 pub mod channels;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod jobs;
 pub mod mail;
 pub mod quarantine;
+pub mod queues;
 pub mod telegram;
 pub mod templates;
 pub mod tickets;
@@ -46,6 +48,8 @@ pub struct App {
     pub rate_limiter: web::ratelimit::RateLimiter,
     /// Cancelled on shutdown: background work (jobs, polling, the mailbox) stops.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The time for job claims and timers (tests inject a manual clock).
+    pub clock: Arc<dyn clock::Clock>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +93,15 @@ impl App {
             telegram: OnceLock::new(),
             metrics: web::metrics::Metrics::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            clock: Arc::new(clock::SystemClock),
         }))
+    }
+
+    /// Replaces the clock; only before the application is shared.
+    pub fn with_clock(mut self: Arc<Self>, clock: Arc<dyn clock::Clock>) -> Arc<Self> {
+        let app = Arc::get_mut(&mut self).expect("the clock is set before the app is shared");
+        app.clock = clock;
+        self
     }
 
     /// Adds an outgoing channel; only before the application is shared.
@@ -197,7 +209,8 @@ impl Running {
     }
 }
 
-/// Binds the listener, starts the HTTP server, the job worker and the calendar refresher.
+/// Binds the listener, starts the HTTP server, the job worker, the timers and the
+/// calendar refresher.
 /// The returned future resolves when the server stops.
 pub fn serve(
     app: Arc<App>,
@@ -211,6 +224,7 @@ pub fn serve(
     let handle = server.handle();
     let _ = app.registrar();
     tokio::spawn(jobs::worker::run(app.clone()));
+    tokio::spawn(jobs::timers::run(app.clone()));
     let refresher = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

@@ -1,4 +1,4 @@
-//! The `baylanys` command: serve, migrate, ingest-email, calendar, user, token.
+//! The `baylanys` command: serve, migrate, ingest-email, calendar, queue, user, token.
 
 use std::process::ExitCode;
 
@@ -42,6 +42,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Queues (operator groups): names, supervisors, deadline reminders.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
     },
     /// Manage API tokens.
     Token {
@@ -118,6 +123,163 @@ enum CalendarCommand {
 }
 
 #[derive(Subcommand)]
+enum QueueCommand {
+    /// Add a queue.
+    Add {
+        /// Lower-case code tickets carry, e.g. `ict`.
+        #[arg(long)]
+        code: String,
+        #[command(flatten)]
+        fields: QueueFields,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List the queues.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Change a queue; only the options given change.
+    Set {
+        code: String,
+        #[command(flatten)]
+        fields: QueueFields,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Args)]
+struct QueueFields {
+    /// The name in Kazakh.
+    #[arg(long)]
+    name_kk: Option<String>,
+    /// The name in Russian.
+    #[arg(long)]
+    name_ru: Option<String>,
+    /// Supervisors' logins, comma-separated (replaces the list; "" clears it).
+    #[arg(long)]
+    supervisors: Option<String>,
+    /// R5 reminders before the due instant: on or off.
+    #[arg(long)]
+    reminders: Option<String>,
+    /// Working hours before the due instant the reminder goes [default: the server's, 4].
+    #[arg(long)]
+    reminder_hours: Option<u32>,
+}
+
+impl QueueFields {
+    fn input(self, code: Option<String>) -> Result<baylanys::queues::QueueInput, AnyError> {
+        let reminders_enabled = match self.reminders.as_deref().map(str::trim) {
+            None => None,
+            Some("on") | Some("true") | Some("yes") => Some(true),
+            Some("off") | Some("false") | Some("no") => Some(false),
+            Some(other) => return Err(format!("--reminders `{other}`: give on or off").into()),
+        };
+        if let Some(h) = self.reminder_hours
+            && !(1..=baylanys::queues::MAX_REMINDER_HOURS).contains(&h)
+        {
+            return Err(format!(
+                "--reminder-hours {h}: give 1-{} working hours",
+                baylanys::queues::MAX_REMINDER_HOURS
+            )
+            .into());
+        }
+        Ok(baylanys::queues::QueueInput {
+            code,
+            name_kk: self.name_kk,
+            name_ru: self.name_ru,
+            supervisors: self.supervisors.map(|s| {
+                s.split(',')
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            }),
+            reminders_enabled,
+            reminder_hours: self.reminder_hours,
+        })
+    }
+}
+
+fn queue_error(e: baylanys::queues::QueueError) -> AnyError {
+    match e {
+        baylanys::queues::QueueError::Invalid(list) => list
+            .into_iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+            .into(),
+        other => other.to_string().into(),
+    }
+}
+
+fn print_queue(q: &baylanys::queues::Queue) {
+    println!(
+        "{}\t{} / {}\tsupervisors: {}\treminders: {}",
+        q.code,
+        q.name_kk,
+        q.name_ru,
+        if q.supervisors.is_empty() {
+            "-".to_string()
+        } else {
+            q.supervisors.join(",")
+        },
+        match (q.reminders_enabled, q.reminder_hours) {
+            (false, _) => "off".to_string(),
+            (true, Some(h)) => format!("on, {h} working hours before"),
+            (true, None) => "on, server default".to_string(),
+        }
+    );
+}
+
+async fn queue(cmd: QueueCommand) -> Result<ExitCode, AnyError> {
+    match cmd {
+        QueueCommand::Add {
+            code,
+            fields,
+            config,
+        } => {
+            let input = fields.input(Some(code))?;
+            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let q = app
+                .db
+                .write(move |c| Ok(baylanys::queues::create(c, &input)))
+                .await?
+                .map_err(queue_error)?;
+            print_queue(&q);
+        }
+        QueueCommand::Set {
+            code,
+            fields,
+            config,
+        } => {
+            let input = fields.input(None)?;
+            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let q = app
+                .db
+                .write(move |c| Ok(baylanys::queues::update(c, &code, &input)))
+                .await?
+                .map_err(queue_error)?;
+            print_queue(&q);
+        }
+        QueueCommand::List { json, config } => {
+            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let list = app.db.run(baylanys::queues::list).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for q in &list {
+                    print_queue(q);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
 enum UserCommand {
     /// Add a user; the password is read from BAYLANYS_PASSWORD when set.
     Add(UserAdd),
@@ -133,6 +295,9 @@ struct UserAdd {
     /// Full name shown to colleagues [default: the login].
     #[arg(long)]
     name: Option<String>,
+    /// Where staff notices (deadline reminders, escalations, digests) go.
+    #[arg(long)]
+    email: Option<String>,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -223,6 +388,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
+        Command::Queue { command } => queue(command).await,
         Command::IngestEmail { config } => Ok(ingest_email(config).await),
         Command::Telegram {
             command: TelegramCommand::SetWebhook { url, config },
@@ -231,6 +397,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             command: UserCommand::Add(a),
         } => {
             let role = baylanys::auth::Role::parse(&a.role)?;
+            let email = a
+                .email
+                .as_deref()
+                .map(baylanys::auth::check_email)
+                .transpose()
+                .map_err(|e| format!("--email: {e}"))?;
             let app = baylanys::App::build(existing(Config::load(&a.config)?)).await?;
             let password = std::env::var("BAYLANYS_PASSWORD")
                 .ok()
@@ -240,7 +412,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let user = app
                 .db
                 .write(move |c| {
-                    baylanys::auth::add_user(c, &login, &name, role, password.as_deref())
+                    let user =
+                        baylanys::auth::add_user(c, &login, &name, role, password.as_deref())?;
+                    if let Some(e) = &email {
+                        baylanys::auth::set_contact(c, &login, Some(Some(e)), None)?;
+                    }
+                    Ok(user)
                 })
                 .await
                 .map_err(|e| {

@@ -237,6 +237,22 @@ impl Templates {
         self.message("rating", language, context! { number })
     }
 
+    /// An internal notice to staff (`staff/<kind>/<lang>/{subject,body}.txt.j2`); staff
+    /// read Kazakh, Russian or English, as configured.
+    pub fn staff_notice(
+        &self,
+        kind: &str,
+        language: Language,
+        ctx: Value,
+    ) -> Result<Rendered, TemplateError> {
+        let l = language.as_str();
+        Ok(Rendered {
+            subject: Some(self.render(&format!("staff/{kind}/{l}/subject.txt.j2"), &ctx)?),
+            text: self.render(&format!("staff/{kind}/{l}/body.txt.j2"), &ctx)?,
+            html: None,
+        })
+    }
+
     /// A web page in the visitor's language; `t` in the template holds the UI strings.
     pub fn page(
         &self,
@@ -403,6 +419,30 @@ mod tests {
                 .kk
                 .contains("UCC-2026-000001")
         );
+    }
+
+    #[test]
+    fn staff_notices_render_in_kazakh_russian_and_english() {
+        let t = Templates::new();
+        for l in [Language::Kk, Language::Ru, Language::En] {
+            for kind in ["reminder", "escalation"] {
+                let r = t.staff_notice(
+                    kind,
+                    l,
+                    context! { number => "UCC-2026-000001", subject => "S", queue => "general", due => "03.12.2026 18:30", hours => 4, assignee => "aliya" },
+                )
+                .expect("renders");
+                assert!(r.text.contains("UCC-2026-000001"), "{kind} {l}: {}", r.text);
+                assert!(r.subject.unwrap_or_default().contains("UCC-2026-000001"));
+            }
+            let tickets = vec![
+                context! { number => "UCC-2026-000007", queue => "general", due => "x", subject => "S" },
+            ];
+            let r = t
+                .staff_notice("digest", l, context! { date => "04.12.2026", tickets })
+                .expect("renders");
+            assert!(r.text.contains("UCC-2026-000007"), "digest {l}: {}", r.text);
+        }
     }
 
     #[test]

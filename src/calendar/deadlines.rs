@@ -64,6 +64,43 @@ fn almaty_to_utc(local: NaiveDateTime) -> DateTime<Utc> {
 }
 
 impl Calendar {
+    /// The instant `n` working hours before `at`, counting only the working hours of
+    /// working days (R5 reminders: "4 working hours before the due instant"). Time
+    /// outside working hours does not count; `n == 0` is `at` itself.
+    pub fn working_hours_before(
+        &self,
+        at: DateTime<Utc>,
+        n: u32,
+        hours: &WorkingHours,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        if n == 0 {
+            return Ok(at);
+        }
+        let mut left = TimeDelta::hours(i64::from(n));
+        let mut cursor = almaty_local(at);
+        // A year of days without a single working hour is a broken calendar, not a case.
+        for _ in 0..=366 {
+            let day = cursor.date();
+            if self.is_working_day(day) {
+                let start = day.and_time(hours.start);
+                let top = cursor.min(day.and_time(hours.end));
+                if top > start {
+                    if top - start >= left {
+                        return Ok(almaty_to_utc(top - left));
+                    }
+                    left -= top - start;
+                }
+            }
+            let Some(previous) = day.pred_opt() else {
+                break;
+            };
+            cursor = previous.and_time(hours.end);
+        }
+        Err(CalendarError::OutOfRange {
+            date: almaty_local(at).date(),
+        })
+    }
+
     /// Fast path of a working-day rule: due at the end of working hours on the `n`-th working day after the
     /// effective date, which is the registration date if that is a working day and `at` is before the end of
     /// working hours, else the next working day. `n == 0` means the end of the effective date.
@@ -441,4 +478,52 @@ pub fn outage_notice_due(start: DateTime<Utc>) -> Result<Deadline, CalendarError
         explanation,
         warnings: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod working_hours_before_tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid test time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn r5_reminder_goes_back_over_working_hours_only() {
+        let cal = Calendar::builtin();
+        let hours = WorkingHours::default();
+        // (due instant, working hours back, expected), Almaty time; 09:00-18:30.
+        let cases = [
+            // Same day, well inside working hours.
+            ("2025-03-12T18:30:00+05:00", 4, "2025-03-12T14:30:00+05:00"),
+            // Exactly the whole morning: lands on the start of the day.
+            ("2025-03-12T13:00:00+05:00", 4, "2025-03-12T09:00:00+05:00"),
+            // One minute more crosses to the previous working day's end.
+            ("2025-03-12T12:59:00+05:00", 4, "2025-03-11T18:29:00+05:00"),
+            // Due at the very start of a day: all four hours are the day before.
+            ("2025-03-12T09:00:00+05:00", 4, "2025-03-11T14:30:00+05:00"),
+            // Due after hours counts from the close.
+            ("2025-03-12T21:00:00+05:00", 4, "2025-03-12T14:30:00+05:00"),
+            // Monday morning: back over the weekend to Friday.
+            ("2025-03-03T10:00:00+05:00", 4, "2025-02-28T15:30:00+05:00"),
+            // Tuesday 11.03.2025 after the day off on Monday 10.03 (8 March on a Saturday).
+            ("2025-03-11T10:00:00+05:00", 4, "2025-03-07T15:30:00+05:00"),
+            // Sunday 05.01.2025 was a working day by decree (Friday 03.01 off instead).
+            ("2025-01-06T09:30:00+05:00", 1, "2025-01-05T18:00:00+05:00"),
+            // Back over the new year holidays to Tuesday 31.12.2024.
+            ("2025-01-05T09:30:00+05:00", 1, "2024-12-31T18:00:00+05:00"),
+            // More than a working day (9.5 h) back.
+            ("2025-03-13T18:30:00+05:00", 12, "2025-03-12T16:00:00+05:00"),
+            // Zero hours is the instant itself, even outside working hours.
+            ("2025-03-08T03:00:00+05:00", 0, "2025-03-08T03:00:00+05:00"),
+        ];
+        for (due, n, want) in cases {
+            let got = cal
+                .working_hours_before(t(due), n, &hours)
+                .expect("in range");
+            assert_eq!(got, t(want), "{n} working hours before {due}");
+        }
+    }
 }

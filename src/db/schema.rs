@@ -25,6 +25,8 @@ diesel::table! {
         password_hash -> Nullable<Text>,
         active -> Integer,
         created_at -> Timestamp,
+        email -> Nullable<Text>,
+        telegram_chat_id -> Nullable<Text>,
     }
 }
 
@@ -198,6 +200,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    queues (code) {
+        code -> Text,
+        name_kk -> Text,
+        name_ru -> Text,
+        supervisors -> Text,
+        reminders_enabled -> Integer,
+        reminder_hours -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_notices (id) {
+        id -> Text,
+        kind -> Text,
+        ticket_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        address -> Text,
+        subject -> Text,
+        body_text -> Text,
+        delivery_status -> Text,
+        delivery_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(tickets -> contacts (contact_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
@@ -220,4 +251,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     channel_state,
     telegram_updates,
     idempotency_keys,
+    queues,
+    staff_notices,
 );

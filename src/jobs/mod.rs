@@ -2,17 +2,173 @@
 //! state change that implies them; workers claim due rows under an expiring lease
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so N instances run each job once, and
 //! failures retry with exponential backoff, staying visible with their last error.
+//!
+//! Each kind of job is a type implementing [`Job`] (the shape of crates.io's worker: a
+//! name, an optional dedupe key, a typed serde payload, `run`); the worker dispatches
+//! through a [`Registry`] of those types.
 
+pub mod deadlines;
+pub mod staff;
+pub mod timers;
 pub mod worker;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use crate::App;
 use crate::db::schema::jobs;
 use crate::db::{DbConn, DbError, new_id};
 
-pub const DELIVER: &str = "deliver";
+pub const DELIVER: &str = worker::Deliver::NAME;
+
+/// Why a run failed and whether to try again.
+pub type Failure = (String, Retry);
+
+/// What a job runs with: the application and its own row (attempts, id).
+pub struct JobContext {
+    pub app: Arc<App>,
+    pub row: JobRow,
+}
+
+/// One kind of job: its payload is the type itself, stored as JSON.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The `kind` column; never rename one that rows may still carry.
+    const NAME: &'static str;
+    /// A job whose key is already in the table is not added again.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
+    fn ticket_id(&self) -> Option<&str> {
+        None
+    }
+    fn max_attempts(&self) -> i32 {
+        DEFAULT_MAX_ATTEMPTS
+    }
+    fn run(self, ctx: JobContext) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// Called in the transaction that records a failure (`gave_up`: no more tries).
+    fn failed(
+        &self,
+        _conn: &mut DbConn,
+        _row: &JobRow,
+        _gave_up: bool,
+        _error: &str,
+    ) -> Result<(), DbError> {
+        Ok(())
+    }
+}
+
+type RunFn =
+    fn(Arc<App>, JobRow) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+type FailedFn = fn(&mut DbConn, &JobRow, bool, &str) -> Result<(), DbError>;
+
+/// The job types this server runs, by name.
+#[derive(Default)]
+pub struct Registry {
+    entries: HashMap<&'static str, (RunFn, FailedFn)>,
+}
+
+impl Registry {
+    pub fn register<J: Job>(mut self) -> Registry {
+        self.entries
+            .insert(J::NAME, (run_erased::<J>, failed_erased::<J>));
+        self
+    }
+
+    /// Every job type of Baylanys.
+    pub fn standard() -> Registry {
+        Registry::default()
+            .register::<worker::Deliver>()
+            .register::<staff::StaffMail>()
+            .register::<deadlines::DeadlineSweep>()
+            .register::<deadlines::DeadlineReminder>()
+            .register::<deadlines::DeadlineEscalation>()
+            .register::<deadlines::OverdueDigest>()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.entries.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    pub async fn run(&self, app: Arc<App>, row: JobRow) -> Result<(), Failure> {
+        match self.entries.get(row.kind.as_str()) {
+            Some((run, _)) => run(app, row).await,
+            None => Err((format!("unknown job kind `{}`", row.kind), Retry::Never)),
+        }
+    }
+
+    pub fn failed(
+        &self,
+        conn: &mut DbConn,
+        row: &JobRow,
+        gave_up: bool,
+        error: &str,
+    ) -> Result<(), DbError> {
+        match self.entries.get(row.kind.as_str()) {
+            Some((_, failed)) => failed(conn, row, gave_up, error),
+            None => Ok(()),
+        }
+    }
+}
+
+fn run_erased<J: Job>(
+    app: Arc<App>,
+    row: JobRow,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>> {
+    Box::pin(async move {
+        let job: J = serde_json::from_str(&row.payload).map_err(|e| {
+            (
+                format!("the payload of a `{}` job is not valid: {e}", J::NAME),
+                Retry::Never,
+            )
+        })?;
+        job.run(JobContext { app, row }).await
+    })
+}
+
+fn failed_erased<J: Job>(
+    conn: &mut DbConn,
+    row: &JobRow,
+    gave_up: bool,
+    error: &str,
+) -> Result<(), DbError> {
+    match serde_json::from_str::<J>(&row.payload) {
+        Ok(job) => job.failed(conn, row, gave_up, error),
+        // A payload that does not parse has nothing to mark.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Adds a typed job (at `run_at`, or now); returns its id, or the id of the job that
+/// already holds its dedupe key.
+pub fn enqueue_job<J: Job>(
+    conn: &mut DbConn,
+    job: &J,
+    run_at: Option<NaiveDateTime>,
+) -> Result<String, DbError> {
+    let payload =
+        serde_json::to_value(job).map_err(|e| DbError::Unavailable(format!("job payload: {e}")))?;
+    let key = job.dedupe_key();
+    enqueue(
+        conn,
+        NewJob {
+            kind: J::NAME,
+            payload,
+            ticket_id: job.ticket_id(),
+            dedupe_key: key.as_deref(),
+            run_at,
+            max_attempts: Some(job.max_attempts()),
+        },
+    )
+}
 
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
 /// How long a claimed job is ours before another instance may take it over.
@@ -29,19 +185,36 @@ pub struct NewJob<'a> {
 }
 
 /// Adds a job; returns its id, or the id of the job that already holds the dedupe key.
+/// Keyed jobs are inserted-or-skipped, so instances racing for one tick add it once.
 pub fn enqueue(conn: &mut DbConn, job: NewJob<'_>) -> Result<String, DbError> {
-    if let Some(key) = job.dedupe_key {
-        let existing: Option<String> = jobs::table
-            .filter(jobs::dedupe_key.eq(key))
-            .select(jobs::id)
-            .first(conn)
-            .optional()?;
-        if let Some(id) = existing {
-            return Ok(id);
-        }
-    }
     let id = new_id();
     let now = crate::db::now();
+    if let Some(key) = job.dedupe_key {
+        let added = diesel::sql_query(
+            "INSERT INTO jobs (id, kind, payload, ticket_id, status, run_at, attempts, \
+             max_attempts, dedupe_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6, $7, $8, $9) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind::<Text, _>(&id)
+        .bind::<Text, _>(job.kind)
+        .bind::<Text, _>(job.payload.to_string())
+        .bind::<Nullable<Text>, _>(job.ticket_id)
+        .bind::<Timestamp, _>(job.run_at.unwrap_or(now))
+        .bind::<Integer, _>(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))
+        .bind::<Text, _>(key)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .execute(conn)?;
+        // SQLite numbers `$N` parameters in order of appearance, so one text fits both.
+        if added == 1 {
+            return Ok(id);
+        }
+        return Ok(jobs::table
+            .filter(jobs::dedupe_key.eq(key))
+            .select(jobs::id)
+            .first(conn)?);
+    }
     diesel::insert_into(jobs::table)
         .values((
             jobs::id.eq(&id),
@@ -61,7 +234,7 @@ pub fn enqueue(conn: &mut DbConn, job: NewJob<'_>) -> Result<String, DbError> {
 }
 
 #[derive(Debug, Clone, Queryable, Serialize)]
-pub struct Job {
+pub struct JobRow {
     pub id: String,
     pub kind: String,
     pub payload: String,
@@ -78,15 +251,23 @@ pub struct Job {
     pub updated_at: NaiveDateTime,
 }
 
-/// Claims up to `limit` due jobs for `instance`. Pending jobs and running jobs whose
-/// lease expired (their instance died) are both due.
-pub fn claim(conn: &mut DbConn, instance: &str, limit: i64) -> Result<Vec<Job>, DbError> {
-    let now = Utc::now().naive_utc();
-    let lease = now + Duration::seconds(LEASE_SECONDS);
+/// Claims up to `limit` jobs due at `now` for `instance`. Pending jobs and running jobs
+/// whose lease expired (their instance died) are both due.
+pub fn claim(
+    conn: &mut DbConn,
+    instance: &str,
+    limit: i64,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<JobRow>, DbError> {
+    let now = now.naive_utc();
+    // Leases measure how long an instance has been silent: elapsed real time, not the
+    // (possibly moved) clock that decides what is due.
+    let wall = Utc::now().naive_utc();
+    let lease = wall + Duration::seconds(LEASE_SECONDS);
     let due = jobs::run_at.le(now).and(
         jobs::status
             .eq("pending")
-            .or(jobs::status.eq("running").and(jobs::lease_until.lt(now))),
+            .or(jobs::status.eq("running").and(jobs::lease_until.lt(wall))),
     );
     let ids: Vec<String> = match conn {
         DbConn::Pg(c) => jobs::table
@@ -147,8 +328,14 @@ pub fn backoff(attempts: i32) -> Duration {
 
 /// Records a failure. Returns true when the job was given up (the caller marks what it
 /// was delivering as failed).
-pub fn fail(conn: &mut DbConn, job: &Job, error: &str, retry: Retry) -> Result<bool, DbError> {
-    let now = Utc::now().naive_utc();
+pub fn fail(
+    conn: &mut DbConn,
+    job: &JobRow,
+    error: &str,
+    retry: Retry,
+    now: chrono::DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let now = now.naive_utc();
     let give_up = retry == Retry::Never || job.attempts >= job.max_attempts;
     let run_at = match retry {
         Retry::After(Some(d)) => now + Duration::from_std(d).unwrap_or(Duration::seconds(60)),

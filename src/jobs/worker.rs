@@ -5,27 +5,34 @@ use std::time::Duration;
 
 use baylanys_core::{Attachment, Channel, OutboundKind, OutboundMessage, SendError};
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::db::schema::{attachments, messages, tickets};
 use crate::db::{Blob, DbError};
-use crate::jobs::{self, Job, Retry};
+use crate::jobs::{self, Failure, Job, JobContext, JobRow, Registry, Retry};
 
-/// Runs until shutdown: wakes on new work or once a second. A job claimed when shutdown
-/// comes is finished; one not yet claimed waits for the next start (or another instance).
+/// Runs until shutdown: wakes on new work, when the clock is moved, or once a second. A
+/// job claimed when shutdown comes is finished; one not yet claimed waits for the next
+/// start (or another instance).
 pub async fn run(app: Arc<App>) {
+    let registry = Arc::new(Registry::standard());
     let instance = app.config.instance_id.clone();
     while !app.shutdown.is_cancelled() {
         let claimed = {
             let instance = instance.clone();
-            app.db.write(move |c| jobs::claim(c, &instance, 32)).await
+            let now = app.clock.now();
+            app.db
+                .write(move |c| jobs::claim(c, &instance, 32, now))
+                .await
         };
         match claimed {
             Ok(batch) if !batch.is_empty() => {
                 let runs = batch.into_iter().map(|job| {
                     let app = app.clone();
                     let instance = instance.clone();
-                    async move { run_one(&app, &instance, job).await }
+                    let registry = registry.clone();
+                    async move { run_one(&app, &registry, &instance, job).await }
                 });
                 futures_util::future::join_all(runs).await;
                 continue;
@@ -33,19 +40,23 @@ pub async fn run(app: Arc<App>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
         }
+        let moved = async {
+            match app.clock.moved() {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = app.shutdown.cancelled() => {}
             _ = app.jobs_wakeup.notified() => {}
+            _ = moved => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }
 
-async fn run_one(app: &Arc<App>, instance: &str, job: Job) {
-    let outcome = match job.kind.as_str() {
-        jobs::DELIVER => deliver(app, &job).await,
-        other => Err((format!("unknown job kind `{other}`"), Retry::Never)),
-    };
+async fn run_one(app: &Arc<App>, registry: &Arc<Registry>, instance: &str, job: JobRow) {
+    let outcome = registry.run(app.clone(), job.clone()).await;
     let instance = instance.to_string();
     let result = match outcome {
         Ok(()) => {
@@ -55,18 +66,12 @@ async fn run_one(app: &Arc<App>, instance: &str, job: Job) {
         }
         Err((error, retry)) => {
             tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed");
+            let registry = registry.clone();
+            let now = app.clock.now();
             app.db
                 .write(move |c| {
-                    let gave_up = jobs::fail(c, &job, &error, retry)?;
-                    if job.kind == jobs::DELIVER {
-                        mark_delivery(
-                            c,
-                            &job,
-                            if gave_up { "failed" } else { "retrying" },
-                            Some(&error),
-                        )?;
-                    }
-                    Ok(())
+                    let gave_up = jobs::fail(c, &job, &error, retry, now)?;
+                    registry.failed(c, &job, gave_up, &error)
                 })
                 .await
         }
@@ -76,29 +81,56 @@ async fn run_one(app: &Arc<App>, instance: &str, job: Job) {
     }
 }
 
-fn message_id_of(job: &Job) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(&job.payload)
-        .ok()?
-        .get("message_id")?
-        .as_str()
-        .map(str::to_string)
+/// Sends one queued outgoing message (a row of `messages`) through its channel's adapter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deliver {
+    pub message_id: String,
+    /// Carried in the row, not in the payload (the payload stays `{"message_id"}`).
+    #[serde(skip)]
+    pub ticket_id: Option<String>,
+}
+
+impl Job for Deliver {
+    const NAME: &'static str = "deliver";
+
+    fn ticket_id(&self) -> Option<&str> {
+        self.ticket_id.as_deref()
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), Failure> {
+        deliver(&ctx.app, &ctx.row, self.message_id).await
+    }
+
+    fn failed(
+        &self,
+        conn: &mut crate::db::DbConn,
+        row: &JobRow,
+        gave_up: bool,
+        error: &str,
+    ) -> Result<(), DbError> {
+        mark_delivery(
+            conn,
+            row,
+            &self.message_id,
+            if gave_up { "failed" } else { "retrying" },
+            Some(error),
+        )
+    }
 }
 
 fn mark_delivery(
     c: &mut crate::db::DbConn,
-    job: &Job,
+    job: &JobRow,
+    mid: &str,
     status: &str,
     error: Option<&str>,
 ) -> Result<(), DbError> {
-    let Some(mid) = message_id_of(job) else {
-        return Ok(());
-    };
     let now = crate::db::now();
     // A bounce can mark the message failed before the worker records the SMTP accept:
     // the bounce has the last word.
     let changed = diesel::update(
         messages::table
-            .find(&mid)
+            .find(mid)
             .filter(messages::delivery_status.ne("failed")),
     )
     .set((
@@ -126,15 +158,18 @@ fn mark_delivery(
     Ok(())
 }
 
-type Failure = (String, Retry);
+/// Why a message cannot go out on this server at all: retrying would not help.
+pub fn unconfigured(channel: Channel) -> String {
+    format!(
+        "no {channel} channel is configured on this server: configure it (e.g. BAYLANYS_SMTP_URL, BAYLANYS_TELEGRAM_TOKEN) and resend"
+    )
+}
 
-/// Sends one queued outgoing message through its channel's adapter.
-async fn deliver(app: &Arc<App>, job: &Job) -> Result<(), Failure> {
-    let mid = message_id_of(job)
-        .ok_or_else(|| ("payload has no message_id".to_string(), Retry::Never))?;
+async fn deliver(app: &Arc<App>, job: &JobRow, mid: String) -> Result<(), Failure> {
+    let id = mid.clone();
     let loaded = app
         .db
-        .run(move |c| load_outbound(c, &mid))
+        .run(move |c| load_outbound(c, &id))
         .await
         .map_err(|e| (e.to_string(), Retry::After(None)))?;
     let Some(out) = loaded else {
@@ -144,16 +179,14 @@ async fn deliver(app: &Arc<App>, job: &Job) -> Result<(), Failure> {
         ));
     };
     let Some(adapter) = app.adapters.get(&out.channel) else {
-        return Err((
-            format!("no {} channel is configured on this server", out.channel),
-            Retry::After(None),
-        ));
+        // The channel is missing from this server's configuration: fail now, visibly.
+        return Err((unconfigured(out.channel), Retry::Never));
     };
     match adapter.send(&out).await {
         Ok(_receipt) => {
             let job = job.clone();
             app.db
-                .write(move |c| mark_delivery(c, &job, "sent", None))
+                .write(move |c| mark_delivery(c, &job, &mid, "sent", None))
                 .await
                 .map_err(|e| (e.to_string(), Retry::After(None)))?;
             Ok(())

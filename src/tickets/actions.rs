@@ -121,6 +121,9 @@ pub struct ReplyInput {
     pub text: String,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// A final reply answers the ticket (R5); a holding one ("we have asked the agency")
+    /// is delivered and recorded but leaves it unanswered.
+    pub final_reply: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -173,30 +176,37 @@ pub fn reply(
         )));
     }
     let now = crate::db::now();
+    let status = if input.final_reply {
+        Status::Answered.as_str()
+    } else if t.status == Status::New.as_str() {
+        // Someone is working on it; it is not answered.
+        Status::Open.as_str()
+    } else {
+        t.status.as_str()
+    };
     diesel::update(tickets::table.find(&t.id))
-        .set((
-            tickets::status.eq(Status::Answered.as_str()),
-            tickets::updated_at.eq(now),
-        ))
+        .set((tickets::status.eq(status), tickets::updated_at.eq(now)))
         .execute(conn)?;
-    diesel::update(
-        tickets::table
-            .find(&t.id)
-            .filter(tickets::answered_at.is_null()),
-    )
-    .set(tickets::answered_at.eq(now))
-    .execute(conn)?;
+    if input.final_reply {
+        diesel::update(
+            tickets::table
+                .find(&t.id)
+                .filter(tickets::answered_at.is_null()),
+        )
+        .set(tickets::answered_at.eq(now))
+        .execute(conn)?;
+    }
     event(
         conn,
         &t.id,
         &author.login,
         "replied",
-        serde_json::json!({"message_ids": ids}),
+        serde_json::json!({"message_ids": ids, "final": input.final_reply}),
     )?;
     Ok(ReplyQueued {
         number: t.number,
         message_ids: ids,
-        status: Status::Answered.as_str().into(),
+        status: status.into(),
     })
 }
 
@@ -258,6 +268,14 @@ pub fn transfer(
         ));
     }
     let t = load_target(conn, number)?;
+    if !crate::queues::exists(conn, queue)? {
+        return Err(ActionError::invalid(
+            "queue",
+            format!(
+                "no queue `{queue}`: see GET /api/v1/queues, or ask an administrator to add it"
+            ),
+        ));
+    }
     let from: String = tickets::table
         .find(&t.id)
         .select(tickets::queue)

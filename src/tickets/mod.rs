@@ -4,6 +4,7 @@
 //! ([`outbound`]), their files ([`attachments`]) and their audit log ([`audit`]).
 
 pub mod actions;
+pub mod answered;
 pub mod attachments;
 pub mod audit;
 pub mod contacts;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::{DeliveryState, Direction, MessageKind, Rendered};
 use crate::db::schema::messages;
 use crate::db::{DbConn, DbError, new_id};
-use crate::jobs::{self, NewJob};
+use crate::jobs;
 
 /// The domain of our Message-IDs, taken from the sender address.
 pub fn mail_domain(mail_from: &str) -> &str {
@@ -58,18 +58,12 @@ pub fn queue_outbound(
         ))
         .execute(conn)?;
     if channel != Channel::WebForm {
-        jobs::enqueue(
-            conn,
-            NewJob {
-                kind: jobs::DELIVER,
-                payload: serde_json::json!({ "message_id": id }),
-                ticket_id: Some(ticket_id),
-                // The message id is fresh: nothing to deduplicate against.
-                dedupe_key: None,
-                run_at: None,
-                max_attempts: None,
-            },
-        )?;
+        // The message id is fresh: nothing to deduplicate against.
+        let job = jobs::worker::Deliver {
+            message_id: id.clone(),
+            ticket_id: Some(ticket_id.to_string()),
+        };
+        jobs::enqueue_job(conn, &job, None)?;
     }
     Ok(id)
 }

@@ -81,20 +81,8 @@ pub fn list(
         query = query.filter(tickets::queue.eq(q.clone()));
     }
     match f.overdue {
-        Some(true) => {
-            query = query
-                .filter(tickets::due_at.lt(now.naive_utc()))
-                .filter(tickets::answered_at.is_null())
-                .filter(tickets::status.ne(Status::Closed.as_str()));
-        }
-        Some(false) => {
-            query = query.filter(
-                tickets::due_at
-                    .ge(now.naive_utc())
-                    .or(tickets::answered_at.is_not_null())
-                    .or(tickets::status.eq(Status::Closed.as_str())),
-            );
-        }
+        Some(true) => query = query.filter(super::answered::overdue(now)),
+        Some(false) => query = query.filter(super::answered::not_overdue(now)),
         None => {}
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -248,9 +236,8 @@ pub fn detail(
             data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
         })
         .collect();
-    let overdue = ticket.answered_at.is_none()
-        && ticket.status != Status::Closed.as_str()
-        && ticket.due_at < now.naive_utc();
+    let overdue =
+        super::answered::is_overdue(ticket.answered_at, &ticket.status, ticket.due_at, now);
     // The details as submitted with this ticket win over what the contact learnt later.
     let given: serde_json::Value = applicant
         .as_deref()

@@ -205,6 +205,13 @@ struct ReplyBody {
     html: Option<String>,
     #[serde(default)]
     attachments: Vec<AttachmentInput>,
+    /// `false`: a holding reply, the ticket stays unanswered (R5).
+    #[serde(default = "final_by_default", rename = "final")]
+    final_reply: bool,
+}
+
+fn final_by_default() -> bool {
+    true
 }
 
 fn decode_attachments(list: Vec<AttachmentInput>, max: u64) -> Result<Vec<Attachment>, ApiError> {
@@ -281,6 +288,7 @@ async fn post_reply(
         attachments: decode_attachments(body.attachments, app.config.max_attachment_bytes)?,
         text,
         html,
+        final_reply: body.final_reply,
     };
     let number = input::ticket_number(&path.into_inner())?;
     let queued = ticket_action(&app, user, move |c, user, app| {

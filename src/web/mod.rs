@@ -7,6 +7,7 @@ pub mod limits;
 pub mod mail_api;
 pub mod metrics;
 pub mod public;
+pub mod queues;
 pub mod ratelimit;
 pub mod telegram_hook;
 
@@ -278,7 +279,7 @@ async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
 async fn metrics_route(app: AppData) -> Result<HttpResponse, ApiError> {
     use crate::db::schema::tickets;
     use diesel::prelude::*;
-    let now = chrono::Utc::now().naive_utc();
+    let now = app.clock.now();
     let (jobs, open, overdue) = app
         .db
         .run(move |c| {
@@ -288,9 +289,7 @@ async fn metrics_route(app: AppData) -> Result<HttpResponse, ApiError> {
                 .count()
                 .get_result(c)?;
             let overdue: i64 = tickets::table
-                .filter(tickets::status.ne("closed"))
-                .filter(tickets::answered_at.is_null())
-                .filter(tickets::due_at.lt(now))
+                .filter(crate::tickets::answered::overdue(now))
                 .count()
                 .get_result(c)?;
             Ok((jobs, open, overdue))
@@ -354,6 +353,7 @@ pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web
             .route("/metrics", web::get().to(metrics_route))
             .configure(public::routes)
             .configure(api::routes)
+            .configure(queues::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .default_service(web::to(not_found))

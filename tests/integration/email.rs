@@ -2,7 +2,7 @@
 //! IMAP from a real Dovecot; acknowledgements and replies delivered to a real SMTP server.
 
 #[path = "../../channels/email/tests/support/mod.rs"]
-mod mail_support;
+pub(crate) mod mail_support;
 
 mod defects;
 

@@ -157,6 +157,28 @@ pub async fn spawn_config(backend: Backend, tweak: impl FnOnce(&mut Config)) -> 
     start(app, listener, &database_url, dir)
 }
 
+/// A server on `database_url` (fresh, or shared with another instance) whose settings
+/// and application the test adjusts (an SMTP URL, a manual clock), with the channels
+/// attached as `baylanys serve` attaches them.
+pub async fn spawn_custom(
+    database_url: &str,
+    dir: Option<tempfile::TempDir>,
+    tweak: impl FnOnce(&mut Config),
+    adjust: impl FnOnce(Arc<App>) -> Arc<App>,
+) -> TestApp {
+    let mut config = test_config(database_url, 0);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    config.public_url = format!("http://{addr}");
+    config.instance_id = format!("test-{}", addr.port());
+    tweak(&mut config);
+    let app = adjust(App::build(config).await.expect("app builds"));
+    let app = baylanys::channels::attach(app)
+        .await
+        .expect("channels attach");
+    start(app, listener, database_url, dir)
+}
+
 fn start(
     app: Arc<App>,
     listener: std::net::TcpListener,
@@ -356,7 +378,7 @@ fn start_cluster() -> Cluster {
         "trust",
     ]);
     let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000",
         dir.display()
     );
     run(&[

@@ -252,6 +252,14 @@ async fn nul_bytes_in_operator_input_are_stored_clean_never_a_503(backend: Backe
     assert_eq!(d["messages"][0]["body_text"], "Портал жұмыс істемейді");
     assert_eq!(d["contact"]["name"], "Айгүл");
 
+    let r = t
+        .post_auth(
+            "/api/v1/queues",
+            &admin,
+            json!({"code": "ict", "name_kk": "АКТ", "name_ru": "ИКТ"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let base = format!("/api/v1/tickets/{number}");
     let pdf = base64_of(b"%PDF-1.4 x");
     for (path, body, want) in [

@@ -1,0 +1,116 @@
+//! Timers. A tick only enqueues a job whose dedupe key names the tick, so N instances on
+//! one database fire each tick once; the jobs table is the truth, not the scheduler.
+//! Ticks are computed from the injected clock and the national calendar (the digest runs
+//! at the start of working hours on working days, which cron cannot say), so tests move
+//! the clock instead of waiting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::App;
+use crate::calendar::{Calendar, WorkingHours};
+use crate::db::DbError;
+use crate::jobs::deadlines::{DeadlineSweep, OverdueDigest};
+use crate::jobs::enqueue_job;
+
+/// How often an instance looks at the clock (a moved test clock wakes it at once).
+const CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs until shutdown.
+pub async fn run(app: Arc<App>) {
+    while !app.shutdown.is_cancelled() {
+        if let Err(e) = tick(&app).await {
+            tracing::warn!(error = %e, "enqueuing timer ticks failed");
+        }
+        let moved = async {
+            match app.clock.moved() {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = app.shutdown.cancelled() => {}
+            _ = moved => {}
+            _ = tokio::time::sleep(CHECK_EVERY) => {}
+        }
+    }
+}
+
+/// The deadline sweep's tick: the current UTC minute.
+pub fn sweep_tick(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// The working day whose digest is due at `now`: today (Almaty), once working hours
+/// have started, on a working day. A day the server was down for is not caught up.
+pub fn digest_day(
+    calendar: &Calendar,
+    hours: &WorkingHours,
+    now: DateTime<Utc>,
+) -> Option<NaiveDate> {
+    let local = now.with_timezone(&chrono_tz::Asia::Almaty).naive_local();
+    (calendar.is_working_day(local.date()) && local.time() >= hours.start).then_some(local.date())
+}
+
+/// Enqueues the jobs of the ticks due now (each at most once, whoever asks).
+pub async fn tick(app: &Arc<App>) -> Result<(), DbError> {
+    let now = app.clock.now();
+    let sweep = DeadlineSweep {
+        tick: sweep_tick(now),
+    };
+    let digest = digest_day(&app.calendar(), &app.config.working_hours, now)
+        .map(|date| OverdueDigest { date });
+    app.db
+        .write(move |c| {
+            enqueue_job(c, &sweep, None)?;
+            if let Some(d) = &digest {
+                enqueue_job(c, d, None)?;
+            }
+            Ok(())
+        })
+        .await?;
+    app.jobs_wakeup.notify_one();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid test time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_digest_is_due_from_the_start_of_working_hours_on_working_days() {
+        let cal = Calendar::builtin();
+        let hours = WorkingHours::default();
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let cases = [
+            ("2025-03-12T08:59:59+05:00", None),
+            ("2025-03-12T09:00:00+05:00", day("2025-03-12")),
+            ("2025-03-12T23:00:00+05:00", day("2025-03-12")),
+            // Saturday, and the day off carried over from 8 March.
+            ("2025-03-08T10:00:00+05:00", None),
+            ("2025-03-10T10:00:00+05:00", None),
+            // Sunday 05.01.2025 was a working day by decree.
+            ("2025-01-05T09:30:00+05:00", day("2025-01-05")),
+        ];
+        for (now, want) in cases {
+            assert_eq!(digest_day(&cal, &hours, at(now)), want, "{now}");
+        }
+    }
+
+    #[test]
+    fn one_sweep_tick_per_minute() {
+        assert_eq!(sweep_tick(at("2026-12-01T10:15:59Z")), "2026-12-01T10:15");
+        assert_eq!(
+            sweep_tick(at("2026-12-01T10:15:00Z")),
+            sweep_tick(at("2026-12-01T10:15:30Z"))
+        );
+    }
+}

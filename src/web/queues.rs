@@ -1,0 +1,144 @@
+//! Queues as data (`/api/v1/queues`) and where staff notices go
+//! (`PUT /api/v1/users/{login}/contact`). Administrators change them; staff read queues.
+
+use actix_web::{HttpResponse, web};
+
+use super::{ApiError, AppData, Authed, FieldError};
+use crate::auth::Permission;
+use crate::queues::{self, QueueError, QueueInput};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/queues", web::get().to(list))
+        .route("/api/v1/queues", web::post().to(create))
+        .route("/api/v1/queues/{code}", web::get().to(get))
+        .route("/api/v1/queues/{code}", web::put().to(update))
+        .route("/api/v1/queues/{code}", web::patch().to(update))
+        .route("/api/v1/users/{login}/contact", web::put().to(put_contact));
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::Invalid(list) => ApiError::Invalid(
+                list.into_iter()
+                    .map(|(f, m)| FieldError::new(&f, m))
+                    .collect(),
+            ),
+            QueueError::NotFound(code) => ApiError::NotFound(format!("no queue `{code}`")),
+            e @ QueueError::Exists(_) => ApiError::Conflict(e.to_string()),
+            QueueError::Db(e) => e.into(),
+        }
+    }
+}
+
+async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ReadQueues)?;
+    let list = app.db.run(queues::list).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "queues": list })))
+}
+
+async fn get(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ReadQueues)?;
+    let code = path.into_inner();
+    let c2 = code.clone();
+    match app.db.run(move |c| queues::get(c, &c2)).await? {
+        Some(q) => Ok(HttpResponse::Ok().json(q)),
+        None => Err(ApiError::NotFound(format!("no queue `{code}`"))),
+    }
+}
+
+async fn create(
+    app: AppData,
+    who: Authed,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ManageQueues)?;
+    let input = QueueInput::from_json(&body)?;
+    let q = app
+        .db
+        .write(move |c| Ok(queues::create(c, &input)))
+        .await??;
+    Ok(HttpResponse::Created().json(q))
+}
+
+async fn update(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ManageQueues)?;
+    let input = QueueInput::from_json(&body)?;
+    let code = path.into_inner();
+    let q = app
+        .db
+        .write(move |c| Ok(queues::update(c, &code, &input)))
+        .await??;
+    Ok(HttpResponse::Ok().json(q))
+}
+
+/// `{"email": "...", "telegram_chat_id": "..."}`; `null` clears a field, absent keeps it.
+async fn put_contact(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ManageUsers)?;
+    let login = path.into_inner();
+    let Some(obj) = body.as_object() else {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "body",
+            "send a JSON object: {\"email\": \"...\"}",
+        )]));
+    };
+    let mut errors = Vec::new();
+    let mut email: Option<Option<String>> = None;
+    let mut chat: Option<Option<String>> = None;
+    for (key, value) in obj {
+        match (key.as_str(), value) {
+            ("email", serde_json::Value::Null) => email = Some(None),
+            ("email", serde_json::Value::String(s)) => match crate::auth::check_email(s) {
+                Ok(e) => email = Some(Some(e)),
+                Err(m) => errors.push(FieldError::new("email", m)),
+            },
+            ("telegram_chat_id", serde_json::Value::Null) => chat = Some(None),
+            ("telegram_chat_id", v) => match v.as_i64().map(|n| n.to_string()).or_else(|| {
+                v.as_str()
+                    .filter(|s| s.trim().parse::<i64>().is_ok())
+                    .map(|s| s.trim().to_string())
+            }) {
+                Some(id) => chat = Some(Some(id)),
+                None => errors.push(FieldError::new(
+                    "telegram_chat_id",
+                    "must be a Telegram chat id (a whole number)",
+                )),
+            },
+            ("email", _) => errors.push(FieldError::new("email", "must be a string or null")),
+            (other, _) => errors.push(FieldError::new(
+                other,
+                "unknown field: expected email, telegram_chat_id",
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let l = login.clone();
+    let found = app
+        .db
+        .write(move |c| {
+            crate::auth::set_contact(
+                c,
+                &l,
+                email.as_ref().map(|e| e.as_deref()),
+                chat.as_ref().map(|t| t.as_deref()),
+            )
+        })
+        .await?;
+    if found {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound(format!("no user `{login}`")))
+    }
+}
