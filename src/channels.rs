@@ -1,89 +1,102 @@
-//! Wires the channel crates into the server: outgoing adapters and inbound listeners.
+//! Wires the channel crates into the server: outgoing adapters first (they are part of
+//! the shared state), then what listens (the mailbox, Telegram polling) once the state
+//! exists.
 
 use std::sync::Arc;
 
-use crate::{App, StartError};
+use baylanys_telegram::{TelegramAdapter, TelegramBot, TelegramConfig};
 
-/// Adds the adapters and starts the listeners the configuration asks for. Adapters are
-/// added first: they need the application before it is shared with any task.
-pub async fn attach(app: Arc<App>) -> Result<Arc<App>, StartError> {
-    let app = attach_email(app)?;
-    let app = attach_telegram(app)?;
-    start_email_inbox(&app)?;
-    Ok(app)
+use crate::{AppState, StartError};
+
+/// Telegram's outgoing half, made with the state; the bot is made from it later.
+pub struct TelegramParts {
+    config: TelegramConfig,
+    adapter: TelegramAdapter,
 }
 
-/// The SMTP adapter, when `smtp_url` is set.
-fn attach_email(app: Arc<App>) -> Result<Arc<App>, StartError> {
-    let Some(url) = app.config.smtp_url.clone() else {
-        return Ok(app);
-    };
-    let from: lettre::message::Mailbox = app.config.mail_from.parse().map_err(|e| {
-        StartError::Channel(format!(
-            "mail_from `{}` is not a mail address: {e}",
-            app.config.mail_from
-        ))
-    })?;
-    let domain = crate::tickets::mail_domain(&app.config.mail_from).to_string();
-    let adapter = baylanys_email::SmtpAdapter::from_url(&url, from, domain)
-        .map_err(|e| StartError::Channel(e.to_string()))?;
-    Ok(app.with_adapter(Arc::new(adapter)))
-}
-
-/// The IMAP follower, when `imap_url` is set; a bad URL stops the start.
-fn start_email_inbox(app: &Arc<App>) -> Result<(), StartError> {
-    let Some(url) = &app.config.imap_url else {
-        return Ok(());
-    };
-    baylanys_email::imap::ImapConfig::from_url(url)
-        .map_err(|e| StartError::Channel(e.to_string()))?;
-    tokio::spawn(crate::mail::run_imap(app.clone()));
-    Ok(())
+/// Adds the adapters the configuration asks for: SMTP when `smtp_url` is set, Telegram
+/// when a token is.
+pub fn add_adapters(mut state: AppState) -> Result<(AppState, Option<TelegramParts>), StartError> {
+    if let Some(url) = state.config.smtp_url.clone() {
+        let from: lettre::message::Mailbox = state.config.mail_from.parse().map_err(|e| {
+            StartError::Channel(format!(
+                "mail_from `{}` is not a mail address: {e}",
+                state.config.mail_from
+            ))
+        })?;
+        let adapter = baylanys_email::SmtpAdapter::from_url(&url, from, state.mail_domain.clone())
+            .map_err(|e| StartError::Channel(e.to_string()))?;
+        state = state.with_adapter(Arc::new(adapter));
+    }
+    if let Some(url) = &state.config.imap_url {
+        baylanys_email::imap::ImapConfig::from_url(url)
+            .map_err(|e| StartError::Channel(e.to_string()))?;
+    }
+    let telegram = telegram_config(&state)?;
+    let parts = telegram.map(|config| TelegramParts {
+        adapter: TelegramAdapter::from_config(&config),
+        config,
+    });
+    if let Some(p) = &parts {
+        state = state.with_adapter(Arc::new(p.adapter.clone()));
+    }
+    Ok((state, parts))
 }
 
 /// The advisory-lock key of Telegram long polling: one instance polls at a time.
 const TELEGRAM_POLLING_LOCK: &str = "telegram:polling";
 
-/// Telegram: the adapter for outgoing messages, and updates by long polling (one
-/// instance at a time) or through `POST /telegram/webhook`. It must be the last adapter
-/// added: the bot's backend keeps a handle on the application from here on.
-fn attach_telegram(app: Arc<App>) -> Result<Arc<App>, StartError> {
-    let Some(token) = app.config.telegram_token.clone() else {
-        return Ok(app);
+fn telegram_config(state: &AppState) -> Result<Option<TelegramConfig>, StartError> {
+    let Some(token) = state.config.telegram_token.clone() else {
+        return Ok(None);
     };
-    let mut config = baylanys_telegram::TelegramConfig::new(token);
-    if let Some(url) = &app.config.telegram_api_url {
+    let mut config = TelegramConfig::new(token);
+    if let Some(url) = &state.config.telegram_api_url {
         config.api_url = Some(
             baylanys_telegram::parse_api_url(url)
                 .map_err(|e| StartError::Channel(format!("BAYLANYS_TELEGRAM_API_URL: {e}")))?,
         );
     }
-    config.webhook_secret = app.config.telegram_webhook_secret.clone();
-    config.max_file_bytes = app.config.max_attachment_bytes;
+    config.webhook_secret = state.config.telegram_webhook_secret.clone();
+    config.max_file_bytes = state.config.max_attachment_bytes;
     config.texts = baylanys_telegram::texts::Texts::new(Arc::new(crate::templates::TelegramTexts(
-        app.templates.clone(),
+        state.templates.clone(),
     )));
     config.texts.check().map_err(StartError::Channel)?;
-    if app.config.telegram_mode == "webhook" && config.webhook_secret.is_none() {
+    if state.config.telegram_mode == "webhook" && config.webhook_secret.is_none() {
         return Err(StartError::Channel(
             "webhook mode needs BAYLANYS_TELEGRAM_WEBHOOK_SECRET so forged updates are refused"
                 .into(),
         ));
     }
-    let backend = Arc::new(crate::telegram::DbBackend::default());
-    let bot = Arc::new(baylanys_telegram::TelegramBot::new(config, backend.clone()));
-    let app = app.with_adapter(Arc::new(bot.adapter()));
-    let _ = app.telegram.set(bot.clone());
-    backend.bind(app.clone());
-    if app.config.telegram_mode == "polling" {
-        let app2 = app.clone();
-        tokio::spawn(async move {
-            let url = app2.config.database_url.clone();
+    Ok(Some(config))
+}
+
+/// Starts what listens: the IMAP follower, and the Telegram bot (long polling under an
+/// advisory lock, or webhook updates through the HTTP layer). Returns the bot, for the
+/// webhook, and the tasks, for shutdown to wait on.
+pub fn start_listeners(
+    state: &Arc<AppState>,
+    telegram: Option<TelegramParts>,
+) -> (Option<Arc<TelegramBot>>, Vec<tokio::task::JoinHandle<()>>) {
+    let mut tasks = Vec::new();
+    if state.config.imap_url.is_some() {
+        tasks.push(tokio::spawn(crate::mail::run_imap(state.clone())));
+    }
+    let Some(TelegramParts { config, adapter }) = telegram else {
+        return (None, tasks);
+    };
+    let backend = Arc::new(crate::telegram::DbBackend::new(state.clone()));
+    let bot = Arc::new(TelegramBot::with_adapter(config, backend, &adapter));
+    if state.config.telegram_mode == "polling" {
+        let (state, bot) = (state.clone(), bot.clone());
+        tasks.push(tokio::spawn(async move {
+            let url = state.config.database_url.clone();
             crate::db::holder::hold_and_run(
-                &app2.db,
+                &state.db,
                 &url,
                 TELEGRAM_POLLING_LOCK,
-                app2.shutdown.clone(),
+                state.shutdown.clone(),
                 |lost| {
                     let bot = bot.clone();
                     async move {
@@ -94,7 +107,7 @@ fn attach_telegram(app: Arc<App>) -> Result<Arc<App>, StartError> {
                 },
             )
             .await;
-        });
+        }));
     }
-    Ok(app)
+    (Some(bot), tasks)
 }

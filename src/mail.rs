@@ -18,7 +18,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::App;
+use crate::AppState;
 use crate::db::schema::{messages, raw_payloads};
 use crate::db::{DbConn, DbError};
 use crate::quarantine::{UNMATCHED_REPORT, store_raw};
@@ -62,7 +62,7 @@ impl MailOutcome {
 }
 
 /// The parser's view of this server.
-pub fn parse_config(app: &App) -> ParseConfig {
+pub fn parse_config(app: &AppState) -> ParseConfig {
     let own = app
         .config
         .mail_from
@@ -96,7 +96,7 @@ fn dedupe_key(parsed: &Result<ParsedEmail, ParseFailure>, hash: &str) -> String 
 /// database refuses for any other reason is kept whole in the quarantine instead, so one
 /// message never blocks the mailbox.
 pub async fn ingest_raw(
-    app: &Arc<App>,
+    app: &Arc<AppState>,
     raw: Vec<u8>,
     received_at: Option<DateTime<Utc>>,
 ) -> Result<MailOutcome, DbError> {
@@ -143,7 +143,7 @@ pub async fn ingest_raw(
     quarantine_whole(app, raw, &hash, reason).await
 }
 
-async fn raw_key_exists(app: &App, key: &str) -> Result<bool, DbError> {
+async fn raw_key_exists(app: &AppState, key: &str) -> Result<bool, DbError> {
     let key = key.to_string();
     app.db
         .run(move |c| {
@@ -160,7 +160,7 @@ async fn raw_key_exists(app: &App, key: &str) -> Result<bool, DbError> {
 /// Keeps the raw bytes alone, in the quarantine, with the reason: the last resort for a
 /// message that the database took as bytes but not as a ticket.
 async fn quarantine_whole(
-    app: &App,
+    app: &AppState,
     raw: Arc<Vec<u8>>,
     hash: &str,
     reason: String,
@@ -189,7 +189,7 @@ async fn quarantine_whole(
 /// Acts on a parsed message whose raw row `raw_id` exists, in the caller's transaction.
 fn apply(
     c: &mut DbConn,
-    app: &App,
+    app: &AppState,
     raw_id: &str,
     parsed: Result<ParsedEmail, ParseFailure>,
 ) -> Result<MailOutcome, DbError> {
@@ -213,7 +213,7 @@ fn quarantine(c: &mut DbConn, raw_id: &str, reason: &str) -> Result<MailOutcome,
 /// quarantined instead of undoing the stored raw bytes.
 fn register_message(
     c: &mut DbConn,
-    app: &App,
+    app: &AppState,
     raw_id: &str,
     m: EmailMessage,
 ) -> Result<MailOutcome, DbError> {
@@ -280,7 +280,7 @@ fn register_message(
 /// Records the dropped attachments and tells the sender (not a robot) which and why.
 fn oversize_notice(
     c: &mut DbConn,
-    app: &App,
+    app: &AppState,
     inbound: &InboundMessage,
     reg: &Registered,
     files: &[String],
@@ -306,10 +306,13 @@ fn oversize_notice(
         .map_err(|e| DbError::Unavailable(e.to_string()))?;
     queue_outbound(
         c,
+        &app.mail_domain,
         &reg.ticket_id,
-        Channel::Email,
+        crate::tickets::Recipient {
+            channel: Channel::Email,
+            address: &inbound.sender.address,
+        },
         OutboundKind::Notice,
-        &inbound.sender.address,
         None,
         &rendered,
     )?;
@@ -407,7 +410,10 @@ fn load_quarantined(
 }
 
 /// Parses the stored bytes again (after a parser fix, say); what now parses is processed.
-pub async fn quarantine_retry(app: &Arc<App>, id: &str) -> Result<MailOutcome, QuarantineError> {
+pub async fn quarantine_retry(
+    app: &Arc<AppState>,
+    id: &str,
+) -> Result<MailOutcome, QuarantineError> {
     let a = app.clone();
     let (id, wanted) = (id.to_string(), id.to_string());
     let outcome = app
@@ -428,7 +434,7 @@ pub async fn quarantine_retry(app: &Arc<App>, id: &str) -> Result<MailOutcome, Q
 
 /// An operator forces a ticket from a quarantined message: its raw text is the body.
 pub async fn quarantine_release(
-    app: &Arc<App>,
+    app: &Arc<AppState>,
     id: &str,
     actor: &str,
 ) -> Result<MailOutcome, QuarantineError> {

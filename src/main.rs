@@ -242,7 +242,7 @@ async fn queue(cmd: QueueCommand) -> Result<ExitCode, AnyError> {
             config,
         } => {
             let input = fields.input(Some(code))?;
-            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
             let q = app
                 .db
                 .write(move |c| Ok(baylanys::queues::create(c, &input)))
@@ -256,7 +256,7 @@ async fn queue(cmd: QueueCommand) -> Result<ExitCode, AnyError> {
             config,
         } => {
             let input = fields.input(None)?;
-            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
             let q = app
                 .db
                 .write(move |c| Ok(baylanys::queues::update(c, &code, &input)))
@@ -265,7 +265,7 @@ async fn queue(cmd: QueueCommand) -> Result<ExitCode, AnyError> {
             print_queue(&q);
         }
         QueueCommand::List { json, config } => {
-            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
             let list = app.db.run(baylanys::queues::list).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
@@ -403,7 +403,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .map(baylanys::auth::check_email)
                 .transpose()
                 .map_err(|e| format!("--email: {e}"))?;
-            let app = baylanys::App::build(existing(Config::load(&a.config)?)).await?;
+            let app = baylanys::AppState::build(existing(Config::load(&a.config)?)).await?;
             let password = std::env::var("BAYLANYS_PASSWORD")
                 .ok()
                 .filter(|p| !p.is_empty());
@@ -438,7 +438,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     config,
                 },
         } => {
-            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
             let l = login.clone();
             let token = app
                 .db
@@ -479,37 +479,32 @@ async fn set_webhook(url: &str, config: Config) -> Result<ExitCode, AnyError> {
 }
 
 async fn serve(config: Config) -> Result<ExitCode, AnyError> {
-    let listener = std::net::TcpListener::bind(&config.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let app = baylanys::App::build(config).await?;
-    let app = baylanys::channels::attach(app).await?;
-    let (running, server) = baylanys::serve(app, listener)?;
-    let engine = match running.app.db.engine {
+    let mut app = baylanys::Application::build(config).await?.start().await?;
+    let engine = match app.state.db.engine {
         baylanys::db::Engine::Sqlite => "SQLite",
         baylanys::db::Engine::Postgres => "PostgreSQL",
     };
-    println!("Baylanys listening on http://{} ({engine})", running.addr);
-    tracing::info!(addr = %running.addr, engine, "server started");
-    let app = running.app.clone();
-    let handle = running.server.clone();
-    tokio::spawn(async move {
-        // SIGINT from a terminal, SIGTERM from systemd or `docker stop`.
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async {
-                match term.as_mut() {
-                    Some(t) => { t.recv().await; }
-                    None => std::future::pending::<()>().await,
-                }
-            } => {}
-        }
-        tracing::info!("stopping");
-        app.shutdown.cancel();
-        handle.stop(true).await;
-    });
-    server.await?;
+    println!("Baylanys listening on http://{} ({engine})", app.addr);
+    tracing::info!(addr = %app.addr, engine, "server started");
+    // SIGINT from a terminal, SIGTERM from systemd or `docker stop`.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+        _ = app.wait() => {}
+    }
+    tracing::info!("stopping");
+    let stopped = app.stop().await;
+    tracing::info!(
+        registrar_threads = stopped.registrar_threads,
+        tasks = stopped.tasks,
+        "stopped"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -543,7 +538,7 @@ async fn ingest_email(args: ConfigArgs) -> ExitCode {
         }
         Err(e) => return defer(format!("cannot read the message from stdin: {e}")),
     };
-    let app = match baylanys::App::build(config).await {
+    let app = match baylanys::AppState::build(config).await {
         Ok(app) => app,
         Err(e) => return defer(e.to_string()),
     };
@@ -642,7 +637,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
             if note.trim().is_empty() {
                 return Err("--note must name the acts that set the movable days".into());
             }
-            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
             let n = note.trim().to_string();
             app.db
                 .write(move |c| baylanys::calendar::store::confirm_year(c, year, &n, "cli"))
@@ -662,7 +657,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
             if note.trim().is_empty() {
                 return Err("--note must name the act that decided it".into());
             }
-            let app = baylanys::App::build(existing(Config::load(&config)?)).await?;
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
             let o = DayOverride {
                 date,
                 kind,
@@ -694,7 +689,7 @@ async fn calendar(cmd: CalendarCommand) -> Result<ExitCode, AnyError> {
 async fn load_calendar(
     config: &Config,
 ) -> Result<std::sync::Arc<baylanys::calendar::Calendar>, AnyError> {
-    match baylanys::App::build(existing(config.clone())).await {
+    match baylanys::AppState::build(existing(config.clone())).await {
         Ok(app) => Ok(app.calendar()),
         Err(baylanys::StartError::Db(e @ baylanys::db::DbError::Missing(_))) => {
             eprintln!(

@@ -1,7 +1,7 @@
 //! The Telegram channel's server side: the backend the bot talks to (chat settings,
 //! update log, offset, quarantine, intake) over the database.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use baylanys_core::{Channel, InboundMessage, Language};
 use baylanys_telegram::{
@@ -9,27 +9,24 @@ use baylanys_telegram::{
 };
 use diesel::prelude::*;
 
-use crate::App;
+use crate::AppState;
 use crate::db::schema::{channel_state, contacts, messages, telegram_updates, tickets};
 use crate::db::{DbConn, DbError};
 use crate::tickets::{DeliveryState, Direction, MessageKind, Status};
 
-/// The server's [`TelegramBackend`]. It is created before the application is shared (the
-/// adapter must be registered first) and bound to it once it is.
-#[derive(Default)]
+/// The server's [`TelegramBackend`], over the shared state (which does not hold the bot,
+/// so the two never keep each other alive).
 pub struct DbBackend {
-    app: OnceLock<Arc<App>>,
+    app: Arc<AppState>,
 }
 
 impl DbBackend {
-    pub fn bind(&self, app: Arc<App>) {
-        let _ = self.app.set(app);
+    pub fn new(app: Arc<AppState>) -> DbBackend {
+        DbBackend { app }
     }
 
-    fn app(&self) -> Result<&Arc<App>, BackendError> {
-        self.app
-            .get()
-            .ok_or_else(|| BackendError::Unavailable("the server is still starting".into()))
+    fn app(&self) -> Result<&Arc<AppState>, BackendError> {
+        Ok(&self.app)
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, BackendError>
@@ -124,14 +121,15 @@ fn set_state(c: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
 /// follow-up, and the bot's note on each file it could not take.
 pub fn queue_chat_notices(
     c: &mut DbConn,
-    templates: &crate::templates::Templates,
+    ctx: &crate::tickets::intake::IntakeContext<'_>,
     reg: &crate::tickets::intake::Registered,
     msg: &InboundMessage,
 ) -> Result<(), DbError> {
     let language = msg.language.unwrap_or(reg.language);
     let mut texts = Vec::new();
     if !reg.new_ticket {
-        let joined = templates
+        let joined = ctx
+            .templates
             .telegram_text(
                 "joined",
                 language,
@@ -165,10 +163,13 @@ pub fn queue_chat_notices(
         };
         crate::tickets::queue_outbound(
             c,
+            ctx.mail_domain,
             &reg.ticket_id,
-            Channel::Telegram,
+            crate::tickets::Recipient {
+                channel: Channel::Telegram,
+                address: &msg.sender.address,
+            },
             baylanys_core::OutboundKind::Notice,
-            &msg.sender.address,
             None,
             &rendered,
         )?;

@@ -16,7 +16,7 @@ use diesel::sql_types::Text;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use crate::App;
+use crate::AppState;
 use crate::db::schema::{jobs as job_rows, tickets, users};
 use crate::db::{DbConn, DbError};
 use crate::jobs::staff::queue_notice;
@@ -84,7 +84,7 @@ fn timer_key(kind: &str, ticket_id: &str) -> String {
     format!("{kind}:{ticket_id}")
 }
 
-fn sweep(c: &mut DbConn, app: &Arc<App>, now: DateTime<Utc>) -> Result<usize, DbError> {
+fn sweep(c: &mut DbConn, app: &Arc<AppState>, now: DateTime<Utc>) -> Result<usize, DbError> {
     let now_naive = now.naive_utc();
     let mut queues_seen: HashMap<String, Option<Queue>> = HashMap::new();
     let mut queued = 0;
@@ -152,7 +152,7 @@ fn sweep(c: &mut DbConn, app: &Arc<App>, now: DateTime<Utc>) -> Result<usize, Db
 }
 
 /// Whether reminders go for a queue, and how many working hours before the due instant.
-pub fn reminder_settings(app: &App, queue: Option<&Queue>) -> (bool, u32) {
+pub fn reminder_settings(app: &AppState, queue: Option<&Queue>) -> (bool, u32) {
     let enabled = app.config.reminders_enabled && queue.is_none_or(|q| q.reminders_enabled);
     let hours = queue
         .and_then(|q| q.reminder_hours)
@@ -427,7 +427,12 @@ impl Job for OverdueDigest {
     }
 }
 
-fn digest(c: &mut DbConn, app: &App, date: NaiveDate, now: DateTime<Utc>) -> Result<(), DbError> {
+fn digest(
+    c: &mut DbConn,
+    app: &AppState,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     let rows: Vec<(String, String, String, NaiveDateTime)> = tickets::table
         .filter(answered::overdue(now))
         .order(tickets::due_at.asc())

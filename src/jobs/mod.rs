@@ -22,7 +22,7 @@ use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::App;
+use crate::AppState;
 use crate::db::schema::jobs;
 use crate::db::{DbConn, DbError, new_id};
 
@@ -33,7 +33,7 @@ pub type Failure = (String, Retry);
 
 /// What a job runs with: the application and its own row (attempts, id).
 pub struct JobContext {
-    pub app: Arc<App>,
+    pub app: Arc<AppState>,
     pub row: JobRow,
 }
 
@@ -64,8 +64,10 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
-type RunFn =
-    fn(Arc<App>, JobRow) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+type RunFn = fn(
+    Arc<AppState>,
+    JobRow,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
 type FailedFn = fn(&mut DbConn, &JobRow, bool, &str) -> Result<(), DbError>;
 
 /// The job types this server runs, by name.
@@ -98,7 +100,7 @@ impl Registry {
         names
     }
 
-    pub async fn run(&self, app: Arc<App>, row: JobRow) -> Result<(), Failure> {
+    pub async fn run(&self, app: Arc<AppState>, row: JobRow) -> Result<(), Failure> {
         match self.entries.get(row.kind.as_str()) {
             Some((run, _)) => run(app, row).await,
             None => Err((format!("unknown job kind `{}`", row.kind), Retry::Never)),
@@ -120,7 +122,7 @@ impl Registry {
 }
 
 fn run_erased<J: Job>(
-    app: Arc<App>,
+    app: Arc<AppState>,
     row: JobRow,
 ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>> {
     Box::pin(async move {

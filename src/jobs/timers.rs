@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::App;
+use crate::AppState;
 use crate::calendar::{Calendar, WorkingHours};
 use crate::db::DbError;
 use crate::jobs::deadlines::{DeadlineSweep, OverdueDigest};
@@ -19,7 +19,7 @@ use crate::jobs::enqueue_job;
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs until shutdown.
-pub async fn run(app: Arc<App>) {
+pub async fn run(app: Arc<AppState>) {
     while !app.shutdown.is_cancelled() {
         if let Err(e) = tick(&app).await {
             tracing::warn!(error = %e, "enqueuing timer ticks failed");
@@ -55,7 +55,7 @@ pub fn digest_day(
 }
 
 /// Enqueues the jobs of the ticks due now (each at most once, whoever asks).
-pub async fn tick(app: &Arc<App>) -> Result<(), DbError> {
+pub async fn tick(app: &Arc<AppState>) -> Result<(), DbError> {
     let now = app.clock.now();
     let sweep = DeadlineSweep {
         tick: sweep_tick(now),

@@ -7,7 +7,7 @@ use baylanys_core::{Attachment, Channel, OutboundKind, OutboundMessage, SendErro
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::App;
+use crate::AppState;
 use crate::db::schema::{attachments, messages, tickets};
 use crate::db::{Blob, DbError};
 use crate::jobs::{self, Failure, Job, JobContext, JobRow, Registry, Retry};
@@ -15,7 +15,7 @@ use crate::jobs::{self, Failure, Job, JobContext, JobRow, Registry, Retry};
 /// Runs until shutdown: wakes on new work, when the clock is moved, or once a second. A
 /// job claimed when shutdown comes is finished; one not yet claimed waits for the next
 /// start (or another instance).
-pub async fn run(app: Arc<App>) {
+pub async fn run(app: Arc<AppState>) {
     let registry = Arc::new(Registry::standard());
     let instance = app.config.instance_id.clone();
     while !app.shutdown.is_cancelled() {
@@ -55,7 +55,7 @@ pub async fn run(app: Arc<App>) {
     }
 }
 
-async fn run_one(app: &Arc<App>, registry: &Arc<Registry>, instance: &str, job: JobRow) {
+async fn run_one(app: &Arc<AppState>, registry: &Arc<Registry>, instance: &str, job: JobRow) {
     let outcome = registry.run(app.clone(), job.clone()).await;
     let instance = instance.to_string();
     let result = match outcome {
@@ -165,7 +165,7 @@ pub fn unconfigured(channel: Channel) -> String {
     )
 }
 
-async fn deliver(app: &Arc<App>, job: &JobRow, mid: String) -> Result<(), Failure> {
+async fn deliver(app: &Arc<AppState>, job: &JobRow, mid: String) -> Result<(), Failure> {
     let id = mid.clone();
     let loaded = app
         .db

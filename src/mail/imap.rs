@@ -7,7 +7,7 @@ use std::sync::Arc;
 use baylanys_email::imap::{Checkpoint, FetchedMail, ImapConfig, ImapInbox, InboxSink, SinkError};
 use diesel::prelude::*;
 
-use crate::App;
+use crate::AppState;
 use crate::db::schema::channel_state;
 
 /// The mailbox URL without its password, as the checkpoint's key and in logs.
@@ -25,12 +25,12 @@ pub fn state_key(url: &str) -> String {
 
 /// The database side of the mailbox follower.
 pub struct DbSink {
-    app: Arc<App>,
+    app: Arc<AppState>,
     key: String,
 }
 
 impl DbSink {
-    pub fn new(app: Arc<App>, key: String) -> DbSink {
+    pub fn new(app: Arc<AppState>, key: String) -> DbSink {
         DbSink { app, key }
     }
 }
@@ -84,7 +84,7 @@ impl InboxSink for DbSink {
 }
 
 /// Follows the configured mailbox for the life of the process.
-pub async fn run_imap(app: Arc<App>) {
+pub async fn run_imap(app: Arc<AppState>) {
     let Some(url) = app.config.imap_url.clone() else {
         return;
     };

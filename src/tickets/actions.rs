@@ -138,8 +138,7 @@ pub fn reply(
     number: &str,
     author: &crate::auth::User,
     input: &ReplyInput,
-    templates: &crate::templates::Templates,
-    email_enabled: bool,
+    outbox: super::Outbox<'_>,
 ) -> Result<ReplyQueued, ActionError> {
     if input.text.trim().is_empty() {
         return Err(ActionError::invalid("text", "the reply is empty"));
@@ -152,15 +151,21 @@ pub fn reply(
         )));
     }
     let language = t.language.parse().unwrap_or_default();
-    let rendered = templates.reply(language, &t.number, &input.text, input.html.as_deref())?;
+    let rendered =
+        outbox
+            .templates
+            .reply(language, &t.number, &input.text, input.html.as_deref())?;
     let mut ids = Vec::new();
-    for (channel, address) in applicant_routes(&t, email_enabled) {
+    for (channel, address) in applicant_routes(&t, outbox.email_enabled) {
         let id = queue_outbound(
             conn,
+            outbox.mail_domain,
             &t.id,
-            channel,
+            crate::tickets::Recipient {
+                channel,
+                address: &address,
+            },
             OutboundKind::Reply,
-            &address,
             Some(&author.id),
             &rendered,
         )?;
@@ -257,8 +262,7 @@ pub fn transfer(
     actor: &crate::auth::User,
     queue: &str,
     note: Option<&str>,
-    templates: &crate::templates::Templates,
-    email_enabled: bool,
+    outbox: super::Outbox<'_>,
 ) -> Result<(), ActionError> {
     let queue = queue.trim();
     if queue.is_empty() || queue.len() > 64 {
@@ -301,14 +305,19 @@ pub fn transfer(
         serde_json::json!({"from": from, "to": queue, "note": note}),
     )?;
     let language = t.language.parse().unwrap_or_default();
-    let rendered = templates.transfer_notice(language, &t.number, queue)?;
-    for (channel, address) in applicant_routes(&t, email_enabled) {
+    let rendered = outbox
+        .templates
+        .transfer_notice(language, &t.number, queue)?;
+    for (channel, address) in applicant_routes(&t, outbox.email_enabled) {
         queue_outbound(
             conn,
+            outbox.mail_domain,
             &t.id,
-            channel,
+            crate::tickets::Recipient {
+                channel,
+                address: &address,
+            },
             OutboundKind::Notice,
-            &address,
             Some(&actor.id),
             &rendered,
         )?;
@@ -386,7 +395,7 @@ pub fn close(
     number: &str,
     actor: &crate::auth::User,
     resolution: Option<&str>,
-    templates: &crate::templates::Templates,
+    outbox: super::Outbox<'_>,
 ) -> Result<(), ActionError> {
     let t = load_target(conn, number)?;
     if t.status == Status::Closed.as_str() {
@@ -412,14 +421,17 @@ pub fn close(
     )?;
     if t.channel == Channel::Telegram.as_str() {
         let language = t.language.parse().unwrap_or_default();
-        let rendered = templates.rating_request(language, &t.number)?;
+        let rendered = outbox.templates.rating_request(language, &t.number)?;
         for (channel, address) in applicant_routes(&t, false) {
             queue_outbound(
                 conn,
+                outbox.mail_domain,
                 &t.id,
-                channel,
+                crate::tickets::Recipient {
+                    channel,
+                    address: &address,
+                },
                 OutboundKind::RatingRequest,
-                &address,
                 None,
                 &rendered,
             )?;

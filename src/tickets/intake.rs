@@ -22,6 +22,8 @@ pub struct IntakeContext<'a> {
     pub prefix: &'a str,
     pub public_url: &'a str,
     pub templates: &'a Templates,
+    /// The domain of our Message-IDs.
+    pub mail_domain: &'a str,
     pub acks_per_sender_per_hour: u32,
     /// Follow-ups one sender may add per hour before the next are held (0: no limit).
     pub follow_ups_per_sender_per_hour: u32,
@@ -89,7 +91,7 @@ pub fn intake(
         None => register(conn, ctx, msg, &contact_id, raw_payload_id, now)?,
     };
     if msg.channel == Channel::Telegram {
-        crate::telegram::queue_chat_notices(conn, ctx.templates, &reg, msg)?;
+        crate::telegram::queue_chat_notices(conn, ctx, &reg, msg)?;
     }
     Ok(reg)
 }
@@ -445,10 +447,13 @@ fn acknowledge(
     )?;
     crate::tickets::queue_outbound(
         conn,
+        ctx.mail_domain,
         &reg.ticket_id,
-        channel,
+        crate::tickets::Recipient {
+            channel,
+            address: &address,
+        },
         OutboundKind::Acknowledgement,
-        &address,
         None,
         &rendered,
     )?;

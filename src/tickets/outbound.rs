@@ -21,20 +21,18 @@ pub fn mail_domain(mail_from: &str) -> &str {
 /// transaction. Returns the message id.
 pub fn queue_outbound(
     conn: &mut DbConn,
+    mail_domain: &str,
     ticket_id: &str,
-    channel: Channel,
+    to: Recipient<'_>,
     kind: OutboundKind,
-    address: &str,
     author_id: Option<&str>,
     rendered: &Rendered,
 ) -> Result<String, DbError> {
+    let Recipient { channel, address } = to;
     let id = new_id();
     let (external_id, status) = match channel {
         // Our Message-ID is fixed now so replies can thread on it whatever the retries.
-        Channel::Email => (
-            Some(format!("{id}@{}", outbound_domain())),
-            DeliveryState::Queued,
-        ),
+        Channel::Email => (Some(format!("{id}@{mail_domain}")), DeliveryState::Queued),
         // A web-form reply is published on the status page as soon as it is committed.
         Channel::WebForm => (None, DeliveryState::Published),
         _ => (None, DeliveryState::Queued),
@@ -68,13 +66,18 @@ pub fn queue_outbound(
     Ok(id)
 }
 
-static OUTBOUND_DOMAIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Set once at start-up from the configured sender address.
-pub fn set_outbound_domain(domain: &str) {
-    let _ = OUTBOUND_DOMAIN.set(domain.to_string());
+/// Where an outgoing message goes: a channel and the address on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub channel: Channel,
+    pub address: &'a str,
 }
 
-fn outbound_domain() -> &'static str {
-    OUTBOUND_DOMAIN.get().map_or("goscorp.kz", |s| s.as_str())
+/// What an action needs to send to the applicant: the texts, whether e-mail goes out from
+/// this server, and the domain of our Message-IDs.
+#[derive(Clone, Copy)]
+pub struct Outbox<'a> {
+    pub templates: &'a crate::templates::Templates,
+    pub email_enabled: bool,
+    pub mail_domain: &'a str,
 }

@@ -8,20 +8,21 @@
 //! gets that answer again, and the unique key decides between concurrent duplicates.
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use diesel::prelude::*;
 
 use baylanys_core::InboundMessage;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::App;
+use crate::AppState;
 use crate::db::{DbConn, DbError, Engine};
 use crate::tickets::intake::{IntakeError, Registered, intake, intake_batch};
 
 type Reply = oneshot::Sender<Result<Registered, RegisterError>>;
 type Item = (InboundMessage, Option<IdempotencyKey>, Reply);
-type Queue = Arc<Mutex<mpsc::Receiver<Item>>>;
+/// `None` asks one writer thread to stop.
+type Queue = Arc<Mutex<mpsc::Receiver<Option<Item>>>>;
 
 /// How long an idempotency record answers retries (pruned by the hourly housekeeping).
 pub const IDEMPOTENCY_HOURS: i64 = 24;
@@ -115,27 +116,54 @@ const POSTGRES_WRITERS: usize = 4;
 
 #[derive(Clone)]
 pub struct Registrar {
-    tx: mpsc::Sender<Item>,
+    tx: mpsc::Sender<Option<Item>>,
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
 impl Registrar {
-    /// Starts the writer threads. They stop when every `Registrar` clone is dropped.
-    pub fn start(app: Arc<App>) -> Registrar {
-        let (tx, rx) = mpsc::channel::<Item>(4096);
+    /// Starts the writer threads. They hold the state weakly (it holds the registrar),
+    /// and end on [`Registrar::stop`] or when the state is gone.
+    pub fn start(app: Weak<AppState>, engine: Engine) -> Registrar {
+        let (tx, rx) = mpsc::channel::<Option<Item>>(4096);
         let queue: Queue = Arc::new(Mutex::new(rx));
-        let writers = match app.db.engine {
+        let writers = match engine {
             Engine::Sqlite => 1,
             Engine::Postgres => POSTGRES_WRITERS,
         };
-        for n in 0..writers {
-            let app = app.clone();
-            let queue = queue.clone();
-            std::thread::Builder::new()
-                .name(format!("registrar-{n}"))
-                .spawn(move || writer(app, queue))
-                .expect("a registrar thread starts");
+        let threads = (0..writers)
+            .map(|n| {
+                let app = app.clone();
+                let queue = queue.clone();
+                std::thread::Builder::new()
+                    .name(format!("registrar-{n}"))
+                    .spawn(move || writer(app, queue))
+                    .expect("a registrar thread starts")
+            })
+            .collect();
+        Registrar {
+            tx,
+            threads: Arc::new(Mutex::new(threads)),
         }
-        Registrar { tx }
+    }
+
+    /// Asks every writer to stop once what was queued before is committed, waits for
+    /// them (blocking), and returns how many ended.
+    pub fn stop(&self) -> usize {
+        let threads: Vec<_> =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for _ in &threads {
+            // A full queue means the writers are busy: they reach the stop after it.
+            let mut stop = None;
+            while let Err(mpsc::error::TrySendError::Full(back)) = self.tx.try_send(stop) {
+                stop = back;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        threads
+            .into_iter()
+            .map(|t| t.join())
+            .filter(Result::is_ok)
+            .count()
     }
 
     /// Registers one message; resolves once it is committed.
@@ -161,7 +189,7 @@ impl Registrar {
         };
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send((msg, key, reply))
+            .send(Some((msg, key, reply)))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -169,22 +197,30 @@ impl Registrar {
 }
 
 /// Takes what has queued (waiting for the first), so a busy server commits in batches.
-fn next_batch(queue: &Queue) -> Option<Vec<Item>> {
+/// `None` when this writer is to stop now; `(batch, true)` when it stops after the batch.
+fn next_batch(queue: &Queue) -> Option<(Vec<Item>, bool)> {
     let mut rx = queue.lock().unwrap_or_else(|p| p.into_inner());
-    let first = rx.blocking_recv()?;
+    let first = rx.blocking_recv()??;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     batch.push(first);
     while batch.len() < MAX_BATCH {
         match rx.try_recv() {
-            Ok(next) => batch.push(next),
+            Ok(Some(next)) => batch.push(next),
+            // A stop request: this batch is committed first.
+            Ok(None) => return Some((batch, true)),
             Err(_) => break,
         }
     }
-    Some(batch)
+    Some((batch, false))
 }
 
-fn writer(app: Arc<App>, queue: Queue) {
-    while let Some(batch) = next_batch(&queue) {
+fn writer(app: Weak<AppState>, queue: Queue) {
+    let mut last = false;
+    while !last && let Some((batch, stop_after)) = next_batch(&queue) {
+        last = stop_after;
+        let Some(app) = app.upgrade() else {
+            return;
+        };
         let mut messages = Vec::with_capacity(batch.len());
         let mut keys = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());

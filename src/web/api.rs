@@ -292,14 +292,7 @@ async fn post_reply(
     };
     let number = input::ticket_number(&path.into_inner())?;
     let queued = ticket_action(&app, user, move |c, user, app| {
-        tickets::reply(
-            c,
-            &number,
-            user,
-            &input,
-            &app.templates,
-            app.email_enabled(),
-        )
+        tickets::reply(c, &number, user, &input, app.outbox())
     })
     .await?;
     Ok(HttpResponse::Accepted().json(queued))
@@ -309,7 +302,7 @@ async fn post_reply(
 /// whatever the action queued (notices, replies, rating requests).
 async fn ticket_action<T, F>(app: &AppData, user: User, action: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&mut crate::db::DbConn, &User, &crate::App) -> Result<T, tickets::ActionError>
+    F: FnOnce(&mut crate::db::DbConn, &User, &crate::AppState) -> Result<T, tickets::ActionError>
         + Send
         + 'static,
     T: Send + 'static,
@@ -373,15 +366,7 @@ async fn post_transfer(
     }
     ticket_action(&app, user, move |c, user, app| {
         let note = note.as_deref();
-        tickets::transfer(
-            c,
-            &number,
-            user,
-            &queue,
-            note,
-            &app.templates,
-            app.email_enabled(),
-        )
+        tickets::transfer(c, &number, user, &queue, note, app.outbox())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -422,7 +407,7 @@ async fn post_close(
         return Err(ApiError::Invalid(errors));
     }
     ticket_action(&app, user, move |c, user, app| {
-        tickets::close(c, &number, user, resolution.as_deref(), &app.templates)
+        tickets::close(c, &number, user, resolution.as_deref(), app.outbox())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

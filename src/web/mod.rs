@@ -22,11 +22,34 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use baylanys_core::Language;
 use serde::Serialize;
 
-use crate::App;
+use crate::AppState;
 use crate::auth::{Role, User};
 use crate::db::DbError;
 
-pub type AppData = web::Data<Arc<App>>;
+pub type AppData = web::Data<Arc<AppState>>;
+
+/// What only the HTTP layer keeps: its counters, the appeal rate limit, and the Telegram
+/// bot that webhook updates are handed to.
+pub struct WebState {
+    pub metrics: metrics::Metrics,
+    pub rate_limiter: ratelimit::RateLimiter,
+    pub telegram: Option<Arc<baylanys_telegram::TelegramBot>>,
+}
+
+impl WebState {
+    pub fn new(
+        config: &crate::config::Config,
+        telegram: Option<Arc<baylanys_telegram::TelegramBot>>,
+    ) -> WebState {
+        WebState {
+            metrics: metrics::Metrics::default(),
+            rate_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
+            telegram,
+        }
+    }
+}
+
+pub type WebData = web::Data<WebState>;
 
 /// One field that failed validation.
 #[derive(Debug, Clone, Serialize)]
@@ -276,7 +299,7 @@ async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
 }
 
-async fn metrics_route(app: AppData) -> Result<HttpResponse, ApiError> {
+async fn metrics_route(app: AppData, site: WebData) -> Result<HttpResponse, ApiError> {
     use crate::db::schema::tickets;
     use diesel::prelude::*;
     let now = app.clock.now();
@@ -297,7 +320,7 @@ async fn metrics_route(app: AppData) -> Result<HttpResponse, ApiError> {
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(app.metrics.render(&jobs, open, overdue)))
+        .body(site.metrics.render(&jobs, open, overdue)))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -320,8 +343,15 @@ fn json_error(err: actix_web::error::JsonPayloadError, max_body: usize) -> ApiEr
     }
 }
 
+/// How long a graceful stop waits for requests in flight.
+const SHUTDOWN_SECS: u64 = 10;
+
 /// Builds the HTTP server on an already bound listener.
-pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
+pub fn server(
+    app: Arc<AppState>,
+    site: WebState,
+    listener: TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
     use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
     let workers = app.config.workers.max(1);
     let max_body = (app.config.max_message_bytes as usize).max(1024 * 1024);
@@ -330,9 +360,11 @@ pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web
         std::time::Duration::from_secs(app.config.body_timeout_secs.max(1)),
     );
     let data = web::Data::new(app);
+    let site = web::Data::new(site);
     let factory = move || {
         actix_web::App::new()
             .app_data(data.clone())
+            .app_data(site.clone())
             .app_data(web::Data::new(uploads.clone()))
             .app_data(web::PayloadConfig::new(max_body))
             .app_data(
@@ -364,6 +396,7 @@ pub fn server(app: Arc<App>, listener: TcpListener) -> std::io::Result<actix_web
     // actix-web's HttpServer, with each connection behind a HeadGuard (see there why).
     let server = actix_server::Server::build()
         .workers(workers)
+        .shutdown_timeout(SHUTDOWN_SECS)
         .disable_signals()
         .listen("baylanys-http", listener, move || {
             let http = actix_http::HttpService::build()
@@ -426,12 +459,13 @@ async fn count_errors(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let app = req.app_data::<AppData>().cloned();
+    let site = req.app_data::<WebData>().cloned();
     let res = next.call(req).await?;
     let mut res = as_problem(res, app.as_ref());
     if res.status().is_server_error()
-        && let Some(app) = app
+        && let Some(site) = site
     {
-        metrics::Metrics::inc(&app.metrics.http_errors);
+        metrics::Metrics::inc(&site.metrics.http_errors);
     }
     res.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,

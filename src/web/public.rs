@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppData, FieldError, page_language};
+use super::{ApiError, AppData, FieldError, WebData, page_language};
 use crate::templates::Templates;
 use crate::tickets::domain::{
     EmailAddress, Iin, Phone, REGIONS, RegistrationNumber, TOPICS, region_known, topic_known,
@@ -185,11 +185,11 @@ fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> std::net::IpAdd
     super::ratelimit::client_ip(peer, lines, trusted)
 }
 
-fn check_rate(app: &AppData, req: &HttpRequest) -> Result<(), ApiError> {
-    app.rate_limiter
+fn check_rate(app: &AppData, site: &WebData, req: &HttpRequest) -> Result<(), ApiError> {
+    site.rate_limiter
         .check(client_ip(req, &app.config.trusted_proxies))
         .map_err(|secs| {
-            Metrics::inc(&app.metrics.rate_limited);
+            Metrics::inc(&site.metrics.rate_limited);
             ApiError::TooMany(secs)
         })
 }
@@ -243,6 +243,7 @@ fn replay(stored: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiE
 
 async fn submit_json(
     app: AppData,
+    site: WebData,
     req: HttpRequest,
     body: web::Json<AppealInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -255,10 +256,10 @@ async fn submit_json(
     {
         return replay(stored, &request_hash);
     }
-    check_rate(&app, &req)?;
+    check_rate(&app, &site, &req)?;
     let lang = Language::En;
     let msg = validate(&app.templates, &body, Vec::new(), lang).map_err(|e| {
-        Metrics::inc(&app.metrics.appeals_rejected);
+        Metrics::inc(&site.metrics.appeals_rejected);
         ApiError::Invalid(e)
     })?;
     let keyed = key.clone().map(|key| IdempotencyKey {
@@ -282,7 +283,7 @@ async fn submit_json(
         }
         Err(RegisterError::Intake(e)) => return Err(e.into()),
     };
-    Metrics::inc(&app.metrics.appeals_registered);
+    Metrics::inc(&site.metrics.appeals_registered);
     let body = registrar::created_body(&app.config.public_url, &reg);
     let location = status_url(&app, &reg.number, reg.access_key.as_deref());
     Ok(HttpResponse::Created()
@@ -556,9 +557,14 @@ async fn read_form(
     })
 }
 
-async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn submit_form(
+    app: AppData,
+    site: WebData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let lang = page_language(&req);
-    if let Err(e) = check_rate(&app, &req) {
+    if let Err(e) = check_rate(&app, &site, &req) {
         let secs = match e {
             ApiError::TooMany(s) => s,
             _ => 60,
@@ -654,12 +660,12 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
     let appeal = match validated {
         Ok(m) if errors.is_empty() => m,
         Ok(_) => {
-            Metrics::inc(&app.metrics.appeals_rejected);
+            Metrics::inc(&site.metrics.appeals_rejected);
             return close(render_form(&app, lang, &input, &errors, refused, &token));
         }
         Err(mut e) => {
             e.append(&mut errors);
-            Metrics::inc(&app.metrics.appeals_rejected);
+            Metrics::inc(&site.metrics.appeals_rejected);
             return close(render_form(&app, lang, &input, &e, refused, &token));
         }
     };
@@ -687,7 +693,7 @@ async fn submit_form(app: AppData, req: HttpRequest, payload: web::Payload) -> H
             }
         }
         Ok(reg) => {
-            Metrics::inc(&app.metrics.appeals_registered);
+            Metrics::inc(&site.metrics.appeals_registered);
             // Post/redirect/get: reloading the confirmation cannot submit the appeal twice.
             let url = format!(
                 "/appeals/{}?key={}&lang={}&new=1",

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_telegram::{SECRET_HEADER, WebhookOutcome};
 use futures_util::StreamExt;
 
-use super::{ApiError, AppData};
+use super::{ApiError, WebData};
 
 /// A real update is one message's JSON (text at most 4,096 characters, files by id only):
 /// a few KiB, so 1 MiB is ample and bounds what one call may make us handle.
@@ -18,11 +18,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn webhook(
-    app: AppData,
+    site: WebData,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(bot) = app.telegram.get() else {
+    let Some(bot) = site.telegram.as_ref() else {
         return Err(ApiError::NotFound(
             "the Telegram channel is not configured on this server (BAYLANYS_TELEGRAM_TOKEN)"
                 .into(),

@@ -46,7 +46,45 @@ both_backends!(
     operator_api_requires_a_token_and_the_right_role,
     housekeeping_forgets_old_finished_work_and_keeps_failures,
     web_form_attachments_are_checked_stored_and_downloadable,
+    shutdown_joins_every_thread_and_task,
 );
+
+/// Stopping ends the HTTP server, the registrar's writer threads and every background
+/// task; afterwards nothing but the caller holds the shared state.
+async fn shutdown_joins_every_thread_and_task(backend: Backend) {
+    let (url, _dir) = support::fresh_database(backend);
+    let config = support::test_config(&url, 0);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let app = baylanys::Application::build(config)
+        .await
+        .expect("builds")
+        .with_listener(listener)
+        .start()
+        .await
+        .expect("starts");
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("http://{}/api/v1/appeals", app.addr))
+        .json(&appeal("Перед остановкой"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(r.status(), 201);
+    drop(client);
+    let state = app.state.clone();
+    let stopped = app.stop().await;
+    let writers = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 4,
+    };
+    assert_eq!(stopped.registrar_threads, writers);
+    assert_eq!(stopped.tasks, 3, "worker, timers, housekeeping");
+    assert_eq!(
+        Arc::strong_count(&state),
+        1,
+        "no thread or task still holds the state"
+    );
+}
 
 fn form_with(file_name: &str, content: &[u8], mime: &str) -> reqwest::multipart::Form {
     let part = reqwest::multipart::Part::bytes(content.to_vec())

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use baylanys::App;
+use baylanys::AppState;
 use baylanys::config::{Config, ConfigArgs, FileConfig};
 use baylanys_core::{
     Channel, ChannelAdapter, DeliveryReceipt, OutboundMessage, SendError, SendFuture,
@@ -19,11 +19,32 @@ pub enum Backend {
 
 pub struct TestApp {
     pub url: String,
-    pub app: Arc<App>,
+    pub app: Arc<AppState>,
     pub client: reqwest::Client,
     pub database_url: String,
     _dir: Option<tempfile::TempDir>,
-    pub server: actix_web::dev::ServerHandle,
+    running: Option<baylanys::Application>,
+}
+
+/// A test's server ends with the test: threads joined, connections closed (a test
+/// cluster would otherwise fill up with the servers of finished tests).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        // Our idle keep-alive connections close with the client, so the server need not
+        // wait for them to time out.
+        self.client = reqwest::Client::new();
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| {
+                    h.block_on(running.stop_with(false));
+                });
+            }
+            _ => running.state.shutdown.cancel(),
+        }
+    }
 }
 
 impl TestApp {
@@ -65,14 +86,18 @@ impl TestApp {
         token_for(&self.app, login, role).await
     }
 
-    pub async fn stop(self) {
-        self.app.shutdown.cancel();
-        self.server.stop(false).await;
+    /// Stops the server and every thread and task of it; says what ended.
+    pub async fn stop(mut self) -> baylanys::Stopped {
+        let running = self.running.take().expect("a test server is stopped once");
+        // Our idle keep-alive connections close with the client: nothing for the graceful
+        // stop to wait for.
+        self.client = reqwest::Client::new();
+        running.stop().await
     }
 }
 
 /// Adds a user with `role` to the app's database and returns a fresh API token for it.
-pub async fn token_for(app: &App, login: &str, role: baylanys::auth::Role) -> String {
+pub async fn token_for(app: &AppState, login: &str, role: baylanys::auth::Role) -> String {
     let login = login.to_string();
     app.db
         .write(move |c| {
@@ -133,11 +158,13 @@ pub async fn spawn_on(
     let addr = listener.local_addr().expect("local addr");
     config.public_url = format!("http://{addr}");
     config.instance_id = format!("test-{}", addr.port());
-    let mut app = App::build(config).await.expect("app builds");
+    let mut app = baylanys::Application::build(config)
+        .await
+        .expect("app builds");
     for a in adapters {
         app = app.with_adapter(a);
     }
-    start(app, listener, database_url, dir)
+    start(app, listener, database_url, dir).await
 }
 
 /// A server on a fresh database whose settings the test adjusts (`smtp_url`, `imap_url`,
@@ -150,11 +177,10 @@ pub async fn spawn_config(backend: Backend, tweak: impl FnOnce(&mut Config)) -> 
     config.public_url = format!("http://{addr}");
     config.instance_id = format!("test-{}", addr.port());
     tweak(&mut config);
-    let app = App::build(config).await.expect("app builds");
-    let app = baylanys::channels::attach(app)
+    let app = baylanys::Application::build(config)
         .await
-        .expect("channels attach");
-    start(app, listener, &database_url, dir)
+        .expect("app builds");
+    start(app, listener, &database_url, dir).await
 }
 
 /// A server on `database_url` (fresh, or shared with another instance) whose settings
@@ -164,7 +190,7 @@ pub async fn spawn_custom(
     database_url: &str,
     dir: Option<tempfile::TempDir>,
     tweak: impl FnOnce(&mut Config),
-    adjust: impl FnOnce(Arc<App>) -> Arc<App>,
+    adjust: impl FnOnce(baylanys::Builder) -> baylanys::Builder,
 ) -> TestApp {
     let mut config = test_config(database_url, 0);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
@@ -172,31 +198,35 @@ pub async fn spawn_custom(
     config.public_url = format!("http://{addr}");
     config.instance_id = format!("test-{}", addr.port());
     tweak(&mut config);
-    let app = adjust(App::build(config).await.expect("app builds"));
-    let app = baylanys::channels::attach(app)
-        .await
-        .expect("channels attach");
-    start(app, listener, database_url, dir)
+    let app = adjust(
+        baylanys::Application::build(config)
+            .await
+            .expect("app builds"),
+    );
+    start(app, listener, database_url, dir).await
 }
 
-fn start(
-    app: Arc<App>,
+async fn start(
+    app: baylanys::Builder,
     listener: std::net::TcpListener,
     database_url: &str,
     dir: Option<tempfile::TempDir>,
 ) -> TestApp {
-    let (running, server) = baylanys::serve(app, listener).expect("server starts");
-    tokio::spawn(server);
+    let running = app
+        .with_listener(listener)
+        .start()
+        .await
+        .expect("server starts");
     TestApp {
         url: format!("http://{}", running.addr),
-        app: running.app,
+        app: running.state.clone(),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
         database_url: database_url.to_string(),
         _dir: dir,
-        server: running.server,
+        running: Some(running),
     }
 }
 
@@ -378,7 +408,7 @@ fn start_cluster() -> Cluster {
         "trust",
     ]);
     let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
         dir.display()
     );
     run(&[

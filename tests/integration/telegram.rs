@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use baylanys::App;
+use baylanys::AppState;
 use baylanys::auth::Role;
 use baylanys_telegram::fake_api::FakeBotApi;
 use serde_json::{Value, json};
@@ -12,14 +12,16 @@ use crate::support::{Backend, eventually, fresh_database, test_config, token_for
 
 struct Server {
     url: String,
-    app: Arc<App>,
+    app: Arc<AppState>,
     client: reqwest::Client,
-    running: baylanys::Running,
+    running: baylanys::Application,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
     async fn stop(self) {
+        // Our keep-alive connections close first, so the graceful stop has none to wait for.
+        drop(self.client);
         self.running.stop().await;
     }
 }
@@ -42,13 +44,16 @@ async fn spawn_bot_server_on(
     config.telegram_webhook_secret = tg.webhook_secret.clone();
     config.telegram_mode = mode.to_string();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = App::build(config).await.unwrap();
-    let app = baylanys::channels::attach(app).await.unwrap();
-    let (running, server) = baylanys::serve(app, listener).unwrap();
-    tokio::spawn(server);
+    let running = baylanys::Application::build(config)
+        .await
+        .unwrap()
+        .with_listener(listener)
+        .start()
+        .await
+        .unwrap();
     Server {
         url: format!("http://{}", running.addr),
-        app: running.app.clone(),
+        app: running.state.clone(),
         client: reqwest::Client::new(),
         running,
         _dir: dir,
@@ -75,7 +80,7 @@ fn sent_to(fake: &FakeBotApi, chat: i64) -> Vec<String> {
         .collect()
 }
 
-async fn ticket_of_chat(app: &Arc<App>, chat: i64) -> Option<String> {
+async fn ticket_of_chat(app: &Arc<AppState>, chat: i64) -> Option<String> {
     use baylanys::db::schema::{contacts, tickets};
     use diesel::prelude::*;
     app.db
@@ -280,7 +285,7 @@ async fn telegram_webhook_checks_the_secret_and_registers(backend: Backend) {
 }
 
 /// Inbound messages of the chat's tickets, oldest first.
-async fn chat_messages(app: &Arc<App>, chat: i64) -> Vec<String> {
+async fn chat_messages(app: &Arc<AppState>, chat: i64) -> Vec<String> {
     use baylanys::db::schema::{contacts, messages, tickets};
     use diesel::prelude::*;
     app.db
@@ -356,7 +361,7 @@ fn delivered_to(fake: &FakeBotApi, chat: i64) -> Vec<String> {
 
 /// Outgoing messages of the chat's tickets by kind (acknowledgement, notice, ...), with
 /// their delivery jobs.
-async fn outbound_of_chat(app: &Arc<App>, chat: i64, kind: &'static str) -> (i64, i64) {
+async fn outbound_of_chat(app: &Arc<AppState>, chat: i64, kind: &'static str) -> (i64, i64) {
     use baylanys::db::schema::{contacts, jobs, messages, tickets};
     use diesel::prelude::*;
     app.db
@@ -426,7 +431,7 @@ async fn telegram_overlapping_copies_of_an_update_are_stored_once(backend: Backe
     s.stop().await;
 }
 
-async fn ticket_count_of_chat(app: &Arc<App>, chat: i64) -> i64 {
+async fn ticket_count_of_chat(app: &Arc<AppState>, chat: i64) -> i64 {
     use baylanys::db::schema::{contacts, tickets};
     use diesel::prelude::*;
     app.db
@@ -524,7 +529,7 @@ async fn telegram_oversized_updates_are_quarantined_whole_not_registered(backend
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     drop(stream);
 
-    let quarantined = |app: Arc<App>| async move {
+    let quarantined = |app: Arc<AppState>| async move {
         app.db
             .run(|c| {
                 Ok(raw_payloads::table
@@ -632,7 +637,7 @@ fn rating_press(update_id: i64, chat: i64, from: i64, number: &str, rating: u8) 
     }})
 }
 
-async fn rating_of(app: &Arc<App>, number: &str) -> Option<i32> {
+async fn rating_of(app: &Arc<AppState>, number: &str) -> Option<i32> {
     let n = number.to_string();
     app.db
         .run(move |c| {

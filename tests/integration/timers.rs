@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::email::mail_support::SmtpSink;
-use baylanys::App;
+use baylanys::AppState;
 use baylanys::auth::Role;
 use baylanys::clock::{Clock, ManualClock};
 use baylanys_core::Language;
@@ -127,7 +127,7 @@ async fn wait_mails(sink: &SmtpSink, to: &str, subject: &str, n: usize) {
 }
 
 /// Adds a user with an e-mail address for staff notices; returns an API token.
-async fn staff(app: &App, login: &str, role: Role) -> String {
+async fn staff(app: &AppState, login: &str, role: Role) -> String {
     let token = crate::support::token_for(app, login, role).await;
     let (l, email) = (login.to_string(), format!("{login}@staff.example.kz"));
     app.db
@@ -137,7 +137,7 @@ async fn staff(app: &App, login: &str, role: Role) -> String {
     token
 }
 
-async fn set_supervisors(app: &App, queue: &str, logins: &[&str]) {
+async fn set_supervisors(app: &AppState, queue: &str, logins: &[&str]) {
     let (q, input) = (
         queue.to_string(),
         baylanys::queues::QueueInput {
@@ -177,13 +177,13 @@ async fn register(t: &TestApp) -> (String, String, DateTime<Utc>) {
     (number, id, due.and_utc())
 }
 
-fn remind_at(app: &App, due: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
+fn remind_at(app: &AppState, due: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
     app.calendar()
         .working_hours_before(due, hours, &app.config.working_hours)
         .expect("in range")
 }
 
-async fn events(app: &App, ticket_id: &str, kind: &str) -> Vec<serde_json::Value> {
+async fn events(app: &AppState, ticket_id: &str, kind: &str) -> Vec<serde_json::Value> {
     let (id, kind) = (ticket_id.to_string(), kind.to_string());
     app.db
         .run(move |c| {
@@ -202,7 +202,7 @@ async fn events(app: &App, ticket_id: &str, kind: &str) -> Vec<serde_json::Value
         .expect("events")
 }
 
-async fn jobs_of_kind(app: &App, kind: &str) -> Vec<(String, String)> {
+async fn jobs_of_kind(app: &AppState, kind: &str) -> Vec<(String, String)> {
     let kind = kind.to_string();
     app.db
         .run(move |c| {
@@ -216,7 +216,7 @@ async fn jobs_of_kind(app: &App, kind: &str) -> Vec<(String, String)> {
         .expect("jobs")
 }
 
-async fn notices(app: &App, kind: &str) -> Vec<(String, String)> {
+async fn notices(app: &AppState, kind: &str) -> Vec<(String, String)> {
     let kind = kind.to_string();
     app.db
         .run(move |c| {
@@ -461,7 +461,7 @@ async fn r5_a_holding_reply_leaves_the_ticket_unanswered_and_overdue(backend: Ba
 }
 
 /// The first working day after `date` (exclusive), and the first non-working one.
-fn next_day(app: &App, date: NaiveDate, working: bool) -> NaiveDate {
+fn next_day(app: &AppState, date: NaiveDate, working: bool) -> NaiveDate {
     let cal = app.calendar();
     let mut d = date;
     loop {

@@ -33,8 +33,8 @@ const PHOTO_LIMIT: usize = 10 * 1024 * 1024;
 /// queue, so the applicant may see the first parts twice; nothing is lost.
 #[derive(Clone)]
 pub struct TelegramAdapter {
-    bot: Bot,
-    limiter: Arc<RateLimiter>,
+    pub(crate) bot: Bot,
+    pub(crate) limiter: Arc<RateLimiter>,
 }
 
 impl TelegramAdapter {

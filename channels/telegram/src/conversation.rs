@@ -129,6 +129,21 @@ impl TelegramBot {
         }
     }
 
+    /// A bot that sends through `adapter`'s bot and rate budget: the server makes the
+    /// adapter first (its outgoing channel) and the bot once its backend can exist.
+    pub fn with_adapter(
+        config: TelegramConfig,
+        backend: Arc<dyn TelegramBackend>,
+        adapter: &TelegramAdapter,
+    ) -> Self {
+        TelegramBot {
+            bot: adapter.bot.clone(),
+            backend,
+            config,
+            limiter: adapter.limiter.clone(),
+        }
+    }
+
     pub fn bot(&self) -> &Bot {
         &self.bot
     }
