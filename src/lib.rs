@@ -5,6 +5,53 @@
 //! and the channels; [`Application::stop`] ends them all. `main`, the tests and the
 //! examples use the same path. Everything below receives the shared [`AppState`].
 
+/// Maps a state enum to the text stored in its column, in one place: `as_str` writes it,
+/// `parse` reads it back, `ALL` lists the values.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Result<$name, String> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|x| x.as_str() == s)
+                    .ok_or_else(|| {
+                        let all: Vec<&str> = $name::ALL.iter().map(|x| x.as_str()).collect();
+                        format!(concat!("unknown ", $what, " `{}`: expected one of {}"), s, all.join(", "))
+                    })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::parse(s)
+            }
+        }
+    };
+}
+
 pub mod auth;
 pub mod calendar;
 pub mod channels;

@@ -7,6 +7,19 @@
 //! name, an optional dedupe key, a typed serde payload, `run`); the worker dispatches
 //! through a [`Registry`] of those types.
 
+text_enum!(
+    /// Where a job is in its life.
+    JobStatus, "job status" {
+        /// Waiting for its `run_at`.
+        Pending => "pending",
+        /// Claimed by an instance, under a lease.
+        Running => "running",
+        Done => "done",
+        /// Given up after its last try, with its error: someone's to-do.
+        Failed => "failed",
+    }
+);
+
 pub mod deadlines;
 pub mod staff;
 pub mod timers;
@@ -223,7 +236,7 @@ pub fn enqueue(conn: &mut DbConn, job: NewJob<'_>) -> Result<String, DbError> {
             jobs::kind.eq(job.kind),
             jobs::payload.eq(job.payload.to_string()),
             jobs::ticket_id.eq(job.ticket_id),
-            jobs::status.eq("pending"),
+            jobs::status.eq(JobStatus::Pending.as_str()),
             jobs::run_at.eq(job.run_at.unwrap_or(now)),
             jobs::attempts.eq(0),
             jobs::max_attempts.eq(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS)),
@@ -267,9 +280,9 @@ pub fn claim(
     let wall = Utc::now().naive_utc();
     let lease = wall + Duration::seconds(LEASE_SECONDS);
     let due = jobs::run_at.le(now).and(
-        jobs::status
-            .eq("pending")
-            .or(jobs::status.eq("running").and(jobs::lease_until.lt(wall))),
+        jobs::status.eq(JobStatus::Pending.as_str()).or(jobs::status
+            .eq(JobStatus::Running.as_str())
+            .and(jobs::lease_until.lt(wall))),
     );
     let ids: Vec<String> = match conn {
         DbConn::Pg(c) => jobs::table
@@ -293,7 +306,7 @@ pub fn claim(
     }
     diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
         .set((
-            jobs::status.eq("running"),
+            jobs::status.eq(JobStatus::Running.as_str()),
             jobs::lease_until.eq(lease),
             jobs::leased_by.eq(instance),
             jobs::attempts.eq(jobs::attempts + 1),
@@ -306,7 +319,7 @@ pub fn claim(
 pub fn complete(conn: &mut DbConn, id: &str, instance: &str) -> Result<(), DbError> {
     diesel::update(jobs::table.find(id).filter(jobs::leased_by.eq(instance)))
         .set((
-            jobs::status.eq("done"),
+            jobs::status.eq(JobStatus::Done.as_str()),
             jobs::lease_until.eq(None::<NaiveDateTime>),
             jobs::last_error.eq(None::<String>),
             jobs::updated_at.eq(crate::db::now()),
@@ -345,7 +358,12 @@ pub fn fail(
     };
     diesel::update(jobs::table.find(&job.id))
         .set((
-            jobs::status.eq(if give_up { "failed" } else { "pending" }),
+            jobs::status.eq(if give_up {
+                JobStatus::Failed
+            } else {
+                JobStatus::Pending
+            }
+            .as_str()),
             jobs::run_at.eq(if give_up { job.run_at } else { run_at }),
             jobs::lease_until.eq(None::<NaiveDateTime>),
             jobs::last_error.eq(error),
@@ -360,7 +378,7 @@ pub fn prune_done(conn: &mut DbConn, days: i64) -> Result<usize, DbError> {
     let before = Utc::now().naive_utc() - Duration::days(days);
     Ok(diesel::delete(
         jobs::table
-            .filter(jobs::status.eq("done"))
+            .filter(jobs::status.eq(JobStatus::Done.as_str()))
             .filter(jobs::updated_at.lt(before)),
     )
     .execute(conn)?)
@@ -381,10 +399,10 @@ pub fn counts(conn: &mut DbConn) -> Result<JobCounts, DbError> {
         .load(conn)?;
     let get = |s: &str| rows.iter().find(|r| r.0 == s).map_or(0, |r| r.1);
     Ok(JobCounts {
-        pending: get("pending"),
-        running: get("running"),
-        done: get("done"),
-        failed: get("failed"),
+        pending: get(JobStatus::Pending.as_str()),
+        running: get(JobStatus::Running.as_str()),
+        done: get(JobStatus::Done.as_str()),
+        failed: get(JobStatus::Failed.as_str()),
     })
 }
 

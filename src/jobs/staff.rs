@@ -11,6 +11,7 @@ use crate::db::schema::staff_notices;
 use crate::db::{DbConn, DbError, new_id};
 use crate::jobs::{self, Failure, Job, JobContext, JobRow, Retry};
 use crate::queues::StaffAddress;
+use crate::tickets::DeliveryState;
 use crate::tickets::Rendered;
 
 /// Records a notice to one member of staff and queues its delivery, in the caller's
@@ -35,7 +36,7 @@ pub fn queue_notice(
             staff_notices::address.eq(address),
             staff_notices::subject.eq(rendered.subject.clone().unwrap_or_default()),
             staff_notices::body_text.eq(&rendered.text),
-            staff_notices::delivery_status.eq("queued"),
+            staff_notices::delivery_status.eq(DeliveryState::Queued.as_str()),
             staff_notices::created_at.eq(crate::db::now()),
         ))
         .execute(conn)?;
@@ -106,7 +107,7 @@ impl Job for StaffMail {
             Ok(_) => {
                 let id = self.notice_id.clone();
                 app.db
-                    .write(move |c| mark(c, &id, "sent", None))
+                    .write(move |c| mark(c, &id, DeliveryState::Sent, None))
                     .await
                     .map_err(|e| (e.to_string(), Retry::After(None)))
             }
@@ -128,18 +129,28 @@ impl Job for StaffMail {
         mark(
             conn,
             &self.notice_id,
-            if gave_up { "failed" } else { "retrying" },
+            if gave_up {
+                DeliveryState::Failed
+            } else {
+                DeliveryState::Retrying
+            },
             Some(error),
         )
     }
 }
 
-fn mark(conn: &mut DbConn, id: &str, status: &str, error: Option<&str>) -> Result<(), DbError> {
+fn mark(
+    conn: &mut DbConn,
+    id: &str,
+    status: DeliveryState,
+    error: Option<&str>,
+) -> Result<(), DbError> {
     diesel::update(staff_notices::table.find(id))
         .set((
-            staff_notices::delivery_status.eq(status),
+            staff_notices::delivery_status.eq(status.as_str()),
             staff_notices::delivery_error.eq(error),
-            (status == "sent").then(|| staff_notices::delivered_at.eq(crate::db::now())),
+            (status == DeliveryState::Sent)
+                .then(|| staff_notices::delivered_at.eq(crate::db::now())),
         ))
         .execute(conn)?;
     Ok(())

@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::db::schema::{attachments, messages, tickets};
 use crate::db::{Blob, DbError};
 use crate::jobs::{self, Failure, Job, JobContext, JobRow, Registry, Retry};
+use crate::tickets::DeliveryState;
 
 /// Runs until shutdown: wakes on new work, when the clock is moved, or once a second. A
 /// job claimed when shutdown comes is finished; one not yet claimed waits for the next
@@ -112,7 +113,11 @@ impl Job for Deliver {
             conn,
             row,
             &self.message_id,
-            if gave_up { "failed" } else { "retrying" },
+            if gave_up {
+                DeliveryState::Failed
+            } else {
+                DeliveryState::Retrying
+            },
             Some(error),
         )
     }
@@ -122,7 +127,7 @@ fn mark_delivery(
     c: &mut crate::db::DbConn,
     job: &JobRow,
     mid: &str,
-    status: &str,
+    status: DeliveryState,
     error: Option<&str>,
 ) -> Result<(), DbError> {
     let now = crate::db::now();
@@ -131,23 +136,23 @@ fn mark_delivery(
     let changed = diesel::update(
         messages::table
             .find(mid)
-            .filter(messages::delivery_status.ne("failed")),
+            .filter(messages::delivery_status.ne(DeliveryState::Failed.as_str())),
     )
     .set((
-        messages::delivery_status.eq(status),
+        messages::delivery_status.eq(status.as_str()),
         messages::delivery_error.eq(error),
-        (status == "sent").then(|| messages::delivered_at.eq(now)),
+        (status == DeliveryState::Sent).then(|| messages::delivered_at.eq(now)),
     ))
     .execute(c)?;
     if let Some(ticket) = &job.ticket_id
         && changed > 0
-        && (status == "sent" || status == "failed")
+        && matches!(status, DeliveryState::Sent | DeliveryState::Failed)
     {
         crate::tickets::event(
             c,
             ticket,
             "system",
-            if status == "sent" {
+            if status == DeliveryState::Sent {
                 "delivered"
             } else {
                 "delivery_failed"
@@ -186,7 +191,7 @@ async fn deliver(app: &Arc<AppState>, job: &JobRow, mid: String) -> Result<(), F
         Ok(_receipt) => {
             let job = job.clone();
             app.db
-                .write(move |c| mark_delivery(c, &job, &mid, "sent", None))
+                .write(move |c| mark_delivery(c, &job, &mid, DeliveryState::Sent, None))
                 .await
                 .map_err(|e| (e.to_string(), Retry::After(None)))?;
             Ok(())

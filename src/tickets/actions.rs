@@ -335,19 +335,18 @@ pub fn set_status(
     to: &str,
     reason: Option<&str>,
 ) -> Result<(), ActionError> {
-    let target = match to {
-        "open" => Status::Open,
-        "waiting" => Status::Waiting,
-        "answered" | "closed" => {
+    let target = match Status::parse(to) {
+        Ok(s @ (Status::Open | Status::Waiting)) => s,
+        Ok(Status::Answered | Status::Closed) => {
             return Err(ActionError::invalid(
                 "status",
                 format!("`{to}` is set by POST .../replies or POST .../close"),
             ));
         }
-        other => {
+        Ok(Status::New) | Err(_) => {
             return Err(ActionError::invalid(
                 "status",
-                format!("`{other}` is not a state to move to: use open or waiting"),
+                format!("`{to}` is not a state to move to: use open or waiting"),
             ));
         }
     };

@@ -411,3 +411,22 @@ pub fn status_view(
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// How many tickets are not closed, and how many of them are overdue.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TicketCounts {
+    pub open: i64,
+    pub overdue: i64,
+}
+
+pub fn counts(conn: &mut DbConn, now: DateTime<Utc>) -> Result<TicketCounts, DbError> {
+    let open: i64 = tickets::table
+        .filter(tickets::status.ne(Status::Closed.as_str()))
+        .count()
+        .get_result(conn)?;
+    let overdue: i64 = tickets::table
+        .filter(super::answered::overdue(now))
+        .count()
+        .get_result(conn)?;
+    Ok(TicketCounts { open, overdue })
+}

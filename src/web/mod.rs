@@ -300,27 +300,19 @@ async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
 }
 
 async fn metrics_route(app: AppData, site: WebData) -> Result<HttpResponse, ApiError> {
-    use crate::db::schema::tickets;
-    use diesel::prelude::*;
     let now = app.clock.now();
-    let (jobs, open, overdue) = app
+    let (jobs, tickets) = app
         .db
         .run(move |c| {
-            let jobs = crate::jobs::counts(c)?;
-            let open: i64 = tickets::table
-                .filter(tickets::status.ne("closed"))
-                .count()
-                .get_result(c)?;
-            let overdue: i64 = tickets::table
-                .filter(crate::tickets::answered::overdue(now))
-                .count()
-                .get_result(c)?;
-            Ok((jobs, open, overdue))
+            Ok((
+                crate::jobs::counts(c)?,
+                crate::tickets::queries::counts(c, now)?,
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(site.metrics.render(&jobs, open, overdue)))
+        .body(site.metrics.render(&jobs, tickets.open, tickets.overdue)))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

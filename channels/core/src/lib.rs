@@ -343,6 +343,60 @@ mod tests {
     }
 }
 
+/// A registration number (R4); the one place its format is written.
+/// `UCC-2026-000042`: prefix, year of registration (Asia/Almaty), sequence (6+ digits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RegistrationNumber(String);
+
+impl RegistrationNumber {
+    pub fn new(prefix: &str, year: i32, sequence: i64) -> RegistrationNumber {
+        RegistrationNumber(format!("{prefix}-{year}-{sequence:06}"))
+    }
+
+    pub fn parse(text: &str) -> Result<RegistrationNumber, String> {
+        let t = text.trim().to_ascii_uppercase();
+        let mut parts = t.split('-');
+        let (Some(prefix), Some(year), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!(
+                "`{text}` is not a registration number like UCC-2026-000042"
+            ));
+        };
+        let ok = !prefix.is_empty()
+            && prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            && year.len() == 4
+            && year.bytes().all(|b| b.is_ascii_digit())
+            && seq.len() >= 6
+            && seq.bytes().all(|b| b.is_ascii_digit());
+        if ok {
+            Ok(RegistrationNumber(t))
+        } else {
+            Err(format!(
+                "`{text}` is not a registration number like UCC-2026-000042"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this number has our `prefix` (any case).
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.0
+            .split('-')
+            .next()
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    }
+}
+
+impl fmt::Display for RegistrationNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Text as Baylanys stores it: control characters removed, except tab, line feed and
 /// carriage return. PostgreSQL refuses U+0000 in text and SQLite would keep it, so every
 /// edge (a channel's parser, a form, an API body, a query parameter) passes text through

@@ -304,28 +304,15 @@ pub(crate) fn number_in_subject(subject: &str, prefix: &str) -> Option<String> {
         let after = &rest[open + 1..];
         if let Some(close) = after.find(']') {
             let candidate = after[..close].trim();
-            if is_registration_number(candidate, prefix) {
-                return Some(candidate.to_uppercase());
+            if let Ok(n) = baylanys_core::RegistrationNumber::parse(candidate)
+                && n.has_prefix(prefix)
+            {
+                return Some(n.as_str().to_string());
             }
         }
         rest = after;
     }
     None
-}
-
-fn is_registration_number(s: &str, prefix: &str) -> bool {
-    let mut parts = s.split('-');
-    let (Some(p), Some(year), Some(seq), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    p.eq_ignore_ascii_case(prefix)
-        && year.len() == 4
-        && year.bytes().all(|b| b.is_ascii_digit())
-        && !seq.is_empty()
-        && seq.len() <= 12
-        && seq.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn agency_refs(subject: &str, prefixes: &[String]) -> Vec<String> {
@@ -635,8 +622,9 @@ mod tests {
         assert_eq!(number_in_subject("[UCC-26-1] x", "UCC"), None);
         assert_eq!(number_in_subject("[ABC-2026-000042]", "UCC"), None);
         assert_eq!(
-            number_in_subject("[x] [UCC-2026-7]", "UCC").as_deref(),
-            Some("UCC-2026-7")
+            number_in_subject("[x] [UCC-2026-7] [UCC-2026-000007]", "UCC").as_deref(),
+            Some("UCC-2026-000007"),
+            "numbers have 6 digits or more, as we issue them"
         );
     }
 
