@@ -406,6 +406,15 @@ pub fn counts(conn: &mut DbConn) -> Result<JobCounts, DbError> {
     })
 }
 
+/// Jobs not done, by kind and status: the queue depth per kind of work.
+pub fn depth_by_kind(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, DbError> {
+    Ok(jobs::table
+        .filter(jobs::status.ne(JobStatus::Done.as_str()))
+        .group_by((jobs::kind, jobs::status))
+        .select((jobs::kind, jobs::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -412,11 +412,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// How many tickets are not closed, and how many of them are overdue.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// How many tickets are not closed and how many of them are overdue; registrations by
+/// channel; outgoing messages by channel and delivery state (read at scrape time, so
+/// every instance reports the same).
+#[derive(Debug, Clone, Serialize)]
 pub struct TicketCounts {
     pub open: i64,
     pub overdue: i64,
+    pub registered_by_channel: Vec<(String, i64)>,
+    pub deliveries: Vec<(String, String, i64)>,
 }
 
 pub fn counts(conn: &mut DbConn, now: DateTime<Utc>) -> Result<TicketCounts, DbError> {
@@ -428,5 +432,26 @@ pub fn counts(conn: &mut DbConn, now: DateTime<Utc>) -> Result<TicketCounts, DbE
         .filter(super::answered::overdue(now))
         .count()
         .get_result(conn)?;
-    Ok(TicketCounts { open, overdue })
+    let registered_by_channel: Vec<(String, i64)> = tickets::table
+        .group_by(tickets::channel)
+        .select((tickets::channel, diesel::dsl::count_star()))
+        .load(conn)?;
+    let deliveries: Vec<(String, Option<String>, i64)> = messages::table
+        .filter(messages::direction.eq(Direction::Out.as_str()))
+        .group_by((messages::channel, messages::delivery_status))
+        .select((
+            messages::channel,
+            messages::delivery_status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    Ok(TicketCounts {
+        open,
+        overdue,
+        registered_by_channel,
+        deliveries: deliveries
+            .into_iter()
+            .map(|(c, s, n)| (c, s.unwrap_or_default(), n))
+            .collect(),
+    })
 }

@@ -301,18 +301,19 @@ async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
 
 async fn metrics_route(app: AppData, site: WebData) -> Result<HttpResponse, ApiError> {
     let now = app.clock.now();
-    let (jobs, tickets) = app
+    let snapshot = app
         .db
         .run(move |c| {
-            Ok((
-                crate::jobs::counts(c)?,
-                crate::tickets::queries::counts(c, now)?,
-            ))
+            Ok(metrics::Snapshot {
+                jobs: crate::jobs::counts(c)?,
+                job_depth: crate::jobs::depth_by_kind(c)?,
+                tickets: crate::tickets::queries::counts(c, now)?,
+            })
         })
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(site.metrics.render(&jobs, tickets.open, tickets.overdue)))
+        .body(site.metrics.render(&snapshot)))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -452,7 +453,11 @@ async fn count_errors(
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let app = req.app_data::<AppData>().cloned();
     let site = req.app_data::<WebData>().cloned();
+    let started = std::time::Instant::now();
     let res = next.call(req).await?;
+    if let Some(site) = &site {
+        site.metrics.observe_request(started.elapsed());
+    }
     let mut res = as_problem(res, app.as_ref());
     if res.status().is_server_error()
         && let Some(site) = site

@@ -1104,6 +1104,19 @@ async fn operator_api_requires_a_token_and_the_right_role(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("baylanys_tickets_open 1"));
+    // Registrations by channel, the queue depth by kind, and request latency.
+    assert!(
+        metrics.contains("baylanys_registrations{channel=\"web_form\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE baylanys_jobs_waiting gauge"));
+    assert!(metrics.contains("# TYPE baylanys_http_request_duration_seconds histogram"));
+    let count = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("baylanys_http_request_duration_seconds_count "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("a request count");
+    assert!(count >= 3, "{metrics}");
     t.stop().await;
 }
 
