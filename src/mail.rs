@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::AppState;
 use crate::db::schema::{messages, raw_payloads};
 use crate::db::{DbConn, DbError};
-use crate::quarantine::{UNMATCHED_REPORT, store_raw};
+use crate::quarantine::{self, UNMATCHED_REPORT, store_raw};
 use crate::tickets::intake::{IntakeError, Registered, intake};
 use crate::tickets::{DeliveryState, Direction, event, queue_outbound};
 
@@ -113,7 +113,8 @@ pub async fn ingest_raw(
         let result = app
             .db
             .write(move |c| {
-                let (raw_id, new) = store_raw(c, Channel::Email, Some(&k), &raw, "stored", None)?;
+                let (raw_id, new) =
+                    store_raw(c, Channel::Email, Some(&k), &raw, quarantine::STORED, None)?;
                 if !new {
                     return Ok(MailOutcome::Duplicate);
                 }
@@ -174,7 +175,7 @@ async fn quarantine_whole(
                 Channel::Email,
                 Some(&key),
                 &raw,
-                "quarantined",
+                quarantine::QUARANTINED,
                 Some(&reason),
             )?;
             if !new {
@@ -370,7 +371,7 @@ fn delivery_status(c: &mut DbConn, raw_id: &str, dsn: &Dsn) -> Result<MailOutcom
             .optional()?;
     }
     let (status, reason) = match &target {
-        Some(_) => ("processed", None),
+        Some(_) => (quarantine::PROCESSED, None),
         None => (
             UNMATCHED_REPORT,
             Some("delivery report for a message we do not know"),

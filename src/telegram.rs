@@ -352,7 +352,7 @@ impl TelegramBackend for DbBackend {
                 Channel::Telegram,
                 Some(&key),
                 raw_update.as_bytes(),
-                "quarantined",
+                crate::quarantine::QUARANTINED,
                 Some(&reason),
             )?;
             Ok(())

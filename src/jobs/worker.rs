@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::db::schema::{attachments, messages, tickets};
 use crate::db::{Blob, DbError};
 use crate::jobs::{self, Failure, Job, JobContext, JobRow, Registry, Retry};
-use crate::tickets::DeliveryState;
+use crate::tickets::{DeliveryState, Direction};
 
 /// Runs until shutdown: wakes on new work, when the clock is moved, or once a second. A
 /// job claimed when shutdown comes is finished; one not yet claimed waits for the next
@@ -290,7 +290,9 @@ fn email_references(
         .select((messages::external_id.assume_not_null(), messages::direction))
         .limit(20)
         .load(c)?;
-    let (inbound, outbound): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, d)| d == "in");
+    let (inbound, outbound): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|(_, d)| d == Direction::In.as_str());
     Ok(inbound
         .into_iter()
         .chain(outbound)

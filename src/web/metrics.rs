@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::jobs::JobStatus;
+
 /// Upper bounds (seconds) of the request-duration histogram's buckets.
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -99,10 +101,10 @@ impl Metrics {
         );
         s.push_str("# HELP baylanys_jobs Jobs by status.\n# TYPE baylanys_jobs gauge\n");
         for (status, n) in [
-            ("pending", jobs.pending),
-            ("running", jobs.running),
-            ("done", jobs.done),
-            ("failed", jobs.failed),
+            (JobStatus::Pending, jobs.pending),
+            (JobStatus::Running, jobs.running),
+            (JobStatus::Done, jobs.done),
+            (JobStatus::Failed, jobs.failed),
         ] {
             s.push_str(&format!("baylanys_jobs{{status=\"{status}\"}} {n}\n"));
         }
