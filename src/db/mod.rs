@@ -85,12 +85,26 @@ impl DbError {
                 ) || {
                     let m = info.message();
                     m.contains("database is locked")
+                        || m.contains("deadlock detected")
                         || m.contains("disk I/O error")
                         || m.contains("database or disk is full")
                         || m.contains("terminating connection")
                 }
             }
             DbError::Query(E::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+
+    /// Two transactions got in each other's way (a deadlock, a serialization failure):
+    /// running the same work again is expected to succeed.
+    pub fn is_conflict(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match self {
+            DbError::Query(E::DatabaseError(K::SerializationFailure, _)) => true,
+            DbError::Query(E::DatabaseError(_, info)) => {
+                info.message().contains("deadlock detected")
+            }
             _ => false,
         }
     }

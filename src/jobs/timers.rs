@@ -1,8 +1,9 @@
 //! Timers. A tick only enqueues a job whose dedupe key names the tick, so N instances on
 //! one database fire each tick once; the jobs table is the truth, not the scheduler.
-//! Ticks are computed from the injected clock and the national calendar (the digest runs
-//! at the start of working hours on working days, which cron cannot say), so tests move
-//! the clock instead of waiting.
+//! tokio-cron-scheduler is the trigger (every 5 s); what is due at each wake-up is
+//! computed from the injected clock and the national calendar (the digest runs at the
+//! start of working hours on working days, which cron cannot say), so tests move the
+//! clock instead of waiting.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +18,42 @@ use crate::jobs::enqueue_job;
 
 /// How often an instance looks at the clock (a moved test clock wakes it at once).
 const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// The same, as the scheduler's cron expression (seconds first).
+const CHECK_CRON: &str = "*/5 * * * * *";
+
+/// A cron scheduler that wakes `wake` every [`CHECK_EVERY`]; `None` if it cannot start
+/// (the loop then wakes on its own timer).
+async fn trigger(wake: Arc<tokio::sync::Notify>) -> Option<tokio_cron_scheduler::JobScheduler> {
+    use tokio_cron_scheduler::{Job, JobScheduler};
+    let started = async {
+        let scheduler = JobScheduler::new().await?;
+        let job = Job::new_async(CHECK_CRON, move |_, _| {
+            let wake = wake.clone();
+            Box::pin(async move { wake.notify_one() })
+        })?;
+        scheduler.add(job).await?;
+        scheduler.start().await?;
+        Ok::<_, tokio_cron_scheduler::JobSchedulerError>(scheduler)
+    };
+    match started.await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "the timer scheduler did not start; timers poll instead");
+            None
+        }
+    }
+}
 
 /// Runs until shutdown.
 pub async fn run(app: Arc<AppState>) {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let mut scheduler = trigger(wake.clone()).await;
+    // Without the scheduler the loop's own timer wakes it; with it, that is a backstop.
+    let backstop = if scheduler.is_some() {
+        CHECK_EVERY * 3
+    } else {
+        CHECK_EVERY
+    };
     while !app.shutdown.is_cancelled() {
         if let Err(e) = tick(&app).await {
             tracing::warn!(error = %e, "enqueuing timer ticks failed");
@@ -33,8 +67,14 @@ pub async fn run(app: Arc<AppState>) {
         tokio::select! {
             _ = app.shutdown.cancelled() => {}
             _ = moved => {}
-            _ = tokio::time::sleep(CHECK_EVERY) => {}
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(backstop) => {}
         }
+    }
+    if let Some(s) = scheduler.as_mut()
+        && let Err(e) = s.shutdown().await
+    {
+        tracing::warn!(error = %e, "the timer scheduler did not shut down cleanly");
     }
 }
 

@@ -258,24 +258,39 @@ fn writer(app: Weak<AppState>, queue: Queue) {
                     .iter()
                     .zip(&keys)
                     .map(|(m, key)| {
-                        let taken = Cell::new(false);
-                        app.db
-                            .write_blocking_as(|conn| {
-                                let reg = intake(conn, &ctx, m, None)?;
-                                if let Some(key) = key {
-                                    store_key(conn, key, &reg, public_url).inspect_err(|e| {
-                                        taken.set(e.is_unique_violation());
-                                    })?;
-                                }
-                                Ok::<_, IntakeError>(reg)
-                            })
-                            .map_err(|e| {
-                                if taken.get() {
-                                    RegisterError::KeyTaken
-                                } else {
-                                    RegisterError::Intake(e)
-                                }
-                            })
+                        // Alone, a message can still meet another writer's batch in a
+                        // deadlock (both claim the same Telegram update copies): the
+                        // database picks a loser, which simply tries again.
+                        let mut tries = 0;
+                        loop {
+                            tries += 1;
+                            let taken = Cell::new(false);
+                            let r = app
+                                .db
+                                .write_blocking_as(|conn| {
+                                    let reg = intake(conn, &ctx, m, None)?;
+                                    if let Some(key) = key {
+                                        store_key(conn, key, &reg, public_url).inspect_err(
+                                            |e| {
+                                                taken.set(e.is_unique_violation());
+                                            },
+                                        )?;
+                                    }
+                                    Ok::<_, IntakeError>(reg)
+                                })
+                                .map_err(|e| {
+                                    if taken.get() {
+                                        RegisterError::KeyTaken
+                                    } else {
+                                        RegisterError::Intake(e)
+                                    }
+                                });
+                            match &r {
+                                Err(RegisterError::Intake(IntakeError::Db(e)))
+                                    if e.is_conflict() && tries < 4 => {}
+                                _ => break r,
+                            }
+                        }
                     })
                     .collect()
             }
