@@ -9,11 +9,15 @@
 //! BENCH_SERVER (path of the server binary, default: target/release/baylanys). The open
 //! file limit is raised for this process and the server (both hold one socket each).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use support::{env_or, free_port, server_bin, wait_listening};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn main() {
@@ -22,20 +26,13 @@ fn main() {
     let server_bin = std::env::var("BENCH_SERVER")
         .map(std::path::PathBuf::from)
         .ok()
-        .or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            Some(exe.parent()?.parent()?.join("baylanys"))
-        })
         .filter(|p| p.exists())
-        .expect("build the server first: cargo build --release");
+        .unwrap_or_else(server_bin);
     raise_fd_limit(connections as u64 * 2 + 1024);
 
     let tmp = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", tmp.path().join("bench.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let mut server = Command::new(&server_bin)
         .args([
             "serve",
@@ -51,12 +48,7 @@ fn main() {
         .spawn()
         .expect("server starts");
     let pid = server.id();
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port);
     std::thread::sleep(Duration::from_secs(1));
     let before = rss_kib(pid, "VmRSS:");
 
@@ -92,13 +84,6 @@ fn main() {
         peak as f64 / 1024.0,
         after as f64 / 1024.0
     );
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn raise_fd_limit(wanted: u64) {
