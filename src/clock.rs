@@ -14,6 +14,15 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// Waits until the clock is moved by hand (never, for the system clock): a loop that
+/// sleeps between looks wakes at once when a test moves time.
+pub async fn moved(clock: &dyn Clock) {
+    match clock.moved() {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

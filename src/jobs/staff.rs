@@ -96,11 +96,7 @@ impl Job for StaffMail {
             body_text: body,
             body_html: None,
             attachments: Vec::new(),
-            message_id: Some(format!(
-                "{}@{}",
-                self.notice_id,
-                crate::tickets::mail_domain(&app.config.mail_from)
-            )),
+            message_id: Some(format!("{}@{}", self.notice_id, app.mail_domain)),
             references: Vec::new(),
         };
         match adapter.send(&out).await {

@@ -58,15 +58,9 @@ pub async fn run(app: Arc<AppState>) {
         if let Err(e) = tick(&app).await {
             tracing::warn!(error = %e, "enqueuing timer ticks failed");
         }
-        let moved = async {
-            match app.clock.moved() {
-                Some(n) => n.notified().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             _ = app.shutdown.cancelled() => {}
-            _ = moved => {}
+            _ = crate::clock::moved(app.clock.as_ref()) => {}
             _ = wake.notified() => {}
             _ = tokio::time::sleep(backstop) => {}
         }

@@ -41,16 +41,10 @@ pub async fn run(app: Arc<AppState>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
         }
-        let moved = async {
-            match app.clock.moved() {
-                Some(n) => n.notified().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             _ = app.shutdown.cancelled() => {}
             _ = app.jobs_wakeup.notified() => {}
-            _ = moved => {}
+            _ = crate::clock::moved(app.clock.as_ref()) => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }

@@ -436,7 +436,7 @@ fn acknowledge(
     let status_url = reg
         .access_key
         .as_ref()
-        .map(|k| format!("{}/appeals/{}?key={}", ctx.public_url, reg.number, k));
+        .map(|k| crate::tickets::status_url(ctx.public_url, &reg.number, Some(k)));
     let rendered = ctx.templates.acknowledgement(
         reg.language,
         &reg.number,

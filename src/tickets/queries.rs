@@ -338,6 +338,11 @@ pub fn messages_of(conn: &mut DbConn, ticket_id: &str) -> Result<Vec<MessageView
         .collect())
 }
 
+/// The public status page of a ticket, with its secret: the link an applicant is given.
+pub fn status_url(public_url: &str, number: &str, key: Option<&str>) -> String {
+    format!("{public_url}/appeals/{number}?key={}", key.unwrap_or(""))
+}
+
 /// What the public status page shows of a ticket to the holder of its secret link.
 #[derive(Serialize)]
 pub struct StatusView {
@@ -377,7 +382,7 @@ pub fn status_view(
     let Some((id, number, status, Some(hash), registered, due)) = row else {
         return Ok(None);
     };
-    if !constant_time_eq(hash.as_bytes(), crate::auth::hash_secret(key).as_bytes()) {
+    if !baylanys_core::constant_time_eq(hash.as_bytes(), crate::auth::hash_secret(key).as_bytes()) {
         return Ok(None);
     }
     let appeal: String = messages::table
@@ -406,10 +411,6 @@ pub fn status_view(
             .map(|(text, at)| serde_json::json!({"text": text, "at": crate::templates::local_time(at.and_utc())}))
             .collect(),
     }))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// How many tickets are not closed and how many of them are overdue; registrations by

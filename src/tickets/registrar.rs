@@ -54,11 +54,7 @@ pub enum RegisterError {
 
 /// The JSON a registered appeal is answered with (and replayed from its key).
 pub fn created_body(public_url: &str, reg: &Registered) -> serde_json::Value {
-    let status_url = format!(
-        "{public_url}/appeals/{}?key={}",
-        reg.number,
-        reg.access_key.as_deref().unwrap_or("")
-    );
+    let status_url = crate::tickets::status_url(public_url, &reg.number, reg.access_key.as_deref());
     serde_json::json!({
         "number": reg.number,
         "registered_at": crate::calendar::format_almaty(reg.registered_at),

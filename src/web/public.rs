@@ -285,19 +285,14 @@ async fn submit_json(
     };
     Metrics::inc(&site.metrics.appeals_registered);
     let body = registrar::created_body(&app.config.public_url, &reg);
-    let location = status_url(&app, &reg.number, reg.access_key.as_deref());
+    let location = crate::tickets::status_url(
+        &app.config.public_url,
+        &reg.number,
+        reg.access_key.as_deref(),
+    );
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
         .json(body))
-}
-
-fn status_url(app: &AppData, number: &str, key: Option<&str>) -> String {
-    format!(
-        "{}/appeals/{}?key={}",
-        app.config.public_url,
-        number,
-        key.unwrap_or("")
-    )
 }
 
 fn options(lang: Language, list: &[(&str, &str, &str)]) -> Vec<serde_json::Value> {
@@ -776,7 +771,7 @@ async fn status_page(
         return not_found(&app);
     }
     let n = number.clone();
-    let status_url = status_url(&app, &number, Some(&key));
+    let status_url = crate::tickets::status_url(&app.config.public_url, &number, Some(&key));
     let view = app
         .db
         .run(move |c| crate::tickets::queries::status_view(c, &n, &key))

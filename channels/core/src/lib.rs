@@ -397,6 +397,15 @@ impl fmt::Display for RegistrationNumber {
     }
 }
 
+/// Compares secrets without an early exit, so timing does not reveal the matching prefix.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
 /// Text as Baylanys stores it: control characters removed, except tab, line feed and
 /// carriage return. PostgreSQL refuses U+0000 in text and SQLite would keep it, so every
 /// edge (a channel's parser, a form, an API body, a query parameter) passes text through

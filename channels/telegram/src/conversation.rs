@@ -166,7 +166,7 @@ impl TelegramBot {
             return false;
         };
         let given = secret_header.unwrap_or_default();
-        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        if !baylanys_core::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
             tracing::warn!("telegram webhook call with a wrong secret token");
             return false;
         }
@@ -926,15 +926,6 @@ fn file_url(bot: &Bot, file_path: &str) -> url::Url {
     url
 }
 
-/// Compares secrets without an early exit, so timing does not reveal the matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -964,9 +955,9 @@ mod tests {
 
     #[test]
     fn secrets_compare_whole() {
-        assert!(constant_time_eq(b"s3cret", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
-        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+        assert!(baylanys_core::constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!baylanys_core::constant_time_eq(b"s3cret", b"s3creT"));
+        assert!(!baylanys_core::constant_time_eq(b"s3cret", b"s3cre"));
     }
 
     #[test]
