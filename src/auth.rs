@@ -97,6 +97,10 @@ pub enum Permission {
     ManageQueues,
     /// Set staff members' contact addresses.
     ManageUsers,
+    /// Read the registry: bodies, persons, systems, services.
+    ReadRegistry,
+    /// Change the registry.
+    ManageRegistry,
 }
 
 impl Permission {
@@ -113,6 +117,8 @@ impl Permission {
             Permission::ReadQueues => "read queues",
             Permission::ManageQueues => "manage queues",
             Permission::ManageUsers => "set staff contacts",
+            Permission::ReadRegistry => "read the registry of bodies and services",
+            Permission::ManageRegistry => "change the registry of bodies and services",
         }
     }
 }
@@ -135,6 +141,18 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     ),
     (Permission::ManageQueues, &[Admin]),
     (Permission::ManageUsers, &[Admin]),
+    (
+        Permission::ReadRegistry,
+        &[
+            Operator,
+            Supervisor,
+            Admin,
+            Editor,
+            Quality,
+            Informatization,
+        ],
+    ),
+    (Permission::ManageRegistry, &[Admin]),
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +161,8 @@ pub struct User {
     pub login: String,
     pub name: String,
     pub role: Role,
+    /// The registry body an agency or ici user belongs to.
+    pub body_id: Option<String>,
 }
 
 /// 32 random bytes as lowercase hex: tokens and status-page keys.
@@ -186,6 +206,19 @@ pub fn add_user(
     role: Role,
     password: Option<&str>,
 ) -> Result<User, DbError> {
+    add_user_in(conn, login, name, role, password, None)
+}
+
+/// Adds a user who belongs to a registry body (agency and ici users must; nobody else
+/// may): callers check the pairing with [`check_body_for`] first.
+pub fn add_user_in(
+    conn: &mut DbConn,
+    login: &str,
+    name: &str,
+    role: Role,
+    password: Option<&str>,
+    body_id: Option<&str>,
+) -> Result<User, DbError> {
     let id = new_id();
     let hash = match password {
         Some(p) => Some(hash_password(p).map_err(DbError::Unavailable)?),
@@ -200,6 +233,7 @@ pub fn add_user(
             users::password_hash.eq(hash),
             users::active.eq(1),
             users::created_at.eq(crate::db::now()),
+            users::body_id.eq(body_id),
         ))
         .execute(conn)?;
     Ok(User {
@@ -207,6 +241,37 @@ pub fn add_user(
         login: login.into(),
         name: name.into(),
         role,
+        body_id: body_id.map(str::to_string),
+    })
+}
+
+/// Agency and ici users belong to one existing body; other roles to none.
+pub fn check_body_for(
+    conn: &mut DbConn,
+    role: Role,
+    body_id: Option<&str>,
+) -> Result<Result<(), String>, DbError> {
+    let needs = matches!(role, Role::Agency | Role::Ici);
+    Ok(match (needs, body_id) {
+        (true, None) => Err(format!(
+            "a user with role `{}` belongs to a body: give --body ID (see `GET /api/v1/bodies`)",
+            role.as_str()
+        )),
+        (false, Some(_)) => Err(format!(
+            "only agency and ici users belong to a body, not role `{}`",
+            role.as_str()
+        )),
+        (false, None) => Ok(()),
+        (true, Some(id)) => match crate::registry::bodies::get(conn, id)? {
+            None => Err(format!("no body `{id}` in the registry")),
+            Some(b) if role == Role::Ici && b.kind != crate::registry::BodyKind::IciOperator => {
+                Err(format!(
+                    "an ici user belongs to the ICI operator's body; `{id}` is a {}",
+                    b.kind.as_str()
+                ))
+            }
+            Some(_) => Ok(()),
+        },
     })
 }
 
@@ -277,20 +342,27 @@ pub fn set_contact(
 }
 
 pub fn user_by_token(conn: &mut DbConn, token: &str) -> Result<Option<User>, DbError> {
-    let row: Option<(String, String, String, String)> = api_tokens::table
+    let row: Option<(String, String, String, String, Option<String>)> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(hash_secret(token)))
         .filter(api_tokens::revoked_at.is_null())
         .filter(users::active.eq(1))
-        .select((users::id, users::login, users::name, users::role))
+        .select((
+            users::id,
+            users::login,
+            users::name,
+            users::role,
+            users::body_id,
+        ))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(id, login, name, role)| {
+    Ok(row.and_then(|(id, login, name, role, body_id)| {
         Role::parse(&role).ok().map(|role| User {
             id,
             login,
             name,
             role,
+            body_id,
         })
     }))
 }
@@ -300,7 +372,15 @@ pub fn user_by_password(
     login: &str,
     password: &str,
 ) -> Result<Option<User>, DbError> {
-    let row: Option<(String, String, String, String, Option<String>)> = users::table
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = users::table
         .filter(users::login.eq(login))
         .filter(users::active.eq(1))
         .select((
@@ -309,13 +389,15 @@ pub fn user_by_password(
             users::name,
             users::role,
             users::password_hash,
+            users::body_id,
         ))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(id, login, name, role, hash)| {
+    Ok(row.and_then(|(id, login, name, role, hash, body_id)| {
         let ok = hash.is_some_and(|h| verify_password(password, &h));
         ok.then(|| {
             Role::parse(&role).ok().map(|role| User {
+                body_id,
                 id,
                 login,
                 name,

@@ -62,11 +62,13 @@ pub mod jobs;
 pub mod mail;
 pub mod quarantine;
 pub mod queues;
+pub mod registry;
 pub mod state;
 pub mod telegram;
 pub mod templates;
 pub mod tickets;
 pub mod web;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -298,6 +298,9 @@ struct UserAdd {
     /// Where staff notices (deadline reminders, escalations, digests) go.
     #[arg(long)]
     email: Option<String>,
+    /// The registry body an agency or ici user belongs to (its id).
+    #[arg(long)]
+    body: Option<String>,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -409,11 +412,26 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .filter(|p| !p.is_empty());
             let name = a.name.unwrap_or_else(|| a.login.clone());
             let login = a.login.clone();
+            let body = a.body.clone();
+            let b2 = body.clone();
+            if let Err(m) = app
+                .db
+                .run(move |c| baylanys::auth::check_body_for(c, role, b2.as_deref()))
+                .await?
+            {
+                return Err(m.into());
+            }
             let user = app
                 .db
                 .write(move |c| {
-                    let user =
-                        baylanys::auth::add_user(c, &login, &name, role, password.as_deref())?;
+                    let user = baylanys::auth::add_user_in(
+                        c,
+                        &login,
+                        &name,
+                        role,
+                        password.as_deref(),
+                        body.as_deref(),
+                    )?;
                     if let Some(e) = &email {
                         baylanys::auth::set_contact(c, &login, Some(Some(e)), None)?;
                     }

@@ -12,6 +12,7 @@ diesel::table! {
         language -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        body_id -> Nullable<Text>,
     }
 }
 
@@ -27,6 +28,7 @@ diesel::table! {
         created_at -> Timestamp,
         email -> Nullable<Text>,
         telegram_chat_id -> Nullable<Text>,
+        body_id -> Nullable<Text>,
     }
 }
 
@@ -229,11 +231,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bodies (id) {
+        id -> Text,
+        kind -> Text,
+        name_kk -> Text,
+        name_ru -> Text,
+        region -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phones -> Text,
+        address -> Nullable<Text>,
+        website -> Nullable<Text>,
+        working_hours -> Nullable<Text>,
+        webhook_url -> Nullable<Text>,
+        webhook_secret -> Nullable<Text>,
+        ref_pattern -> Nullable<Text>,
+        telegram_chat_id -> Nullable<Text>,
+        digest -> Text,
+        active -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    body_persons (id) {
+        id -> Text,
+        body_id -> Text,
+        name -> Text,
+        position -> Nullable<Text>,
+        phones -> Text,
+        email -> Nullable<Text>,
+        telegram_chat_id -> Nullable<Text>,
+        ict_group -> Integer,
+        active -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    systems (code) {
+        code -> Text,
+        name_kk -> Text,
+        name_ru -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    body_systems (body_id, system_code) {
+        body_id -> Text,
+        system_code -> Text,
+    }
+}
+
 diesel::joinable!(tickets -> contacts (contact_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(body_persons -> bodies (body_id));
+diesel::joinable!(body_systems -> bodies (body_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     contacts,
@@ -253,4 +313,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     queues,
     staff_notices,
+    bodies,
+    body_persons,
+    systems,
+    body_systems,
 );

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod public;
 pub mod queues;
 pub mod ratelimit;
+pub mod registry;
 pub mod telegram_hook;
 
 use std::future::Future;
@@ -379,6 +380,7 @@ pub fn server(
             .configure(public::routes)
             .configure(api::routes)
             .configure(queues::routes)
+            .configure(registry::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .default_service(web::to(not_found))

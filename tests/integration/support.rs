@@ -81,6 +81,21 @@ impl TestApp {
             .expect("the server answers")
     }
 
+    pub async fn patch_auth(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .patch(format!("{}{}", self.url, path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
     /// Adds a user with `role` and returns a fresh API token for it.
     pub async fn token(&self, login: &str, role: baylanys::auth::Role) -> String {
         token_for(&self.app, login, role).await
@@ -102,6 +117,25 @@ pub async fn token_for(app: &AppState, login: &str, role: baylanys::auth::Role) 
     app.db
         .write(move |c| {
             baylanys::auth::add_user(c, &login, &login, role, None)?;
+            Ok(baylanys::auth::create_token(c, &login, None)?.expect("user just added"))
+        })
+        .await
+        .expect("token created")
+}
+
+/// Adds an agency or ici user of registry body `body_id` and returns a fresh token.
+pub async fn body_token_for(
+    app: &AppState,
+    login: &str,
+    role: baylanys::auth::Role,
+    body_id: &str,
+) -> String {
+    let (login, body_id) = (login.to_string(), body_id.to_string());
+    app.db
+        .write(move |c| {
+            let pairing = baylanys::auth::check_body_for(c, role, Some(&body_id))?;
+            assert_eq!(pairing, Ok(()), "{login} may belong to {body_id}");
+            baylanys::auth::add_user_in(c, &login, &login, role, None, Some(&body_id))?;
             Ok(baylanys::auth::create_token(c, &login, None)?.expect("user just added"))
         })
         .await
