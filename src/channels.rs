@@ -27,6 +27,12 @@ pub fn add_adapters(mut state: AppState) -> Result<(AppState, Option<TelegramPar
         let adapter = baylanys_email::SmtpAdapter::from_url(&url, from, state.mail_domain.clone())
             .map_err(|e| StartError::Channel(e.to_string()))?;
         state = state.with_adapter(Arc::new(adapter));
+        tracing::info!(smtp = %url, from = %state.config.mail_from, "e-mail goes out through SMTP");
+    } else {
+        tracing::warn!(
+            "e-mail is not configured (BAYLANYS_SMTP_URL): acknowledgements and replies to \
+             e-mail applicants fail with that reason on the ticket"
+        );
     }
     if let Some(url) = &state.config.imap_url {
         baylanys_email::imap::ImapConfig::from_url(url)

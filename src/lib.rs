@@ -59,6 +59,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod logging;
 pub mod mail;
 pub mod quarantine;
 pub mod queues;

@@ -106,9 +106,10 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Logs `detail` under a fresh reference and returns the error that names it.
+    /// Logs `detail` under the request's id (or a fresh reference) and returns the error
+    /// that names it.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        let reference = crate::db::new_id();
+        let reference = request_id().unwrap_or_else(crate::db::new_id);
         tracing::error!(reference, error = %detail, "internal error in a request");
         ApiError::Internal(reference)
     }
@@ -159,6 +160,9 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    /// The request's id, to quote when asking about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl ResponseError for ApiError {
@@ -192,6 +196,7 @@ impl ResponseError for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             errors,
+            request_id: request_id(),
         };
         let mut resp = HttpResponse::build(status);
         resp.insert_header((header::CONTENT_TYPE, "application/problem+json"));
@@ -449,6 +454,32 @@ async fn guard_bodies(
     Ok(res.map_into_boxed_body())
 }
 
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled (echoed in `X-Request-Id`, problem+json and the
+/// access log), when called from within one.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
+/// A caller's `X-Request-Id` when it is a sane token (1-64 of `A-Za-z0-9._-`), else ours.
+fn incoming_request_id(req: &actix_web::dev::ServiceRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
+        .map_or_else(crate::db::new_id, str::to_string)
+}
+
+/// Counts and times every request, writes its access line, gives it a request id and
+/// turns actix's own errors into problem+json.
 async fn count_errors(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
@@ -456,20 +487,42 @@ async fn count_errors(
     let app = req.app_data::<AppData>().cloned();
     let site = req.app_data::<WebData>().cloned();
     let started = std::time::Instant::now();
-    let res = next.call(req).await?;
+    let id = incoming_request_id(&req);
+    let method = req.method().clone();
+    let mut res = REQUEST_ID
+        .scope(id.clone(), async move {
+            let res = next.call(req).await?;
+            Ok::<_, actix_web::Error>(as_problem(res, app.as_ref()))
+        })
+        .await?;
+    let elapsed = started.elapsed();
     if let Some(site) = &site {
-        site.metrics.observe_request(started.elapsed());
+        site.metrics.observe_request(elapsed);
     }
-    let mut res = as_problem(res, app.as_ref());
-    if res.status().is_server_error()
+    let status = res.status();
+    if status.is_server_error()
         && let Some(site) = site
     {
         metrics::Metrics::inc(&site.metrics.http_errors);
     }
-    res.headers_mut().insert(
+    let route = res.request().match_pattern();
+    tracing::info!(
+        target: "baylanys::access",
+        method = %method,
+        route = route.as_deref().unwrap_or("-"),
+        status = status.as_u16(),
+        ms = (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+        request_id = %id,
+        "request"
+    );
+    let headers = res.headers_mut();
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(header::HeaderName::from_static("x-request-id"), v);
+    }
     Ok(res)
 }
 
@@ -512,6 +565,7 @@ fn as_problem(
                 status: status.as_u16(),
                 detail,
                 errors: None,
+                request_id: request_id(),
             };
             let out = HttpResponse::build(status)
                 .insert_header((header::CONTENT_TYPE, "application/problem+json"))

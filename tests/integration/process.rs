@@ -293,6 +293,97 @@ fn kill9_scenario(backend: Backend) {
     );
 }
 
+/// `serve` as operations see it: JSON log lines without colour, one access line per
+/// request with the request id the response echoes, and secrets masked.
+#[test]
+fn serve_logs_json_access_lines_with_request_ids_and_masks_secrets() {
+    let (db, _dir) = fresh_database(Backend::Sqlite);
+    let port = free_port();
+    let mut server = baylanys()
+        .env("BAYLANYS_LOG", "info")
+        .env("BAYLANYS_LOG_FORMAT", "json")
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &db,
+            "--smtp-url",
+            "smtp://relay:hunter2secret@127.0.0.1:9",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (echoed, problem, generated) = rt.block_on(async {
+        let client = reqwest::Client::new();
+        let r = client
+            .get(format!(
+                "http://127.0.0.1:{port}/api/v1/tickets/UCC-2026-000001"
+            ))
+            .header("x-request-id", "trace-42.a")
+            .send()
+            .await
+            .unwrap();
+        let echoed = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        let problem: serde_json::Value = r.json().await.unwrap();
+        let r = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .header("x-request-id", "bad id with spaces")
+            .send()
+            .await
+            .unwrap();
+        let generated = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        (echoed, problem, generated)
+    });
+    server.kill().unwrap();
+    let out = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(echoed, "trace-42.a");
+    assert_eq!(problem["request_id"], "trace-42.a");
+    assert_eq!(problem["status"], 401);
+    assert_ne!(generated, "bad id with spaces");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes off a terminal: {log}"
+    );
+    assert!(
+        !log.contains("hunter2secret"),
+        "the SMTP password is masked: {log}"
+    );
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "trace-42.a")
+        .unwrap_or_else(|| panic!("an access line for the request: {log}"));
+    assert_eq!(access["target"], "baylanys::access");
+    assert_eq!(access["fields"]["route"], "/api/v1/tickets/{number}");
+    assert_eq!(access["fields"]["status"], 401);
+    assert_eq!(access["fields"]["method"], "GET");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["request_id"] == generated.as_str()),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("SMTP"))),
+        "{log}"
+    );
+}
+
 #[test]
 fn kill9_loses_no_acknowledged_appeal_sqlite() {
     kill9_scenario(Backend::Sqlite);
