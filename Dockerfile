@@ -17,6 +17,7 @@ VOLUME ["/var/lib/baylanys/data"]
 ENV BAYLANYS_LISTEN=0.0.0.0:8080 \
     BAYLANYS_DATABASE_URL=sqlite://data/baylanys.db
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+# Asks GET /healthz on the configured listen address (dash has no /dev/tcp).
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/baylanys", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/baylanys"]
 CMD ["serve"]

@@ -1,4 +1,5 @@
-//! The `baylanys` command: serve, migrate, ingest-email, calendar, queue, user, token.
+//! The `baylanys` command: serve, migrate, ingest-email, calendar, queue, user, token,
+//! telegram, healthcheck.
 
 use std::process::ExitCode;
 
@@ -57,6 +58,16 @@ enum Command {
     Telegram {
         #[command(subcommand)]
         command: TelegramCommand,
+    },
+    /// Ask the running server on the configured listen address whether it is alive
+    /// (`/healthz`; `--ready`: `/readyz`). Exit 0 when it is, 1 when not: a container's
+    /// HEALTHCHECK.
+    Healthcheck {
+        /// Ask whether it is ready (database, migrations, workers) rather than alive.
+        #[arg(long)]
+        ready: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -301,6 +312,9 @@ struct UserAdd {
     /// The registry body an agency or ici user belongs to (its id).
     #[arg(long)]
     body: Option<String>,
+    /// A token-only account (machines, or staff who sign in with tokens): no password.
+    #[arg(long)]
+    no_password: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -355,6 +369,74 @@ fn main() -> ExitCode {
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The new user's password: BAYLANYS_PASSWORD, else asked twice on a terminal; none only
+/// with `--no-password`, so an account is never left without one by accident.
+fn user_password(no_password: bool) -> Result<Option<String>, AnyError> {
+    use std::io::IsTerminal;
+    let from_env = std::env::var("BAYLANYS_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    match (from_env, no_password) {
+        (Some(_), true) => Err("give either BAYLANYS_PASSWORD or --no-password, not both".into()),
+        (Some(p), false) => Ok(Some(p)),
+        (None, true) => Ok(None),
+        (None, false) if std::io::stdin().is_terminal() => {
+            let first = rpassword::prompt_password("password: ")?;
+            if first.is_empty() {
+                return Err("the password is empty: type one, or use --no-password".into());
+            }
+            let again = rpassword::prompt_password("again: ")?;
+            if first != again {
+                return Err("the two passwords differ: nothing was added".into());
+            }
+            Ok(Some(first))
+        }
+        (None, false) => Err(
+            "no password: set BAYLANYS_PASSWORD, run on a terminal to type \
+                              one, or give --no-password for a token-only account"
+                .into(),
+        ),
+    }
+}
+
+/// GETs `/healthz` or `/readyz` of the server this configuration listens on; a wildcard
+/// listen address is asked on the loopback.
+async fn healthcheck(ready: bool, config: Config) -> Result<ExitCode, AnyError> {
+    let mut addr: std::net::SocketAddr = config
+        .listen
+        .parse()
+        .map_err(|e| format!("listen address `{}`: {e}", config.listen))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let path = if ready { "readyz" } else { "healthz" };
+    let url = format!("http://{addr}/{path}");
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(3))
+        .send()
+        .await;
+    match answer {
+        Ok(r) if r.status().is_success() => {
+            println!("{url}: {}", r.status());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(r) => {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            println!("{url}: {status} {}", body.trim());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            println!("{url}: no answer ({e})");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// Whether this process is the MTA pipe.
 fn piping() -> bool {
     std::env::args().nth(1).as_deref() == Some("ingest-email")
@@ -391,6 +473,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
+        Command::Healthcheck { ready, config } => healthcheck(ready, Config::load(&config)?).await,
         Command::Queue { command } => queue(command).await,
         Command::IngestEmail { config } => Ok(ingest_email(config).await),
         Command::Telegram {
@@ -407,9 +490,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .transpose()
                 .map_err(|e| format!("--email: {e}"))?;
             let app = baylanys::AppState::build(existing(Config::load(&a.config)?)).await?;
-            let password = std::env::var("BAYLANYS_PASSWORD")
-                .ok()
-                .filter(|p| !p.is_empty());
+            let password = user_password(a.no_password)?;
             let name = a.name.unwrap_or_else(|| a.login.clone());
             let login = a.login.clone();
             let body = a.body.clone();

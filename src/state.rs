@@ -34,6 +34,24 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The time for job claims and timers (tests inject a manual clock).
     pub clock: Arc<dyn clock::Clock>,
+    /// When the background loops last went round (`/readyz`).
+    pub beats: Beats,
+}
+
+/// Unix seconds (wall clock) of each background loop's last round; 0: not yet.
+#[derive(Debug, Default)]
+pub struct Beats {
+    pub worker: std::sync::atomic::AtomicI64,
+    pub timers: std::sync::atomic::AtomicI64,
+}
+
+impl Beats {
+    pub fn beat(slot: &std::sync::atomic::AtomicI64) {
+        slot.store(
+            chrono::Utc::now().timestamp(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
 }
 
 impl AppState {
@@ -65,6 +83,7 @@ impl AppState {
             sequences: std::sync::Mutex::new(Vec::new()),
             shutdown: tokio_util::sync::CancellationToken::new(),
             clock: Arc::new(clock::SystemClock),
+            beats: Beats::default(),
         })
     }
 

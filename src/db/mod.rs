@@ -275,6 +275,20 @@ impl Db {
         applied.map_err(|e| DbError::Migration(e.to_string()))
     }
 
+    /// Migrations this binary has that the database has not applied.
+    pub fn pending_migrations(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.get()?;
+        let pending = match &mut *conn {
+            DbConn::Sqlite(c) => c
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect()),
+            DbConn::Pg(c) => c
+                .pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect()),
+        };
+        pending.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
     /// One round trip: the database answers.
     pub async fn ping(&self) -> Result<(), DbError> {
         self.run(|c| Ok(c.batch_execute("SELECT 1")?)).await

@@ -55,6 +55,7 @@ pub async fn run(app: Arc<AppState>) {
         CHECK_EVERY
     };
     while !app.shutdown.is_cancelled() {
+        crate::state::Beats::beat(&app.beats.timers);
         if let Err(e) = tick(&app).await {
             tracing::warn!(error = %e, "enqueuing timer ticks failed");
         }

@@ -20,6 +20,7 @@ pub async fn run(app: Arc<AppState>) {
     let registry = Arc::new(Registry::standard());
     let instance = app.config.instance_id.clone();
     while !app.shutdown.is_cancelled() {
+        crate::state::Beats::beat(&app.beats.worker);
         let claimed = {
             let instance = instance.clone();
             let now = app.clock.now();

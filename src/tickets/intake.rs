@@ -436,7 +436,7 @@ fn acknowledge(
     let status_url = reg
         .access_key
         .as_ref()
-        .map(|k| crate::tickets::status_url(ctx.public_url, &reg.number, Some(k)));
+        .map(|k| crate::tickets::status_link(ctx.public_url, &reg.number, Some(k), reg.language));
     let rendered = ctx.templates.acknowledgement(
         reg.language,
         &reg.number,

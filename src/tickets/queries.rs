@@ -343,6 +343,20 @@ pub fn status_url(public_url: &str, number: &str, key: Option<&str>) -> String {
     format!("{public_url}/appeals/{number}?key={}", key.unwrap_or(""))
 }
 
+/// The link given to the applicant: the status page in the appeal's language.
+pub fn status_link(
+    public_url: &str,
+    number: &str,
+    key: Option<&str>,
+    lang: baylanys_core::Language,
+) -> String {
+    let lang = match lang {
+        baylanys_core::Language::Kk => "kk",
+        _ => "ru",
+    };
+    format!("{}&lang={lang}", status_url(public_url, number, key))
+}
+
 /// What the public status page shows of a ticket to the holder of its secret link.
 #[derive(Serialize)]
 pub struct StatusView {

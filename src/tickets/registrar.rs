@@ -54,7 +54,12 @@ pub enum RegisterError {
 
 /// The JSON a registered appeal is answered with (and replayed from its key).
 pub fn created_body(public_url: &str, reg: &Registered) -> serde_json::Value {
-    let status_url = crate::tickets::status_url(public_url, &reg.number, reg.access_key.as_deref());
+    let status_url = crate::tickets::status_link(
+        public_url,
+        &reg.number,
+        reg.access_key.as_deref(),
+        reg.language,
+    );
     serde_json::json!({
         "number": reg.number,
         "registered_at": crate::calendar::format_almaty(reg.registered_at),

@@ -263,7 +263,8 @@ impl FromRequest for Authed {
     }
 }
 
-/// The visitor's language: `?lang=` first, then Accept-Language, then Russian.
+/// The visitor's language: `?lang=` first, then Accept-Language, then Kazakh (the state
+/// language).
 pub fn page_language(req: &HttpRequest) -> Language {
     let from_query =
         web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -297,12 +298,87 @@ pub fn page_language(req: &HttpRequest) -> Language {
             best = Some((q, lang));
         }
     }
-    best.map_or(Language::Ru, |(_, l)| l)
+    best.map_or(Language::Kk, |(_, l)| l)
 }
 
 async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
     app.db.ping().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
+}
+
+/// A background loop that has not gone round for this long is stuck (they go round at
+/// least every 15 s).
+const STALE_BEAT_SECS: i64 = 60;
+
+/// Ready to take traffic: the database answers and carries every migration, the job
+/// worker and the timers go round. Also says what each channel is configured as.
+async fn readyz(app: AppData) -> HttpResponse {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut ready = true;
+    let database = match app.db.ping().await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => {
+            ready = false;
+            format!("unreachable: {e}")
+        }
+    };
+    let db = app.db.clone();
+    let migrations = match tokio::task::spawn_blocking(move || db.pending_migrations()).await {
+        Ok(Ok(p)) if p.is_empty() => "applied".to_string(),
+        Ok(Ok(p)) => {
+            ready = false;
+            format!("pending: {} (run `baylanys migrate`)", p.join(", "))
+        }
+        Ok(Err(e)) => {
+            ready = false;
+            format!("unknown: {e}")
+        }
+        Err(e) => {
+            ready = false;
+            format!("unknown: {e}")
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut beat = |at: i64| {
+        if at == 0 {
+            ready = false;
+            "not started".to_string()
+        } else if now - at > STALE_BEAT_SECS {
+            ready = false;
+            format!("stuck: last round {} s ago", now - at)
+        } else {
+            "running".to_string()
+        }
+    };
+    let worker = beat(app.beats.worker.load(Relaxed));
+    let timers = beat(app.beats.timers.load(Relaxed));
+    let c = &app.config;
+    let configured = |on: bool, what: &str| {
+        if on {
+            what.to_string()
+        } else {
+            "not configured".to_string()
+        }
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "checks": {
+            "database": database,
+            "migrations": migrations,
+            "job_worker": worker,
+            "timers": timers,
+        },
+        "channels": {
+            "email_out": configured(c.smtp_url.is_some(), "smtp"),
+            "email_in": configured(c.imap_url.is_some(), "imap"),
+            "telegram": configured(c.telegram_token.is_some(), &c.telegram_mode),
+        },
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 async fn metrics_route(app: AppData, site: WebData) -> Result<HttpResponse, ApiError> {
@@ -381,6 +457,7 @@ pub fn server(
             .wrap(actix_web::middleware::from_fn(guard_bodies))
             .wrap(actix_web::middleware::from_fn(count_errors))
             .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics_route))
             .configure(public::routes)
             .configure(api::routes)

@@ -285,10 +285,11 @@ async fn submit_json(
     };
     Metrics::inc(&site.metrics.appeals_registered);
     let body = registrar::created_body(&app.config.public_url, &reg);
-    let location = crate::tickets::status_url(
+    let location = crate::tickets::status_link(
         &app.config.public_url,
         &reg.number,
         reg.access_key.as_deref(),
+        reg.language,
     );
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
@@ -734,7 +735,7 @@ fn redirect_to_status(body: &str, lang: Language) -> HttpResponse {
     let key = v["status_url"]
         .as_str()
         .and_then(|u| u.split_once("?key="))
-        .map_or("", |(_, k)| k);
+        .map_or("", |(_, k)| k.split('&').next().unwrap_or(""));
     let url = format!("/appeals/{number}?key={key}&lang={}&new=1", lang.as_str());
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url))

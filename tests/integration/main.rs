@@ -48,7 +48,53 @@ both_backends!(
     housekeeping_forgets_old_finished_work_and_keeps_failures,
     web_form_attachments_are_checked_stored_and_downloadable,
     shutdown_joins_every_thread_and_task,
+    readyz_reports_the_database_migrations_loops_and_channels,
 );
+
+/// `/readyz`: ready once the database answers with every migration and the background
+/// loops go round; channels say how they are configured. Stopped loops make it 503.
+async fn readyz_reports_the_database_migrations_loops_and_channels(backend: Backend) {
+    let t = spawn(backend).await;
+    let url = format!("{}/readyz", t.url);
+    eventually("the server is ready", || {
+        let (c, url) = (t.client.clone(), url.clone());
+        async move { c.get(&url).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let v: serde_json::Value = t
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "ready");
+    assert_eq!(v["checks"]["database"], "ok");
+    assert_eq!(v["checks"]["migrations"], "applied");
+    assert_eq!(v["checks"]["job_worker"], "running");
+    assert_eq!(v["checks"]["timers"], "running");
+    assert_eq!(v["channels"]["email_out"], "not configured");
+    assert_eq!(v["channels"]["telegram"], "not configured");
+    // Loops that stopped going round: not ready, and it says which.
+    t.app.shutdown.cancel();
+    t.app
+        .beats
+        .worker
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    let r = t.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "not ready");
+    assert!(
+        v["checks"]["job_worker"]
+            .as_str()
+            .unwrap()
+            .starts_with("stuck"),
+        "{v}"
+    );
+}
 
 /// Stopping ends the HTTP server, the registrar's writer threads and every background
 /// task; afterwards nothing but the caller holds the shared state.
@@ -263,6 +309,8 @@ async fn r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline(bac
         .to_string();
     assert_eq!(number, format!("UCC-{year}-000001"));
     assert_eq!(location, body["status_url"].as_str().unwrap());
+    // The link opens the status page in the appeal's language (Kazakh here).
+    assert!(location.ends_with("&lang=kk"), "{location}");
 
     // R5: the deadline is the calendar's, from the registration instant.
     let registered =

@@ -250,6 +250,27 @@ fn kill9_scenario(backend: Backend) {
                 "--database-url",
                 &db,
             ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "no password and no terminal");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--no-password"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = baylanys()
+            .args([
+                "user",
+                "add",
+                "--login",
+                "auditor",
+                "--role",
+                "quality",
+                "--no-password",
+                "--database-url",
+                &db,
+            ])
             .output()
             .unwrap();
         assert!(
@@ -343,9 +364,28 @@ fn serve_logs_json_access_lines_with_request_ids_and_masks_secrets() {
         let generated = r.headers()["x-request-id"].to_str().unwrap().to_string();
         (echoed, problem, generated)
     });
+    let health = |extra: &[&str]| {
+        baylanys()
+            .args(["healthcheck", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let alive = health(&[]);
+    assert!(alive.status.success(), "{alive:?}");
+    let ready = health(&["--ready"]);
+    let ready_text = String::from_utf8_lossy(&ready.stdout).to_string();
+    // The worker goes round within a second of the start.
+    assert!(ready_text.contains("/readyz"), "{ready_text}");
     server.kill().unwrap();
     let out = server.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
+    let gone = health(&[]);
+    assert_eq!(gone.status.code(), Some(1), "{gone:?}");
+    assert!(
+        String::from_utf8_lossy(&gone.stdout).contains("no answer"),
+        "{gone:?}"
+    );
     assert_eq!(echoed, "trace-42.a");
     assert_eq!(problem["request_id"], "trace-42.a");
     assert_eq!(problem["status"], 401);

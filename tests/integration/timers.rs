@@ -752,6 +752,7 @@ async fn queues_are_kept_through_the_api_and_the_cli(backend: Backend) {
                 "operator",
                 "--email",
                 "op9@staff.example.kz",
+                "--no-password",
             ],
         );
         let bad_user = cli(
