@@ -53,6 +53,7 @@ macro_rules! text_enum {
 }
 
 pub mod auth;
+pub mod backup;
 pub mod calendar;
 pub mod channels;
 pub mod clock;

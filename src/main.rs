@@ -1,5 +1,5 @@
 //! The `baylanys` command: serve, migrate, ingest-email, calendar, queue, user, token,
-//! telegram, healthcheck.
+//! telegram, backup, restore, healthcheck.
 
 use std::process::ExitCode;
 
@@ -58,6 +58,26 @@ enum Command {
     Telegram {
         #[command(subcommand)]
         command: TelegramCommand,
+    },
+    /// Copy the database to FILE while the server runs. SQLite: a consistent snapshot
+    /// (VACUUM INTO), checked; PostgreSQL: pg_dump --format=custom.
+    Backup {
+        /// The new file to write (it must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Replace the database with a backup. SQLite: stop `serve` first (refused while the
+    /// database looks open, unless --force); PostgreSQL: pg_restore --clean.
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Restore even though the SQLite database looks open.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Ask the running server on the configured listen address whether it is alive
     /// (`/healthz`; `--ready`: `/readyz`). Exit 0 when it is, 1 when not: a container's
@@ -473,6 +493,25 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
+        Command::Backup { to, config } => {
+            let url = Config::load(&config)?.database_url;
+            let held =
+                tokio::task::spawn_blocking(move || baylanys::backup::backup(&url, &to)).await??;
+            println!("backed up: {held}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore {
+            from,
+            force,
+            config,
+        } => {
+            let url = Config::load(&config)?.database_url;
+            let held =
+                tokio::task::spawn_blocking(move || baylanys::backup::restore(&url, &from, force))
+                    .await??;
+            println!("restored: {held}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Healthcheck { ready, config } => healthcheck(ready, Config::load(&config)?).await,
         Command::Queue { command } => queue(command).await,
         Command::IngestEmail { config } => Ok(ingest_email(config).await),
