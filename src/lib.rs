@@ -135,6 +135,7 @@ impl Builder {
         tasks.push(tokio::spawn(jobs::worker::run(state.clone())));
         tasks.push(tokio::spawn(jobs::timers::run(state.clone())));
         tasks.push(tokio::spawn(refresh(state.clone())));
+        tasks.push(tokio::spawn(seal_audit_log(state.clone())));
         let server = tokio::spawn(async move {
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "the HTTP server stopped with an error");
@@ -147,6 +148,32 @@ impl Builder {
             server: Some(server),
             tasks,
         })
+    }
+}
+
+/// Seals audit events written before the chain existed (a database from an older
+/// release), a few tickets per transaction, then ends.
+async fn seal_audit_log(state: Arc<AppState>) {
+    let mut sealed = 0;
+    while !state.shutdown.is_cancelled() {
+        match state
+            .db
+            .write(|c| tickets::audit::seal_legacy(c, 100))
+            .await
+        {
+            Ok(0) => break,
+            Ok(n) => sealed += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "sealing older audit events failed; the next start tries again");
+                break;
+            }
+        }
+    }
+    if sealed > 0 {
+        tracing::info!(
+            events = sealed,
+            "older audit events sealed into their tickets' chains"
+        );
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `baylanys` command: serve, migrate, ingest-email, calendar, queue, user, token,
-//! telegram, backup, restore, healthcheck.
+//! telegram, audit, backup, restore, healthcheck.
 
 use std::process::ExitCode;
 
@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: TelegramCommand,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Copy the database to FILE while the server runs. SQLite: a consistent snapshot
     /// (VACUUM INTO), checked; PostgreSQL: pg_dump --format=custom.
     Backup {
@@ -86,6 +91,18 @@ enum Command {
         /// Ask whether it is ready (database, migrations, workers) rather than alive.
         #[arg(long)]
         ready: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every ticket's chain of events; exit 0 when whole, 1 naming the first
+    /// broken link (ticket, event, why).
+    Verify {
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -493,6 +510,34 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
+        Command::Audit {
+            command: AuditCommand::Verify { json, config },
+        } => {
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+            let report = app.db.run(baylanys::tickets::audit::verify).await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                match &report.broken {
+                    None => println!(
+                        "the audit log is whole: {} events of {} tickets",
+                        report.events, report.tickets
+                    ),
+                    Some(b) => println!(
+                        "broken at ticket {}, event {} (seq {}): {}",
+                        b.ticket,
+                        b.event,
+                        b.seq.map_or("none".to_string(), |s| s.to_string()),
+                        b.reason
+                    ),
+                }
+            }
+            Ok(if report.broken.is_none() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Backup { to, config } => {
             let url = Config::load(&config)?.database_url;
             let held =

@@ -128,6 +128,10 @@ diesel::table! {
         actor -> Text,
         kind -> Text,
         data -> Text,
+        seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+        personal -> Nullable<Text>,
     }
 }
 

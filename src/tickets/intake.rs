@@ -342,8 +342,12 @@ fn register(
             &message_id,
             msg,
             raw_payload_id,
-            &actor,
-            &registered_event.to_string(),
+            &crate::tickets::audit::first_event(
+                &ticket_id,
+                &actor,
+                "registered",
+                &registered_event,
+            ),
         )?,
         DbConn::Sqlite(_) => {
             diesel::insert_into(tickets::table)
@@ -359,7 +363,13 @@ fn register(
                 MessageKind::Appeal,
                 None,
             )?;
-            event(conn, &ticket_id, &actor, "registered", registered_event)?;
+            let first = crate::tickets::audit::first_event(
+                &ticket_id,
+                &actor,
+                "registered",
+                &registered_event,
+            );
+            crate::tickets::audit::insert_first(conn, &ticket_id, "registered", &first)?;
         }
     }
     for a in &msg.attachments {
@@ -522,8 +532,7 @@ fn insert_registration_pg(
     message_id: &str,
     msg: &InboundMessage,
     raw_payload_id: Option<&str>,
-    actor: &str,
-    event_data: &str,
+    event: &crate::tickets::audit::Sealed,
 ) -> Result<(), DbError> {
     use diesel::sql_types::{Nullable, Text, Timestamp};
     const SQL: &str = "WITH t AS (INSERT INTO tickets (id, number, contact_id, channel, \
@@ -534,8 +543,8 @@ fn insert_registration_pg(
         m AS (INSERT INTO messages (id, ticket_id, direction, kind, channel, address, subject, \
         body_text, body_html, external_id, raw_payload_id, created_at) VALUES \
         ($19, $1, $32, $33, $4, $20, $21, $22, $23, $24, $25, $26)) \
-        INSERT INTO ticket_events (id, ticket_id, at, actor, kind, data) \
-        VALUES ($27, $1, $28, $29, 'registered', $30)";
+        INSERT INTO ticket_events (id, ticket_id, at, actor, kind, data, seq, hash, personal) \
+        VALUES ($27, $1, $28, $29, 'registered', $30, 1, $34, $35)";
     diesel::sql_query(SQL)
         .bind::<Text, _>(t.id)
         .bind::<Text, _>(t.number)
@@ -564,12 +573,14 @@ fn insert_registration_pg(
         .bind::<Nullable<Text>, _>(raw_payload_id)
         .bind::<Timestamp, _>(msg.received_at.naive_utc())
         .bind::<Text, _>(new_id())
-        .bind::<Timestamp, _>(crate::db::now())
-        .bind::<Text, _>(actor)
-        .bind::<Text, _>(event_data)
+        .bind::<Timestamp, _>(event.at)
+        .bind::<Text, _>(&event.split.actor)
+        .bind::<Text, _>(&event.split.data)
         .bind::<Nullable<Text>, _>(&t.applicant)
         .bind::<Text, _>(Direction::In.as_str())
         .bind::<Text, _>(MessageKind::Appeal.as_str())
+        .bind::<Text, _>(&event.hash)
+        .bind::<Nullable<Text>, _>(&event.split.personal)
         .execute(c)?;
     Ok(())
 }

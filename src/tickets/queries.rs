@@ -220,20 +220,31 @@ pub fn detail(
     let messages = messages_of(conn, &id)?;
     let events = ticket_events::table
         .filter(ticket_events::ticket_id.eq(&id))
-        .order((ticket_events::at.asc(), ticket_events::id.asc()))
+        .order((
+            ticket_events::seq.asc(),
+            ticket_events::at.asc(),
+            ticket_events::id.asc(),
+        ))
         .select((
             ticket_events::at,
             ticket_events::actor,
             ticket_events::kind,
             ticket_events::data,
+            ticket_events::personal,
         ))
-        .load::<(chrono::NaiveDateTime, String, String, String)>(conn)?
+        .load::<(
+            chrono::NaiveDateTime,
+            String,
+            String,
+            String,
+            Option<String>,
+        )>(conn)?
         .into_iter()
-        .map(|(at, actor, kind, data)| EventView {
+        .map(|(at, actor, kind, data, personal)| EventView {
             at: almaty(&at),
-            actor,
+            actor: super::audit::join(&actor, personal.as_deref()),
             kind,
-            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            data: super::audit::join_data(&data, personal.as_deref()),
         })
         .collect();
     let overdue =

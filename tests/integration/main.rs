@@ -30,6 +30,7 @@ macro_rules! both_backends {
 
 mod email;
 // After the macro, which they use.
+mod audit;
 mod backup;
 mod registry;
 mod telegram;
@@ -126,7 +127,7 @@ async fn shutdown_joins_every_thread_and_task(backend: Backend) {
         Backend::Postgres => 4,
     };
     assert_eq!(stopped.registrar_threads, writers);
-    assert_eq!(stopped.tasks, 3, "worker, timers, housekeeping");
+    assert_eq!(stopped.tasks, 4, "worker, timers, housekeeping, audit sealing");
     // The HTTP workers let go of their copy as their threads wind down, just after.
     eventually("no thread or task still holds the state", || {
         let n = Arc::strong_count(&state);
