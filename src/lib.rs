@@ -59,6 +59,7 @@ pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod doctor;
 pub mod jobs;
 pub mod logging;
 pub mod mail;

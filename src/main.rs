@@ -1,5 +1,5 @@
 //! The `baylanys` command: serve, migrate, ingest-email, calendar, queue, user, token,
-//! telegram, audit, backup, restore, healthcheck.
+//! telegram, doctor, audit, backup, restore, healthcheck.
 
 use std::process::ExitCode;
 
@@ -58,6 +58,14 @@ enum Command {
     Telegram {
         #[command(subcommand)]
         command: TelegramCommand,
+    },
+    /// Check the configuration and every configured channel for real (database, SMTP,
+    /// IMAP, Telegram, the registry's webhooks); one line each. Exit 0 when all work.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// The tamper-evident audit log.
     Audit {
@@ -510,6 +518,26 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(command).await,
+        Command::Doctor { json, config } => {
+            let findings = baylanys::doctor::run(&Config::load(&config)?).await;
+            if json {
+                println!("{}", serde_json::to_string(&findings)?);
+            } else {
+                for f in &findings {
+                    println!(
+                        "{} {}: {}",
+                        if f.ok { "ok  " } else { "FIX " },
+                        f.check,
+                        f.detail
+                    );
+                }
+            }
+            Ok(if findings.iter().all(|f| f.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Audit {
             command: AuditCommand::Verify { json, config },
         } => {

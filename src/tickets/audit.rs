@@ -469,8 +469,7 @@ pub fn verify(conn: &mut DbConn) -> Result<Verified, DbError> {
                 ))
                 .load(conn)?;
             let mut prev: Option<String> = None;
-            for (expected, (event, at, actor, kind, data, seq, prev_hash, hash)) in
-                (1..).zip(rows)
+            for (expected, (event, at, actor, kind, data, seq, prev_hash, hash)) in (1..).zip(rows)
             {
                 report.events += 1;
                 let broken = |reason: String| Broken {

@@ -32,6 +32,7 @@ mod email;
 // After the macro, which they use.
 mod audit;
 mod backup;
+mod doctor;
 mod registry;
 mod telegram;
 mod timers;
@@ -127,7 +128,10 @@ async fn shutdown_joins_every_thread_and_task(backend: Backend) {
         Backend::Postgres => 4,
     };
     assert_eq!(stopped.registrar_threads, writers);
-    assert_eq!(stopped.tasks, 4, "worker, timers, housekeeping, audit sealing");
+    assert_eq!(
+        stopped.tasks, 4,
+        "worker, timers, housekeeping, audit sealing"
+    );
     // The HTTP workers let go of their copy as their threads wind down, just after.
     eventually("no thread or task still holds the state", || {
         let n = Arc::strong_count(&state);

@@ -212,6 +212,28 @@ impl ImapInbox {
         Ok(checkpoint)
     }
 
+    /// Connects, logs in and selects the mailbox, then logs out: what `baylanys doctor`
+    /// asks. Says whether the server offers IDLE.
+    pub async fn check(&self) -> Result<String, ImapError> {
+        let (mut session, can_idle) = self.connect().await?;
+        let selected = session.select(&self.config.mailbox).await;
+        let _ = session.logout().await;
+        let mailbox = selected?;
+        Ok(format!(
+            "logged in as {} at {}:{}, {} holds {} messages, IDLE {}",
+            self.config.username,
+            self.config.host,
+            self.config.port,
+            self.config.mailbox,
+            mailbox.exists,
+            if can_idle {
+                "offered"
+            } else {
+                "not offered (polling)"
+            }
+        ))
+    }
+
     /// Follow the mailbox until `shutdown` resolves: fetch, then IDLE (or sleep), and
     /// reconnect with exponential backoff after any error.
     pub async fn run(&self, sink: &impl InboxSink, shutdown: impl Future<Output = ()>) {

@@ -40,6 +40,16 @@ impl SmtpAdapter {
         Ok(Self::new(transport, from, domain))
     }
 
+    /// Opens a connection and greets the server (EHLO, and AUTH when the URL has
+    /// credentials): what `baylanys doctor` asks.
+    pub async fn check(&self) -> Result<(), String> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the server did not answer the greeting".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     pub fn new(
         transport: AsyncSmtpTransport<Tokio1Executor>,
         from: Mailbox,
