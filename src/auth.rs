@@ -101,6 +101,8 @@ pub enum Permission {
     ReadRegistry,
     /// Change the registry.
     ManageRegistry,
+    /// Export everything held about one applicant (their right of access).
+    ExportPersonalData,
 }
 
 impl Permission {
@@ -119,6 +121,7 @@ impl Permission {
             Permission::ManageUsers => "set staff contacts",
             Permission::ReadRegistry => "read the registry of bodies and services",
             Permission::ManageRegistry => "change the registry of bodies and services",
+            Permission::ExportPersonalData => "export an applicant's personal data",
         }
     }
 }
@@ -153,6 +156,7 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         ],
     ),
     (Permission::ManageRegistry, &[Admin]),
+    (Permission::ExportPersonalData, &[Admin]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub telegram_mode: Option<String>,
     pub sqlite_synchronous: Option<String>,
     pub follow_ups_per_sender_per_hour: Option<u32>,
+    pub retention_days: Option<u32>,
     pub trusted_authserv_id: Option<String>,
     pub reminders_enabled: Option<bool>,
     pub reminder_hours: Option<u32>,
@@ -125,6 +126,10 @@ pub struct ConfigArgs {
     /// operator (stored, but they do not reopen it); 0 turns the limit off [default: 30].
     #[arg(long, env = "BAYLANYS_FOLLOW_UPS_PER_SENDER_PER_HOUR")]
     pub follow_ups_per_sender_per_hour: Option<u32>,
+    /// Days after a ticket is closed until its personal data is removed (names,
+    /// addresses, message texts, files); 0 keeps it [default: 1825, five years].
+    #[arg(long, env = "BAYLANYS_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
     /// The authserv-id our receiving MTA writes in Authentication-Results; mail failing
     /// DMARC there never joins an existing ticket [default: none, no verdict is read].
     #[arg(long, env = "BAYLANYS_TRUSTED_AUTHSERV_ID")]
@@ -172,6 +177,8 @@ pub struct Config {
     pub telegram_mode: String,
     pub sqlite_synchronous: crate::db::Synchronous,
     pub follow_ups_per_sender_per_hour: u32,
+    /// Days after closing until a ticket's personal data is removed; 0: never.
+    pub retention_days: u32,
     pub trusted_authserv_id: Option<String>,
     /// Whether a missing SQLite database may be created (serve and migrate); one-shot
     /// commands refuse, so a mistyped path never becomes a second, empty database.
@@ -346,6 +353,7 @@ impl Config {
                 .follow_ups_per_sender_per_hour
                 .or(f.follow_ups_per_sender_per_hour)
                 .unwrap_or(30),
+            retention_days: a.retention_days.or(f.retention_days).unwrap_or(1825),
             trusted_authserv_id: a
                 .trusted_authserv_id
                 .or(f.trusted_authserv_id)

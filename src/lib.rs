@@ -66,6 +66,7 @@ pub mod mail;
 pub mod quarantine;
 pub mod queues;
 pub mod registry;
+pub mod retention;
 pub mod state;
 pub mod telegram;
 pub mod templates;

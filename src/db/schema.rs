@@ -68,6 +68,7 @@ diesel::table! {
         search_text -> Text,
         updated_at -> Timestamp,
         applicant -> Nullable<Text>,
+        anonymised_at -> Nullable<Timestamp>,
     }
 }
 

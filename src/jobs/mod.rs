@@ -105,6 +105,7 @@ impl Registry {
             .register::<deadlines::DeadlineReminder>()
             .register::<deadlines::DeadlineEscalation>()
             .register::<deadlines::OverdueDigest>()
+            .register::<crate::retention::RetentionSweep>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

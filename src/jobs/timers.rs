@@ -97,9 +97,15 @@ pub async fn tick(app: &Arc<AppState>) -> Result<(), DbError> {
     };
     let digest = digest_day(&app.calendar(), &app.config.working_hours, now)
         .map(|date| OverdueDigest { date });
+    let retention = (app.config.retention_days > 0).then(|| crate::retention::RetentionSweep {
+        day: now.format("%Y-%m-%d").to_string(),
+    });
     app.db
         .write(move |c| {
             enqueue_job(c, &sweep, None)?;
+            if let Some(r) = &retention {
+                enqueue_job(c, r, None)?;
+            }
             if let Some(d) = &digest {
                 enqueue_job(c, d, None)?;
             }

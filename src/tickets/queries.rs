@@ -191,9 +191,20 @@ pub fn detail(
         .find(&id)
         .select(TicketRow::as_select())
         .first(conn)?;
-    let (contact_id, deadline, applicant): (String, String, Option<String>) = tickets::table
+    type Extra = (
+        String,
+        String,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+    );
+    let (contact_id, deadline, applicant, anonymised): Extra = tickets::table
         .find(&id)
-        .select((tickets::contact_id, tickets::deadline, tickets::applicant))
+        .select((
+            tickets::contact_id,
+            tickets::deadline,
+            tickets::applicant,
+            tickets::anonymised_at,
+        ))
         .first(conn)?;
     let contact = contacts::table
         .find(&contact_id)
@@ -255,6 +266,13 @@ pub fn detail(
         .and_then(|a| serde_json::from_str(a).ok())
         .unwrap_or_default();
     let given = |k: &str| given.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    // After retention the ticket no longer says who wrote it, whatever the contact holds
+    // for its other tickets.
+    let contact = if anonymised.is_some() {
+        (None, None, None, None)
+    } else {
+        contact
+    };
     Ok(Some(TicketDetail {
         contact: ContactView {
             name: if applicant.is_some() {

@@ -41,7 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/calendar/{year}/movable-days",
             web::put().to(put_movable_days),
         )
-        .route("/calendar/{file}", web::get().to(calendar_ics));
+        .route("/calendar/{file}", web::get().to(calendar_ics))
+        .route("/api/v1/applicants/export", web::get().to(export_applicant));
 }
 
 /// Each word of `q` is one LIKE in the query: SQLite's expression depth caps how many.
@@ -656,4 +657,56 @@ async fn put_movable_days(
         .await?;
     app.reload_calendar().await?;
     Ok(HttpResponse::Ok().json(app.calendar().year(year)))
+}
+
+#[derive(Deserialize)]
+struct ApplicantQuery {
+    email: Option<String>,
+    phone: Option<String>,
+    iin: Option<String>,
+    telegram_chat_id: Option<String>,
+}
+
+/// Everything held about one applicant (`?email=`, `?phone=`, `?iin=`,
+/// `?telegram_chat_id=`): their contacts and each ticket in full. Each exported ticket
+/// records who exported it.
+async fn export_applicant(
+    app: AppData,
+    who: Authed,
+    query: web::Query<ApplicantQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who.may(Permission::ExportPersonalData)?.clone();
+    let q = query.into_inner();
+    let keep = |v: Option<String>| {
+        v.map(clean)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let applicant = crate::retention::Applicant {
+        email: keep(q.email),
+        phone: keep(q.phone),
+        iin: keep(q.iin),
+        telegram_chat_id: keep(q.telegram_chat_id),
+    };
+    if applicant.email.is_none()
+        && applicant.phone.is_none()
+        && applicant.iin.is_none()
+        && applicant.telegram_chat_id.is_none()
+    {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "email",
+            "name the applicant: give email, phone, iin or telegram_chat_id",
+        )]));
+    }
+    let now = app.clock.now();
+    let v = app
+        .db
+        .write(move |c| crate::retention::export(c, &applicant, &user.login, now))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"applicant.json\"",
+        ))
+        .json(v))
 }

@@ -34,6 +34,7 @@ mod audit;
 mod backup;
 mod doctor;
 mod registry;
+mod retention;
 mod telegram;
 mod timers;
 mod web_input;

@@ -1,0 +1,2 @@
+DROP INDEX tickets_retention;
+ALTER TABLE tickets DROP COLUMN anonymised_at;
