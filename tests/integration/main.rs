@@ -33,6 +33,7 @@ mod email;
 mod audit;
 mod backup;
 mod doctor;
+mod faults;
 mod registry;
 mod retention;
 mod telegram;

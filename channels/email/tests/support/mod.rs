@@ -339,10 +339,15 @@ impl SmtpSink {
             .prefix("baylanys-smtp-")
             .tempdir()
             .expect("creating a temp dir");
-        let out = dir.path().join("messages");
         let port = free_port();
+        let child = Self::spawn(&python, &dir, port);
+        SmtpSink { dir, port, child }
+    }
+
+    fn spawn(python: &Path, dir: &tempfile::TempDir, port: u16) -> Child {
+        let out = dir.path().join("messages");
         let handler_dir = handler_dir();
-        let mut child = Command::new(&python)
+        let mut child = Command::new(python)
             .args([
                 "-m",
                 "aiosmtpd",
@@ -363,7 +368,19 @@ impl SmtpSink {
         wait_for_port(port, &mut child, "aiosmtpd", &|| {
             fs::read_to_string(&stderr).unwrap_or_default()
         });
-        SmtpSink { dir, port, child }
+        child
+    }
+
+    /// Stops the server: connections to its port are refused until [`start_again`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, keeping what it received.
+    pub fn start_again(&mut self) {
+        let python = find_python().expect("aiosmtpd was found before");
+        self.child = Self::spawn(&python, &self.dir, self.port);
     }
 
     pub fn url(&self) -> String {
