@@ -113,3 +113,103 @@ async fn smtp_down_then_back_delivers_every_message_once(backend: Backend) {
     }
     let _ = appeal;
 }
+
+/// PostgreSQL restarted while appeals arrive: a request waits up to 10 s for the
+/// database, then gets 503 (never a 500, never a lost 201), and the same server takes
+/// appeals again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_under_load_loses_no_acknowledged_appeal() {
+    let Some(cluster) = crate::support::private_cluster("restart") else {
+        eprintln!("BAYLANYS_TEST_POSTGRES_URL is set: this test needs a cluster of its own");
+        return;
+    };
+    let url = cluster.database();
+    let t = crate::support::spawn_on(&url, None, 0, Vec::new()).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (client, base, stop) = (t.client.clone(), t.url.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut ok, mut unavailable, mut other) = (Vec::new(), 0, Vec::new());
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let r = client
+                        .post(format!("{base}/api/v1/appeals"))
+                        .json(&appeal(&format!("Жүктеме {c}-{i}")))
+                        .timeout(Duration::from_secs(30))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == 201 => {
+                            let v: serde_json::Value = r.json().await.unwrap();
+                            ok.push(v["number"].as_str().unwrap().to_string());
+                        }
+                        Ok(r) if r.status() == 503 => {
+                            unavailable += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        Ok(r) => other.push(format!(
+                            "{} {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        )),
+                        Err(e) => other.push(e.to_string()),
+                    }
+                }
+                (ok, unavailable, other)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::task::block_in_place(|| cluster.stop());
+    // Longer than the pool waits for a connection (10 s): requests then get 503.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    tokio::task::block_in_place(|| cluster.start());
+    // Load goes on until the server has registered again after the restart.
+    let before = t
+        .app
+        .db
+        .run(|c| {
+            use diesel::prelude::*;
+            Ok(baylanys::db::schema::tickets::table
+                .count()
+                .get_result::<i64>(c)?)
+        })
+        .await;
+    let base = before.unwrap_or(0);
+    eventually("appeals are registered again after the restart", || {
+        let app = t.app.clone();
+        async move {
+            app.db
+                .run(|c| {
+                    use diesel::prelude::*;
+                    Ok(baylanys::db::schema::tickets::table
+                        .count()
+                        .get_result::<i64>(c)?)
+                })
+                .await
+                .is_ok_and(|n| n > base + 20)
+        }
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    let mut unavailable = 0;
+    for c in clients {
+        let (ok, u, other) = c.await.unwrap();
+        assert!(other.is_empty(), "only 201 and 503: {other:?}");
+        acknowledged.extend(ok);
+        unavailable += u;
+    }
+    assert!(unavailable > 0, "the outage was seen as 503");
+    let op = t.token("auditor", Role::Quality).await;
+    for n in &acknowledged {
+        let r = t.get_auth(&format!("/api/v1/tickets/{n}"), &op).await;
+        assert_eq!(r.status(), 200, "{n} was acknowledged, so it is stored");
+    }
+    eprintln!(
+        "{} appeals acknowledged, {unavailable} answered 503 during the restart",
+        acknowledged.len()
+    );
+}

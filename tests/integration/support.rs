@@ -345,24 +345,86 @@ where
 // ---------------------------------------------------------------------------------------
 // PostgreSQL
 
-struct Cluster {
-    base_url: String,
+pub struct Cluster {
+    pub base_url: String,
     _dir: Option<PathBuf>,
+    ctl: Option<Ctl>,
+}
+
+/// How to stop and start a cluster this process made.
+struct Ctl {
+    pg_ctl: String,
+    data: String,
+    opts: String,
+    root: bool,
+}
+
+impl Ctl {
+    fn pg_ctl(&self, args: &[&str]) {
+        let mut cmd = if self.root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &self.pg_ctl]);
+            c
+        } else {
+            Command::new(&self.pg_ctl)
+        };
+        let out = cmd
+            .args(["-D", &self.data])
+            .args(args)
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Cluster {
+    /// A new, empty database on this cluster.
+    pub fn database(&self) -> String {
+        let name = format!("t_{}", uuid_like());
+        let admin = format!("{}/postgres", self.base_url);
+        let status = Command::new("psql")
+            .args([&admin, "-q", "-c", &format!("CREATE DATABASE {name}")])
+            .status()
+            .expect("psql runs (apt-get install postgresql-client)");
+        assert!(status.success(), "CREATE DATABASE {name} failed");
+        format!("{}/{name}", self.base_url)
+    }
+
+    /// Stops the server (fast: open connections are cut).
+    pub fn stop(&self) {
+        self.ctl
+            .as_ref()
+            .expect("a cluster this process made")
+            .pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn start(&self) {
+        let ctl = self.ctl.as_ref().expect("a cluster this process made");
+        let log = format!("{}/../log", ctl.data);
+        ctl.pg_ctl(&["-o", &ctl.opts, "-w", "-l", &log, "start"]);
+    }
+}
+
+/// A PostgreSQL cluster of the test's own, which it may stop and start (the shared one
+/// serves every other test). `None` when the tests use an outside server.
+pub fn private_cluster(tag: &str) -> Option<Cluster> {
+    if std::env::var("BAYLANYS_TEST_POSTGRES_URL").is_ok() {
+        return None;
+    }
+    Some(new_cluster(&format!("-{tag}")))
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
 /// A new database in the shared throwaway cluster (or the one given by the environment).
 pub fn postgres_database() -> String {
-    let cluster = CLUSTER.get_or_init(start_cluster);
-    let name = format!("t_{}", uuid_like());
-    let admin = format!("{}/postgres", cluster.base_url);
-    let status = Command::new("psql")
-        .args([&admin, "-q", "-c", &format!("CREATE DATABASE {name}")])
-        .status()
-        .expect("psql runs (apt-get install postgresql-client)");
-    assert!(status.success(), "CREATE DATABASE {name} failed");
-    format!("{}/{name}", cluster.base_url)
+    CLUSTER.get_or_init(start_cluster).database()
 }
 
 fn uuid_like() -> String {
@@ -385,10 +447,16 @@ fn start_cluster() -> Cluster {
         return Cluster {
             base_url: base,
             _dir: None,
+            ctl: None,
         };
     }
+    new_cluster("")
+}
+
+/// A cluster of its own (`tag` names its directory), for tests that stop and start it.
+fn new_cluster(tag: &str) -> Cluster {
     let bin = pg_bin_dir();
-    let dir = std::env::temp_dir().join(format!("baylanys-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("baylanys-pg-{}{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create cluster dir");
     let root = is_root();
@@ -477,6 +545,12 @@ fn start_cluster() -> Cluster {
     Cluster {
         base_url: format!("postgres://postgres@127.0.0.1:{port}"),
         _dir: Some(dir),
+        ctl: Some(Ctl {
+            pg_ctl,
+            data: data_s,
+            opts,
+            root,
+        }),
     }
 }
 
