@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub sqlite_synchronous: Option<String>,
     pub follow_ups_per_sender_per_hour: Option<u32>,
     pub retention_days: Option<u32>,
+    pub metrics_token: Option<String>,
     pub trusted_authserv_id: Option<String>,
     pub reminders_enabled: Option<bool>,
     pub reminder_hours: Option<u32>,
@@ -130,6 +131,9 @@ pub struct ConfigArgs {
     /// addresses, message texts, files); 0 keeps it [default: 1825, five years].
     #[arg(long, env = "BAYLANYS_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
+    /// When set, GET /metrics needs `Authorization: Bearer <this>` [default: open].
+    #[arg(long, env = "BAYLANYS_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
     /// The authserv-id our receiving MTA writes in Authentication-Results; mail failing
     /// DMARC there never joins an existing ticket [default: none, no verdict is read].
     #[arg(long, env = "BAYLANYS_TRUSTED_AUTHSERV_ID")]
@@ -179,6 +183,8 @@ pub struct Config {
     pub follow_ups_per_sender_per_hour: u32,
     /// Days after closing until a ticket's personal data is removed; 0: never.
     pub retention_days: u32,
+    /// The bearer token /metrics asks for, if any.
+    pub metrics_token: Option<String>,
     pub trusted_authserv_id: Option<String>,
     /// Whether a missing SQLite database may be created (serve and migrate); one-shot
     /// commands refuse, so a mistyped path never becomes a second, empty database.
@@ -354,6 +360,10 @@ impl Config {
                 .or(f.follow_ups_per_sender_per_hour)
                 .unwrap_or(30),
             retention_days: a.retention_days.or(f.retention_days).unwrap_or(1825),
+            metrics_token: a
+                .metrics_token
+                .or(f.metrics_token)
+                .filter(|t| !t.trim().is_empty()),
             trusted_authserv_id: a
                 .trusted_authserv_id
                 .or(f.trusted_authserv_id)

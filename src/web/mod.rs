@@ -381,7 +381,22 @@ async fn readyz(app: AppData) -> HttpResponse {
     }
 }
 
-async fn metrics_route(app: AppData, site: WebData) -> Result<HttpResponse, ApiError> {
+async fn metrics_route(
+    app: AppData,
+    site: WebData,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &app.config.metrics_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !baylanys_core::constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
     let now = app.clock.now();
     let snapshot = app
         .db

@@ -54,7 +54,34 @@ both_backends!(
     web_form_attachments_are_checked_stored_and_downloadable,
     shutdown_joins_every_thread_and_task,
     readyz_reports_the_database_migrations_loops_and_channels,
+    metrics_can_require_a_bearer_token,
 );
+
+/// With BAYLANYS_METRICS_TOKEN set, /metrics answers only the scraper that has it.
+async fn metrics_can_require_a_bearer_token(backend: Backend) {
+    let t =
+        support::spawn_config(backend, |c| c.metrics_token = Some("scrape-me-1234".into())).await;
+    let url = format!("{}/metrics", t.url);
+    let r = t.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = t
+        .client
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = t
+        .client
+        .get(&url)
+        .bearer_auth("scrape-me-1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("baylanys_"));
+}
 
 /// `/readyz`: ready once the database answers with every migration and the background
 /// loops go round; channels say how they are configured. Stopped loops make it 503.
