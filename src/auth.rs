@@ -101,6 +101,14 @@ pub enum Permission {
     ReadRegistry,
     /// Change the registry.
     ManageRegistry,
+    /// Forward tickets to bodies, relay their answers, accept held replies.
+    ForwardTickets,
+    /// Read every forward (staff).
+    ReadForwards,
+    /// Read, answer and decline the forwards addressed to one's own body.
+    AnswerForwards,
+    /// Confirm F4 notices to the quality body.
+    ConfirmQualityNotices,
 }
 
 impl Permission {
@@ -119,6 +127,10 @@ impl Permission {
             Permission::ManageUsers => "set staff contacts",
             Permission::ReadRegistry => "read the registry of bodies and services",
             Permission::ManageRegistry => "change the registry of bodies and services",
+            Permission::ForwardTickets => "forward tickets to bodies or relay their answers",
+            Permission::ReadForwards => "read forwards",
+            Permission::AnswerForwards => "answer or decline forwards for a body",
+            Permission::ConfirmQualityNotices => "confirm notices to the quality body",
         }
     }
 }
@@ -153,6 +165,13 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         ],
     ),
     (Permission::ManageRegistry, &[Admin]),
+    (Permission::ForwardTickets, &[Operator, Supervisor, Admin]),
+    (
+        Permission::ReadForwards,
+        &[Operator, Supervisor, Admin, Quality, Informatization],
+    ),
+    (Permission::AnswerForwards, &[Agency, Ici]),
+    (Permission::ConfirmQualityNotices, &[Supervisor, Admin]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

@@ -58,6 +58,7 @@ pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod forwards;
 pub mod jobs;
 pub mod mail;
 pub mod quarantine;

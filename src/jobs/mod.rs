@@ -105,6 +105,10 @@ impl Registry {
             .register::<deadlines::DeadlineReminder>()
             .register::<deadlines::DeadlineEscalation>()
             .register::<deadlines::OverdueDigest>()
+            .register::<crate::forwards::delivery::ForwardDelivery>()
+            .register::<crate::forwards::delivery::ForwardReminder>()
+            .register::<crate::forwards::delivery::ForwardEscalation>()
+            .register::<crate::forwards::quality::QualityNoticeMail>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {
