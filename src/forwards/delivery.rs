@@ -46,7 +46,9 @@ pub fn message_id(forward_id: &str, seq: usize, domain: &str) -> String {
 
 /// The forward a Message-ID of ours names, if it is one.
 pub fn forward_of_message_id(id: &str) -> Option<String> {
-    let rest = id.trim_matches(|c| c == '<' || c == '>').strip_prefix("fwd.")?;
+    let rest = id
+        .trim_matches(|c| c == '<' || c == '>')
+        .strip_prefix("fwd.")?;
     let (local, _) = rest.split_once('@')?;
     let fid = local.split('.').next()?;
     uuid::Uuid::parse_str(fid)
@@ -321,7 +323,10 @@ impl Job for ForwardDelivery {
             .await
             .map_err(db_failure)?;
         let Some(p) = prepared else {
-            return Err(("the delivery or its forward no longer exists".into(), Retry::Never));
+            return Err((
+                "the delivery or its forward no longer exists".into(),
+                Retry::Never,
+            ));
         };
         if p.row.purpose == Purpose::Reminder.as_str()
             && p.forward.row.status != ForwardStatus::Open.as_str()
@@ -331,7 +336,10 @@ impl Job for ForwardDelivery {
         }
         if p.row.channel == Via::Webhook.as_str() {
             let Some(secret) = p.body.webhook_secret.clone() else {
-                return Err(("the body has no webhook secret any more".into(), Retry::Never));
+                return Err((
+                    "the body has no webhook secret any more".into(),
+                    Retry::Never,
+                ));
             };
             let body = webhook_payload(&app, &p).to_string();
             let sent = crate::webhooks::post(
@@ -395,8 +403,7 @@ impl Job for ForwardDelivery {
                 }),
                 forward_deliveries::attempts.eq(row.attempts),
                 forward_deliveries::last_error.eq(error),
-                forward_deliveries::history
-                    .eq(serde_json::to_string(&list).unwrap_or_default()),
+                forward_deliveries::history.eq(serde_json::to_string(&list).unwrap_or_default()),
             ))
             .execute(conn)?;
         Ok(())

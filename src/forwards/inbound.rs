@@ -85,7 +85,7 @@ pub fn take_reply(
     ];
     let outcome = match reason {
         Some(reason) => {
-            let mid = store_body_message(c, &f, &answer, super::KIND_HELD, now.naive_utc())?;
+            let mid = store_body_message(c, &f, &answer, super::KIND_HELD)?;
             link_message(c, &f.id, &mid, "held", Some(reason), now.naive_utc())?;
             crate::tickets::event(
                 c,

@@ -9,15 +9,13 @@ use regex::Regex;
 /// What masked text shows instead; the same in every language.
 pub const MASK: &str = "***";
 
-static IIN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b\d{12}\b").expect("a valid pattern"));
+static IIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{12}\b").expect("a valid pattern"));
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+7|\b8|\b7)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}\b")
         .expect("a valid pattern")
 });
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+").expect("a valid pattern")
-});
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+").expect("a valid pattern"));
 // A street, avenue or district with what follows it up to a comma, a full stop or the line's end,
 // then house and flat numbers (Russian and Kazakh spellings).
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
@@ -31,7 +29,11 @@ static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 /// details (at least 3 characters each), masked wherever they appear.
 pub fn mask(text: &str, known: &[String]) -> String {
     let mut out = text.to_string();
-    for k in known.iter().map(|k| k.trim()).filter(|k| k.chars().count() >= 3) {
+    for k in known
+        .iter()
+        .map(|k| k.trim())
+        .filter(|k| k.chars().count() >= 3)
+    {
         out = out.replace(k, MASK);
     }
     out = EMAIL.replace_all(&out, MASK).into_owned();

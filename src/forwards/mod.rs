@@ -162,7 +162,11 @@ impl Forward {
 
     /// What staff see: all of the body's view, the ticket, the original question, the
     /// deliveries with their errors and the body's messages.
-    pub fn staff_view(&self, c: &mut DbConn, now: DateTime<Utc>) -> Result<serde_json::Value, DbError> {
+    pub fn staff_view(
+        &self,
+        c: &mut DbConn,
+        now: DateTime<Utc>,
+    ) -> Result<serde_json::Value, DbError> {
         let r = &self.row;
         let mut v = self.body_view(now);
         let deliveries: Vec<delivery::DeliveryRow> = forward_deliveries::table
@@ -318,17 +322,21 @@ fn applicant_details(c: &mut DbConn, t: &TicketInfo) -> Result<Vec<String>, DbEr
             }
         }
     }
-    let contact: Option<(Option<String>, Option<String>, Option<String>, Option<String>)> =
-        contacts::table
-            .find(&t.contact_id)
-            .select((
-                contacts::name,
-                contacts::email,
-                contacts::phone,
-                contacts::iin_bin,
-            ))
-            .first(c)
-            .optional()?;
+    let contact: Option<(
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> = contacts::table
+        .find(&t.contact_id)
+        .select((
+            contacts::name,
+            contacts::email,
+            contacts::phone,
+            contacts::iin_bin,
+        ))
+        .first(c)
+        .optional()?;
     if let Some((a, b, d, e)) = contact {
         known.extend([a, b, d, e].into_iter().flatten());
     }
@@ -601,7 +609,6 @@ fn store_body_message(
     f: &ForwardRow,
     a: &Answer<'_>,
     kind: &str,
-    now: NaiveDateTime,
 ) -> Result<String, DbError> {
     let id = new_id();
     diesel::insert_into(messages::table)
@@ -618,7 +625,8 @@ fn store_body_message(
             messages::body_text.eq(a.text),
             messages::external_id.eq(a.external_id),
             messages::raw_payload_id.eq(a.raw_payload_id),
-            messages::created_at.eq(now),
+            // The thread's own time, as every other message of the ticket.
+            messages::created_at.eq(crate::db::now()),
             messages::search_text.eq(crate::tickets::search_text_of(&[a.text])),
         ))
         .execute(c)?;
@@ -685,7 +693,7 @@ pub fn answer(
     if !won && !keep_late {
         return Err(closed_conflict(c, &f.id)?);
     }
-    let message_id = store_body_message(c, f, a, KIND_ANSWER, now_naive)?;
+    let message_id = store_body_message(c, f, a, KIND_ANSWER)?;
     let landed = if won { Landed::Answer } else { Landed::Later };
     if won {
         diesel::update(forwards::table.find(&f.id))
@@ -715,10 +723,7 @@ pub fn answer(
 }
 
 fn closed_conflict(c: &mut DbConn, id: &str) -> Result<ForwardError, DbError> {
-    let status: String = forwards::table
-        .find(id)
-        .select(forwards::status)
-        .first(c)?;
+    let status: String = forwards::table.find(id).select(forwards::status).first(c)?;
     Ok(ForwardError::Conflict(format!(
         "the forward is already {status}: one answer or refusal closes it"
     )))
@@ -1054,6 +1059,8 @@ pub fn list(
             body_name: crate::registry::Names { kk, ru },
         })
         .collect();
-    let next = more.then(|| list.last().map(|f| f.row.id.clone())).flatten();
+    let next = more
+        .then(|| list.last().map(|f| f.row.id.clone()))
+        .flatten();
     Ok((list, next))
 }

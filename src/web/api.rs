@@ -219,7 +219,10 @@ fn final_by_default() -> bool {
     true
 }
 
-pub(super) fn decode_attachments(list: Vec<AttachmentInput>, max: u64) -> Result<Vec<Attachment>, ApiError> {
+pub(super) fn decode_attachments(
+    list: Vec<AttachmentInput>,
+    max: u64,
+) -> Result<Vec<Attachment>, ApiError> {
     use base64::Engine;
     let mut out = Vec::new();
     let mut errors = Vec::new();

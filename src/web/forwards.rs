@@ -26,7 +26,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(get_forward_attachment),
     )
     .route("/api/v1/forwards/{id}/answer", web::post().to(post_answer))
-    .route("/api/v1/forwards/{id}/decline", web::post().to(post_decline))
+    .route(
+        "/api/v1/forwards/{id}/decline",
+        web::post().to(post_decline),
+    )
     .route("/api/v1/forwards/{id}/relay", web::post().to(post_relay))
     .route(
         "/api/v1/forwards/{id}/replies/{message}/accept",
@@ -73,9 +76,8 @@ fn not_found(id: &str) -> ApiError {
 }
 
 fn object<'a>(v: &'a Value) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
-    v.as_object().ok_or_else(|| {
-        ApiError::BadRequest("the body must be a JSON object".into())
-    })
+    v.as_object()
+        .ok_or_else(|| ApiError::BadRequest("the body must be a JSON object".into()))
 }
 
 fn unknown_fields(
@@ -154,7 +156,10 @@ fn id_list(
     }
     let mut out = Vec::new();
     for (i, item) in list.iter().enumerate() {
-        match item.as_str().and_then(|s| uuid::Uuid::parse_str(s.trim()).ok()) {
+        match item
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
+        {
             Some(u) => {
                 let id = u.hyphenated().to_string();
                 if !out.contains(&id) {
@@ -240,10 +245,8 @@ async fn create_forward(
     let view = app
         .db
         .write(move |c| {
-            Ok(
-                forwards::create(c, &a, &number, &user, &input, now)
-                    .and_then(|f| Ok(f.staff_view(c, now)?)),
-            )
+            Ok(forwards::create(c, &a, &number, &user, &input, now)
+                .and_then(|f| Ok(f.staff_view(c, now)?)))
         })
         .await??;
     app.jobs_wakeup.notify_one();
@@ -343,12 +346,15 @@ async fn list(
         // Their own body's forwards, whatever filter they give.
         match (&body, &user.body_id) {
             (Some(b), Some(own)) if b != own => {
-                return Ok(HttpResponse::Ok().json(serde_json::json!({"forwards": [], "next_after": null})));
+                return Ok(HttpResponse::Ok()
+                    .json(serde_json::json!({"forwards": [], "next_after": null})));
             }
             _ => body = user.body_id.clone(),
         }
         if body.is_none() {
-            return Ok(HttpResponse::Ok().json(serde_json::json!({"forwards": [], "next_after": null})));
+            return Ok(
+                HttpResponse::Ok().json(serde_json::json!({"forwards": [], "next_after": null}))
+            );
         }
     }
     let filter = ListFilter {
@@ -362,10 +368,7 @@ async fn list(
     };
     let now = app.clock.now();
     let staff = !is_body_user(&user);
-    let (list, next) = app
-        .db
-        .run(move |c| forwards::list(c, &filter, now))
-        .await?;
+    let (list, next) = app.db.run(move |c| forwards::list(c, &filter, now)).await?;
     let items: Vec<Value> = list
         .iter()
         .map(|f| {
@@ -466,16 +469,18 @@ async fn post_answer(
     let text = text_field(o, "text", true, forwards::MAX_TEXT_CHARS, &mut errors);
     let files: Vec<AttachmentInput> = match o.get("attachments") {
         None | Some(Value::Null) => Vec::new(),
-        Some(v) => match serde_json::from_value(v.clone()) {
-            Ok(list) => list,
-            Err(e) => {
-                errors.push(FieldError::new(
+        Some(v) => {
+            match serde_json::from_value(v.clone()) {
+                Ok(list) => list,
+                Err(e) => {
+                    errors.push(FieldError::new(
                     "attachments",
                     format!("must be [{{\"file_name\", \"content_type\"?, \"content_base64\"}}]: {e}"),
                 ));
-                Vec::new()
+                    Vec::new()
+                }
             }
-        },
+        }
     };
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
@@ -673,11 +678,7 @@ async fn get_notice(
     who.may(Permission::ReadForwards)?;
     let id = record_id(&path.into_inner(), "quality notice")?;
     let wanted = id.clone();
-    match app
-        .db
-        .run(move |c| forwards::quality::get(c, &id))
-        .await?
-    {
+    match app.db.run(move |c| forwards::quality::get(c, &id)).await? {
         Some(n) => Ok(HttpResponse::Ok().json(n.view())),
         None => Err(ApiError::NotFound(format!("no quality notice `{wanted}`"))),
     }
