@@ -104,7 +104,13 @@ pub fn take_reply(
             }
         }
         None => {
-            super::record_body_references(c, &f, body.ref_pattern.as_deref(), &texts)?;
+            super::record_body_references(
+                c,
+                &f,
+                body.ref_pattern.as_deref(),
+                &texts,
+                &m.agency_refs,
+            )?;
             let (landed, mid) = match super::answer(c, app, &f, &answer, true, now) {
                 Ok(done) => done,
                 Err(super::ForwardError::Db(e)) => return Err(e),

@@ -322,12 +322,13 @@ fn applicant_details(c: &mut DbConn, t: &TicketInfo) -> Result<Vec<String>, DbEr
             }
         }
     }
-    let contact: Option<(
+    type Details = (
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
-    )> = contacts::table
+    );
+    let contact: Option<Details> = contacts::table
         .find(&t.contact_id)
         .select((
             contacts::name,
@@ -938,25 +939,32 @@ pub fn sent_attachment(f: &ForwardRow, attachment_id: &str) -> bool {
         .is_some_and(|a| a.iter().any(|x| x["id"] == attachment_id))
 }
 
-/// Records the body's own reference numbers found in `text` by its pattern.
+/// Records the body's own reference numbers found in `texts` by its pattern (the
+/// registry's `ref_pattern`); a body without a pattern falls back to what the configured
+/// `agency_ref_prefixes` found in the subject (`fallback`).
 pub fn record_body_references(
     c: &mut DbConn,
     f: &ForwardRow,
     pattern: Option<&str>,
     texts: &[&str],
+    fallback: &[String],
 ) -> Result<Vec<String>, DbError> {
-    let Some(re) = pattern.and_then(|p| crate::registry::bodies::check_ref_pattern(p).ok()) else {
-        return Ok(Vec::new());
+    let candidates: Vec<String> = match pattern {
+        Some(p) => match crate::registry::bodies::check_ref_pattern(p) {
+            Ok(re) => texts
+                .iter()
+                .flat_map(|t| re.find_iter(t).take(20).map(|m| m.as_str().to_string()))
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+        None => fallback.to_vec(),
     };
     let mut known: Vec<String> = serde_json::from_str(&f.body_references).unwrap_or_default();
     let mut found = Vec::new();
-    for t in texts {
-        for m in re.find_iter(t).take(20) {
-            let s = m.as_str().to_string();
-            if !known.contains(&s) {
-                known.push(s.clone());
-                found.push(s);
-            }
+    for s in candidates {
+        if !known.contains(&s) {
+            known.push(s.clone());
+            found.push(s);
         }
     }
     if !found.is_empty() {

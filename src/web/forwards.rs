@@ -75,7 +75,7 @@ fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("no forward `{}`", shown(id)))
 }
 
-fn object<'a>(v: &'a Value) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
+fn object(v: &Value) -> Result<&serde_json::Map<String, Value>, ApiError> {
     v.as_object()
         .ok_or_else(|| ApiError::BadRequest("the body must be a JSON object".into()))
 }

@@ -29,11 +29,14 @@ both_backends!(
 
 const SECRET: &str = "receiver-secret-0123456789";
 
+/// What the receiver got: each payload with its signature's verdict.
+type Received = Arc<Mutex<Vec<(Value, Result<(), String>)>>>;
+
 /// A local HTTP server that checks each POST's `Baylanys-Signature` and answers 500 to
 /// the first `fail_first` requests.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(Value, Result<(), String>)>>>,
+    got: Received,
     fail_first: Arc<AtomicUsize>,
 }
 
@@ -43,7 +46,7 @@ impl Receiver {
             .await
             .expect("bind");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        let got = Arc::new(Mutex::new(Vec::new()));
+        let got: Received = Arc::new(Mutex::new(Vec::new()));
         let fail = Arc::new(AtomicUsize::new(fail_first));
         let (g, f) = (got.clone(), fail.clone());
         tokio::spawn(async move {
@@ -1153,6 +1156,20 @@ async fn who_sees_what_body_a_gets_nothing_of_body_b(backend: Backend) {
         .status()
         .as_u16();
     assert_eq!(s, 403, "PATCH body");
+    // A file sent with A's own forward is A's to download.
+    let fa2 = forward(
+        t,
+        op,
+        &number,
+        json!({"body": a, "question": "С файлом", "attachments": [att]}),
+    )
+    .await;
+    let fa2 = fa2["id"].as_str().expect("id");
+    let r = t
+        .get_auth(&format!("/api/v1/forwards/{fa2}/attachments/{att}"), &ta)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), b"%PDF-1.4\n");
     // B's forward is untouched.
     let (_, vb) = json_of(t.get_auth(&format!("/api/v1/forwards/{fb}"), op).await).await;
     assert_eq!(vb["status"], "open");
