@@ -34,6 +34,7 @@ CREATE TABLE forwards (
     quality_notice_id TEXT
 );
 CREATE INDEX forwards_status_due ON forwards (status, due_at, id);
+CREATE INDEX forwards_due ON forwards (due_at, id);
 CREATE INDEX forwards_body_status_due ON forwards (body_id, status, due_at, id);
 CREATE INDEX forwards_ticket ON forwards (ticket_id);
 CREATE INDEX forwards_body_declined ON forwards (body_id, declined_at);
