@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::email::mail_support::{Dovecot, SmtpSink};
 use crate::support::{
-    Backend, TestApp, appeal, body_token_for, eventually, fresh_database, spawn_custom,
+    Backend, TestApp, appeal, body_token_for, eventually, free_port, fresh_database, spawn_custom,
 };
 
 both_backends!(
@@ -25,6 +25,7 @@ both_backends!(
     f2_f3_deadlines_reminders_escalation_and_webhook_retries_on_the_clock,
     f1_a_reply_failing_sender_checks_is_held_until_an_operator_accepts_it,
     who_sees_what_body_a_gets_nothing_of_body_b,
+    f1_a_delivery_waits_through_a_restart_and_goes_once,
 );
 
 const SECRET: &str = "receiver-secret-0123456789";
@@ -1180,4 +1181,81 @@ async fn who_sees_what_body_a_gets_nothing_of_body_b(backend: Backend) {
         .status()
         .as_u16();
     assert_eq!(s, 200);
+}
+
+/// SMTP is down when the forward is made; the server restarts; the mail goes once.
+async fn f1_a_delivery_waits_through_a_restart_and_goes_once(backend: Backend) {
+    let sink = SmtpSink::start();
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (url, dir) = fresh_database(backend);
+    let down = format!("smtp://127.0.0.1:{}", free_port());
+    let c1 = clock.clone();
+    // The SQLite file outlives the first instance.
+    let _dir = dir;
+    let t = spawn_custom(
+        &url,
+        None,
+        move |c| c.smtp_url = Some(down),
+        |app| app.with_clock(c1 as Arc<dyn Clock>),
+    )
+    .await;
+    let admin = t.token("admin", Role::Admin).await;
+    let op = t.token("op", Role::Operator).await;
+    let b = body(&t, &admin, ministry("kense@adilet.gov.kz", None)).await;
+    let (number, _) = appeal_with_pd(&t, &op).await;
+    let f = forward(
+        &t,
+        &op,
+        &number,
+        json!({"body": b, "question": "Выдана ли справка?"}),
+    )
+    .await;
+    let id = f["id"].as_str().expect("id").to_string();
+    eventually("the first attempt failed and is visible", || async {
+        get_forward(&t, &op, &id).await["deliveries"][0]["status"] == "retrying"
+    })
+    .await;
+    let view = get_forward(&t, &op, &id).await;
+    assert!(view["deliveries"][0]["last_error"].is_string(), "{view}");
+    t.stop().await;
+
+    let c2 = clock.clone();
+    let smtp = sink.url();
+    let t = spawn_custom(
+        &url,
+        None,
+        move |c| c.smtp_url = Some(smtp),
+        |app| app.with_clock(c2 as Arc<dyn Clock>),
+    )
+    .await;
+    clock.advance(TimeDelta::minutes(5));
+    let view = deliveries_settled(&t, &op, &id, 1).await;
+    assert_eq!(view["deliveries"][0]["attempts"], 2, "{view}");
+    let now = clock.now().naive_utc();
+    let app = t.app.clone();
+    eventually("no forward delivery left to run", || {
+        let app = app.clone();
+        async move {
+            app.db
+                .run(move |c| {
+                    use baylanys::db::schema::jobs;
+                    use diesel::prelude::*;
+                    Ok(jobs::table
+                        .filter(jobs::kind.eq("forward_delivery"))
+                        .filter(jobs::status.ne("done"))
+                        .filter(jobs::run_at.le(now))
+                        .count()
+                        .get_result::<i64>(c)?)
+                })
+                .await
+                .expect("count")
+                == 0
+        }
+    })
+    .await;
+    assert_eq!(
+        mails_to(&sink, "kense@adilet.gov.kz").len(),
+        1,
+        "exactly once"
+    );
 }
