@@ -571,7 +571,8 @@ impl Job for ForwardEscalation {
                 let Some(f) = get(c, &self.forward_id)? else {
                     return Ok(());
                 };
-                if !f.is_overdue(now) {
+                // Due at the deadline itself: the job runs at that instant.
+                if f.row.status != ForwardStatus::Open.as_str() || f.row.due_at > now.naive_utc() {
                     return Ok(());
                 }
                 notify_staff(c, &shared, &f, "forward_escalation", true)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ForwardError, ForwardRow, ForwardStatus, json_of, template_error};
 use crate::AppState;
-use crate::db::schema::{forwards, quality_notices, tickets};
+use crate::db::schema::{bodies, forwards, quality_notices, tickets};
 use crate::db::{DbConn, DbError, new_id};
 use crate::jobs::{self, Failure, Job, JobContext, JobRow, Retry};
 use crate::registry::BodyKind;
@@ -73,6 +73,11 @@ pub fn on_refusal(
     f: &ForwardRow,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, DbError> {
+    // One body's refusals are paired one at a time: concurrent declines on PostgreSQL
+    // wait here for each other, so neither misses the other.
+    diesel::update(bodies::table.find(&f.body_id))
+        .set(bodies::active.eq(bodies::active))
+        .execute(c)?;
     let since = now.naive_utc() - TimeDelta::days(REFUSAL_WINDOW_DAYS);
     let earlier: Option<ForwardRow> = forwards::table
         .filter(forwards::body_id.eq(&f.body_id))

@@ -759,6 +759,40 @@ async fn f4_a_second_refusal_within_30_days_raises_a_quality_notice(backend: Bac
     assert_eq!(list["notices"].as_array().map(Vec::len), Some(1));
     let (s, _) = json_of(t.get_auth("/api/v1/quality-notices", &agency).await).await;
     assert_eq!(s, 403);
+
+    // Two refusals of one body at the same moment: they still pair, once.
+    let mut other = ministry("kanc@minfin.gov.kz", None);
+    other["name"] = json!({"kk": "Қаржы министрлігі", "ru": "Министерство финансов"});
+    let b2 = body(t, &r.admin, other).await;
+    let agency2 = body_token_for(&t.app, "minfin", Role::Agency, &b2).await;
+    let mut pair = Vec::new();
+    for _ in 0..2 {
+        let (number, _) = appeal_with_pd(t, op).await;
+        let f = forward(
+            t,
+            op,
+            &number,
+            json!({"body": b2, "question": "Нужны сведения"}),
+        )
+        .await;
+        pair.push(f["id"].as_str().expect("id").to_string());
+    }
+    let (p0, p1) = (
+        format!("/api/v1/forwards/{}/decline", pair[0]),
+        format!("/api/v1/forwards/{}/decline", pair[1]),
+    );
+    let reason = json!({"reason": "Нет сведений"});
+    let (x, y) = tokio::join!(
+        t.post_auth(&p0, &agency2, reason.clone()),
+        t.post_auth(&p1, &agency2, reason.clone())
+    );
+    let (x, y) = (json_of(x).await, json_of(y).await);
+    assert_eq!((x.0, y.0), (200, 200));
+    let notices = [&x.1, &y.1]
+        .iter()
+        .filter(|v| v["quality_notice_id"].is_string())
+        .count();
+    assert_eq!(notices, 1, "{x:?} {y:?}");
 }
 
 async fn f2_f3_deadlines_reminders_escalation_and_webhook_retries_on_the_clock(backend: Backend) {
