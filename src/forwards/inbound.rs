@@ -98,6 +98,7 @@ pub fn take_reply(
                     "authentication_results": m.authentication,
                 }),
             )?;
+            super::tell_staff_of_held(c, app, &f)?;
             MailOutcome::ForwardReplyHeld {
                 reference: f.reference.clone(),
                 message_id: mid,

@@ -820,6 +820,36 @@ fn wake(
     Ok(())
 }
 
+/// Whoever works the ticket learns that a reply waits to be accepted or ignored; the
+/// ticket itself does not change.
+pub fn tell_staff_of_held(c: &mut DbConn, app: &AppState, f: &ForwardRow) -> Result<(), DbError> {
+    let (number, subject, assignee): (String, String, Option<String>) = tickets::table
+        .find(&f.ticket_id)
+        .select((tickets::number, tickets::subject, tickets::assignee_id))
+        .first(c)?;
+    let who = assignee.unwrap_or_else(|| f.created_by.clone());
+    if let Some(to) = crate::queues::staff_by_id(c, &who)? {
+        let rendered = app
+            .templates
+            .staff_notice(
+                "forward_reply_held",
+                app.config.staff_language,
+                minijinja::context! {
+                    number => &number, subject => &subject, reference => &f.reference,
+                },
+            )
+            .map_err(template_error)?;
+        crate::jobs::staff::queue_notice(
+            c,
+            "forward_reply_held",
+            Some(&f.ticket_id),
+            &to,
+            &rendered,
+        )?;
+    }
+    Ok(())
+}
+
 /// An operator takes a held mail reply as the body's answer.
 pub fn accept_held(
     c: &mut DbConn,
@@ -1045,7 +1075,11 @@ pub fn list(
             .select(forwards::due_at)
             .first(c)
             .optional()?;
-        if let Some(due) = due {
+        let Some(due) = due else {
+            // Not a page this list ever gave: nothing follows it.
+            return Ok((Vec::new(), None));
+        };
+        {
             q = q.filter(
                 forwards::due_at
                     .gt(due)

@@ -282,6 +282,27 @@ async fn wait_mails_to(sink: &SmtpSink, to: &str, n: usize) -> Vec<String> {
     mails_to(sink, to)
 }
 
+/// Mails at the sink to `to` whose subject names `needle` (R5 timers mail staff too).
+fn mails_about(sink: &SmtpSink, to: &str, needle: &str) -> Vec<String> {
+    mails_to(sink, to)
+        .into_iter()
+        .filter(|m| {
+            parsed(m)
+                .inbound
+                .subject
+                .is_some_and(|s| s.contains(needle))
+        })
+        .collect()
+}
+
+async fn wait_mails_about(sink: &SmtpSink, to: &str, needle: &str, n: usize) -> Vec<String> {
+    eventually(&format!("{n} mail(s) to {to} about {needle}"), || async {
+        mails_about(sink, to, needle).len() >= n
+    })
+    .await;
+    mails_about(sink, to, needle)
+}
+
 fn parsed(raw: &str) -> baylanys_email::EmailMessage {
     match baylanys_email::parse(raw.as_bytes(), &baylanys_email::ParseConfig::default()) {
         Ok(baylanys_email::ParsedEmail::Message(m)) => *m,
@@ -448,7 +469,7 @@ async fn f1_a_forward_goes_by_mail_and_webhook_and_a_mail_reply_over_imap_answer
             .contains("Справка выдана")
     );
     // The operator who forwarded it is told (no assignee).
-    wait_mails_to(&r.sink, "op@staff.example.kz", 1).await;
+    wait_mails_about(&r.sink, "op@staff.example.kz", &reference, 1).await;
 
     // The operator relays it, edited.
     let (s, relayed) = json_of(
@@ -900,16 +921,17 @@ async fn f2_f3_deadlines_reminders_escalation_and_webhook_retries_on_the_clock(b
             .unwrap_or_default()
             .contains(f["reference"].as_str().expect("ref"))
     );
-    wait_mails_to(&r.sink, "op@staff.example.kz", 1).await;
+    let reference = f["reference"].as_str().expect("reference");
+    wait_mails_about(&r.sink, "op@staff.example.kz", reference, 1).await;
     assert!(
-        mails_to(&r.sink, "sup@staff.example.kz").is_empty(),
+        mails_about(&r.sink, "sup@staff.example.kz", reference).is_empty(),
         "no escalation yet"
     );
     // Past the deadline: the escalation to the queue's supervisors; on the overdue list.
     r.clock
         .set(start_time() + TimeDelta::hours(4) + TimeDelta::seconds(1));
     baylanys::jobs::timers::tick(&t.app).await.expect("tick");
-    wait_mails_to(&r.sink, "sup@staff.example.kz", 1).await;
+    wait_mails_about(&r.sink, "sup@staff.example.kz", reference, 1).await;
     let (_, list) = json_of(
         t.get_auth("/api/v1/forwards/overdue?kind=ici_operator", op)
             .await,
@@ -958,6 +980,16 @@ async fn f2_f3_deadlines_reminders_escalation_and_webhook_retries_on_the_clock(b
         .collect();
     seen.dedup();
     assert_eq!(seen.len(), 4);
+    let (s, none) = json_of(
+        t.get_auth(
+            "/api/v1/forwards?after=00000000-0000-7000-8000-000000000000",
+            op,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(none["forwards"].as_array().map(Vec::len), Some(0), "{none}");
 }
 
 async fn f1_a_reply_failing_sender_checks_is_held_until_an_operator_accepts_it(backend: Backend) {
@@ -1013,6 +1045,8 @@ async fn f1_a_reply_failing_sender_checks_is_held_until_an_operator_accepts_it(b
         d["status"], "waiting",
         "a held reply does not wake the ticket"
     );
+    // The operator who forwarded it is told a reply waits.
+    wait_mails_about(&r.sink, "op@staff.example.kz", &reference, 1).await;
     // The operator accepts the first one.
     let hid = held[0]["message_id"].as_str().expect("id");
     let agency = body_token_for(&t.app, "adilet", Role::Agency, &b).await;
