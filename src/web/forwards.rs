@@ -258,10 +258,10 @@ struct ListQuery {
     body: Option<String>,
     kind: Option<String>,
     status: Option<String>,
-    overdue: Option<bool>,
+    overdue: Option<String>,
     ticket: Option<String>,
     after: Option<String>,
-    limit: Option<i64>,
+    limit: Option<String>,
 }
 
 async fn list_forwards(
@@ -289,10 +289,27 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let user = reader(&who)?.clone();
     let mut errors = Vec::new();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be between 1 and 200"));
-    }
+    let limit = match q.limit.as_deref().map(|l| l.trim().parse::<i64>()) {
+        None => 50,
+        Some(Ok(l)) if (1..=200).contains(&l) => l,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "limit",
+                "must be a number between 1 and 200",
+            ));
+            50
+        }
+    };
+    let overdue = match q.overdue.as_deref().map(str::trim) {
+        _ if overdue.is_some() => overdue,
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            errors.push(FieldError::new("overdue", "must be true or false"));
+            None
+        }
+    };
     let kind = q
         .kind
         .as_deref()
@@ -361,7 +378,7 @@ async fn list(
         body,
         kind,
         status,
-        overdue: overdue.or(q.overdue),
+        overdue,
         ticket: if is_body_user(&user) { None } else { ticket },
         after,
         limit,

@@ -948,12 +948,15 @@ async fn f2_f3_deadlines_reminders_escalation_and_webhook_retries_on_the_clock(b
     .await;
     assert_eq!(list["forwards"].as_array().map(Vec::len), Some(0));
     let (s, e) = json_of(
-        t.get_auth("/api/v1/forwards?kind=nobody&limit=0&after=x", op)
-            .await,
+        t.get_auth(
+            "/api/v1/forwards?kind=nobody&limit=0&after=x&overdue=maybe",
+            op,
+        )
+        .await,
     )
     .await;
     assert_eq!(s, 422);
-    assert_eq!(e["errors"].as_array().map(Vec::len), Some(3), "{e}");
+    assert_eq!(e["errors"].as_array().map(Vec::len), Some(4), "{e}");
     // Keyset pages: three more forwards, two per page.
     for _ in 0..3 {
         forward(
@@ -990,6 +993,25 @@ async fn f2_f3_deadlines_reminders_escalation_and_webhook_retries_on_the_clock(b
     .await;
     assert_eq!(s, 200);
     assert_eq!(none["forwards"].as_array().map(Vec::len), Some(0), "{none}");
+    // Late, the ICI operator's user answers: off the overdue list.
+    let ici_user = body_token_for(&t.app, "ici_user", Role::Ici, &ici).await;
+    let (s, a) = json_of(
+        t.post_auth(
+            &format!("/api/v1/forwards/{id}/answer"),
+            &ici_user,
+            json!({"text": "Портал восстановлен."}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{a}");
+    let (_, list) = json_of(t.get_auth("/api/v1/forwards/overdue", &ici_user).await).await;
+    assert!(
+        list["forwards"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(|f| f["id"] != id.as_str())),
+        "{list}"
+    );
 }
 
 async fn f1_a_reply_failing_sender_checks_is_held_until_an_operator_accepts_it(backend: Backend) {
