@@ -103,6 +103,14 @@ pub enum Permission {
     ManageRegistry,
     /// Export everything held about one applicant (their right of access).
     ExportPersonalData,
+    /// Forward tickets to bodies, relay their answers, accept held replies.
+    ForwardTickets,
+    /// Read every forward (staff).
+    ReadForwards,
+    /// Read, answer and decline the forwards addressed to one's own body.
+    AnswerForwards,
+    /// Confirm F4 notices to the quality body.
+    ConfirmQualityNotices,
 }
 
 impl Permission {
@@ -122,6 +130,10 @@ impl Permission {
             Permission::ReadRegistry => "read the registry of bodies and services",
             Permission::ManageRegistry => "change the registry of bodies and services",
             Permission::ExportPersonalData => "export an applicant's personal data",
+            Permission::ForwardTickets => "forward tickets to bodies or relay their answers",
+            Permission::ReadForwards => "read forwards",
+            Permission::AnswerForwards => "answer or decline forwards for a body",
+            Permission::ConfirmQualityNotices => "confirm notices to the quality body",
         }
     }
 }
@@ -157,6 +169,13 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     ),
     (Permission::ManageRegistry, &[Admin]),
     (Permission::ExportPersonalData, &[Admin]),
+    (Permission::ForwardTickets, &[Operator, Supervisor, Admin]),
+    (
+        Permission::ReadForwards,
+        &[Operator, Supervisor, Admin, Quality, Informatization],
+    ),
+    (Permission::AnswerForwards, &[Agency, Ici]),
+    (Permission::ConfirmQualityNotices, &[Supervisor, Admin]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

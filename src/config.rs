@@ -41,6 +41,9 @@ pub struct FileConfig {
     pub reminders_enabled: Option<bool>,
     pub reminder_hours: Option<u32>,
     pub staff_language: Option<String>,
+    pub forward_days: Option<Vec<String>>,
+    pub ict_sla: Option<Vec<String>>,
+    pub quality_notice_auto_send: Option<bool>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -151,6 +154,17 @@ pub struct ConfigArgs {
     /// Language of staff notices (reminders, escalations, digests): kk, ru or en [default: ru].
     #[arg(long, env = "BAYLANYS_STAFF_LANGUAGE")]
     pub staff_language: Option<String>,
+    /// Working days a body has to answer a forward, per body kind, comma-separated
+    /// `kind=days` (`default=` for kinds not named) [default: default=5,ici_operator=3].
+    #[arg(long, env = "BAYLANYS_FORWARD_DAYS", value_delimiter = ',')]
+    pub forward_days: Option<Vec<String>>,
+    /// F3: the ICI operator's deadline per ICT category, comma-separated `category=N`
+    /// with `h` (working hours) or `d` (working days) [default: incident=4h,access=8h,consultation=2d,other=3d].
+    #[arg(long, env = "BAYLANYS_ICT_SLA", value_delimiter = ',')]
+    pub ict_sla: Option<Vec<String>>,
+    /// F4: send a quality notice at once instead of after a supervisor confirms it [default: false].
+    #[arg(long, env = "BAYLANYS_QUALITY_NOTICE_AUTO_SEND")]
+    pub quality_notice_auto_send: Option<bool>,
 }
 
 /// The resolved configuration the application runs with.
@@ -192,6 +206,8 @@ pub struct Config {
     pub reminders_enabled: bool,
     pub reminder_hours: u32,
     pub staff_language: baylanys_core::Language,
+    /// Forward deadlines (F2, F3) and the F4 setting.
+    pub forwards: crate::forwards::deadline::ForwardTerms,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -290,7 +306,15 @@ impl Config {
                 ConfigError::Invalid("staff_language", format!("`{l}` must be kk, ru or en"))
             })?,
         };
+        let forwards = crate::forwards::deadline::ForwardTerms::parse(
+            a.forward_days.or(f.forward_days).as_deref(),
+            a.ict_sla.or(f.ict_sla).as_deref(),
+            a.quality_notice_auto_send
+                .or(f.quality_notice_auto_send)
+                .unwrap_or(false),
+        )?;
         Ok(Config {
+            forwards,
             trusted_proxies,
             database_url: a
                 .database_url

@@ -60,6 +60,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod doctor;
+pub mod forwards;
 pub mod jobs;
 pub mod logging;
 pub mod mail;

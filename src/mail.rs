@@ -39,6 +39,17 @@ pub enum MailOutcome {
     Quarantined { id: String, reason: String },
     /// A delivery report; `number` is the ticket whose message bounced, when known.
     DeliveryStatus { number: Option<String> },
+    /// A body's answer to a forward (or, `late`, a reply after it was closed: kept).
+    ForwardAnswer {
+        reference: String,
+        message_id: String,
+        late: bool,
+    },
+    /// A reply about a forward that failed the sender checks: held for an operator.
+    ForwardReplyHeld {
+        reference: String,
+        message_id: String,
+    },
 }
 
 impl MailOutcome {
@@ -49,6 +60,8 @@ impl MailOutcome {
             MailOutcome::Duplicate => "duplicate",
             MailOutcome::Quarantined { .. } => "quarantined",
             MailOutcome::DeliveryStatus { .. } => "delivery_status",
+            MailOutcome::ForwardAnswer { .. } => "forward_answer",
+            MailOutcome::ForwardReplyHeld { .. } => "forward_reply_held",
         }
     }
 
@@ -218,6 +231,10 @@ fn register_message(
     raw_id: &str,
     m: EmailMessage,
 ) -> Result<MailOutcome, DbError> {
+    // A body's reply about a forward goes to the forward, not to intake.
+    if let Some(outcome) = crate::forwards::inbound::take_reply(c, app, raw_id, &m)? {
+        return Ok(outcome);
+    }
     let mut inbound = m.inbound;
     inbound.suppress_ack = m.suppress_ack.clone();
     let unauthenticated = m

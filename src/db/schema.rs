@@ -292,6 +292,79 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    forwards (id) {
+        id -> Text,
+        reference -> Text,
+        ticket_id -> Text,
+        body_id -> Text,
+        body_kind -> Text,
+        category -> Nullable<Text>,
+        question -> Text,
+        sent -> Text,
+        include_personal_data -> Integer,
+        status -> Text,
+        due_at -> Timestamp,
+        deadline -> Text,
+        body_references -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        answer_message_id -> Nullable<Text>,
+        declined_at -> Nullable<Timestamp>,
+        decline_reason -> Nullable<Text>,
+        closed_by -> Nullable<Text>,
+        relayed_at -> Nullable<Timestamp>,
+        quality_notice_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    forward_deliveries (id) {
+        id -> Text,
+        forward_id -> Text,
+        purpose -> Text,
+        channel -> Text,
+        address -> Text,
+        message_id -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        history -> Text,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    forward_messages (message_id) {
+        message_id -> Text,
+        forward_id -> Text,
+        state -> Text,
+        reason -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quality_notices (id) {
+        id -> Text,
+        body_id -> Text,
+        quality_body_id -> Nullable<Text>,
+        evidence -> Text,
+        due_at -> Timestamp,
+        deadline -> Text,
+        status -> Text,
+        confirmed_by -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tickets -> contacts (contact_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
@@ -299,6 +372,10 @@ diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(body_persons -> bodies (body_id));
 diesel::joinable!(body_systems -> bodies (body_id));
+diesel::joinable!(forwards -> tickets (ticket_id));
+diesel::joinable!(forwards -> bodies (body_id));
+diesel::joinable!(forward_deliveries -> forwards (forward_id));
+diesel::joinable!(forward_messages -> forwards (forward_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     contacts,
@@ -322,4 +399,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     body_persons,
     systems,
     body_systems,
+    forwards,
+    forward_deliveries,
+    forward_messages,
+    quality_notices,
 );

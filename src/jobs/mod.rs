@@ -106,6 +106,10 @@ impl Registry {
             .register::<deadlines::DeadlineEscalation>()
             .register::<deadlines::OverdueDigest>()
             .register::<crate::retention::RetentionSweep>()
+            .register::<crate::forwards::delivery::ForwardDelivery>()
+            .register::<crate::forwards::delivery::ForwardReminder>()
+            .register::<crate::forwards::delivery::ForwardEscalation>()
+            .register::<crate::forwards::quality::QualityNoticeMail>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

@@ -168,6 +168,11 @@ async fn get_attachment(
     let Some(file) = file else {
         return Err(ApiError::NotFound(format!("no attachment {wanted}")));
     };
+    Ok(download(file, &wanted))
+}
+
+/// A stored file as a download.
+pub(super) fn download(file: Attachment, wanted: &str) -> HttpResponse {
     // Served as a download, never rendered inline: files come from the public.
     let disposition = actix_web::http::header::ContentDisposition {
         disposition: actix_web::http::header::DispositionType::Attachment,
@@ -186,14 +191,14 @@ async fn get_attachment(
             tracing::warn!(attachment = %wanted, "stored content type is not valid; served as octet-stream");
             "application/octet-stream".into()
         });
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type(content_type)
         .insert_header(disposition)
-        .body(file.content))
+        .body(file.content)
 }
 
 #[derive(Deserialize)]
-struct AttachmentInput {
+pub(super) struct AttachmentInput {
     file_name: String,
     content_type: Option<String>,
     /// Base64 (standard alphabet) of the file.
@@ -215,7 +220,10 @@ fn final_by_default() -> bool {
     true
 }
 
-fn decode_attachments(list: Vec<AttachmentInput>, max: u64) -> Result<Vec<Attachment>, ApiError> {
+pub(super) fn decode_attachments(
+    list: Vec<AttachmentInput>,
+    max: u64,
+) -> Result<Vec<Attachment>, ApiError> {
     use base64::Engine;
     let mut out = Vec::new();
     let mut errors = Vec::new();

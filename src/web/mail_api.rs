@@ -42,6 +42,25 @@ fn outcome_json(outcome: &MailOutcome) -> HttpResponse {
         body["id"] = id.as_str().into();
         body["reason"] = reason.as_str().into();
     }
+    match outcome {
+        MailOutcome::ForwardAnswer {
+            reference,
+            message_id,
+            late,
+        } => {
+            body["forward"] = reference.as_str().into();
+            body["message_id"] = message_id.as_str().into();
+            body["late"] = (*late).into();
+        }
+        MailOutcome::ForwardReplyHeld {
+            reference,
+            message_id,
+        } => {
+            body["forward"] = reference.as_str().into();
+            body["message_id"] = message_id.as_str().into();
+        }
+        _ => {}
+    }
     HttpResponse::Accepted().json(body)
 }
 

@@ -2,6 +2,7 @@
 //! Errors leave as application/problem+json (RFC 9457) through [`ApiError`].
 
 pub mod api;
+pub mod forwards;
 pub mod input;
 pub mod limits;
 pub mod mail_api;
@@ -478,6 +479,7 @@ pub fn server(
             .configure(api::routes)
             .configure(queues::routes)
             .configure(registry::routes)
+            .configure(forwards::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .default_service(web::to(not_found))

@@ -29,6 +29,7 @@ macro_rules! both_backends {
 }
 
 mod email;
+mod forwards;
 // After the macro, which they use.
 mod audit;
 mod backup;

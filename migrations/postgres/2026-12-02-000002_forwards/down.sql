@@ -1,0 +1,4 @@
+DROP TABLE quality_notices;
+DROP TABLE forward_messages;
+DROP TABLE forward_deliveries;
+DROP TABLE forwards;
