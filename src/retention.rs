@@ -1,7 +1,8 @@
 //! Personal data kept no longer than needed: `retention_days` after a ticket is closed,
 //! a daily job removes what identifies the applicant (the contact's name, addresses,
 //! phone, IIN and chat id once none of its tickets still needs them; message texts,
-//! subjects, files and raw payloads; the audit log's personal column) and keeps what the
+//! subjects, files and raw payloads; the questions forwarded to bodies; the audit log's
+//! personal column) and keeps what the
 //! reports count (number, channel, dates, status, queue, rating, the audit chain). And an
 //! applicant's right to see what is held: [`export`].
 
@@ -9,7 +10,9 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{attachments, contacts, messages, raw_payloads, staff_notices, tickets};
+use crate::db::schema::{
+    attachments, contacts, forwards, messages, raw_payloads, staff_notices, tickets,
+};
 use crate::db::{DbConn, DbError};
 use crate::jobs::{Failure, Job, JobContext, Retry};
 
@@ -72,6 +75,13 @@ pub fn anonymise(conn: &mut DbConn, ticket_id: &str, now: NaiveDateTime) -> Resu
     diesel::delete(raw_payloads::table.filter(raw_payloads::ticket_id.eq(ticket_id)))
         .execute(conn)?;
     diesel::delete(staff_notices::table.filter(staff_notices::ticket_id.eq(ticket_id)))
+        .execute(conn)?;
+    // What was asked of bodies about it (the body's own refusal reasons stay: F4 evidence).
+    diesel::update(forwards::table.filter(forwards::ticket_id.eq(ticket_id)))
+        .set((
+            forwards::question.eq(REMOVED),
+            forwards::sent.eq(serde_json::json!({ "question": REMOVED }).to_string()),
+        ))
         .execute(conn)?;
     crate::tickets::audit::erase_personal(conn, ticket_id)?;
     diesel::update(tickets::table.find(ticket_id))
