@@ -149,7 +149,28 @@ async fn get_ticket(
     let number = input::ticket_number(&path.into_inner())?;
     let n = number.clone();
     let now = chrono::Utc::now();
-    let detail = app.db.run(move |c| tickets::detail(c, &n, now)).await?;
+    let detail = app
+        .db
+        .run(move |c| {
+            let Some(d) = tickets::detail(c, &n, now)? else {
+                return Ok(None);
+            };
+            // Its forwards, as staff see them (at most 100: a ticket rarely has more).
+            let filter = crate::forwards::ListFilter {
+                ticket: Some(n.clone()),
+                limit: 100,
+                ..Default::default()
+            };
+            let (list, _) = crate::forwards::list(c, &filter, now)?;
+            let mut forwards = Vec::new();
+            for f in &list {
+                forwards.push(f.staff_view(c, now)?);
+            }
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            v["forwards"] = serde_json::Value::Array(forwards);
+            Ok(Some(v))
+        })
+        .await?;
     detail
         .map(|d| HttpResponse::Ok().json(d))
         .ok_or_else(|| ApiError::NotFound(format!("ticket {number} not found")))

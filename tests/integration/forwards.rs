@@ -397,11 +397,11 @@ async fn f1_a_forward_goes_by_mail_and_webhook_and_a_mail_reply_over_imap_answer
     );
     // F2: five working days by default, at the end of working hours.
     assert_eq!(f["due_at"], "2026-12-15T18:30:00+05:00", "{f}");
-    assert_eq!(
-        detail(t, op, &number).await["status"],
-        "waiting",
-        "a forwarded ticket waits"
-    );
+    let d = detail(t, op, &number).await;
+    assert_eq!(d["status"], "waiting", "a forwarded ticket waits");
+    // The ticket lists its forwards, as staff see them.
+    assert_eq!(d["forwards"][0]["id"], f["id"], "{d}");
+    assert!(d["forwards"][0]["question"].is_string());
 
     // The mail: our reference in the subject, a Message-ID that threads the reply back.
     let mail = wait_mails_to(&r.sink, "kense@adilet.gov.kz", 1)
