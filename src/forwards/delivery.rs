@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use baylanys_core::{Attachment, Channel, Language, OutboundKind, OutboundMessage, SendError};
+use baylanys_core::{Attachment, Channel, Language, OutboundKind, OutboundMessage};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use minijinja::context;
@@ -365,11 +365,7 @@ impl Job for ForwardDelivery {
         let out = mail_of(&app, &p).map_err(|e| (e.to_string(), Retry::Never))?;
         match adapter.send(&out).await {
             Ok(_) => mark(&app, &p.row.id, DeliveryState::Sent.as_str()).await,
-            Err(SendError::Temporary {
-                message,
-                retry_after,
-            }) => Err((message, Retry::After(retry_after))),
-            Err(SendError::Permanent { message }) => Err((message, Retry::Never)),
+            Err(e) => Err(crate::jobs::send_failure(e)),
         }
     }
 

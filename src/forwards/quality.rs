@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use baylanys_core::{Channel, OutboundKind, OutboundMessage, SendError};
+use baylanys_core::{Channel, OutboundKind, OutboundMessage};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use minijinja::context;
@@ -353,11 +353,7 @@ impl Job for QualityNoticeMail {
                     .await
                     .map_err(|e| (e.to_string(), Retry::After(None)))
             }
-            Err(SendError::Temporary {
-                message,
-                retry_after,
-            }) => Err((message, Retry::After(retry_after))),
-            Err(SendError::Permanent { message }) => Err((message, Retry::Never)),
+            Err(e) => Err(crate::jobs::send_failure(e)),
         }
     }
 

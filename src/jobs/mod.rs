@@ -44,6 +44,18 @@ pub const DELIVER: &str = worker::Deliver::NAME;
 /// Why a run failed and whether to try again.
 pub type Failure = (String, Retry);
 
+/// A channel's refusal as a job failure: a temporary one is tried again (when the
+/// channel says), a permanent one is given up.
+pub fn send_failure(e: baylanys_core::SendError) -> Failure {
+    match e {
+        baylanys_core::SendError::Temporary {
+            message,
+            retry_after,
+        } => (message, Retry::After(retry_after)),
+        baylanys_core::SendError::Permanent { message } => (message, Retry::Never),
+    }
+}
+
 /// What a job runs with: the application and its own row (attempts, id).
 pub struct JobContext {
     pub app: Arc<AppState>,

@@ -3,7 +3,7 @@
 //! no `[NUMBER]` subject tag (so a staff reply never threads into the ticket), and goes
 //! out through the same job queue and e-mail adapter as everything else.
 
-use baylanys_core::{Channel, OutboundKind, OutboundMessage, SendError};
+use baylanys_core::{Channel, OutboundKind, OutboundMessage};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -107,11 +107,7 @@ impl Job for StaffMail {
                     .await
                     .map_err(|e| (e.to_string(), Retry::After(None)))
             }
-            Err(SendError::Temporary {
-                message,
-                retry_after,
-            }) => Err((message, Retry::After(retry_after))),
-            Err(SendError::Permanent { message }) => Err((message, Retry::Never)),
+            Err(e) => Err(crate::jobs::send_failure(e)),
         }
     }
 

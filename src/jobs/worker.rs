@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baylanys_core::{Attachment, Channel, OutboundKind, OutboundMessage, SendError};
+use baylanys_core::{Attachment, Channel, OutboundKind, OutboundMessage};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -191,11 +191,7 @@ async fn deliver(app: &Arc<AppState>, job: &JobRow, mid: String) -> Result<(), F
                 .map_err(|e| (e.to_string(), Retry::After(None)))?;
             Ok(())
         }
-        Err(SendError::Temporary {
-            message,
-            retry_after,
-        }) => Err((message, Retry::After(retry_after))),
-        Err(SendError::Permanent { message }) => Err((message, Retry::Never)),
+        Err(e) => Err(crate::jobs::send_failure(e)),
     }
 }
 
