@@ -329,133 +329,81 @@ impl BodyInput {
     }
 }
 
-type BodyRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    i32,
-);
-
-#[allow(clippy::type_complexity)]
-const BODY_COLUMNS: (
-    bodies::id,
-    bodies::kind,
-    bodies::name_kk,
-    bodies::name_ru,
-    bodies::region,
-    bodies::email,
-    bodies::phones,
-    bodies::address,
-    bodies::website,
-    bodies::working_hours,
-    bodies::webhook_url,
-    bodies::webhook_secret,
-    bodies::ref_pattern,
-    bodies::telegram_chat_id,
-    bodies::digest,
-    bodies::active,
-) = (
-    bodies::id,
-    bodies::kind,
-    bodies::name_kk,
-    bodies::name_ru,
-    bodies::region,
-    bodies::email,
-    bodies::phones,
-    bodies::address,
-    bodies::website,
-    bodies::working_hours,
-    bodies::webhook_url,
-    bodies::webhook_secret,
-    bodies::ref_pattern,
-    bodies::telegram_chat_id,
-    bodies::digest,
-    bodies::active,
-);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = bodies)]
+struct BodyRow {
+    id: String,
+    kind: String,
+    name_kk: String,
+    name_ru: String,
+    region: Option<String>,
+    email: Option<String>,
+    phones: String,
+    address: Option<String>,
+    website: Option<String>,
+    working_hours: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    ref_pattern: Option<String>,
+    telegram_chat_id: Option<String>,
+    digest: String,
+    active: i32,
+}
 
 fn body_from(r: BodyRow) -> Body {
     Body {
-        id: r.0,
+        id: r.id,
         // Rows are written through BodyKind, so an unknown kind is a hand edit.
-        kind: BodyKind::parse(&r.1).unwrap_or(BodyKind::ServiceProvider),
-        name: Names { kk: r.2, ru: r.3 },
-        region: r.4,
-        email: r.5,
-        phones: serde_json::from_str(&r.6).unwrap_or_default(),
-        address: r.7,
-        website: r.8,
-        working_hours: r.9,
-        webhook_url: r.10,
-        webhook_secret_set: r.11.is_some(),
-        webhook_secret: r.11,
-        ref_pattern: r.12,
-        telegram_linked: r.13.is_some(),
-        telegram_chat_id: r.13,
-        digest: DigestPeriod::parse(&r.14).unwrap_or(DigestPeriod::None),
-        active: r.15 != 0,
+        kind: BodyKind::parse(&r.kind).unwrap_or(BodyKind::ServiceProvider),
+        name: Names {
+            kk: r.name_kk,
+            ru: r.name_ru,
+        },
+        region: r.region,
+        email: r.email,
+        phones: serde_json::from_str(&r.phones).unwrap_or_default(),
+        address: r.address,
+        website: r.website,
+        working_hours: r.working_hours,
+        webhook_url: r.webhook_url,
+        webhook_secret_set: r.webhook_secret.is_some(),
+        webhook_secret: r.webhook_secret,
+        ref_pattern: r.ref_pattern,
+        telegram_linked: r.telegram_chat_id.is_some(),
+        telegram_chat_id: r.telegram_chat_id,
+        digest: DigestPeriod::parse(&r.digest).unwrap_or(DigestPeriod::None),
+        active: r.active != 0,
         systems: Vec::new(),
         persons: Vec::new(),
     }
 }
 
-type PersonRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    i32,
-    i32,
-);
-
-const PERSON_COLUMNS: (
-    body_persons::id,
-    body_persons::body_id,
-    body_persons::name,
-    body_persons::position,
-    body_persons::phones,
-    body_persons::email,
-    body_persons::telegram_chat_id,
-    body_persons::ict_group,
-    body_persons::active,
-) = (
-    body_persons::id,
-    body_persons::body_id,
-    body_persons::name,
-    body_persons::position,
-    body_persons::phones,
-    body_persons::email,
-    body_persons::telegram_chat_id,
-    body_persons::ict_group,
-    body_persons::active,
-);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = body_persons)]
+struct PersonRow {
+    id: String,
+    body_id: String,
+    name: String,
+    position: Option<String>,
+    phones: String,
+    email: Option<String>,
+    telegram_chat_id: Option<String>,
+    ict_group: i32,
+    active: i32,
+}
 
 fn person_from(r: PersonRow) -> Person {
     Person {
-        id: r.0,
-        body_id: r.1,
-        name: r.2,
-        position: r.3,
-        phones: serde_json::from_str(&r.4).unwrap_or_default(),
-        email: r.5,
-        telegram_linked: r.6.is_some(),
-        telegram_chat_id: r.6,
-        ict_group: r.7 != 0,
-        active: r.8 != 0,
+        id: r.id,
+        body_id: r.body_id,
+        name: r.name,
+        position: r.position,
+        phones: serde_json::from_str(&r.phones).unwrap_or_default(),
+        email: r.email,
+        telegram_linked: r.telegram_chat_id.is_some(),
+        telegram_chat_id: r.telegram_chat_id,
+        ict_group: r.ict_group != 0,
+        active: r.active != 0,
     }
 }
 
@@ -473,7 +421,7 @@ fn complete(conn: &mut DbConn, mut body: Body) -> Result<Body, DbError> {
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Body>, DbError> {
     let row: Option<BodyRow> = bodies::table
         .find(id)
-        .select(BODY_COLUMNS)
+        .select(BodyRow::as_select())
         .first(conn)
         .optional()?;
     row.map(|r| complete(conn, body_from(r))).transpose()
@@ -491,7 +439,7 @@ pub struct BodyFilter {
 }
 
 pub fn list(conn: &mut DbConn, filter: &BodyFilter) -> Result<Vec<Body>, DbError> {
-    let mut query = bodies::table.select(BODY_COLUMNS).into_boxed();
+    let mut query = bodies::table.select(BodyRow::as_select()).into_boxed();
     if let Some(k) = filter.kind {
         query = query.filter(bodies::kind.eq(k.as_str()));
     }
@@ -524,7 +472,7 @@ pub fn persons_of(conn: &mut DbConn, body_id: &str) -> Result<Vec<Person>, DbErr
     let rows: Vec<PersonRow> = body_persons::table
         .filter(body_persons::body_id.eq(body_id))
         .order((body_persons::created_at.asc(), body_persons::id.asc()))
-        .select(PERSON_COLUMNS)
+        .select(PersonRow::as_select())
         .load(conn)?;
     Ok(rows.into_iter().map(person_from).collect())
 }
@@ -532,7 +480,7 @@ pub fn persons_of(conn: &mut DbConn, body_id: &str) -> Result<Vec<Person>, DbErr
 pub fn person(conn: &mut DbConn, id: &str) -> Result<Option<Person>, DbError> {
     let row: Option<PersonRow> = body_persons::table
         .find(id)
-        .select(PERSON_COLUMNS)
+        .select(PersonRow::as_select())
         .first(conn)
         .optional()?;
     Ok(row.map(person_from))
@@ -794,7 +742,7 @@ pub fn ici_operator(conn: &mut DbConn) -> Result<Option<Body>, DbError> {
         .filter(bodies::kind.eq(BodyKind::IciOperator.as_str()))
         .filter(bodies::active.eq(1))
         .order(bodies::created_at.asc())
-        .select(BODY_COLUMNS)
+        .select(BodyRow::as_select())
         .first(conn)
         .optional()?;
     row.map(|r| complete(conn, body_from(r))).transpose()
