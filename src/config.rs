@@ -39,6 +39,12 @@ pub struct FileConfig {
     pub reminders_enabled: Option<bool>,
     pub reminder_hours: Option<u32>,
     pub staff_language: Option<String>,
+    pub monitoring_url: Option<String>,
+    pub monitoring_token: Option<String>,
+    pub application_pattern: Option<String>,
+    pub ict_queue: Option<String>,
+    pub ict_topics: Option<Vec<String>>,
+    pub ict_working_days: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -142,6 +148,26 @@ pub struct ConfigArgs {
     /// Language of staff notices (reminders, escalations, digests): kk, ru or en [default: ru].
     #[arg(long, env = "BAYLANYS_STAFF_LANGUAGE")]
     pub staff_language: Option<String>,
+    /// F8: the monitoring system's stage look-up, a URL with `{application}`, e.g.
+    /// https://monitoring.example.kz/api/stage/{application} [default: none, look-ups say so].
+    #[arg(long, env = "BAYLANYS_MONITORING_URL")]
+    pub monitoring_url: Option<String>,
+    /// F8: bearer token sent to the monitoring endpoint.
+    #[arg(long, env = "BAYLANYS_MONITORING_TOKEN", hide_env_values = true)]
+    pub monitoring_token: Option<String>,
+    /// F8: regular expression of an application number in an appeal's text (the status
+    /// page looks those up) [default: \b[A-Z]{2,4}\d{8,20}\b, e.g. KZ20261234567].
+    #[arg(long, env = "BAYLANYS_APPLICATION_PATTERN")]
+    pub application_pattern: Option<String>,
+    /// R12: the queue of ICT questions from registry bodies' staff, created if missing [default: ict].
+    #[arg(long, env = "BAYLANYS_ICT_QUEUE")]
+    pub ict_queue: Option<String>,
+    /// R12: topics that are ICT questions, comma-separated [default: egov_portal,digital_signature,mobile_app].
+    #[arg(long, env = "BAYLANYS_ICT_TOPICS", value_delimiter = ',')]
+    pub ict_topics: Option<Vec<String>>,
+    /// R12/F3: working days to answer an ICT question of a registry body [default: 1].
+    #[arg(long, env = "BAYLANYS_ICT_WORKING_DAYS")]
+    pub ict_working_days: Option<u32>,
 }
 
 /// The resolved configuration the application runs with.
@@ -179,6 +205,8 @@ pub struct Config {
     pub reminders_enabled: bool,
     pub reminder_hours: u32,
     pub staff_language: baylanys_core::Language,
+    /// Services: the stage look-up (F8) and ICT routing (R12).
+    pub registry: crate::registry::RegistryConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,7 +305,17 @@ impl Config {
                 ConfigError::Invalid("staff_language", format!("`{l}` must be kk, ru or en"))
             })?,
         };
+        let registry = crate::registry::RegistryConfig::resolve(
+            a.monitoring_url.or(f.monitoring_url),
+            a.monitoring_token.or(f.monitoring_token),
+            a.application_pattern.or(f.application_pattern),
+            a.ict_queue.or(f.ict_queue),
+            a.ict_topics.or(f.ict_topics),
+            a.ict_working_days.or(f.ict_working_days),
+        )
+        .map_err(|(field, m)| ConfigError::Invalid(field, m))?;
         Ok(Config {
+            registry,
             trusted_proxies,
             database_url: a
                 .database_url

@@ -105,6 +105,8 @@ impl Registry {
             .register::<deadlines::DeadlineReminder>()
             .register::<deadlines::DeadlineEscalation>()
             .register::<deadlines::OverdueDigest>()
+            .register::<crate::registry::onboarding::OnboardingSweep>()
+            .register::<crate::registry::digest::BodyDigests>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

@@ -94,12 +94,20 @@ pub async fn tick(app: &Arc<AppState>) -> Result<(), DbError> {
     let sweep = DeadlineSweep {
         tick: sweep_tick(now),
     };
-    let digest = digest_day(&app.calendar(), &app.config.working_hours, now)
-        .map(|date| OverdueDigest { date });
+    let day = digest_day(&app.calendar(), &app.config.working_hours, now);
+    let digest = day.map(|date| OverdueDigest { date });
+    let onboarding = crate::registry::onboarding::OnboardingSweep {
+        tick: sweep.tick.clone(),
+    };
+    let body_digests = day.map(|date| crate::registry::digest::BodyDigests { date });
     app.db
         .write(move |c| {
             enqueue_job(c, &sweep, None)?;
             if let Some(d) = &digest {
+                enqueue_job(c, d, None)?;
+            }
+            enqueue_job(c, &onboarding, None)?;
+            if let Some(d) = &body_digests {
                 enqueue_job(c, d, None)?;
             }
             Ok(())
