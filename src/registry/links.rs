@@ -6,7 +6,7 @@
 //! ticket's text (or equal to its topic code) scores 2, a distinctive word of its name
 //! (5 letters or more, compared on its first 5 letters so Kazakh and Russian endings do
 //! not matter) scores 1; words found in a third or more of the services' names carry no
-//! weight. The matched words are returned with each proposal.
+//! weight (when in more than one). The matched words are returned with each proposal.
 
 use std::collections::{HashMap, HashSet};
 
@@ -55,7 +55,7 @@ pub const MAX_LINKS: usize = 20;
 const STEM: usize = 5;
 
 pub fn linked(conn: &mut DbConn, ticket_id: &str) -> Result<Vec<LinkedService>, DbError> {
-    let rows: Vec<(
+    type Row = (
         String,
         String,
         String,
@@ -64,7 +64,8 @@ pub fn linked(conn: &mut DbConn, ticket_id: &str) -> Result<Vec<LinkedService>, 
         String,
         String,
         chrono::NaiveDateTime,
-    )> = ticket_services::table
+    );
+    let rows: Vec<Row> = ticket_services::table
         .inner_join(services::table)
         .filter(ticket_services::ticket_id.eq(ticket_id))
         .order(services::register_number.asc())
@@ -210,7 +211,8 @@ pub fn propose_among(candidates: &[Candidate], topic: Option<&str>, text: &str) 
         }
     }
     let common = |s: &str| {
-        candidates.len() >= 3 && frequency.get(s).copied().unwrap_or(0) * 3 >= candidates.len()
+        let f = frequency.get(s).copied().unwrap_or(0);
+        f > 1 && f * 3 >= candidates.len()
     };
     let mut out = Vec::new();
     for c in candidates {
@@ -290,6 +292,30 @@ pub fn propose(conn: &mut DbConn, ticket_id: &str) -> Result<Vec<Proposal>, DbEr
         .into_iter()
         .filter(|p| !taken.contains(&p.service_id))
         .collect())
+}
+
+/// What the ticket detail shows of the registry: the linked services, the proposals
+/// (to accept with `POST /api/v1/tickets/{number}/services`), and the registry body of
+/// the applicant when they are a body's staff member (R12).
+pub fn decorate(
+    conn: &mut DbConn,
+    ticket_id: &str,
+    detail: &mut serde_json::Value,
+) -> Result<(), DbError> {
+    use crate::db::schema::contacts;
+    let linked = linked(conn, ticket_id)?;
+    let proposals = propose(conn, ticket_id)?;
+    let body: Option<String> = tickets::table
+        .inner_join(contacts::table)
+        .filter(tickets::id.eq(ticket_id))
+        .select(contacts::body_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten();
+    detail["services"] = serde_json::to_value(linked).unwrap_or_default();
+    detail["service_proposals"] = serde_json::to_value(proposals).unwrap_or_default();
+    detail["contact"]["body_id"] = serde_json::to_value(body).unwrap_or_default();
+    Ok(())
 }
 
 #[cfg(test)]
