@@ -209,16 +209,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, ImportError> {
                     } else {
                         record.clear();
                     }
+                    if records.len() > MAX_ROWS + 1 {
+                        return Err(file_error(
+                            start,
+                            format!("more than {MAX_ROWS} rows: split the file"),
+                        ));
+                    }
                     line += 1;
                     start = line;
                     at_field_start = true;
                     was_quoted = false;
-                    if records.len() > MAX_ROWS + 1 {
-                        return Err(file_error(
-                            line,
-                            format!("more than {MAX_ROWS} rows: split the file"),
-                        ));
-                    }
                     continue;
                 }
                 _ if was_quoted => {

@@ -21,6 +21,8 @@ use crate::tickets::DeliveryState;
 
 /// At most this many appeals are listed in one digest (the API has them all).
 const DIGEST_LIMIT: i64 = 500;
+/// How far back a body's first digest looks.
+const FIRST_LOOK_BACK_DAYS: i64 = 7;
 
 /// The period key of a body's digest due on `date`, if one is due then.
 pub fn period_of(calendar: &Calendar, period: DigestPeriod, date: NaiveDate) -> Option<String> {
@@ -99,7 +101,7 @@ fn send_all(
         let Some(key) = period_of(&calendar, period, date) else {
             continue;
         };
-        if send_one(c, app, &id, period, &key, (&kk, &ru), email.as_deref(), now)? {
+        if send_one(c, app, &id, &key, (&kk, &ru), email.as_deref(), now)? {
             sent += 1;
         }
     }
@@ -111,7 +113,6 @@ fn send_one(
     c: &mut DbConn,
     app: &AppState,
     body_id: &str,
-    period: DigestPeriod,
     key: &str,
     name: (&str, &str),
     email: Option<&str>,
@@ -122,12 +123,8 @@ fn send_one(
         .filter(body_digests::body_id.eq(body_id))
         .select(diesel::dsl::max(body_digests::window_to))
         .first(c)?;
-    let from = previous.unwrap_or_else(|| {
-        to - match period {
-            DigestPeriod::Weekly => TimeDelta::days(7),
-            _ => TimeDelta::days(1),
-        }
-    });
+    // The first digest looks back a week (daily ones too: it may follow a weekend).
+    let from = previous.unwrap_or(to - TimeDelta::days(FIRST_LOOK_BACK_DAYS));
     let claimed = diesel::sql_query(
         "INSERT INTO body_digests (body_id, period, window_from, window_to, tickets, notice_id, \
          created_at) VALUES ($1, $2, $3, $4, 0, NULL, $5) ON CONFLICT (body_id, period) DO NOTHING",

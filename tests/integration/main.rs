@@ -31,6 +31,7 @@ macro_rules! both_backends {
 mod email;
 // After the macro, which they use.
 mod registry;
+mod services;
 mod telegram;
 mod timers;
 mod web_input;
