@@ -965,7 +965,7 @@ async fn csv_a_bad_row_is_reported_with_its_line_and_nothing_is_imported(backend
             "line 2",
         ),
         (
-            format!("register_number,name_kk,name_ru,body_id\n1,a\n").into_bytes(),
+            b"register_number,name_kk,name_ru,body_id\n1,a\n".to_vec(),
             "line 2",
         ),
         (
@@ -1313,7 +1313,7 @@ async fn monitoring() -> (String, Arc<AtomicUsize>) {
                 let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                 let authorized = head
                     .lines()
-                    .any(|l| l.to_ascii_lowercase() == "authorization: bearer secret-token");
+                    .any(|l| l.eq_ignore_ascii_case("authorization: bearer secret-token"));
                 let (status, body) = if !authorized {
                     ("401 Unauthorized", String::new())
                 } else if path == "/stage/KZ20261234567" {
