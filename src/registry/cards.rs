@@ -88,3 +88,71 @@ pub fn append(
         Err(RegistryError::Invalid(errors))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::stage::{self, Stage};
+
+    /// Every text of the services part renders in Kazakh and Russian (staff: and English).
+    #[test]
+    fn cards_digests_stages_and_notices_render_in_every_language() {
+        let t = Templates::new();
+        for l in [Language::Kk, Language::Ru] {
+            let card = t
+                .message(
+                    "card",
+                    l,
+                    context! { name => "Әділет", address => "Астана", phones => vec!["+7"], email => "a@b.kz",
+                               website => "https://x", working_hours => "9-18",
+                               persons => vec![context! { name => "Асқар", position => "маман", phones => vec!["1"], email => "c@d.kz" }] },
+                )
+                .expect("card");
+            assert!(
+                card.text.contains("Әділет") && card.text.contains("Асқар"),
+                "{}",
+                card.text
+            );
+            let ticket = context! { number => "UCC-2026-000001", subject => "S", status => "new", registered => "01.12.2026 10:00" };
+            let digest = t
+                .message(
+                    "body_digest",
+                    l,
+                    context! { name => context! { kk => "К", ru => "Р" }, period => "2026-12-02", count => 1,
+                               from => "a", to => "b",
+                               services => vec![context! { register_number => "001", name_kk => "к", name_ru => "р", tickets => vec![ticket] }] },
+                )
+                .expect("digest");
+            assert!(digest.text.contains("UCC-2026-000001") && digest.subject.is_some());
+            for s in [
+                Stage::Found {
+                    application: "KZ1".into(),
+                    service: Some("001".into()),
+                    stage: crate::registry::services::NamesOwned {
+                        kk: "кк".into(),
+                        ru: "рр".into(),
+                    },
+                    updated_at: "2026-12-01T10:00:00+05:00".into(),
+                },
+                Stage::NotFound,
+                Stage::Unavailable { reason: "x".into() },
+                Stage::NotConfigured,
+            ] {
+                let text = stage::message(&t, &s, "KZ1", l);
+                assert!(text.len() > 20 && !text.contains("{{"), "{s:?} {l}: {text}");
+            }
+        }
+        for l in [Language::Kk, Language::Ru, Language::En] {
+            let r = t
+                .staff_notice(
+                    "onboarding_overdue",
+                    l,
+                    context! { step => "person_named", rule => "F5", number => "00101001", service => "S", due => "09.11.2026 18:30" },
+                )
+                .expect("notice");
+            assert!(
+                r.text.contains("00101001") && r.subject.unwrap_or_default().contains("00101001")
+            );
+        }
+    }
+}

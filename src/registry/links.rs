@@ -183,6 +183,7 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// A service as the matcher sees it.
+#[derive(Debug, Clone)]
 pub struct Candidate {
     pub id: String,
     pub register_number: String,
@@ -191,77 +192,185 @@ pub struct Candidate {
     pub keywords: Vec<String>,
 }
 
+/// Only this much of a ticket's text is read for proposals.
+const MAX_TEXT_CHARS: usize = 8_000;
+
+struct Entry {
+    c: Candidate,
+    /// Distinctive (stem, word) pairs of its names.
+    stems: Vec<(String, String)>,
+}
+
+/// The services prepared once for matching (stems and their frequencies computed when
+/// the registry changes, not per ticket).
+pub struct Matcher {
+    entries: Vec<Entry>,
+}
+
+impl Matcher {
+    pub fn new(candidates: Vec<Candidate>) -> Matcher {
+        let total = candidates.len();
+        // How many services' names carry each stem: common ones say nothing.
+        let mut frequency: HashMap<String, usize> = HashMap::new();
+        let own_stems: Vec<Vec<(String, String)>> = candidates
+            .iter()
+            .map(|c| {
+                let mut seen = HashSet::new();
+                let mut list = Vec::new();
+                for w in words(&c.name.kk).chain(words(&c.name.ru)) {
+                    if w.chars().count() >= STEM {
+                        let s = stem(&w);
+                        if seen.insert(s.clone()) {
+                            list.push((s, w));
+                        }
+                    }
+                }
+                for (s, _) in &list {
+                    *frequency.entry(s.clone()).or_default() += 1;
+                }
+                list
+            })
+            .collect();
+        let common = |s: &str| {
+            let f = frequency.get(s).copied().unwrap_or(0);
+            f > 1 && f * 3 >= total
+        };
+        let entries = candidates
+            .into_iter()
+            .zip(own_stems)
+            .map(|(c, list)| Entry {
+                c,
+                stems: list.into_iter().filter(|(s, _)| !common(s)).collect(),
+            })
+            .collect();
+        Matcher { entries }
+    }
+
+    /// The proposals for a text and a topic, best first.
+    pub fn propose(&self, topic: Option<&str>, text: &str) -> Vec<Proposal> {
+        let mut all = self.propose_all(topic, text);
+        all.truncate(MAX_PROPOSALS);
+        all
+    }
+
+    /// Every service that scores, best first.
+    pub fn propose_all(&self, topic: Option<&str>, text: &str) -> Vec<Proposal> {
+        let text: String = text
+            .chars()
+            .take(MAX_TEXT_CHARS)
+            .collect::<String>()
+            .to_lowercase();
+        let text_words: Vec<String> = words(&text).collect();
+        let text_stems: HashSet<String> = text_words
+            .iter()
+            .filter(|w| w.chars().count() >= STEM)
+            .map(|w| stem(w))
+            .collect();
+        // Every prefix of every word: a one-word keyword matches the words it begins.
+        let prefixes: HashSet<String> = text_words
+            .iter()
+            .flat_map(|w| {
+                let chars: Vec<char> = w.chars().collect();
+                (1..=chars.len().min(40)).map(move |n| chars[..n].iter().collect::<String>())
+            })
+            .collect();
+        let mut out = Vec::new();
+        for e in &self.entries {
+            let mut score = 0;
+            let mut matched = Vec::new();
+            for k in &e.c.keywords {
+                if k.is_empty() {
+                    continue;
+                }
+                if topic == Some(k.as_str()) {
+                    score += 2;
+                    matched.push(format!("topic:{k}"));
+                } else if if k.contains(char::is_whitespace) {
+                    text.contains(k.as_str())
+                } else {
+                    prefixes.contains(k)
+                } {
+                    score += 2;
+                    matched.push(format!("keyword:{k}"));
+                }
+            }
+            for (s, w) in &e.stems {
+                if text_stems.contains(s) {
+                    score += 1;
+                    matched.push(format!("name:{w}"));
+                }
+            }
+            if score > 0 {
+                out.push(Proposal {
+                    service_id: e.c.id.clone(),
+                    register_number: e.c.register_number.clone(),
+                    name: e.c.name.clone(),
+                    body_id: e.c.body_id.clone(),
+                    score,
+                    matched,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then(a.register_number.cmp(&b.register_number))
+        });
+        out
+    }
+}
+
 /// The proposals for a text and a topic among `candidates`, best first.
 pub fn propose_among(candidates: &[Candidate], topic: Option<&str>, text: &str) -> Vec<Proposal> {
-    let text = text.to_lowercase();
-    let text_stems: HashSet<String> = words(&text)
-        .filter(|w| w.chars().count() >= STEM)
-        .map(|w| stem(&w))
+    Matcher::new(candidates.to_vec()).propose(topic, text)
+}
+
+/// The matcher of the registry as it is now: rebuilt when a service was added or
+/// changed (its key: count, newest change and newest id of `services`).
+fn matcher(conn: &mut DbConn) -> Result<std::sync::Arc<Matcher>, DbError> {
+    use std::sync::{Arc, Mutex};
+    static CACHE: Mutex<Option<(String, Arc<Matcher>)>> = Mutex::new(None);
+    let (count, changed, newest): (i64, Option<chrono::NaiveDateTime>, Option<String>) =
+        services::table
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::max(services::updated_at),
+                diesel::dsl::max(services::id),
+            ))
+            .first(conn)?;
+    let key = format!("{count}:{changed:?}:{newest:?}");
+    if let Some((k, m)) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        && *k == key
+    {
+        return Ok(m.clone());
+    }
+    // Only what the matcher reads: no passports to parse.
+    let rows: Vec<(String, String, String, String, String, String)> = services::table
+        .filter(services::active.eq(1))
+        .select((
+            services::id,
+            services::register_number,
+            services::name_kk,
+            services::name_ru,
+            services::body_id,
+            services::keywords,
+        ))
+        .load(conn)?;
+    let candidates: Vec<Candidate> = rows
+        .into_iter()
+        .map(
+            |(id, register_number, kk, ru, body_id, keywords)| Candidate {
+                id,
+                register_number,
+                name: Names { kk, ru },
+                body_id,
+                keywords: serde_json::from_str(&keywords).unwrap_or_default(),
+            },
+        )
         .collect();
-    // How many services' names carry each stem: common ones say nothing.
-    let mut frequency: HashMap<String, usize> = HashMap::new();
-    for c in candidates {
-        let own: HashSet<String> = words(&c.name.kk)
-            .chain(words(&c.name.ru))
-            .filter(|w| w.chars().count() >= STEM)
-            .map(|w| stem(&w))
-            .collect();
-        for s in own {
-            *frequency.entry(s).or_default() += 1;
-        }
-    }
-    let common = |s: &str| {
-        let f = frequency.get(s).copied().unwrap_or(0);
-        f > 1 && f * 3 >= candidates.len()
-    };
-    let mut out = Vec::new();
-    for c in candidates {
-        let mut score = 0;
-        let mut matched = Vec::new();
-        for k in &c.keywords {
-            if k.is_empty() {
-                continue;
-            }
-            if topic == Some(k.as_str()) {
-                score += 2;
-                matched.push(format!("topic:{k}"));
-            } else if text.contains(k.as_str()) {
-                score += 2;
-                matched.push(format!("keyword:{k}"));
-            }
-        }
-        let mut seen = HashSet::new();
-        for w in words(&c.name.kk).chain(words(&c.name.ru)) {
-            if w.chars().count() < STEM {
-                continue;
-            }
-            let s = stem(&w);
-            if common(&s) || !seen.insert(s.clone()) {
-                continue;
-            }
-            if text_stems.contains(&s) {
-                score += 1;
-                matched.push(format!("name:{w}"));
-            }
-        }
-        if score > 0 {
-            out.push(Proposal {
-                service_id: c.id.clone(),
-                register_number: c.register_number.clone(),
-                name: c.name.clone(),
-                body_id: c.body_id.clone(),
-                score,
-                matched,
-            });
-        }
-    }
-    out.sort_by(|a, b| {
-        b.score
-            .cmp(&a.score)
-            .then(a.register_number.cmp(&b.register_number))
-    });
-    out.truncate(MAX_PROPOSALS);
-    out
+    let m = Arc::new(Matcher::new(candidates));
+    *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = Some((key, m.clone()));
+    Ok(m)
 }
 
 /// Proposals for a ticket, leaving out services already linked.
@@ -276,21 +385,13 @@ pub fn propose(conn: &mut DbConn, ticket_id: &str) -> Result<Vec<Proposal>, DbEr
         .load::<String>(conn)?
         .into_iter()
         .collect();
-    let candidates: Vec<Candidate> = super::services::all(conn)?
-        .into_iter()
-        .filter(|s| s.active)
-        .map(|s| Candidate {
-            id: s.id,
-            register_number: s.register_number,
-            name: s.name,
-            body_id: s.body_id,
-            keywords: s.keywords,
-        })
-        .collect();
+    let matcher = matcher(conn)?;
     let full = format!("{subject}\n{text}");
-    Ok(propose_among(&candidates, topic.as_deref(), &full)
+    Ok(matcher
+        .propose_all(topic.as_deref(), &full)
         .into_iter()
         .filter(|p| !taken.contains(&p.service_id))
+        .take(MAX_PROPOSALS)
         .collect())
 }
 
