@@ -30,6 +30,7 @@ both_backends!(
     r12_a_body_staff_members_ict_question_goes_to_the_ict_queue_with_the_f3_deadline,
     f1_each_body_gets_one_digest_per_period_with_two_instances,
     f8_the_stage_is_asked_of_the_monitoring_system_and_its_failures_are_clear,
+    f8_the_telegram_bot_answers_stage_in_the_chats_language,
 );
 
 async fn json_of(r: reqwest::Response) -> Value {
@@ -1484,4 +1485,87 @@ async fn f8_the_stage_is_asked_of_the_monitoring_system_and_its_failures_are_cle
         json_of(none.get_auth(&ask("KZ20261234567", "ru"), &op).await).await["outcome"],
         "not_configured"
     );
+}
+
+async fn f8_the_telegram_bot_answers_stage_in_the_chats_language(backend: Backend) {
+    use baylanys_telegram::fake_api::FakeBotApi;
+    let (url, _hits) = monitoring().await;
+    let fake = FakeBotApi::start();
+    let tg = fake.config();
+    let t = spawn_config(backend, move |c| {
+        c.registry = monitored(Some(url), "secret-token");
+        c.telegram_token = Some(tg.token.clone());
+        c.telegram_api_url = tg.api_url.as_ref().map(|u| u.to_string());
+        c.telegram_webhook_secret = tg.webhook_secret.clone();
+        c.telegram_mode = "webhook".into();
+    })
+    .await;
+    let chat = 880_777;
+    let update = |id: i64, text: &str| {
+        json!({"update_id": id, "message": {
+            "message_id": id, "date": 1_778_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": "Айгерім"},
+            "from": {"id": chat, "is_bot": false, "first_name": "Айгерім"},
+            "text": text}})
+    };
+    let post = |body: Value| {
+        t.client
+            .post(format!("{}/telegram/webhook", t.url))
+            .header("X-Telegram-Bot-Api-Secret-Token", "fake-secret")
+            .json(&body)
+            .send()
+    };
+    let said = || {
+        fake.sent()
+            .into_iter()
+            .filter(|c| c.chat_id == Some(chat) && c.method == "sendMessage")
+            .filter_map(|c| c.text)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        post(update(7001, "/stage KZ20261234567"))
+            .await
+            .expect("answers")
+            .status(),
+        200
+    );
+    eventually("the stage in the chat", || async {
+        said()
+            .iter()
+            .any(|m| m.contains("На рассмотрении у услугодателя"))
+    })
+    .await;
+    assert_eq!(
+        post(update(7002, "/stage"))
+            .await
+            .expect("answers")
+            .status(),
+        200
+    );
+    eventually("how to ask", || async {
+        said().iter().any(|m| m.contains("/stage KZ"))
+    })
+    .await;
+    assert_eq!(
+        post(update(7003, "/stage KZ20260000666"))
+            .await
+            .expect("answers")
+            .status(),
+        200
+    );
+    eventually("does not answer", || async {
+        said().iter().any(|m| m.contains("не отвечает"))
+    })
+    .await;
+    // Commands register no appeal.
+    let tickets = t
+        .app
+        .db
+        .run(|c| {
+            use baylanys::db::schema::tickets;
+            Ok(tickets::table.count().get_result::<i64>(c)?)
+        })
+        .await
+        .expect("count");
+    assert_eq!(tickets, 0);
 }
