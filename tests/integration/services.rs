@@ -1287,7 +1287,7 @@ async fn f1_each_body_gets_one_digest_per_period_with_two_instances(backend: Bac
 }
 
 /// A local monitoring system: `/stage/<number>` with the bearer token `secret-token`.
-async fn monitoring() -> (String, Arc<AtomicUsize>) {
+pub(crate) async fn monitoring() -> (String, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1346,7 +1346,7 @@ async fn monitoring() -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}/stage/{{application}}"), hits)
 }
 
-fn monitored(url: Option<String>, token: &str) -> baylanys::registry::RegistryConfig {
+pub(crate) fn monitored(url: Option<String>, token: &str) -> baylanys::registry::RegistryConfig {
     baylanys::registry::RegistryConfig::resolve(url, Some(token.into()), None, None, None, None)
         .expect("valid settings")
 }
