@@ -216,6 +216,13 @@ pub fn record(
             "no service `{service_id}`"
         )));
     }
+    let earliest = NaiveDate::from_ymd_opt(1991, 1, 1).expect("a valid date");
+    if r.date < earliest {
+        return Err(RegistryError::Invalid(vec![super::bad(
+            "date",
+            format!("{} is before 1991: give the date the step happened", r.date),
+        )]));
+    }
     if r.date > today {
         return Err(RegistryError::Invalid(vec![super::bad(
             "date",
@@ -474,4 +481,52 @@ fn escalate(c: &mut DbConn, app: &Arc<AppState>, now: DateTime<Utc>) -> Result<u
         }
     }
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f5_f7_deadlines_count_working_days_of_the_national_calendar() {
+        let cal = Calendar::builtin();
+        let hours = WorkingHours::default();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a date");
+        let cases = [
+            ("2026-11-02", 5, "2026-11-09T18:30:00+05:00"),
+            // Saturday: the effective day is Monday 09.11.
+            ("2026-11-07", 5, "2026-11-16T18:30:00+05:00"),
+            // Independence Day, Wednesday 16.12.2026.
+            ("2026-12-14", 5, "2026-12-22T18:30:00+05:00"),
+            // The year boundary: 01.01, 04.01 (02.01 carried over) and 07.01 are off.
+            ("2026-12-30", 5, "2027-01-11T18:30:00+05:00"),
+            ("2026-11-02", 10, "2026-11-16T18:30:00+05:00"),
+        ];
+        for (from, n, want) in cases {
+            let due = due_after(&cal, &hours, d(from), n).expect("in range");
+            assert_eq!(crate::calendar::format_almaty(due), want, "{from} + {n}");
+        }
+        // Far dates never panic (the API records or refuses them naming `date`).
+        for far in ["0001-01-01", "1900-02-28", "2262-01-01"] {
+            let _ = due_after(&cal, &hours, d(far), 10);
+        }
+    }
+
+    #[test]
+    fn each_step_obliges_the_next_under_its_rule() {
+        assert_eq!(
+            Step::BylawApproved.obliges(),
+            Some((Step::PersonNamed, Some(5), "F5"))
+        );
+        assert_eq!(
+            Step::PersonNamed.obliges(),
+            Some((Step::Training, Some(10), "F6"))
+        );
+        assert_eq!(Step::Training.obliges().map(|o| o.1), Some(None));
+        assert_eq!(
+            Step::PersonChanged.obliges(),
+            Some((Step::ChangeNotice, Some(5), "F7"))
+        );
+        assert_eq!(Step::InformingStarted.obliges(), None);
+    }
 }

@@ -477,6 +477,22 @@ async fn f5_f7_onboarding_deadlines_come_from_the_calendar_and_overdue_steps_esc
         )
         .await;
     assert_eq!(fields(&json_of(bad).await), vec!["step", "date"]);
+    let ancient =
+        r.a.post_auth(
+            &path,
+            &admin,
+            json!({"step": "training", "date": "0001-01-01"}),
+        )
+        .await;
+    assert_eq!(fields(&json_of(ancient).await), vec!["date"]);
+    let nul =
+        r.a.post_auth(
+            &path,
+            &admin,
+            json!({"step": "training\u{0}", "date": 20261102, "note": 5}),
+        )
+        .await;
+    assert_eq!(fields(&json_of(nul).await), vec!["step", "date", "note"]);
     let by_operator =
         r.a.post_auth(
             &path,
