@@ -593,6 +593,16 @@ pub fn import(conn: &mut DbConn, kind: Kind, bytes: &[u8]) -> Result<Imported, I
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
     let mut errors = Vec::new();
+    if header.len() > kind.columns().len() * 2 {
+        return Err(file_error(
+            1,
+            format!(
+                "{} columns: the header names at most these: {}",
+                header.len(),
+                kind.columns().join(",")
+            ),
+        ));
+    }
     for (i, h) in header.iter().enumerate() {
         if !kind.columns().contains(&h.as_str()) {
             errors.push(CsvError {

@@ -74,15 +74,54 @@ fn client() -> &'static reqwest::Client {
     })
 }
 
-/// Asks the monitoring system; never fails (its failures are an outcome).
+/// How long an answer is reused: a status page reloaded, the bot asked twice.
+const FRESH: Duration = Duration::from_secs(60);
+/// How long "does not answer" is reused, so a slow system does not hold every page 5 s.
+const FRESH_FAILURE: Duration = Duration::from_secs(15);
+const CACHE_ENTRIES: usize = 10_000;
+
+type Cache = std::collections::HashMap<(String, String, String), (std::time::Instant, Stage)>;
+
+fn cache() -> &'static std::sync::Mutex<Cache> {
+    static CACHE: OnceLock<std::sync::Mutex<Cache>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Asks the monitoring system (or reuses its answer of the last minute); never fails
+/// (its failures are an outcome).
 pub async fn lookup(config: &RegistryConfig, application: &str) -> Stage {
     let Some(template) = &config.monitoring_url else {
         return Stage::NotConfigured;
     };
+    let key = (
+        template.clone(),
+        config.monitoring_token.clone().unwrap_or_default(),
+        application.to_string(),
+    );
+    if let Some((at, s)) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        let fresh = if matches!(s, Stage::Unavailable { .. }) {
+            FRESH_FAILURE
+        } else {
+            FRESH
+        };
+        if at.elapsed() < fresh {
+            return s.clone();
+        }
+    }
+    let found = ask(template, config.monitoring_token.as_deref(), application).await;
+    let mut c = cache().lock().unwrap_or_else(|p| p.into_inner());
+    if c.len() >= CACHE_ENTRIES {
+        c.clear();
+    }
+    c.insert(key, (std::time::Instant::now(), found.clone()));
+    found
+}
+
+async fn ask(template: &str, token: Option<&str>, application: &str) -> Stage {
     let encoded: String = url::form_urlencoded::byte_serialize(application.as_bytes()).collect();
     let url = template.replace("{application}", &encoded);
     let mut req = client().get(&url).header("accept", "application/json");
-    if let Some(t) = &config.monitoring_token {
+    if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     let answer = tokio::time::timeout(TIMEOUT, async {

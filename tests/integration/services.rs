@@ -999,6 +999,10 @@ async fn csv_a_bad_row_is_reported_with_its_line_and_nothing_is_imported(backend
             "line 2: id",
         ),
         (many.into_bytes(), "line 100002"),
+        (
+            format!("{}\n", vec!["x"; 10_000].join(",")).into_bytes(),
+            "line 1",
+        ),
     ];
     for (bytes, want) in hostile {
         let r = post_csv(&t, path, &admin, bytes).await;
