@@ -449,6 +449,52 @@ fn complete(conn: &mut DbConn, mut s: Service) -> Result<Service, DbError> {
     Ok(s)
 }
 
+/// [`complete`] for a page: two queries, whatever its length.
+fn complete_page(conn: &mut DbConn, mut page: Vec<Service>) -> Result<Vec<Service>, DbError> {
+    let body_ids: Vec<String> = page.iter().map(|s| s.body_id.clone()).collect();
+    let names: std::collections::HashMap<String, Names> = bodies::table
+        .filter(bodies::id.eq_any(&body_ids))
+        .select((bodies::id, bodies::name_kk, bodies::name_ru))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, kk, ru)| (id, Names { kk, ru }))
+        .collect();
+    let person_ids: Vec<String> = page
+        .iter()
+        .filter_map(|s| s.responsible_person_id.clone())
+        .collect();
+    let persons: std::collections::HashMap<String, PersonRef> = body_persons::table
+        .filter(body_persons::id.eq_any(&person_ids))
+        .select((
+            body_persons::id,
+            body_persons::name,
+            body_persons::position,
+            body_persons::phones,
+            body_persons::email,
+        ))
+        .load::<(String, String, Option<String>, String, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(id, name, position, phones, email)| {
+            let p = PersonRef {
+                id: id.clone(),
+                name,
+                position,
+                phones: serde_json::from_str(&phones).unwrap_or_default(),
+                email,
+            };
+            (id, p)
+        })
+        .collect();
+    for s in &mut page {
+        s.body_name = names.get(&s.body_id).cloned();
+        s.responsible_person = s
+            .responsible_person_id
+            .as_ref()
+            .and_then(|p| persons.get(p).cloned());
+    }
+    Ok(page)
+}
+
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Service>, DbError> {
     let row: Option<ServiceRow> = services::table
         .find(id)
@@ -509,9 +555,7 @@ pub fn list(conn: &mut DbConn, f: &ServiceFilter) -> Result<Vec<Service>, DbErro
         .order(services::id.asc())
         .limit(f.limit.clamp(1, 500))
         .load(conn)?;
-    rows.into_iter()
-        .map(|r| complete(conn, service_from(r)))
-        .collect()
+    complete_page(conn, rows.into_iter().map(service_from).collect())
 }
 
 /// Every service, for export and the matcher.
