@@ -353,13 +353,15 @@ async fn rig(backend: Backend, start: DateTime<Utc>) -> Rig {
 }
 
 impl Rig {
+    /// Both instances tick at the same moment (as their loops do on their own).
     async fn move_to(&self, at: DateTime<Utc>) {
         self.clock.set(at);
-        for t in [&self.a, &self.b] {
-            baylanys::jobs::timers::tick(&t.app)
-                .await
-                .expect("timer tick");
-        }
+        let (a, b) = tokio::join!(
+            baylanys::jobs::timers::tick(&self.a.app),
+            baylanys::jobs::timers::tick(&self.b.app)
+        );
+        a.expect("timer tick");
+        b.expect("timer tick");
         self.settle().await;
     }
 
