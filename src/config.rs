@@ -44,6 +44,12 @@ pub struct FileConfig {
     pub forward_days: Option<Vec<String>>,
     pub ict_sla: Option<Vec<String>>,
     pub quality_notice_auto_send: Option<bool>,
+    pub monitoring_url: Option<String>,
+    pub monitoring_token: Option<String>,
+    pub application_pattern: Option<String>,
+    pub ict_queue: Option<String>,
+    pub ict_topics: Option<Vec<String>>,
+    pub ict_working_days: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -165,6 +171,26 @@ pub struct ConfigArgs {
     /// F4: send a quality notice at once instead of after a supervisor confirms it [default: false].
     #[arg(long, env = "BAYLANYS_QUALITY_NOTICE_AUTO_SEND")]
     pub quality_notice_auto_send: Option<bool>,
+    /// F8: the monitoring system's stage look-up, a URL with `{application}`, e.g.
+    /// https://monitoring.example.kz/api/stage/{application} [default: none, look-ups say so].
+    #[arg(long, env = "BAYLANYS_MONITORING_URL")]
+    pub monitoring_url: Option<String>,
+    /// F8: bearer token sent to the monitoring endpoint.
+    #[arg(long, env = "BAYLANYS_MONITORING_TOKEN", hide_env_values = true)]
+    pub monitoring_token: Option<String>,
+    /// F8: regular expression of an application number in an appeal's text (the status
+    /// page looks those up) [default: \b[A-Z]{2,4}\d{8,20}\b, e.g. KZ20261234567].
+    #[arg(long, env = "BAYLANYS_APPLICATION_PATTERN")]
+    pub application_pattern: Option<String>,
+    /// R12: the queue of ICT questions from registry bodies' staff, created if missing [default: ict].
+    #[arg(long, env = "BAYLANYS_ICT_QUEUE")]
+    pub ict_queue: Option<String>,
+    /// R12: topics that are ICT questions, comma-separated [default: egov_portal,digital_signature,mobile_app].
+    #[arg(long, env = "BAYLANYS_ICT_TOPICS", value_delimiter = ',')]
+    pub ict_topics: Option<Vec<String>>,
+    /// R12/F3: working days to answer an ICT question of a registry body [default: 1].
+    #[arg(long, env = "BAYLANYS_ICT_WORKING_DAYS")]
+    pub ict_working_days: Option<u32>,
 }
 
 /// The resolved configuration the application runs with.
@@ -208,6 +234,8 @@ pub struct Config {
     pub staff_language: baylanys_core::Language,
     /// Forward deadlines (F2, F3) and the F4 setting.
     pub forwards: crate::forwards::deadline::ForwardTerms,
+    /// Services: the stage look-up (F8) and ICT routing (R12).
+    pub registry: crate::registry::RegistryConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -313,8 +341,18 @@ impl Config {
                 .or(f.quality_notice_auto_send)
                 .unwrap_or(false),
         )?;
+        let registry = crate::registry::RegistryConfig::resolve(
+            a.monitoring_url.or(f.monitoring_url),
+            a.monitoring_token.or(f.monitoring_token),
+            a.application_pattern.or(f.application_pattern),
+            a.ict_queue.or(f.ict_queue),
+            a.ict_topics.or(f.ict_topics),
+            a.ict_working_days.or(f.ict_working_days),
+        )
+        .map_err(|(field, m)| ConfigError::Invalid(field, m))?;
         Ok(Config {
             forwards,
+            registry,
             trusted_proxies,
             database_url: a
                 .database_url

@@ -102,6 +102,11 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// The registry of bodies, persons and services as CSV (UTF-8, a header row).
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -111,6 +116,25 @@ enum AuditCommand {
     Verify {
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Write bodies.csv, persons.csv and services.csv into a directory.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Import whichever of bodies.csv, persons.csv, services.csv the directory holds (in
+    /// that order), all in one transaction: one bad row and nothing is imported (exit 65).
+    Import {
+        #[arg(long, value_name = "DIR")]
+        dir: std::path::PathBuf,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -176,6 +200,78 @@ enum CalendarCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+}
+
+async fn registry(cmd: RegistryCommand) -> Result<ExitCode, AnyError> {
+    use baylanys::registry::csv::{self, ImportError, Kind};
+    match cmd {
+        RegistryCommand::Export { dir, config } => {
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+            std::fs::create_dir_all(&dir)?;
+            for kind in Kind::ALL.iter().copied() {
+                let text = app.db.run(move |c| csv::export(c, kind)).await?;
+                let path = dir.join(format!("{kind}.csv"));
+                std::fs::write(&path, text)?;
+                println!("wrote {}", path.display());
+            }
+        }
+        RegistryCommand::Import { dir, config } => {
+            let mut files = Vec::new();
+            for kind in Kind::ALL.iter().copied() {
+                let path = dir.join(format!("{kind}.csv"));
+                if path.exists() {
+                    files.push((kind, path.display().to_string(), std::fs::read(&path)?));
+                }
+            }
+            if files.is_empty() {
+                eprintln!(
+                    "{} holds none of bodies.csv, persons.csv, services.csv",
+                    dir.display()
+                );
+                return Ok(ExitCode::from(65));
+            }
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+            let db = app.db.clone();
+            let failed_in = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let failed = failed_in.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                db.write_blocking_as(|c| {
+                    let mut done = Vec::new();
+                    for (kind, name, bytes) in &files {
+                        match csv::import(c, *kind, bytes) {
+                            Ok(d) => done.push((name.clone(), d)),
+                            Err(e) => {
+                                *failed.lock().unwrap_or_else(|p| p.into_inner()) = name.clone();
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .await?;
+            let failed_file = failed_in.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            match outcome {
+                Ok(done) => {
+                    for (name, d) in done {
+                        println!("{name}: {} created, {} updated", d.created, d.updated);
+                        for (id, secret) in d.webhook_secrets {
+                            println!("  body {id}: generated webhook secret {secret} (shown once)");
+                        }
+                    }
+                }
+                Err(ImportError::Rows(rows)) => {
+                    for r in rows {
+                        eprintln!("{failed_file}: {r}");
+                    }
+                    eprintln!("nothing was imported");
+                    return Ok(ExitCode::from(65));
+                }
+                Err(ImportError::Db(e)) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -587,6 +683,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }
         Command::Healthcheck { ready, config } => healthcheck(ready, Config::load(&config)?).await,
         Command::Queue { command } => queue(command).await,
+        Command::Registry { command } => registry(command).await,
         Command::IngestEmail { config } => Ok(ingest_email(config).await),
         Command::Telegram {
             command: TelegramCommand::SetWebhook { url, config },

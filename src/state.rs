@@ -174,6 +174,7 @@ impl AppState {
             email_enabled: self.adapters.contains_key(&Channel::Email),
             sequences: &self.sequences,
             numbers: Default::default(),
+            ict: &self.config.registry.ict,
         }
     }
 

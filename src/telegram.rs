@@ -197,6 +197,29 @@ fn status_code(status: &str) -> &str {
 }
 
 impl TelegramBackend for DbBackend {
+    fn stage_text(
+        &self,
+        argument: String,
+        language: Option<Language>,
+    ) -> BackendFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let app = self.app()?;
+            let language = language.unwrap_or(Language::Ru);
+            let args = serde_json::json!({});
+            let text = match crate::registry::stage::check_application(&argument) {
+                Ok(number) => {
+                    let found = crate::registry::stage::lookup(&app.config.registry, &number).await;
+                    crate::registry::stage::message(&app.templates, &found, &number, language)
+                }
+                Err(_) => app
+                    .templates
+                    .telegram_text("stage_usage", language, &args)
+                    .map_err(|e| BackendError::Unavailable(e.to_string()))?,
+            };
+            Ok(Some(text))
+        })
+    }
+
     fn update_is_new(&self, update_id: i64) -> BackendFuture<'_, bool> {
         Box::pin(self.read(move |c| {
             let seen: i64 = telegram_updates::table

@@ -365,11 +365,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    services (id) {
+        id -> Text,
+        register_number -> Text,
+        name_kk -> Text,
+        name_ru -> Text,
+        body_id -> Text,
+        standard_body_id -> Nullable<Text>,
+        responsible_person_id -> Nullable<Text>,
+        bylaws -> Text,
+        bylaw_changes -> Text,
+        web_page -> Nullable<Text>,
+        passport -> Text,
+        keywords -> Text,
+        search_text -> Text,
+        active -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_steps (id) {
+        id -> Text,
+        service_id -> Text,
+        step -> Text,
+        after_step -> Nullable<Text>,
+        after_date -> Nullable<Text>,
+        due_at -> Nullable<Timestamp>,
+        done_on -> Nullable<Text>,
+        note -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        escalated_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_services (ticket_id, service_id) {
+        ticket_id -> Text,
+        service_id -> Text,
+        source -> Text,
+        linked_by -> Text,
+        linked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    body_digests (body_id, period) {
+        body_id -> Text,
+        period -> Text,
+        window_from -> Timestamp,
+        window_to -> Timestamp,
+        tickets -> Integer,
+        notice_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tickets -> contacts (contact_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(service_steps -> services (service_id));
+diesel::joinable!(ticket_services -> services (service_id));
+diesel::joinable!(ticket_services -> tickets (ticket_id));
 diesel::joinable!(body_persons -> bodies (body_id));
 diesel::joinable!(body_systems -> bodies (body_id));
 diesel::joinable!(forwards -> tickets (ticket_id));
@@ -403,4 +466,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     forward_deliveries,
     forward_messages,
     quality_notices,
+    services,
+    service_steps,
+    ticket_services,
+    body_digests,
 );

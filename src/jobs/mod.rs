@@ -122,6 +122,8 @@ impl Registry {
             .register::<crate::forwards::delivery::ForwardReminder>()
             .register::<crate::forwards::delivery::ForwardEscalation>()
             .register::<crate::forwards::quality::QualityNoticeMail>()
+            .register::<crate::registry::onboarding::OnboardingSweep>()
+            .register::<crate::registry::digest::BodyDigests>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

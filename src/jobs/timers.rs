@@ -95,8 +95,12 @@ pub async fn tick(app: &Arc<AppState>) -> Result<(), DbError> {
     let sweep = DeadlineSweep {
         tick: sweep_tick(now),
     };
-    let digest = digest_day(&app.calendar(), &app.config.working_hours, now)
-        .map(|date| OverdueDigest { date });
+    let day = digest_day(&app.calendar(), &app.config.working_hours, now);
+    let digest = day.map(|date| OverdueDigest { date });
+    let onboarding = crate::registry::onboarding::OnboardingSweep {
+        tick: sweep.tick.clone(),
+    };
+    let body_digests = day.map(|date| crate::registry::digest::BodyDigests { date });
     let retention = (app.config.retention_days > 0).then(|| crate::retention::RetentionSweep {
         day: now.format("%Y-%m-%d").to_string(),
     });
@@ -107,6 +111,10 @@ pub async fn tick(app: &Arc<AppState>) -> Result<(), DbError> {
                 enqueue_job(c, r, None)?;
             }
             if let Some(d) = &digest {
+                enqueue_job(c, d, None)?;
+            }
+            enqueue_job(c, &onboarding, None)?;
+            if let Some(d) = &body_digests {
                 enqueue_job(c, d, None)?;
             }
             Ok(())

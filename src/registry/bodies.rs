@@ -505,6 +505,15 @@ pub fn create(
     conn: &mut DbConn,
     input: &BodyInput,
 ) -> Result<(Body, Option<String>), RegistryError> {
+    create_with_id(conn, &new_id(), input)
+}
+
+/// [`create`] with a given id (a CSV import keeps ids, so a round trip is the same registry).
+pub fn create_with_id(
+    conn: &mut DbConn,
+    id: &str,
+    input: &BodyInput,
+) -> Result<(Body, Option<String>), RegistryError> {
     let mut errors = Vec::new();
     if input.kind.is_none() {
         errors.push(bad("kind", "give the body's kind"));
@@ -528,7 +537,7 @@ pub fn create(
     let secret = generated
         .clone()
         .or_else(|| input.webhook_secret.clone().flatten());
-    let id = new_id();
+    let id = id.to_string();
     let at = now();
     let flat = |o: &Option<Option<String>>| o.clone().flatten();
     diesel::insert_into(bodies::table)
@@ -654,6 +663,16 @@ pub fn add_person(
     body_id: &str,
     p: &PersonInput,
 ) -> Result<Person, RegistryError> {
+    add_person_with_id(conn, &new_id(), body_id, p)
+}
+
+/// [`add_person`] with a given id (CSV import).
+pub fn add_person_with_id(
+    conn: &mut DbConn,
+    id: &str,
+    body_id: &str,
+    p: &PersonInput,
+) -> Result<Person, RegistryError> {
     let Some(name) = p.name.as_ref().filter(|n| !n.is_empty()) else {
         return Err(RegistryError::Invalid(vec![bad(
             "name",
@@ -669,7 +688,7 @@ pub fn add_person(
     if exists.is_none() {
         return Err(RegistryError::NotFound(format!("no body `{body_id}`")));
     }
-    let id = new_id();
+    let id = id.to_string();
     let at = now();
     diesel::insert_into(body_persons::table)
         .values((

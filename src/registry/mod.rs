@@ -3,6 +3,14 @@
 //! Staff read it; administrators change it.
 
 pub mod bodies;
+pub mod cards;
+pub mod csv;
+pub mod digest;
+pub mod ict;
+pub mod links;
+pub mod onboarding;
+pub mod services;
+pub mod stage;
 pub mod systems;
 
 pub use bodies::{Body, BodyInput, Person, PersonInput};
@@ -106,6 +114,16 @@ pub(crate) fn names_from(
     v: &serde_json::Value,
     errors: &mut Vec<(String, String)>,
 ) -> Option<Names> {
+    names_up_to(field, v, 500, errors)
+}
+
+/// [`names_from`] for longer texts (a passport's documents, grounds for refusal).
+pub(crate) fn names_up_to(
+    field: &str,
+    v: &serde_json::Value,
+    max: usize,
+    errors: &mut Vec<(String, String)>,
+) -> Option<Names> {
     let Some(obj) = v.as_object() else {
         errors.push(bad(
             field,
@@ -117,7 +135,7 @@ pub(crate) fn names_from(
         let f = format!("{field}.{lang}");
         match obj.get(lang).and_then(|x| x.as_str()) {
             Some(s) => {
-                let s = clean(&f, s, 500, errors);
+                let s = clean(&f, s, max, errors);
                 if s.is_empty() {
                     errors.push(bad(&f, "must not be empty"));
                     None
@@ -168,4 +186,91 @@ pub(crate) fn strings_from(
         }
     }
     out
+}
+
+/// The default pattern of an application number in an appeal (F8): two to four capital
+/// Latin letters and 8-20 digits, e.g. `KZ20261234567`; never one of our registration
+/// numbers (`UCC-2026-000042`, with hyphens) nor a bare IIN (12 digits, no letters).
+pub const DEFAULT_APPLICATION_PATTERN: &str = r"\b[A-Z]{2,4}\d{8,20}\b";
+
+/// Settings of the services part of the registry.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// F8: URL template with `{application}`; `None`: no monitoring system configured.
+    pub monitoring_url: Option<String>,
+    pub monitoring_token: Option<String>,
+    pub application_pattern: regex::Regex,
+    pub ict: ict::IctRouting,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig::resolve(None, None, None, None, None, None).expect("the defaults are valid")
+    }
+}
+
+impl RegistryConfig {
+    pub fn resolve(
+        monitoring_url: Option<String>,
+        monitoring_token: Option<String>,
+        application_pattern: Option<String>,
+        ict_queue: Option<String>,
+        ict_topics: Option<Vec<String>>,
+        ict_working_days: Option<u32>,
+    ) -> Result<RegistryConfig, (&'static str, String)> {
+        let monitoring_url = monitoring_url
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &monitoring_url {
+            if !u.contains("{application}") {
+                return Err((
+                    "monitoring_url",
+                    format!("`{u}` must contain `{{application}}` where the number goes"),
+                ));
+            }
+            match url::Url::parse(&u.replace("{application}", "X1")) {
+                Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
+                _ => {
+                    return Err((
+                        "monitoring_url",
+                        format!("`{u}` must be an http:// or https:// URL"),
+                    ));
+                }
+            }
+        }
+        let pattern = application_pattern.unwrap_or_else(|| DEFAULT_APPLICATION_PATTERN.into());
+        let application_pattern = regex::RegexBuilder::new(&pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| ("application_pattern", format!("`{pattern}`: {e}")))?;
+        let queue = ict_queue.unwrap_or_else(|| "ict".into()).trim().to_string();
+        crate::queues::check_code(&queue).map_err(|e| ("ict_queue", e))?;
+        let topics: Vec<String> = ict_topics
+            .unwrap_or_else(|| {
+                ["egov_portal", "digital_signature", "mobile_app"]
+                    .map(String::from)
+                    .to_vec()
+            })
+            .into_iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let working_days = ict_working_days.unwrap_or(1);
+        if !(1..=30).contains(&working_days) {
+            return Err((
+                "ict_working_days",
+                format!("`{working_days}` must be 1-30 working days"),
+            ));
+        }
+        Ok(RegistryConfig {
+            monitoring_url,
+            monitoring_token: monitoring_token.filter(|t| !t.is_empty()),
+            application_pattern,
+            ict: ict::IctRouting {
+                queue,
+                topics,
+                working_days,
+            },
+        })
+    }
 }

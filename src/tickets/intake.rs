@@ -33,6 +33,8 @@ pub struct IntakeContext<'a> {
     pub sequences: &'a std::sync::Mutex<Vec<String>>,
     /// Numbers taken ahead for a batch (one round trip for all), used before asking again.
     pub numbers: std::cell::RefCell<NumberPool>,
+    /// R12: registry bodies' ICT questions go to the ICT queue with the F3 deadline.
+    pub ict: &'a crate::registry::ict::IctRouting,
 }
 
 /// What intake did with a message.
@@ -287,10 +289,24 @@ fn register(
 ) -> Result<Registered, IntakeError> {
     // Registration happens when the message reached us, not when we got round to it.
     let registered_at = msg.received_at.min(now);
-    let deadline: Deadline = ctx
+    let mut deadline: Deadline = ctx
         .calendar
         .reply_due(registered_at, ctx.hours)
         .map_err(|e| IntakeError::Deadline(e.to_string()))?;
+    let mut queue = None;
+    let mut rule = "R5";
+    let topic = msg.fields.get("topic").and_then(|v| v.as_str());
+    if let Some((q, d)) = crate::registry::ict::at_intake(
+        conn,
+        ctx.ict,
+        ctx.calendar,
+        ctx.hours,
+        contact_id,
+        topic,
+        registered_at,
+    )? {
+        (queue, deadline, rule) = (Some(q), d, "F3");
+    }
     let year = registered_at.with_timezone(&chrono_tz::Asia::Almaty).year();
     let number = ctx.take_number(conn, year)?;
     let language = msg.reply_language();
@@ -311,7 +327,7 @@ fn register(
         channel: msg.channel.as_str(),
         conversation: msg.thread.conversation.as_deref(),
         status: Status::New.as_str(),
-        queue: field("queue").unwrap_or_else(|| "general".into()),
+        queue: queue.unwrap_or_else(|| field("queue").unwrap_or_else(|| "general".into())),
         subject: &subject,
         language: language.as_str(),
         region: field("region"),
@@ -332,7 +348,7 @@ fn register(
         "channel": msg.channel,
         "due_at": deadline.due_at,
         "effective_from": deadline.effective_from.to_string(),
-        "rule": "R5",
+        "rule": rule,
     });
     match conn {
         // One round trip for the ticket, its first message and the audit event.

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::{Direction, Status};
-use crate::db::schema::{attachments, contacts, messages, ticket_events, tickets, users};
+use crate::db::schema::{
+    attachments, contacts, messages, services, ticket_events, ticket_services, tickets, users,
+};
 use crate::db::{DbConn, DbError};
 
 #[derive(Debug, Clone, Serialize, Queryable, Selectable)]
@@ -62,6 +64,10 @@ pub struct ListFilter {
     pub q: Option<String>,
     pub after: Option<String>,
     pub limit: i64,
+    /// Linked to this service (`ticket_services`).
+    pub service: Option<String>,
+    /// Linked to a service of this providing body.
+    pub body: Option<String>,
 }
 
 /// Newest first, keyset-paginated on the time-ordered ticket id.
@@ -105,6 +111,30 @@ pub fn list(
                     )),
             );
         }
+    }
+    if let Some(service) = &f.service {
+        query = query.filter(
+            tickets::id.eq_any(
+                ticket_services::table
+                    .filter(ticket_services::service_id.eq(service.clone()))
+                    .select(ticket_services::ticket_id),
+            ),
+        );
+    }
+    if let Some(body) = &f.body {
+        query = query.filter(
+            tickets::id.eq_any(
+                ticket_services::table
+                    .filter(
+                        ticket_services::service_id.eq_any(
+                            services::table
+                                .filter(services::body_id.eq(body.clone()))
+                                .select(services::id),
+                        ),
+                    )
+                    .select(ticket_services::ticket_id),
+            ),
+        );
     }
     if let Some(after) = &f.after {
         query = query.filter(tickets::id.lt(after.clone()));

@@ -8,6 +8,7 @@ use super::input::{self, clean, clean_opt};
 use super::{ApiError, AppData, Authed, FieldError};
 use crate::auth::{Permission, User};
 use crate::calendar::{DayKind, DayOverride};
+use crate::db::DbError;
 use crate::tickets::{self, ListFilter, ReplyInput, Status};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -62,6 +63,8 @@ struct ListQuery {
     q: Option<String>,
     after: Option<String>,
     limit: Option<i64>,
+    service: Option<String>,
+    body: Option<String>,
 }
 
 async fn list_tickets(
@@ -120,6 +123,16 @@ async fn list_tickets(
         }
         None => None,
     };
+    let mut id_of = |field: &str, v: Option<&str>| match v.map(|v| input::record_id(v, field)) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            errors.push(FieldError::new(field, "must be a registry id (a UUID)"));
+            None
+        }
+        None => None,
+    };
+    let service = id_of("service", q.service.as_deref());
+    let body = id_of("body", q.body.as_deref());
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
@@ -131,6 +144,8 @@ async fn list_tickets(
         q: text,
         after,
         limit,
+        service,
+        body,
     };
     let now = chrono::Utc::now();
     let rows = app.db.run(move |c| tickets::list(c, &filter, now)).await?;
@@ -155,6 +170,9 @@ async fn get_ticket(
             let Some(d) = tickets::detail(c, &n, now)? else {
                 return Ok(None);
             };
+            let mut v =
+                serde_json::to_value(&d).map_err(|e| DbError::Unavailable(e.to_string()))?;
+            crate::registry::links::decorate(c, &d.ticket.id, &mut v)?;
             // Its forwards, as staff see them (at most 100: a ticket rarely has more).
             let filter = crate::forwards::ListFilter {
                 ticket: Some(n.clone()),
@@ -166,7 +184,6 @@ async fn get_ticket(
             for f in &list {
                 forwards.push(f.staff_view(c, now)?);
             }
-            let mut v = serde_json::to_value(d).unwrap_or_default();
             v["forwards"] = serde_json::Value::Array(forwards);
             Ok(Some(v))
         })
@@ -235,6 +252,9 @@ struct ReplyBody {
     /// `false`: a holding reply, the ticket stays unanswered (R5).
     #[serde(default = "final_by_default", rename = "final")]
     final_reply: bool,
+    /// R7: ids of registry bodies whose contact cards are appended, in the ticket's language.
+    #[serde(default)]
+    cards: Vec<String>,
 }
 
 fn final_by_default() -> bool {
@@ -314,18 +334,64 @@ async fn post_reply(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let input = ReplyInput {
+    if body.cards.len() > crate::registry::cards::MAX_CARDS {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "cards",
+            format!(
+                "at most {} cards in one reply",
+                crate::registry::cards::MAX_CARDS
+            ),
+        )]));
+    }
+    let cards = body
+        .cards
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            input::record_id(c, "body").map_err(|_| {
+                ApiError::Invalid(vec![FieldError::new(
+                    &format!("cards[{i}]"),
+                    "must be a body id (a UUID)",
+                )])
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut input = ReplyInput {
         attachments: decode_attachments(body.attachments, app.config.max_attachment_bytes)?,
         text,
         html,
         final_reply: body.final_reply,
     };
     let number = input::ticket_number(&path.into_inner())?;
+    if !cards.is_empty() {
+        let (n, t, templates) = (number.clone(), input.text.clone(), app.templates.clone());
+        let with_cards = app
+            .db
+            .run(move |c| {
+                Ok(crate::registry::cards::append(
+                    c, &templates, &n, &t, &cards,
+                ))
+            })
+            .await??;
+        // The HTML alternative, when given, carries the cards too.
+        if let Some(h) = &mut input.html {
+            let added = with_cards[input.text.trim_end().len()..].trim();
+            h.push_str(&format!("<pre>{}</pre>", html_escape(added)));
+        }
+        input.text = with_cards;
+    }
     let queued = ticket_action(&app, user, move |c, user, app| {
         tickets::reply(c, &number, user, &input, app.outbox())
     })
     .await?;
     Ok(HttpResponse::Accepted().json(queued))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Runs an operator action in one write transaction, then wakes the job worker for

@@ -11,6 +11,7 @@ pub mod public;
 pub mod queues;
 pub mod ratelimit;
 pub mod registry;
+pub mod services;
 pub mod telegram_hook;
 
 use std::future::Future;
@@ -478,6 +479,7 @@ pub fn server(
             .configure(public::routes)
             .configure(api::routes)
             .configure(queues::routes)
+            .configure(services::routes)
             .configure(registry::routes)
             .configure(forwards::routes)
             .configure(mail_api::routes)

@@ -748,6 +748,29 @@ struct KeyQuery {
     new: Option<String>,
 }
 
+/// F8: the stage of each application number the appeal names (at most 3, asked at
+/// once, each within the 5 s timeout), worded in the page's language.
+async fn stages_named(
+    app: &AppData,
+    view: &crate::tickets::queries::StatusView,
+    lang: Language,
+) -> Vec<String> {
+    let appeal = serde_json::to_value(view)
+        .ok()
+        .and_then(|v| v["appeal"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let numbers = crate::registry::stage::numbers_in(&app.config.registry, &appeal, 3);
+    let asks = numbers
+        .iter()
+        .map(|n| crate::registry::stage::lookup(&app.config.registry, n));
+    let found = futures_util::future::join_all(asks).await;
+    numbers
+        .iter()
+        .zip(found)
+        .map(|(n, s)| crate::registry::stage::message(&app.templates, &s, n, lang))
+        .collect()
+}
+
 async fn status_page(
     app: AppData,
     req: HttpRequest,
@@ -778,19 +801,22 @@ async fn status_page(
         .run(move |c| crate::tickets::queries::status_view(c, &n, &key))
         .await;
     match view {
-        Ok(Some(v)) => html_response(
-            actix_web::http::StatusCode::OK,
-            app.templates.page(
-                "web/status.html",
-                lang,
-                context! {
-                    just_registered,
-                    switch_url => format!("{}&lang=", status_url),
-                    status_url,
-                    ..minijinja::Value::from_serialize(&v)
-                },
-            ),
-        ),
+        Ok(Some(v)) => {
+            let stages = stages_named(&app, &v, lang).await;
+            html_response(
+                actix_web::http::StatusCode::OK,
+                app.templates.page(
+                    "web/status.html",
+                    lang,
+                    context! {
+                        just_registered, stages,
+                        switch_url => format!("{}&lang=", status_url),
+                        status_url,
+                        ..minijinja::Value::from_serialize(&v)
+                    },
+                ),
+            )
+        }
         Ok(None) => not_found(&app),
         Err(e) => {
             tracing::error!(error = %e, "status page");

@@ -259,3 +259,34 @@ async fn public_form_in_headless_chromium_sqlite() {
 async fn public_form_in_headless_chromium_postgres() {
     form_in_chromium(Backend::Postgres).await;
 }
+
+/// F8: the status page of an appeal that names an application number shows its stage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f8_the_status_page_shows_the_stage_in_headless_chromium() {
+    let (url, _) = crate::services::monitoring().await;
+    let t = crate::support::spawn_config(Backend::Sqlite, move |c| {
+        c.registry = crate::services::monitored(Some(url), "secret-token")
+    })
+    .await;
+    let r = t
+        .post_json(
+            "/api/v1/appeals",
+            crate::support::appeal("Өтінімім KZ20261234567 ілініп қалды"),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.expect("JSON");
+    let link = body["status_url"].as_str().expect("a link").to_string();
+    let d = Driver::start().await;
+    d.goto(&format!("{link}&lang=kk")).await;
+    d.wait_for_text("Мемлекеттік қызметке өтінімнің кезеңі")
+        .await;
+    let stage = d.text("#stage-1").await;
+    assert!(
+        stage.contains("KZ20261234567") && stage.contains("Қаралуда"),
+        "{stage}"
+    );
+    d.screenshot("status-stage").await;
+    d.quit().await;
+    t.stop().await;
+}

@@ -37,6 +37,7 @@ mod doctor;
 mod faults;
 mod registry;
 mod retention;
+mod services;
 mod telegram;
 mod timers;
 mod web_input;

@@ -99,6 +99,16 @@ pub trait TelegramBackend: Send + Sync {
     /// Keeps an update we could not handle, whole, with the reason.
     fn quarantine(&self, raw_update: String, reason: String) -> BackendFuture<'_, ()>;
 
+    /// F8: the answer to `/stage NUMBER` in the chat's language (the server asks the
+    /// monitoring system); `None` when this backend does not look stages up.
+    fn stage_text(
+        &self,
+        _argument: String,
+        _language: Option<Language>,
+    ) -> BackendFuture<'_, Option<String>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// The next getUpdates offset (0 when none was saved).
     fn load_offset(&self) -> BackendFuture<'_, i64>;
     fn save_offset(&self, offset: i64) -> BackendFuture<'_, ()>;

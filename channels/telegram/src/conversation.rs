@@ -312,8 +312,12 @@ impl TelegramBot {
         if !edited {
             if let Some(text) = message.text() {
                 if let Some(command) = command_of(text) {
+                    let args = text
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .map_or("", |x| x.1);
                     return self
-                        .on_command(update_id, chat_id, language, &command)
+                        .on_command(update_id, chat_id, language, &command, args.trim())
                         .await;
                 }
                 let label = text.trim();
@@ -366,7 +370,12 @@ impl TelegramBot {
         chat_id: i64,
         language: Option<Language>,
         command: &str,
+        args: &str,
     ) -> Result<Handled, Problem> {
+        let stage = match command {
+            "stage" => self.backend.stage_text(args.to_string(), language).await?,
+            _ => None,
+        };
         let statuses = match command {
             "status" => Some(self.backend.statuses(chat_id).await?),
             "new" => {
@@ -423,6 +432,9 @@ impl TelegramBot {
                     None,
                 )
                 .await;
+            }
+            "stage" if stage.is_some() => {
+                self.say(chat_id, stage.unwrap_or_default(), None).await;
             }
             // /help and any command we do not know: say what the bot can do.
             _ => {
