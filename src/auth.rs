@@ -101,6 +101,10 @@ pub enum Permission {
     ReadRegistry,
     /// Change the registry.
     ManageRegistry,
+    /// Declare, reschedule, cancel and complete outages (O1).
+    DeclareOutages,
+    /// Read outages with their delivery proof and compliance.
+    ReadOutages,
 }
 
 impl Permission {
@@ -119,6 +123,8 @@ impl Permission {
             Permission::ManageUsers => "set staff contacts",
             Permission::ReadRegistry => "read the registry of bodies and services",
             Permission::ManageRegistry => "change the registry of bodies and services",
+            Permission::DeclareOutages => "declare or change outages",
+            Permission::ReadOutages => "read outages and their delivery proof",
         }
     }
 }
@@ -153,6 +159,11 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         ],
     ),
     (Permission::ManageRegistry, &[Admin]),
+    (Permission::DeclareOutages, &[Ici, Admin]),
+    (
+        Permission::ReadOutages,
+        &[Operator, Supervisor, Admin, Ici, Quality, Informatization],
+    ),
 ];
 
 #[derive(Debug, Clone, Serialize)]

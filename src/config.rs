@@ -39,6 +39,7 @@ pub struct FileConfig {
     pub reminders_enabled: Option<bool>,
     pub reminder_hours: Option<u32>,
     pub staff_language: Option<String>,
+    pub outage_dispatch_margin_minutes: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -142,6 +143,10 @@ pub struct ConfigArgs {
     /// Language of staff notices (reminders, escalations, digests): kk, ru or en [default: ru].
     #[arg(long, env = "BAYLANYS_STAFF_LANGUAGE")]
     pub staff_language: Option<String>,
+    /// O1: a planned outage must start at least 24 h plus this many minutes after it is
+    /// declared, so its notices can be delivered 24 h ahead [default: 15].
+    #[arg(long, env = "BAYLANYS_OUTAGE_DISPATCH_MARGIN_MINUTES")]
+    pub outage_dispatch_margin_minutes: Option<u32>,
 }
 
 /// The resolved configuration the application runs with.
@@ -179,6 +184,8 @@ pub struct Config {
     pub reminders_enabled: bool,
     pub reminder_hours: u32,
     pub staff_language: baylanys_core::Language,
+    /// O1: the dispatch margin on top of the 24-hour lead of planned outages.
+    pub outage_dispatch_margin: chrono::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -355,6 +362,19 @@ impl Config {
             reminders_enabled: a.reminders_enabled.or(f.reminders_enabled).unwrap_or(true),
             reminder_hours,
             staff_language,
+            outage_dispatch_margin: {
+                let m = a
+                    .outage_dispatch_margin_minutes
+                    .or(f.outage_dispatch_margin_minutes)
+                    .unwrap_or(15);
+                if m > 24 * 60 {
+                    return Err(ConfigError::Invalid(
+                        "outage_dispatch_margin_minutes",
+                        format!("`{m}` must be at most 1440 minutes"),
+                    ));
+                }
+                chrono::Duration::minutes(i64::from(m))
+            },
         })
     }
 }

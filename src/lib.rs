@@ -60,6 +60,7 @@ pub mod config;
 pub mod db;
 pub mod jobs;
 pub mod mail;
+pub mod outages;
 pub mod quarantine;
 pub mod queues;
 pub mod registry;

@@ -105,6 +105,10 @@ impl Registry {
             .register::<deadlines::DeadlineReminder>()
             .register::<deadlines::DeadlineEscalation>()
             .register::<deadlines::OverdueDigest>()
+            .register::<crate::outages::jobs::OutageNotice>()
+            .register::<crate::outages::jobs::OutageDelivery>()
+            .register::<crate::outages::jobs::OutageLeadCheck>()
+            .register::<crate::outages::jobs::OutageBreachAlert>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

@@ -6,6 +6,7 @@ pub mod input;
 pub mod limits;
 pub mod mail_api;
 pub mod metrics;
+pub mod outages;
 pub mod public;
 pub mod queues;
 pub mod ratelimit;
@@ -381,6 +382,7 @@ pub fn server(
             .configure(api::routes)
             .configure(queues::routes)
             .configure(registry::routes)
+            .configure(outages::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .default_service(web::to(not_found))
