@@ -30,6 +30,7 @@ macro_rules! both_backends {
 
 mod email;
 // After the macro, which they use.
+mod outages;
 mod registry;
 mod telegram;
 mod timers;
