@@ -252,25 +252,42 @@ pub fn change(
         )]));
     }
     let moved = starts_at != o.starts_at;
+    let systems = input.systems.clone().unwrap_or_else(|| o.systems.clone());
+    if input.systems.is_some() {
+        check_systems(conn, &systems)?;
+    }
+    // A system added tells bodies that were not told before: their lead counts from now.
+    let added = systems.iter().any(|c| !o.systems.contains(c));
+    if moved && o.starts_at <= now {
+        return Err(OutageError::Conflict(
+            "the outage has started: its start no longer moves (change ends_at, or complete it)"
+                .into(),
+        ));
+    }
+    let relead = moved || added;
     let mut breach = None;
-    if moved {
-        if o.starts_at <= now {
-            return Err(OutageError::Conflict(
-                "the outage has started: its start no longer moves (change ends_at, or complete it)".into(),
-            ));
-        }
-        breach = check_lead(o.kind, starts_at, now, app.config.outage_dispatch_margin)
-            .map_err(|e| OutageError::Invalid(vec![e]))?;
+    if relead {
+        breach = check_lead(o.kind, starts_at, now, app.config.outage_dispatch_margin).map_err(
+            |(field, message)| {
+                let (field, message) = if moved {
+                    (field, message)
+                } else {
+                    (
+                        "systems".to_string(),
+                        format!(
+                            "adding a system tells new bodies, so the lead rule applies: {message}"
+                        ),
+                    )
+                };
+                OutageError::Invalid(vec![(field, message)])
+            },
+        )?;
     }
     if o.kind == OutageKind::Planned && input.reason.is_some() {
         return Err(OutageError::Invalid(vec![bad(
             "reason",
             "only emergency outages give a reason",
         )]));
-    }
-    let systems = input.systems.clone().unwrap_or_else(|| o.systems.clone());
-    if input.systems.is_some() {
-        check_systems(conn, &systems)?;
     }
     let title = input.title.clone().unwrap_or_else(|| o.title.clone());
     let text = input.text.clone().unwrap_or_else(|| o.text.clone());
@@ -300,10 +317,15 @@ pub fn change(
         NoticeKind::Edited
     };
     let notice = notices::issue_now(conn, app, &changed, kind, now)?;
-    if moved {
+    if relead {
+        // The 24 h reminder goes when the start was announced more than 48 h ahead.
+        let announced = match (&o.lead_notice_id, moved) {
+            (Some(old), false) => notice_time(conn, old)?.unwrap_or(now),
+            _ => now,
+        };
         set_lead(conn, id, &notice)?;
         let changed = must_get(conn, id)?;
-        notices::schedule(conn, &changed, &notice, now, now)?;
+        notices::schedule(conn, &changed, &notice, announced, now)?;
     }
     Ok(must_get(conn, id)?)
 }

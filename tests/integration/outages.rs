@@ -24,6 +24,7 @@ both_backends!(
     o1_each_recipient_has_its_delivery_proof_and_a_missed_one_raises_the_breach,
     o1_every_notice_kind_goes_out_on_time_and_reschedule_and_cancel_keep_the_uid,
     o1_two_instances_and_a_restart_mid_fan_out_send_each_notice_once,
+    o1_a_recipient_still_unreached_at_start_minus_24_hours_raises_the_breach_then,
 );
 
 /// The SMTP server process of these tests (aiosmtpd with `outage_smtp.py`).
@@ -343,6 +344,30 @@ async fn o1_the_lead_rule_holds_at_its_edges_and_bad_input_names_the_field(backe
     let later = t.patch_auth(&format!("/api/v1/outages/{id}"), &r.ici,
         json!({"starts_at": (edge + Duration::hours(1)).to_rfc3339(), "ends_at": (edge + Duration::hours(3)).to_rfc3339()})).await;
     assert_eq!(later.status(), 200);
+    // Adding a system tells new bodies: inside the lead window that is refused too.
+    r.clock.advance(Duration::hours(2));
+    let added = t
+        .patch_auth(
+            &format!("/api/v1/outages/{id}"),
+            &r.ici,
+            json!({"systems": ["egov-portal", "egov-mobile"]}),
+        )
+        .await;
+    assert_eq!(added.status(), 422);
+    assert_eq!(field_of(&added.json().await.expect("JSON")), ["systems"]);
+    let text_only = t
+        .patch_auth(
+            &format!("/api/v1/outages/{id}"),
+            &r.ici,
+            json!({"text": {"kk": "Түзету", "ru": "Уточнение"}}),
+        )
+        .await;
+    assert_eq!(
+        text_only.status(),
+        200,
+        "an edit that tells nobody new keeps the lead"
+    );
+    r.clock.advance(Duration::hours(-2));
 
     // An emergency needs its reason, and under 24 h it is recorded as a breach.
     let mut e = declaration("emergency", now + Duration::hours(2), 1);
@@ -977,5 +1002,98 @@ async fn o1_the_public_page_and_the_feed_show_upcoming_outages() {
     assert_eq!(
         cal["events"][0]["dtstart"],
         starts.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    );
+}
+
+async fn o1_a_recipient_still_unreached_at_start_minus_24_hours_raises_the_breach_then(
+    backend: Backend,
+) {
+    let r = rig(backend).await;
+    let t = &r.t;
+    body(
+        t,
+        &r.admin,
+        "central_state_body",
+        "ok@gov.kz",
+        &["egov-portal"],
+    )
+    .await;
+    let down = body(
+        t,
+        &r.admin,
+        "local_executive_body",
+        "down@akimat.kz",
+        &["egov-portal"],
+    )
+    .await;
+    let sup = t.token("dana", Role::Supervisor).await;
+    t.app
+        .db
+        .write(|c| {
+            Ok(baylanys::auth::set_contact(
+                c,
+                "dana",
+                Some(Some("dana@goscorp.kz")),
+                None,
+            )?)
+        })
+        .await
+        .expect("contact");
+    let starts = r.clock.now() + Duration::hours(24) + Duration::minutes(40);
+    let o = create(
+        t,
+        &r.ici,
+        "/api/v1/outages",
+        declaration("planned", starts, 2),
+    )
+    .await;
+    let id = o["id"].as_str().expect("id").to_string();
+    eventually("the first try at the unreachable server", || async {
+        let d = detail(t, &sup, &id).await;
+        d["recipients"].as_array().is_some_and(|l| {
+            l.iter().any(|x| {
+                x["body_id"] == down.as_str() && x["deliveries"][0]["status"] == "retrying"
+            })
+        })
+    })
+    .await;
+    let d = detail(t, &sup, &id).await;
+    assert_eq!(d["lead_breach"], false, "not yet: it may still get through");
+    let pending = d["recipients"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .find(|x| x["body_id"] == down.as_str())
+        .cloned()
+        .expect("down");
+    assert_eq!(pending["state"], "pending");
+    assert!(
+        pending["deliveries"][0]["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("451"),
+        "{pending}"
+    );
+    assert!(r.smtp.to("dana@goscorp.kz").is_empty());
+
+    // Start - 24 h comes and it is still not reached: the breach, at once.
+    r.clock.set(starts - Duration::hours(24));
+    eventually("the breach alert at start - 24 h", || async {
+        !r.smtp.to("dana@goscorp.kz").is_empty()
+    })
+    .await;
+    let d = detail(t, &sup, &id).await;
+    assert_eq!(d["lead_breach"], true);
+    assert!(
+        d["breach_reason"]
+            .as_str()
+            .expect("why")
+            .contains("down@akimat.kz"),
+        "{d}"
+    );
+    assert_eq!(d["lead"]["reached"], 1);
+    assert!(
+        d["lead"]["min_achieved_seconds"].is_null(),
+        "no minimum while one is unreached"
     );
 }

@@ -1,7 +1,8 @@
 """aiosmtpd handler for the outage tests: answers per recipient, keeps what it accepts.
 
 Run: PYTHONPATH=<this dir> python3 -m aiosmtpd -n -l 127.0.0.1:PORT -c outage_smtp.Handler OUTDIR
-Local part "flaky*": 451 on the first try, 250 afterwards; "reject*": always 550;
+Local part "flaky*": 451 on the first try, 250 afterwards; "down*": always 451;
+"reject*": always 550;
 anything else: 250. Each accepted message is a file starting with X-Envelope-To.
 """
 import os
@@ -22,6 +23,8 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
+        if local.startswith("down"):
+            return "451 4.3.2 System not accepting network messages"
         if local.startswith("reject"):
             return "550 5.1.1 No such user here"
         if local.startswith("flaky") and address not in self.seen:
