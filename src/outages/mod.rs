@@ -6,6 +6,7 @@
 
 pub mod ics;
 pub mod jobs;
+pub mod links;
 pub mod notices;
 pub mod store;
 

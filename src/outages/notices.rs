@@ -21,6 +21,9 @@ use crate::db::{DbConn, DbError, new_id};
 use crate::jobs::{Job, JobStatus, enqueue_job};
 use crate::registry::{BodyKind, Names};
 
+/// A person's id, body, e-mail and chat.
+type PersonRow = (String, String, Option<String>, Option<String>);
+
 /// One address of one recipient body.
 #[derive(Debug, Clone)]
 pub struct Address {
@@ -73,7 +76,7 @@ pub fn recipients(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Address>, D
         })
         .collect();
     let told_ids: HashSet<&str> = told.iter().map(|b| b.0.as_str()).collect();
-    let persons: Vec<(String, String, Option<String>, Option<String>)> = body_persons::table
+    let persons: Vec<PersonRow> = body_persons::table
         .filter(body_persons::active.eq(1))
         .order(body_persons::id.asc())
         .select((
@@ -83,8 +86,7 @@ pub fn recipients(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Address>, D
             body_persons::telegram_chat_id,
         ))
         .load(conn)?;
-    let mut persons_of: HashMap<&str, Vec<&(String, String, Option<String>, Option<String>)>> =
-        HashMap::new();
+    let mut persons_of: HashMap<&str, Vec<&PersonRow>> = HashMap::new();
     for p in &persons {
         if told_ids.contains(p.1.as_str()) {
             persons_of.entry(p.1.as_str()).or_default().push(p);

@@ -327,7 +327,7 @@ pub fn change(
         let changed = must_get(conn, id)?;
         notices::schedule(conn, &changed, &notice, announced, now)?;
     }
-    Ok(must_get(conn, id)?)
+    must_get(conn, id)
 }
 
 /// Marks the outage as having missed its lead (kept: compliance reports it).

@@ -20,6 +20,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/outages/{id}", web::patch().to(change))
         .route("/api/v1/outages/{id}/cancel", web::post().to(cancel))
         .route("/api/v1/outages/{id}/complete", web::post().to(complete))
+        .route(
+            "/api/v1/bodies/{id}/telegram-link",
+            web::post().to(telegram_link),
+        )
         .route("/outages", web::get().to(page))
         .route("/outages.ics", web::get().to(feed));
 }
@@ -147,6 +151,57 @@ async fn complete(
         .await??;
     app.jobs_wakeup.notify_one();
     respond(&app, HttpResponse::Ok(), id).await
+}
+
+/// An administrator issues a one-time code; `/link CODE` sent to the bot from the chat
+/// that should receive the body's (or the person's) outage notices links it.
+async fn telegram_link(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: Option<web::Json<serde_json::Value>>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ManageRegistry)?;
+    let id = record_id(&path, "body")?;
+    let body = body
+        .map(|b| b.into_inner())
+        .unwrap_or(serde_json::Value::Null);
+    let person = match body.get("person_id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(p)) => Some(record_id(p, "person").map_err(|_| {
+            ApiError::Invalid(vec![FieldError::new(
+                "person_id",
+                "not a person id of this body",
+            )])
+        })?),
+        Some(_) => {
+            return Err(ApiError::Invalid(vec![FieldError::new(
+                "person_id",
+                "must be a person id (a string) or left out for the body itself",
+            )]));
+        }
+    };
+    if let Some(obj) = body.as_object()
+        && let Some(k) = obj.keys().find(|k| *k != "person_id")
+    {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            k,
+            "unknown field: expected person_id",
+        )]));
+    }
+    let now = app.clock.now();
+    let issued = app
+        .db
+        .write(move |c| crate::outages::links::issue(c, &id, person.as_deref(), now))
+        .await?;
+    match issued {
+        Ok((code, expires_at)) => Ok(HttpResponse::Created().json(serde_json::json!({
+            "code": code,
+            "expires_at": expires_at,
+            "send_to_the_bot": format!("/link {code}"),
+        }))),
+        Err(m) => Err(ApiError::NotFound(m)),
+    }
 }
 
 #[derive(Deserialize)]

@@ -583,14 +583,7 @@ async fn o1_each_recipient_has_its_delivery_proof_and_a_missed_one_raises_the_br
     let sup = t.token("dana", Role::Supervisor).await;
     t.app
         .db
-        .write(|c| {
-            Ok(baylanys::auth::set_contact(
-                c,
-                "dana",
-                Some(Some("dana@goscorp.kz")),
-                None,
-            )?)
-        })
+        .write(|c| baylanys::auth::set_contact(c, "dana", Some(Some("dana@goscorp.kz")), None))
         .await
         .expect("contact");
 
@@ -1029,14 +1022,7 @@ async fn o1_a_recipient_still_unreached_at_start_minus_24_hours_raises_the_breac
     let sup = t.token("dana", Role::Supervisor).await;
     t.app
         .db
-        .write(|c| {
-            Ok(baylanys::auth::set_contact(
-                c,
-                "dana",
-                Some(Some("dana@goscorp.kz")),
-                None,
-            )?)
-        })
+        .write(|c| baylanys::auth::set_contact(c, "dana", Some(Some("dana@goscorp.kz")), None))
         .await
         .expect("contact");
     let starts = r.clock.now() + Duration::hours(24) + Duration::minutes(40);
@@ -1096,4 +1082,130 @@ async fn o1_a_recipient_still_unreached_at_start_minus_24_hours_raises_the_breac
         d["lead"]["min_achieved_seconds"].is_null(),
         "no minimum while one is unreached"
     );
+}
+
+both_backends!(o1_a_chat_linked_with_a_one_time_code_receives_the_notices);
+
+async fn o1_a_chat_linked_with_a_one_time_code_receives_the_notices(backend: Backend) {
+    use baylanys_telegram::fake_api::FakeBotApi;
+    let fake = FakeBotApi::start();
+    let smtp = Smtp::start();
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (url, dir) = fresh_database(backend);
+    let tg = fake.config();
+    let smtp_url = smtp.url();
+    let c2 = clock.clone();
+    let t = spawn_custom(
+        &url,
+        dir,
+        |c| {
+            c.smtp_url = Some(smtp_url);
+            c.telegram_token = Some(tg.token.clone());
+            c.telegram_api_url = tg.api_url.as_ref().map(|u| u.to_string());
+            c.telegram_mode = "polling".into();
+        },
+        |app| app.with_clock(c2 as Arc<dyn Clock>),
+    )
+    .await;
+    let admin = t.token("admin", Role::Admin).await;
+    let ici_body = create(
+        &t,
+        &admin,
+        "/api/v1/bodies",
+        json!({"kind": "ici_operator",
+        "name": {"kk": "АКИ", "ru": "ИКИ"}, "systems": ["x"]}),
+    )
+    .await;
+    let ici = body_token_for(
+        &t.app,
+        "ici",
+        Role::Ici,
+        ici_body["id"].as_str().expect("id"),
+    )
+    .await;
+    create(
+        &t,
+        &admin,
+        "/api/v1/systems",
+        json!({"code": "egov-portal", "name": {"kk": "eGov", "ru": "eGov"}}),
+    )
+    .await;
+    let ministry = create(&t, &admin, "/api/v1/bodies", json!({"kind": "central_state_body",
+        "name": {"kk": "Қаржы министрлігі", "ru": "Министерство финансов"}, "systems": ["egov-portal"]})).await;
+    let mid = ministry["id"].as_str().expect("id").to_string();
+
+    // Only administrators issue codes; bad input names its field.
+    assert_eq!(
+        t.post_auth(
+            &format!("/api/v1/bodies/{mid}/telegram-link"),
+            &ici,
+            json!({})
+        )
+        .await
+        .status(),
+        403
+    );
+    let bad = t
+        .post_auth(
+            &format!("/api/v1/bodies/{mid}/telegram-link"),
+            &admin,
+            json!({"person_id": 5}),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(field_of(&bad.json().await.expect("JSON")), ["person_id"]);
+    let issued = create(
+        &t,
+        &admin,
+        &format!("/api/v1/bodies/{mid}/telegram-link"),
+        json!({}),
+    )
+    .await;
+    let code = issued["code"].as_str().expect("code").to_string();
+
+    let chat = 770_001;
+    let update = |text: String| {
+        json!({"message": {"message_id": 1, "date": 1_778_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": "Дана"},
+        "from": {"id": chat, "is_bot": false, "first_name": "Дана"}, "text": text}})
+    };
+    let said = |needle: &'static str| {
+        let fake = &fake;
+        move || async move {
+            fake.sent().iter().any(|c| {
+                c.chat_id == Some(chat) && c.text.as_deref().is_some_and(|t| t.contains(needle))
+            })
+        }
+    };
+    fake.push_update(update(format!("/link {code}")));
+    eventually("the bot confirms the link", said("Министерство финансов")).await;
+    fake.push_update(update(format!("/link {code}")));
+    eventually("a used code is refused", said("уже использован")).await;
+
+    let starts = clock.now() + Duration::days(2);
+    let o = create(
+        &t,
+        &ici,
+        "/api/v1/outages",
+        declaration("planned", starts, 2),
+    )
+    .await;
+    let id = o["id"].as_str().expect("id").to_string();
+    eventually(
+        "the linked chat gets the notice",
+        said("Обновление базы данных"),
+    )
+    .await;
+    wait_final(&t, &ici, &id, &clock).await;
+    let d = detail(&t, &ici, &id).await;
+    let r = d["recipients"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .find(|x| x["body_id"] == mid.as_str())
+        .cloned()
+        .expect("ministry");
+    assert_eq!(r["state"], "reached", "{r}");
+    assert_eq!(r["deliveries"][0]["channel"], "telegram");
+    assert!(r["deliveries"][0]["accepted_reply"].is_string(), "{r}");
 }
