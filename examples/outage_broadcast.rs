@@ -7,6 +7,12 @@
 //! the last one (from the delivery records' accept times).
 //!
 //! cargo run --release --example outage_broadcast [-- sqlite|postgres]
+//!
+//! Measured on the 2-core dev machine (2026-12-02), 10,000 recipients: SQLite, the
+//! declaration answered 201 in 0.40 s and the last notice was accepted 33.9 s after the
+//! POST (295 notices/s); PostgreSQL 0.62 s and 27.5 s (364 notices/s). The SMTP side is
+//! the limit: one message per SMTP transaction over lettre's pool of 4 connections, to a
+//! single-threaded Python server that writes each message to a file.
 
 #[path = "../channels/email/tests/support/mod.rs"]
 mod mail_support;

@@ -215,7 +215,11 @@ fn bilingual(
         let f = format!("{field}.{lang}");
         match obj.get(lang).and_then(|x| x.as_str()) {
             Some(s) => {
-                let s = baylanys_core::clean_text(s.trim()).trim().to_string();
+                let mut s = baylanys_core::clean_text(s.trim()).trim().to_string();
+                if max <= TITLE_MAX {
+                    // A title becomes a mail subject: one line, whatever was sent.
+                    s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+                }
                 if s.is_empty() {
                     errors.push(bad(&f, "must not be empty"));
                     None
@@ -444,5 +448,54 @@ mod tests {
             "{e:?}"
         );
         assert!(e.iter().any(|(f, _)| f == "ends_at"), "{e:?}");
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::NoticeKind;
+    use baylanys_core::Language;
+    use minijinja::context;
+
+    #[test]
+    fn every_notice_kind_renders_in_kazakh_and_russian() {
+        let t = crate::templates::Templates::new();
+        for kind in NoticeKind::ALL {
+            for (lang, title) in [(Language::Kk, "Жаңарту"), (Language::Ru, "Обновление")]
+            {
+                let r = t
+                    .message(
+                        "outage",
+                        lang,
+                        context! {
+                            notice => kind.as_str(), kind => "planned", impact => "full", title,
+                            text => "x", reason => None::<String>, starts => "01.10.2026 02:00",
+                            ends => "01.10.2026 06:00", systems => vec!["eGov"], page => "http://x/outages",
+                            sequence => 1,
+                        },
+                    )
+                    .unwrap_or_else(|e| panic!("{kind} {lang}: {e}"));
+                assert!(
+                    r.subject.expect("a subject").contains(title),
+                    "{kind} {lang}"
+                );
+                assert!(r.text.contains("01.10.2026 02:00"), "{kind} {lang}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_breach_alert_renders_in_every_staff_language() {
+        let t = crate::templates::Templates::new();
+        for lang in [Language::Kk, Language::Ru, Language::En] {
+            let r = t
+                .staff_notice(
+                    "outage_breach",
+                    lang,
+                    context! { title => "T", starts => "s", deadline => "d", missed => vec!["B"], id => "i" },
+                )
+                .expect("renders");
+            assert!(r.text.contains("- B"), "{lang}: {}", r.text);
+        }
     }
 }

@@ -12,7 +12,7 @@ use minijinja::context;
 
 use super::jobs::{OutageDelivery, OutageLeadCheck, OutageNotice};
 use super::store::Outage;
-use super::{DeliveryStatus, NoticeChannel, NoticeKind, OutageKind, lead_deadline};
+use super::{DeliveryStatus, NoticeChannel, NoticeKind, lead_deadline};
 use crate::AppState;
 use crate::db::schema::{
     bodies, body_persons, body_systems, jobs, outage_deliveries, outage_notices, systems,
@@ -387,18 +387,16 @@ pub fn schedule(
     }
     later(NoticeKind::Reminder1h, o.starts_at - Duration::hours(1))?;
     later(NoticeKind::Started, o.starts_at)?;
-    let deadline = lead_deadline(o.starts_at);
-    // An emergency under 24 h was recorded as a breach when declared.
-    if deadline > now || o.kind == OutageKind::Planned {
-        enqueue_job(
-            conn,
-            &OutageLeadCheck {
-                outage_id: o.id.clone(),
-                lead: lead.to_string(),
-            },
-            Some(deadline.max(now).naive_utc()),
-        )?;
-    }
+    // At start - 24 h, or at once when that has passed (an emergency under 24 h: its
+    // recipients cannot have been told in time, so supervisors hear of it now).
+    enqueue_job(
+        conn,
+        &OutageLeadCheck {
+            outage_id: o.id.clone(),
+            lead: lead.to_string(),
+        },
+        Some(lead_deadline(o.starts_at).max(now).naive_utc()),
+    )?;
     Ok(())
 }
 

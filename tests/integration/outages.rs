@@ -431,6 +431,16 @@ async fn o1_the_lead_rule_holds_at_its_edges_and_bad_input_names_the_field(backe
         })
         .await;
     assert_eq!(nul.status(), 201, "NUL is cleaned, not a 5xx");
+    let injected: Value = create(t, &r.ici, "/api/v1/outages", {
+        let mut d = declaration("planned", edge + Duration::hours(6), 2);
+        d["title"]["ru"] = "Работы\r\nBcc: all@example.kz".into();
+        d
+    })
+    .await;
+    assert_eq!(
+        injected["title"]["ru"], "Работы Bcc: all@example.kz",
+        "one line"
+    );
 
     // Who may: an operator reads but does not declare; nobody without a token.
     let op = t.token("op", Role::Operator).await;
