@@ -43,21 +43,81 @@ impl From<OutageError> for ApiError {
     }
 }
 
+/// What a declaration with an `Idempotency-Key` found: a new outage, or the one a
+/// retry of the same request already declared.
+enum Declared {
+    New(String),
+    Replayed(String),
+    OtherRequest,
+}
+
 async fn declare(
     app: AppData,
+    req: HttpRequest,
     who: Authed,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let user = who.may(Permission::DeclareOutages)?.clone();
+    let key = super::public::idempotency_key(&req)?.map(|k| {
+        (
+            format!("outage:{}:{k}", user.login),
+            crate::auth::sha256_hex(body.to_string().as_bytes()),
+        )
+    });
     let input = OutageInput::from_json(&body, true)?;
     let now = app.clock.now();
     let state = app.get_ref().clone();
-    let outage = app
+    let declared = app
         .db
-        .write(move |c| Ok(store::declare(c, &state, &input, &user.login, now)))
+        .write(move |c| {
+            use crate::db::schema::idempotency_keys as k;
+            use diesel::prelude::*;
+            if let Some((key, hash)) = &key {
+                let stored: Option<(String, String)> = k::table
+                    .find(key)
+                    .select((k::request_hash, k::ticket_id))
+                    .first(c)
+                    .optional()?;
+                match stored {
+                    Some((h, id)) if h == *hash => return Ok(Ok(Declared::Replayed(id))),
+                    Some(_) => return Ok(Ok(Declared::OtherRequest)),
+                    None => {}
+                }
+            }
+            let outage = match store::declare(c, &state, &input, &user.login, now) {
+                Ok(o) => o,
+                Err(OutageError::Db(e)) => return Err(e),
+                Err(e) => return Ok(Err(e)),
+            };
+            if let Some((key, hash)) = &key {
+                // The record names the outage (its `ticket_id` column holds any record id).
+                diesel::insert_into(k::table)
+                    .values((
+                        k::key.eq(key),
+                        k::request_hash.eq(hash),
+                        k::status.eq(201),
+                        k::body.eq(""),
+                        k::ticket_id.eq(&outage.id),
+                        k::created_at.eq(crate::db::now()),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(Ok(Declared::New(outage.id)))
+        })
         .await??;
     app.jobs_wakeup.notify_one();
-    respond(&app, HttpResponse::Created(), outage.id).await
+    match declared {
+        Declared::New(id) => respond(&app, HttpResponse::Created(), id).await,
+        Declared::Replayed(id) => {
+            let mut r = HttpResponse::Created();
+            r.insert_header(("Idempotent-Replayed", "true"));
+            respond(&app, r, id).await
+        }
+        Declared::OtherRequest => Err(ApiError::Invalid(vec![FieldError::new(
+            "Idempotency-Key",
+            "was already used for a different declaration in the last 24 hours: use a new key",
+        )])),
+    }
 }
 
 async fn respond(

@@ -442,6 +442,36 @@ async fn o1_the_lead_rule_holds_at_its_edges_and_bad_input_names_the_field(backe
         "one line"
     );
 
+    // A retried declaration with the same Idempotency-Key declares once.
+    let retried = declaration("planned", edge + Duration::hours(7), 2);
+    let send = |body: Value| {
+        t.client
+            .post(format!("{}/api/v1/outages", t.url))
+            .bearer_auth(&r.ici)
+            .header("Idempotency-Key", "0b7e-retry")
+            .json(&body)
+            .send()
+    };
+    let first: Value = send(retried.clone())
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let again = send(retried.clone()).await.expect("answers");
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.expect("JSON");
+    assert_eq!(again["id"], first["id"]);
+    let other = send(declaration("planned", edge + Duration::hours(8), 2))
+        .await
+        .expect("answers");
+    assert_eq!(other.status(), 422);
+    assert_eq!(
+        field_of(&other.json().await.expect("JSON")),
+        ["Idempotency-Key"]
+    );
+
     // Who may: an operator reads but does not declare; nobody without a token.
     let op = t.token("op", Role::Operator).await;
     assert_eq!(
