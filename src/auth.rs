@@ -111,6 +111,10 @@ pub enum Permission {
     AnswerForwards,
     /// Confirm F4 notices to the quality body.
     ConfirmQualityNotices,
+    /// Declare, reschedule, cancel and complete outages (O1).
+    DeclareOutages,
+    /// Read outages with their delivery proof and compliance.
+    ReadOutages,
 }
 
 impl Permission {
@@ -134,6 +138,8 @@ impl Permission {
             Permission::ReadForwards => "read forwards",
             Permission::AnswerForwards => "answer or decline forwards for a body",
             Permission::ConfirmQualityNotices => "confirm notices to the quality body",
+            Permission::DeclareOutages => "declare or change outages",
+            Permission::ReadOutages => "read outages and their delivery proof",
         }
     }
 }
@@ -176,6 +182,11 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     ),
     (Permission::AnswerForwards, &[Agency, Ici]),
     (Permission::ConfirmQualityNotices, &[Supervisor, Admin]),
+    (Permission::DeclareOutages, &[Ici, Admin]),
+    (
+        Permission::ReadOutages,
+        &[Operator, Supervisor, Admin, Ici, Quality, Informatization],
+    ),
 ];
 
 #[derive(Debug, Clone, Serialize)]

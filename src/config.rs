@@ -50,6 +50,7 @@ pub struct FileConfig {
     pub ict_queue: Option<String>,
     pub ict_topics: Option<Vec<String>>,
     pub ict_working_days: Option<u32>,
+    pub outage_dispatch_margin_minutes: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -191,6 +192,10 @@ pub struct ConfigArgs {
     /// R12/F3: working days to answer an ICT question of a registry body [default: 1].
     #[arg(long, env = "BAYLANYS_ICT_WORKING_DAYS")]
     pub ict_working_days: Option<u32>,
+    /// O1: a planned outage must start at least 24 h plus this many minutes after it is
+    /// declared, so its notices can be delivered 24 h ahead [default: 15].
+    #[arg(long, env = "BAYLANYS_OUTAGE_DISPATCH_MARGIN_MINUTES")]
+    pub outage_dispatch_margin_minutes: Option<u32>,
 }
 
 /// The resolved configuration the application runs with.
@@ -236,6 +241,8 @@ pub struct Config {
     pub forwards: crate::forwards::deadline::ForwardTerms,
     /// Services: the stage look-up (F8) and ICT routing (R12).
     pub registry: crate::registry::RegistryConfig,
+    /// O1: the dispatch margin on top of the 24-hour lead of planned outages.
+    pub outage_dispatch_margin: chrono::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -435,6 +442,19 @@ impl Config {
             reminders_enabled: a.reminders_enabled.or(f.reminders_enabled).unwrap_or(true),
             reminder_hours,
             staff_language,
+            outage_dispatch_margin: {
+                let m = a
+                    .outage_dispatch_margin_minutes
+                    .or(f.outage_dispatch_margin_minutes)
+                    .unwrap_or(15);
+                if m > 24 * 60 {
+                    return Err(ConfigError::Invalid(
+                        "outage_dispatch_margin_minutes",
+                        format!("`{m}` must be at most 1440 minutes"),
+                    ));
+                }
+                chrono::Duration::minutes(i64::from(m))
+            },
         })
     }
 }

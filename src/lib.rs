@@ -64,6 +64,7 @@ pub mod forwards;
 pub mod jobs;
 pub mod logging;
 pub mod mail;
+pub mod outages;
 pub mod quarantine;
 pub mod queues;
 pub mod registry;

@@ -265,6 +265,23 @@ impl TelegramBackend for DbBackend {
         }))
     }
 
+    fn link_chat(
+        &self,
+        chat_id: i64,
+        code: String,
+    ) -> BackendFuture<'_, baylanys_telegram::LinkOutcome> {
+        Box::pin(async move {
+            let now = self.app()?.clock.now();
+            let linked = self
+                .run(move |c| crate::outages::links::link(c, chat_id, &code, now))
+                .await?;
+            Ok(match linked {
+                Some(name) => baylanys_telegram::LinkOutcome::Linked { name },
+                None => baylanys_telegram::LinkOutcome::Unknown,
+            })
+        })
+    }
+
     fn request_new_appeal(&self, chat_id: i64) -> BackendFuture<'_, ()> {
         Box::pin(self.run(move |c| set_state(c, &format!("tg:new:{chat_id}"), "1")))
     }

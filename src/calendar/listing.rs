@@ -236,7 +236,7 @@ fn capitalize(s: &str) -> String {
 }
 
 /// RFC 5545 §3.3.11: backslash, semicolon, comma and newline are escaped in TEXT values.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -252,7 +252,7 @@ fn escape(s: &str) -> String {
 }
 
 /// RFC 5545 §3.1: lines end in CRLF and are folded at 75 octets without splitting a UTF-8 character.
-fn fold_line(out: &mut String, line: &str) {
+pub(crate) fn fold_line(out: &mut String, line: &str) {
     let mut width = 0;
     for c in line.chars() {
         if width + c.len_utf8() > 75 {

@@ -7,7 +7,7 @@
 mod data;
 mod days;
 mod deadlines;
-mod listing;
+pub(crate) mod listing;
 pub mod store;
 mod text;
 

@@ -471,3 +471,93 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_services,
     body_digests,
 );
+
+// Planned-outage broadcasts (migrations/*/2026-12-02-000004_outages).
+
+diesel::table! {
+    outages (id) {
+        id -> Text,
+        kind -> Text,
+        status -> Text,
+        impact -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        systems -> Text,
+        title_kk -> Text,
+        title_ru -> Text,
+        text_kk -> Text,
+        text_ru -> Text,
+        reason -> Nullable<Text>,
+        declared_by -> Text,
+        declared_at -> Timestamp,
+        sequence -> Integer,
+        lead_notice_id -> Nullable<Text>,
+        lead_breach -> Integer,
+        breach_reason -> Nullable<Text>,
+        breached_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outage_notices (id) {
+        id -> Text,
+        outage_id -> Text,
+        kind -> Text,
+        dedupe_key -> Text,
+        sequence -> Integer,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        subject -> Text,
+        body_text -> Text,
+        ics -> Text,
+        webhook_payload -> Text,
+        recipients -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outage_deliveries (id) {
+        id -> Text,
+        notice_id -> Text,
+        outage_id -> Text,
+        body_id -> Text,
+        person_id -> Nullable<Text>,
+        channel -> Text,
+        address -> Text,
+        status -> Text,
+        attempts -> Integer,
+        queued_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        accepted_reply -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_attempt_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    telegram_link_codes (code_hash) {
+        code_hash -> Text,
+        body_id -> Text,
+        person_id -> Nullable<Text>,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        chat_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(outage_notices -> outages (outage_id));
+diesel::joinable!(outage_deliveries -> outage_notices (notice_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    outages,
+    outage_notices,
+    outage_deliveries,
+    telegram_link_codes,
+    bodies,
+);

@@ -124,6 +124,10 @@ impl Registry {
             .register::<crate::forwards::quality::QualityNoticeMail>()
             .register::<crate::registry::onboarding::OnboardingSweep>()
             .register::<crate::registry::digest::BodyDigests>()
+            .register::<crate::outages::jobs::OutageNotice>()
+            .register::<crate::outages::jobs::OutageDelivery>()
+            .register::<crate::outages::jobs::OutageLeadCheck>()
+            .register::<crate::outages::jobs::OutageBreachAlert>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

@@ -66,7 +66,8 @@ impl MessageKind {
         match kind {
             O::Acknowledgement => MessageKind::Acknowledgement,
             O::Reply => MessageKind::Reply,
-            O::Notice => MessageKind::Notice,
+            // Broadcasts (outage notices) are not ticket messages; a notice if ever stored.
+            O::Notice | O::Broadcast => MessageKind::Notice,
             O::RatingRequest => MessageKind::RatingRequest,
         }
     }

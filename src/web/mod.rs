@@ -7,6 +7,7 @@ pub mod input;
 pub mod limits;
 pub mod mail_api;
 pub mod metrics;
+pub mod outages;
 pub mod public;
 pub mod queues;
 pub mod ratelimit;
@@ -482,6 +483,7 @@ pub fn server(
             .configure(services::routes)
             .configure(registry::routes)
             .configure(forwards::routes)
+            .configure(outages::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .default_service(web::to(not_found))

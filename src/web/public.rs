@@ -195,7 +195,7 @@ fn check_rate(app: &AppData, site: &WebData, req: &HttpRequest) -> Result<(), Ap
 }
 
 /// The `Idempotency-Key` header: absent, or 1-255 visible ASCII characters.
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Backend, free_port, spawn};
 
-struct Driver {
+pub(crate) struct Driver {
     base: String,
     session: String,
     client: reqwest::Client,
@@ -31,7 +31,7 @@ impl Drop for ChildGuard {
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Driver {
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         let port = free_port();
         let process = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -90,7 +90,7 @@ impl Driver {
     }
 
     /// Waits (up to 15 s) until the page's source contains `needle`.
-    async fn wait_for_text(&self, needle: &str) {
+    pub(crate) async fn wait_for_text(&self, needle: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         loop {
             let source = self.source().await;
@@ -121,7 +121,7 @@ impl Driver {
         v["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
     }
@@ -160,7 +160,7 @@ impl Driver {
         .await;
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
         self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
             .await
@@ -169,7 +169,7 @@ impl Driver {
             .to_string()
     }
 
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.call(reqwest::Method::GET, "/source", None)
             .await
             .as_str()
@@ -189,7 +189,7 @@ impl Driver {
         }
     }
 
-    async fn quit(self) {
+    pub(crate) async fn quit(self) {
         let _ = self
             .client
             .delete(format!("{}/session/{}", self.base, self.session))

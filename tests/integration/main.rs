@@ -35,6 +35,7 @@ mod audit;
 mod backup;
 mod doctor;
 mod faults;
+mod outages;
 mod registry;
 mod retention;
 mod services;

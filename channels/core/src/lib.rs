@@ -239,12 +239,24 @@ pub enum OutboundKind {
     Reply,
     Notice,
     RatingRequest,
+    /// Sent on our own initiative to many, answering nothing (outage notices).
+    Broadcast,
 }
 
 impl OutboundKind {
-    /// Automatic messages carry `Auto-Submitted: auto-replied` (RFC 3834).
+    /// Automatic messages carry `Auto-Submitted` (RFC 3834).
     pub fn is_automatic(self) -> bool {
         !matches!(self, OutboundKind::Reply)
+    }
+
+    /// The `Auto-Submitted` value: `auto-generated` for what answers nothing,
+    /// `auto-replied` for the rest.
+    pub fn auto_submitted(self) -> Option<&'static str> {
+        match self {
+            OutboundKind::Reply => None,
+            OutboundKind::Broadcast => Some("auto-generated"),
+            _ => Some("auto-replied"),
+        }
     }
 }
 

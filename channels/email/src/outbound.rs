@@ -96,11 +96,11 @@ pub fn build_message(
             .in_reply_to(first.clone())
             .references(references.join(" "));
     }
-    if msg.kind.is_automatic() {
+    if let Some(auto) = msg.kind.auto_submitted() {
         builder = builder
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
-                "auto-replied".into(),
+                auto.into(),
             ))
             // Asks Exchange not to answer our robot with its own (loop prevention).
             .raw_header(HeaderValue::new(

@@ -66,9 +66,10 @@ impl SmtpAdapter {
     pub async fn send_built(&self, message: lettre::Message) -> Result<DeliveryReceipt, SendError> {
         match self.transport.send(message).await {
             Ok(response) => {
+                // The accept as the server worded it, code first: the delivery's proof.
                 let text = response.message().collect::<Vec<_>>().join(" ");
                 Ok(DeliveryReceipt {
-                    remote_id: (!text.is_empty()).then_some(text),
+                    remote_id: Some(format!("{} {text}", response.code()).trim().to_string()),
                 })
             }
             Err(e) => Err(classify_smtp_error(&e)),

@@ -43,6 +43,15 @@ pub struct AppealStatus {
     pub due_at_local: String,
 }
 
+/// What `/link CODE` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// The chat now receives the outage notices of this body (or person), named here.
+    Linked { name: String },
+    /// No such code, used already, or expired.
+    Unknown,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatingOutcome {
     Recorded,
@@ -95,6 +104,13 @@ pub trait TelegramBackend: Send + Sync {
         from_user: i64,
         rating: u8,
     ) -> BackendFuture<'_, RatingOutcome>;
+
+    /// `/link CODE`: a one-time code an administrator issued links this chat to a
+    /// registry body or person for outage notices (O1). Backends without a registry
+    /// know no codes.
+    fn link_chat(&self, _chat_id: i64, _code: String) -> BackendFuture<'_, LinkOutcome> {
+        Box::pin(async { Ok(LinkOutcome::Unknown) })
+    }
 
     /// Keeps an update we could not handle, whole, with the reason.
     fn quarantine(&self, raw_update: String, reason: String) -> BackendFuture<'_, ()>;

@@ -312,6 +312,9 @@ impl TelegramBot {
         if !edited {
             if let Some(text) = message.text() {
                 if let Some(command) = command_of(text) {
+                    if command == "link" {
+                        return self.on_link(update_id, chat_id, language, text).await;
+                    }
                     let args = text
                         .trim()
                         .split_once(char::is_whitespace)
@@ -364,6 +367,32 @@ impl TelegramBot {
 
     /// A command's work is reading or an idempotent flag; its answer goes out once, by
     /// the copy that claims the update.
+    /// `/link CODE` (O1): this chat receives a body's outage notices from now on.
+    async fn on_link(
+        &self,
+        update_id: i64,
+        chat_id: i64,
+        language: Option<Language>,
+        text: &str,
+    ) -> Result<Handled, Problem> {
+        let code = text.split_whitespace().nth(1).map(str::to_string);
+        let outcome = match code {
+            Some(code) if code.len() <= 64 => Some(self.backend.link_chat(chat_id, code).await?),
+            _ => None,
+        };
+        if !self.claim(update_id).await? {
+            return Ok(Handled::Duplicate);
+        }
+        let texts = &self.config.texts;
+        let reply = match outcome {
+            Some(crate::backend::LinkOutcome::Linked { name }) => texts.link_done(&name),
+            Some(crate::backend::LinkOutcome::Unknown) => texts.link_unknown(),
+            None => texts.link_usage(),
+        };
+        self.say(chat_id, reply.pick(language), None).await;
+        Ok(Handled::Processed)
+    }
+
     async fn on_command(
         &self,
         update_id: i64,

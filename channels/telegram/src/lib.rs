@@ -86,7 +86,8 @@ pub use adapter::{
     CALLBACK_DATA_LIMIT, MESSAGE_LIMIT, TelegramAdapter, classify, rating_keyboard, split_text,
 };
 pub use backend::{
-    AppealStatus, BackendError, BackendFuture, RatingOutcome, Registered, TelegramBackend,
+    AppealStatus, BackendError, BackendFuture, LinkOutcome, RatingOutcome, Registered,
+    TelegramBackend,
 };
 pub use config::{ConfigError, TelegramConfig, parse_api_url};
 pub use conversation::{HandleError, Handled, TelegramBot, WebhookOutcome};

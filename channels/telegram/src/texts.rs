@@ -103,6 +103,12 @@ const SAMPLES: &[(&str, &str)] = &[
     ("rating_recorded", "{}"),
     ("rating_already_recorded", "{}"),
     ("rating_unknown", "{}"),
+    (
+        "link_done",
+        r#"{"name": "Әділет министрлігі / Министерство юстиции"}"#,
+    ),
+    ("link_unknown", "{}"),
+    ("link_usage", "{}"),
 ];
 
 impl Texts {
@@ -279,6 +285,18 @@ impl Texts {
 
     pub fn rating_unknown(&self) -> Text {
         self.text("rating_unknown", json!({}))
+    }
+
+    pub fn link_done(&self, name: &str) -> Text {
+        self.text("link_done", json!({ "name": name }))
+    }
+
+    pub fn link_unknown(&self) -> Text {
+        self.text("link_unknown", json!({}))
+    }
+
+    pub fn link_usage(&self) -> Text {
+        self.text("link_usage", json!({}))
     }
 }
 
