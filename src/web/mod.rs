@@ -1,6 +1,7 @@
 //! actix-web: the public form and status pages, the REST API, health and metrics.
 //! Errors leave as application/problem+json (RFC 9457) through [`ApiError`].
 
+pub mod access;
 pub mod api;
 pub mod forwards;
 pub mod input;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use baylanys_core::Language;
 use serde::Serialize;
 
@@ -243,6 +244,10 @@ impl FromRequest for Authed {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        // The access middleware has looked the token up already.
+        if let Some(user) = req.extensions().get::<User>().cloned() {
+            return Box::pin(async move { Ok(Authed(user)) });
+        }
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -472,6 +477,7 @@ pub fn server(
                 web::PathConfig::default()
                     .error_handler(|err, _| ApiError::BadRequest(format!("path: {err}")).into()),
             )
+            .wrap(actix_web::middleware::from_fn(authorize))
             .wrap(actix_web::middleware::from_fn(guard_bodies))
             .wrap(actix_web::middleware::from_fn(count_errors))
             .route("/healthz", web::get().to(healthz))
@@ -517,6 +523,58 @@ pub fn server(
         })?
         .run();
     Ok(server)
+}
+
+/// The bearer token of a request, if it sent one.
+fn bearer(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+}
+
+/// Enforces [`access::ROUTES`] before any handler or extractor runs: 401 without a valid
+/// token, 403 for a role the route is not for. The caller is left in the request for
+/// [`Authed`].
+async fn authorize(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let rule = req
+        .match_pattern()
+        .and_then(|p| access::of(req.method().as_str(), &p));
+    let Some(rule) = rule.filter(|r| r.needs_token()) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(token) = bearer(req.headers()) else {
+        return Ok(req.error_response(ApiError::Unauthorized));
+    };
+    let Some(app) = req.app_data::<AppData>().cloned() else {
+        return Ok(req.error_response(ApiError::Unauthorized));
+    };
+    let user = match app
+        .db
+        .run(move |c| crate::auth::user_by_token(c, &token))
+        .await
+    {
+        Ok(Some(u)) => u,
+        Ok(None) => return Ok(req.error_response(ApiError::Unauthorized)),
+        Err(e) => return Ok(req.error_response(ApiError::from(e))),
+    };
+    if !rule.allows(user.role) {
+        let refusal = ApiError::Forbidden(format!(
+            "role `{}` may not {}",
+            user.role.as_str(),
+            rule.describe()
+        ));
+        return Ok(req.error_response(refusal));
+    }
+    req.extensions_mut().insert(user);
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Long URIs (414), slow bodies (408) and too many bodies at once (503) are refused

@@ -1,0 +1,359 @@
+//! Who may call what: one table of every route and the roles that get past its
+//! authorisation, enforced by one middleware before a handler reads anything (so a caller
+//! that may not gets 401/403, never a 400 about a body it may not send), tested route by
+//! route and role by role (`tests/integration/access.rs`), and written out as
+//! docs/ACCESS.md. Handlers still decide what a caller sees (an agency user's own body,
+//! its own forwards).
+
+use crate::auth::{Permission, Role};
+
+use Access::*;
+use Permission as P;
+
+/// Who gets past a route's authorisation. Everyone else: 403 with a token of another
+/// role, 401 without one (or with a revoked one).
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    /// No token needed (pages, the public API, health, the calendar).
+    Anyone,
+    /// A role that may do any of these.
+    May(&'static [Permission]),
+    /// The same, or one of these roles too.
+    MayOr(&'static [Permission], &'static [Role]),
+    /// The same, or an agency or ici user, for its own body only (the handler checks
+    /// which body).
+    MayOrMember(&'static [Permission]),
+    /// Only a caller with the shared secret of its own (the Telegram webhook).
+    Secret,
+}
+
+/// (method, route as registered, who may).
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/", Anyone),
+    ("POST", "/appeals", Anyone),
+    ("GET", "/appeals/{number}", Anyone),
+    ("POST", "/api/v1/appeals", Anyone),
+    ("GET", "/outages", Anyone),
+    ("GET", "/outages.ics", Anyone),
+    ("GET", "/calendar/{file}", Anyone),
+    ("GET", "/api/v1/calendar/due", Anyone),
+    ("GET", "/api/v1/calendar/{year}", Anyone),
+    ("GET", "/healthz", Anyone),
+    ("GET", "/readyz", Anyone),
+    ("GET", "/metrics", Anyone),
+    ("POST", "/telegram/webhook", Secret),
+    (
+        "PUT",
+        "/api/v1/calendar/days/{date}",
+        May(&[P::ManageCalendar]),
+    ),
+    (
+        "PUT",
+        "/api/v1/calendar/{year}/movable-days",
+        May(&[P::ManageCalendar]),
+    ),
+    ("GET", "/api/v1/tickets", May(&[P::ReadTickets])),
+    ("GET", "/api/v1/tickets/{number}", May(&[P::ReadTickets])),
+    ("GET", "/api/v1/attachments/{id}", May(&[P::ReadTickets])),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/replies",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/assign",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/transfer",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/close",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/status",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "GET",
+        "/api/v1/tickets/{number}/services",
+        May(&[P::ReadTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/services",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "PUT",
+        "/api/v1/tickets/{number}/services",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "DELETE",
+        "/api/v1/tickets/{number}/services/{service}",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "PUT",
+        "/api/v1/tickets/{number}/contact/body",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "GET",
+        "/api/v1/applicants/export",
+        May(&[P::ExportPersonalData]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/forwards",
+        May(&[P::ForwardTickets]),
+    ),
+    (
+        "GET",
+        "/api/v1/forwards",
+        May(&[P::ReadForwards, P::AnswerForwards]),
+    ),
+    (
+        "GET",
+        "/api/v1/forwards/overdue",
+        May(&[P::ReadForwards, P::AnswerForwards]),
+    ),
+    (
+        "GET",
+        "/api/v1/forwards/{id}",
+        May(&[P::ReadForwards, P::AnswerForwards]),
+    ),
+    (
+        "GET",
+        "/api/v1/forwards/{id}/attachments/{attachment}",
+        May(&[P::ReadForwards, P::AnswerForwards]),
+    ),
+    (
+        "POST",
+        "/api/v1/forwards/{id}/answer",
+        May(&[P::AnswerForwards]),
+    ),
+    (
+        "POST",
+        "/api/v1/forwards/{id}/decline",
+        May(&[P::AnswerForwards]),
+    ),
+    (
+        "POST",
+        "/api/v1/forwards/{id}/relay",
+        May(&[P::ForwardTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/forwards/{id}/replies/{message}/accept",
+        May(&[P::ForwardTickets]),
+    ),
+    ("GET", "/api/v1/quality-notices", May(&[P::ReadForwards])),
+    (
+        "GET",
+        "/api/v1/quality-notices/{id}",
+        May(&[P::ReadForwards]),
+    ),
+    (
+        "POST",
+        "/api/v1/quality-notices/{id}/confirm",
+        May(&[P::ConfirmQualityNotices]),
+    ),
+    ("POST", "/api/v1/inbound/email", May(&[P::SubmitRawMail])),
+    ("GET", "/api/v1/quarantine", May(&[P::HandleQuarantine])),
+    (
+        "GET",
+        "/api/v1/quarantine/{id}",
+        May(&[P::HandleQuarantine]),
+    ),
+    (
+        "POST",
+        "/api/v1/quarantine/{id}/retry",
+        May(&[P::HandleQuarantine]),
+    ),
+    (
+        "POST",
+        "/api/v1/quarantine/{id}/release",
+        May(&[P::HandleQuarantine]),
+    ),
+    (
+        "GET",
+        "/api/v1/delivery-reports/unmatched",
+        May(&[P::HandleQuarantine]),
+    ),
+    ("GET", "/api/v1/queues", May(&[P::ReadQueues])),
+    ("POST", "/api/v1/queues", May(&[P::ManageQueues])),
+    ("GET", "/api/v1/queues/{code}", May(&[P::ReadQueues])),
+    ("PUT", "/api/v1/queues/{code}", May(&[P::ManageQueues])),
+    ("PATCH", "/api/v1/queues/{code}", May(&[P::ManageQueues])),
+    (
+        "PUT",
+        "/api/v1/users/{login}/contact",
+        May(&[P::ManageUsers]),
+    ),
+    ("GET", "/api/v1/bodies", May(&[P::ReadRegistry])),
+    ("POST", "/api/v1/bodies", May(&[P::ManageRegistry])),
+    (
+        "GET",
+        "/api/v1/bodies/{id}",
+        MayOrMember(&[P::ReadRegistry]),
+    ),
+    ("PATCH", "/api/v1/bodies/{id}", May(&[P::ManageRegistry])),
+    (
+        "GET",
+        "/api/v1/bodies/{id}/card",
+        MayOrMember(&[P::ReadRegistry]),
+    ),
+    (
+        "POST",
+        "/api/v1/bodies/{id}/persons",
+        May(&[P::ManageRegistry]),
+    ),
+    (
+        "PATCH",
+        "/api/v1/bodies/{id}/persons/{person}",
+        May(&[P::ManageRegistry]),
+    ),
+    (
+        "POST",
+        "/api/v1/bodies/{id}/telegram-link",
+        May(&[P::ManageRegistry]),
+    ),
+    (
+        "GET",
+        "/api/v1/systems",
+        MayOr(&[P::ReadRegistry], &[Role::Ici]),
+    ),
+    ("POST", "/api/v1/systems", May(&[P::ManageRegistry])),
+    (
+        "GET",
+        "/api/v1/systems/{code}",
+        MayOr(&[P::ReadRegistry], &[Role::Ici]),
+    ),
+    ("PATCH", "/api/v1/systems/{code}", May(&[P::ManageRegistry])),
+    ("GET", "/api/v1/services", May(&[P::ReadRegistry])),
+    ("POST", "/api/v1/services", May(&[P::ManageRegistry])),
+    ("GET", "/api/v1/services/stage", May(&[P::ReadTickets])),
+    (
+        "GET",
+        "/api/v1/services/onboarding/overdue",
+        May(&[P::ReadRegistry]),
+    ),
+    ("GET", "/api/v1/services/{id}", May(&[P::ReadRegistry])),
+    ("PATCH", "/api/v1/services/{id}", May(&[P::ManageRegistry])),
+    (
+        "GET",
+        "/api/v1/services/{id}/onboarding",
+        May(&[P::ReadRegistry]),
+    ),
+    (
+        "POST",
+        "/api/v1/services/{id}/onboarding",
+        May(&[P::ManageRegistry]),
+    ),
+    ("GET", "/api/v1/registry/{file}", May(&[P::ReadRegistry])),
+    ("POST", "/api/v1/registry/{file}", May(&[P::ManageRegistry])),
+    ("POST", "/api/v1/outages", May(&[P::DeclareOutages])),
+    ("GET", "/api/v1/outages", May(&[P::ReadOutages])),
+    ("GET", "/api/v1/outages/compliance", May(&[P::ReadOutages])),
+    ("GET", "/api/v1/outages/{id}", May(&[P::ReadOutages])),
+    ("PATCH", "/api/v1/outages/{id}", May(&[P::DeclareOutages])),
+    (
+        "POST",
+        "/api/v1/outages/{id}/cancel",
+        May(&[P::DeclareOutages]),
+    ),
+    (
+        "POST",
+        "/api/v1/outages/{id}/complete",
+        May(&[P::DeclareOutages]),
+    ),
+];
+
+impl Access {
+    /// Whether `role` gets past this route's authorisation.
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Anyone => true,
+            May(perms) => perms.iter().any(|p| role.may(*p)),
+            MayOr(perms, roles) => perms.iter().any(|p| role.may(*p)) || roles.contains(&role),
+            MayOrMember(perms) => {
+                perms.iter().any(|p| role.may(*p)) || matches!(role, Role::Agency | Role::Ici)
+            }
+            Secret => false,
+        }
+    }
+
+    /// Whether a token is needed at all.
+    pub fn needs_token(self) -> bool {
+        !matches!(self, Anyone | Secret)
+    }
+
+    /// What a refusal says the role may not do.
+    pub fn describe(self) -> &'static str {
+        match self {
+            May(perms) | MayOr(perms, _) | MayOrMember(perms) => {
+                perms.first().map_or("call this route", |p| p.describe())
+            }
+            _ => "call this route",
+        }
+    }
+
+    /// Who may, in words: the roles, or "anyone".
+    pub fn who(self) -> String {
+        match self {
+            Anyone => "anyone".into(),
+            Secret => "the Telegram Bot API (with the webhook secret)".into(),
+            _ => {
+                let roles: Vec<&str> = Role::ALL
+                    .iter()
+                    .filter(|r| {
+                        self.allows(**r)
+                            && !(matches!(self, MayOrMember(_))
+                                && matches!(r, Role::Agency | Role::Ici))
+                    })
+                    .map(|r| r.as_str())
+                    .collect();
+                let mut who = roles.join(", ");
+                if matches!(self, MayOrMember(_)) {
+                    who.push_str("; agency and ici users for their own body");
+                }
+                who
+            }
+        }
+    }
+}
+
+/// The access of the route `pattern` (as registered) for `method`.
+pub fn of(method: &str, pattern: &str) -> Option<Access> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == pattern)
+        .map(|(_, _, a)| *a)
+}
+
+/// docs/ACCESS.md.
+pub fn document() -> String {
+    let mut out = String::from(
+        "# Who may call what\n\n\
+         Generated from `src/web/access.rs`, the table the server enforces before any handler \
+         runs; the test suite checks it against the running server on both engines (every \
+         route with every role, without a token and with a revoked one). A caller that may \
+         not gets 403 (another role) or 401 (no token, or a revoked one); one that may can \
+         still get 404 or 422 for what it asks. An agency or ici user sees only its own body \
+         and only the forwards addressed to it (other bodies' ids are a 404). Regenerate with \
+         `BAYLANYS_WRITE_ACCESS_DOC=1 cargo test --test integration access`.\n\n\
+         | route | who may |\n|---|---|\n",
+    );
+    for (method, route, access) in ROUTES {
+        out.push_str(&format!("| `{method} {route}` | {} |\n", access.who()));
+    }
+    out
+}
