@@ -4,6 +4,7 @@
 mod browser;
 mod calendar_rules;
 mod process;
+mod properties;
 mod support;
 
 use std::sync::Arc;
