@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub forward_days: Option<Vec<String>>,
     pub ict_sla: Option<Vec<String>>,
     pub quality_notice_auto_send: Option<bool>,
+    pub lmtp_listen: Option<String>,
+    pub lmtp_clients: Option<Vec<String>>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -165,6 +167,12 @@ pub struct ConfigArgs {
     /// F4: send a quality notice at once instead of after a supervisor confirms it [default: false].
     #[arg(long, env = "BAYLANYS_QUALITY_NOTICE_AUTO_SEND")]
     pub quality_notice_auto_send: Option<bool>,
+    /// LMTP listener (RFC 2033) for an MTA, e.g. 127.0.0.1:2424 [default: off].
+    #[arg(long, env = "BAYLANYS_LMTP_LISTEN")]
+    pub lmtp_listen: Option<String>,
+    /// Addresses besides loopback that may deliver over LMTP, comma-separated IPs [default: none].
+    #[arg(long, env = "BAYLANYS_LMTP_CLIENTS", value_delimiter = ',')]
+    pub lmtp_clients: Option<Vec<String>>,
 }
 
 /// The resolved configuration the application runs with.
@@ -208,6 +216,10 @@ pub struct Config {
     pub staff_language: baylanys_core::Language,
     /// Forward deadlines (F2, F3) and the F4 setting.
     pub forwards: crate::forwards::deadline::ForwardTerms,
+    /// Where the LMTP listener binds; `None`: no listener.
+    pub lmtp_listen: Option<String>,
+    /// Peers besides loopback allowed to deliver over LMTP.
+    pub lmtp_clients: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +302,21 @@ impl Config {
                 ConfigError::Invalid("trusted_proxies", format!("`{p}` is not an IP address"))
             })?);
         }
+        let mut lmtp_clients = Vec::new();
+        for p in a.lmtp_clients.or(f.lmtp_clients).unwrap_or_default() {
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            lmtp_clients.push(p.parse().map_err(|_| {
+                ConfigError::Invalid("lmtp_clients", format!("`{p}` is not an IP address"))
+            })?);
+        }
+        let lmtp_listen = a
+            .lmtp_listen
+            .or(f.lmtp_listen)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         let reminder_hours = a.reminder_hours.or(f.reminder_hours).unwrap_or(4);
         if !(1..=crate::queues::MAX_REMINDER_HOURS).contains(&reminder_hours) {
             return Err(ConfigError::Invalid(
@@ -316,6 +343,8 @@ impl Config {
         Ok(Config {
             forwards,
             trusted_proxies,
+            lmtp_listen,
+            lmtp_clients,
             database_url: a
                 .database_url
                 .or(f.database_url)

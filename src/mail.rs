@@ -6,6 +6,7 @@
 //! quarantined payload) or not at all, and the sender's MTA (or IMAP) hands it over again.
 
 pub mod imap;
+pub mod lmtp;
 
 pub use imap::run_imap;
 

@@ -30,6 +30,7 @@ macro_rules! both_backends {
 
 mod email;
 mod forwards;
+mod mta;
 // After the macro, which they use.
 mod audit;
 mod backup;
