@@ -614,3 +614,42 @@ for rcpt, mid in [("support@pipe.goscorp.kz", "pf1@example.kz"), ("support@lmtp.
     );
     drop(postfix);
 }
+
+/// A database outage is a 452 per recipient, so the MTA keeps the message; once the
+/// database is back the same message is stored. (PostgreSQL: a cluster the test stops.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lmtp_answers_452_while_the_database_is_down_and_stores_after() {
+    let Some(cluster) = crate::support::private_cluster("lmtp") else {
+        eprintln!("BAYLANYS_TEST_POSTGRES_URL is set: this test needs a cluster of its own");
+        return;
+    };
+    let url = cluster.database();
+    let t = crate::support::spawn_custom(
+        &url,
+        None,
+        |c| c.lmtp_listen = Some("127.0.0.1:0".into()),
+        |b| b,
+    )
+    .await;
+    let m = mail("down@example.kz", "down1@example.kz", "Outage", "Текст.");
+    let mut c = Raw::connect(&t).await;
+    c.says("LHLO mx", "250").await;
+    cluster.stop();
+    let (a, b) = deliver(&mut c, &m).await;
+    cluster.start();
+    assert!(a.starts_with("452 4.3.1") && b == a, "{a}{b}");
+    // The same connection goes on; the retried message is stored once.
+    let (a, _) = deliver(&mut c, &m).await;
+    assert!(a.starts_with("250 2.0.0 stored: registered"), "{a}");
+    assert_eq!(ticket_count(&t).await, 1);
+}
+
+async fn deliver(c: &mut Raw, m: &str) -> (String, String) {
+    c.says("MAIL FROM:<down@example.kz>", "250").await;
+    c.says("RCPT TO:<support@goscorp.kz>", "250").await;
+    c.says("RCPT TO:<help@goscorp.kz>", "250").await;
+    c.says("DATA", "354").await;
+    c.send(m.as_bytes()).await;
+    c.send(b".\r\n").await;
+    (c.reply().await, c.reply().await)
+}
