@@ -2,10 +2,11 @@
 //! told after DATA, per recipient, whether the message is stored (250), must be kept and
 //! tried again (452: the database is out of reach) or can never be taken (552: too large).
 //!
-//! Each message goes through [`crate::mail::ingest_raw`], the path of `ingest-email` and
+//! Each message goes through the path of [`crate::mail::ingest_raw`], `ingest-email` and
 //! `POST /api/v1/inbound/email`, so dedupe, quarantine and threading are the same. The raw
-//! bytes are stored as the MTA sent them (dot-unstuffed); no trace header is added, so the
-//! same mail delivered by the pipe or over LMTP dedupes to one.
+//! bytes are stored as the MTA sent them (dot-unstuffed), with no trace header of our own,
+//! so the same bytes given to `ingest-email` or over LMTP dedupe to one entry. Messages
+//! ready at the same moment on several connections are stored in one transaction.
 //!
 //! LMTP has no authentication: only loopback peers and the addresses configured in
 //! `BAYLANYS_LMTP_CLIENTS` may deliver; anyone else gets a 554 greeting and is closed.
@@ -19,7 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::AppState;
-use crate::mail::{MailOutcome, ingest_raw};
+use crate::db::DbError;
+use crate::mail::{MailOutcome, Prepared, ingest_batch, prepare};
 
 /// Connections served at once; more are told 421 and closed (the MTA retries).
 pub const MAX_CONNECTIONS: usize = 512;
@@ -34,6 +36,27 @@ const DATA_TIMEOUT: Duration = Duration::from_secs(180);
 const MAX_ERRORS: usize = 20;
 /// How long connections get after shutdown to finish the message they are storing.
 const DRAIN: Duration = Duration::from_secs(10);
+/// Messages stored in one transaction at most (whatever the connections have ready).
+const MAX_BATCH: usize = 64;
+
+/// A message waiting to be stored, and where its outcome goes.
+struct Store {
+    prepared: Prepared,
+    done: tokio::sync::oneshot::Sender<Result<MailOutcome, DbError>>,
+}
+
+/// Stores what the connections hand over, everything that has queued in one transaction
+/// (group commit, as the registrar does for appeals); ends when every sender is gone.
+async fn store_batches(state: Arc<AppState>, mut queue: tokio::sync::mpsc::Receiver<Store>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (prepared, done): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|s| (s.prepared, s.done)).unzip();
+        for (result, done) in ingest_batch(&state, prepared).await.into_iter().zip(done) {
+            let _ = done.send(result);
+        }
+    }
+}
 
 /// Who may deliver: loopback, and the configured client addresses.
 pub fn allowed(peer: IpAddr, clients: &[IpAddr]) -> bool {
@@ -46,6 +69,8 @@ pub fn allowed(peer: IpAddr, clients: &[IpAddr]) -> bool {
 
 /// Accepts connections until shutdown, then lets each finish what it stores.
 pub async fn run_lmtp(state: Arc<AppState>, listener: TcpListener) {
+    let (store, queue) = tokio::sync::mpsc::channel(MAX_CONNECTIONS);
+    let storing = tokio::spawn(store_batches(state.clone(), queue));
     let mut connections = JoinSet::new();
     let addr = listener.local_addr().ok();
     tracing::info!(lmtp = ?addr, "LMTP listener ready");
@@ -80,7 +105,7 @@ pub async fn run_lmtp(state: Arc<AppState>, listener: TcpListener) {
             ));
             continue;
         }
-        connections.spawn(serve_connection(state.clone(), stream, peer));
+        connections.spawn(serve_connection(state.clone(), store.clone(), stream, peer));
     }
     drop(listener);
     let drained = tokio::time::timeout(DRAIN, async {
@@ -94,6 +119,8 @@ pub async fn run_lmtp(state: Arc<AppState>, listener: TcpListener) {
         );
         connections.shutdown().await;
     }
+    drop(store);
+    let _ = storing.await;
 }
 
 async fn refuse(mut stream: TcpStream, reply: &'static str) {
@@ -101,10 +128,16 @@ async fn refuse(mut stream: TcpStream, reply: &'static str) {
     let _ = stream.shutdown().await;
 }
 
-async fn serve_connection(state: Arc<AppState>, stream: TcpStream, peer: SocketAddr) {
+async fn serve_connection(
+    state: Arc<AppState>,
+    store: tokio::sync::mpsc::Sender<Store>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
     let (read, write) = stream.into_split();
     let mut session = Session {
         state,
+        store,
         reader: BufReader::with_capacity(16 * 1024, read),
         writer: BufWriter::new(write),
         greeted: false,
@@ -124,6 +157,7 @@ struct Transaction {
 
 struct Session<R, W> {
     state: Arc<AppState>,
+    store: tokio::sync::mpsc::Sender<Store>,
     reader: BufReader<R>,
     writer: BufWriter<W>,
     greeted: bool,
@@ -163,6 +197,18 @@ where
             self.writer.flush().await?;
         }
         Ok(())
+    }
+
+    /// Through the same path as `ingest-email` ([`crate::mail::ingest_raw`]), batched.
+    async fn store(&self, raw: Vec<u8>) -> Result<MailOutcome, DbError> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let prepared = prepare(&self.state, raw, None);
+        let stopped = || DbError::Unavailable("the LMTP store has stopped".into());
+        self.store
+            .send(Store { prepared, done })
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     async fn run(&mut self) -> IoResult<()> {
@@ -307,7 +353,7 @@ where
                         "552 5.3.4 the message is larger than {limit} bytes, the most this server \
                          accepts (BAYLANYS_MAX_MESSAGE_BYTES); send the files in smaller messages"
                     ),
-                    Some(raw) => match ingest_raw(&self.state, raw, None).await {
+                    Some(raw) => match self.store(raw).await {
                         Ok(outcome) => stored(&outcome),
                         Err(e) => {
                             tracing::warn!(error = %e, "LMTP: message not stored, the MTA keeps it");

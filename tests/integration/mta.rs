@@ -19,6 +19,7 @@ both_backends!(
     lmtp_listener_is_one_more_task_and_stops_with_the_server,
     ingest_email_checks_the_schema_version_and_defers_when_it_is_behind,
     postfix_delivers_through_the_pipe_and_over_lmtp,
+    lmtp_messages_from_many_connections_at_once_are_each_stored_once,
 );
 
 fn mail(from: &str, id: &str, subject: &str, body: &str) -> String {
@@ -652,4 +653,53 @@ async fn deliver(c: &mut Raw, m: &str) -> (String, String) {
     c.send(m.as_bytes()).await;
     c.send(b".\r\n").await;
     (c.reply().await, c.reply().await)
+}
+
+/// Messages ready at the same moment are stored in one transaction; each still gets its
+/// own outcome, and the same message on several connections at once is stored once.
+async fn lmtp_messages_from_many_connections_at_once_are_each_stored_once(backend: Backend) {
+    let t = lmtp_app(backend, 25 * 1024 * 1024).await;
+    let same = mail(
+        "same@example.kz",
+        "same@example.kz",
+        "Одно и то же",
+        "Текст.",
+    );
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let mut c = Raw::connect(&t).await;
+        let same = same.clone();
+        tasks.push(tokio::spawn(async move {
+            c.says("LHLO mx", "250").await;
+            let own = mail(
+                &format!("c{i}@example.kz"),
+                &format!("c{i}@example.kz"),
+                "Своё",
+                "Текст.",
+            );
+            let mut verdicts = Vec::new();
+            for m in [own, same] {
+                c.send(b"MAIL FROM:<x@example.kz>\r\nRCPT TO:<support@goscorp.kz>\r\nDATA\r\n")
+                    .await;
+                for code in ["250", "250", "354"] {
+                    assert!(c.reply().await.starts_with(code));
+                }
+                c.send(m.as_bytes()).await;
+                c.send(b".\r\n").await;
+                verdicts.push(c.reply().await);
+            }
+            verdicts
+        }));
+    }
+    let mut registered = 0;
+    let mut duplicates = 0;
+    for task in tasks {
+        for v in task.await.expect("client") {
+            assert!(v.starts_with("250 2.0.0 stored"), "{v}");
+            registered += usize::from(v.contains("registered"));
+            duplicates += usize::from(v.contains("duplicate"));
+        }
+    }
+    assert_eq!((registered, duplicates), (21, 19));
+    assert_eq!(ticket_count(&t).await, 21);
 }
