@@ -2,6 +2,7 @@
 //! throwaway PostgreSQL cluster, driven by BENCH_CONNECTIONS (16) persistent LMTP
 //! connections that deliver BENCH_MAILS (10,000) distinct messages in all, each as one
 //! pipelined MAIL/RCPT/DATA write; a mail counts once its "250 stored" reply arrives.
+//! BENCH_BIN runs another build of the server.
 //!
 //! cargo build --release && cargo run --release --example lmtp_load -- sqlite|postgres
 
@@ -75,7 +76,7 @@ fn main() {
     let backend = std::env::args().nth(1).unwrap_or_else(|| "sqlite".into());
     let mails: usize = env_or("BENCH_MAILS", 10_000);
     let connections: usize = env_or("BENCH_CONNECTIONS", 16);
-    let bin = server_bin();
+    let bin = std::env::var("BENCH_BIN").map_or_else(|_| server_bin(), Into::into);
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut cluster = None;
     let db = match backend.as_str() {

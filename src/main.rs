@@ -29,7 +29,8 @@ enum Command {
     /// follow-up, duplicate or quarantine); 65 (EX_DATAERR, the MTA bounces it) when it is
     /// larger than BAYLANYS_MAX_MESSAGE_BYTES; 75 (EX_TEMPFAIL, the MTA keeps it and
     /// retries) on anything else: the database unavailable or missing (this command never
-    /// creates one), a bad setting or flag.
+    /// creates one), its schema behind this binary (it never migrates: run `baylanys
+    /// migrate`), a bad setting or flag. Postfix: see docs/MAIL.md.
     IngestEmail {
         #[command(flatten)]
         config: ConfigArgs,

@@ -237,11 +237,8 @@ async fn lmtp_replies_per_recipient_pipelined_and_survives_hostile_clients(backe
         "..dot\r\nline",
     );
     c.send(
-        format!(
-            "MAIL FROM:<pipe@example.kz> BODY=8BITMIME\r\nRCPT TO:<support@goscorp.kz>\r\n\
-             RCPT TO:<help@goscorp.kz>\r\nDATA\r\n"
-        )
-        .as_bytes(),
+        b"MAIL FROM:<pipe@example.kz> BODY=8BITMIME\r\nRCPT TO:<support@goscorp.kz>\r\n\
+          RCPT TO:<help@goscorp.kz>\r\nDATA\r\n",
     )
     .await;
     for code in ["250", "250", "250", "354"] {
