@@ -1,8 +1,11 @@
 //! The MTA pipe bench: BENCH_CLI (1,000) distinct messages through `baylanys ingest-email`,
 //! one process per message as an MTA runs it, first one after another, then BENCH_PARALLEL
 //! (4) at once; prints messages/s for each. The database is SQLite (made by `migrate`), or
-//! PostgreSQL with `postgres` (a throwaway cluster). BENCH_BIN runs another build of the
-//! binary (an older release, to compare).
+//! PostgreSQL with `postgres` (a throwaway cluster). `serve` runs on the same database
+//! meanwhile, as it must for the acknowledgements (docs/MAIL.md); on SQLite that also
+//! keeps each process from being the last connection, which checkpoints the WAL on close
+//! (BENCH_SERVE=0: without it). BENCH_BIN runs another build of the binary (an older
+//! release, to compare).
 //!
 //! cargo build --release && cargo run --release --example pipe_load -- sqlite|postgres
 
@@ -14,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use support::{env_or, server_bin};
+use support::{env_or, free_port, server_bin, wait_listening};
 
 fn message(kind: &str, i: usize) -> Vec<u8> {
     format!(
@@ -71,6 +74,18 @@ fn main() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let mut server = (env_or("BENCH_SERVE", 1) == 1).then(|| {
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &db])
+            .env("BAYLANYS_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        wait_listening(port);
+        child
+    });
 
     let started = Instant::now();
     for i in 0..n {
@@ -90,10 +105,19 @@ fn main() {
         }
     });
     let par = n as f64 / started.elapsed().as_secs_f64();
+    if let Some(s) = server.as_mut() {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
     println!(
-        "ingest-email {backend} ({}): {n} processes one after another = {seq:.0} messages/s; \
+        "ingest-email {backend} ({}, serve {}): {n} processes one after another = {seq:.0} messages/s; \
          {parallel} at once = {par:.0} messages/s",
-        bin.display()
+        bin.display(),
+        if server.is_some() {
+            "running"
+        } else {
+            "not running"
+        }
     );
     if let Some(stop) = cluster {
         let _ = Command::new("sh").args(["-c", &stop]).status();
