@@ -51,6 +51,8 @@ pub struct FileConfig {
     pub ict_topics: Option<Vec<String>>,
     pub ict_working_days: Option<u32>,
     pub outage_dispatch_margin_minutes: Option<u32>,
+    pub lmtp_listen: Option<String>,
+    pub lmtp_clients: Option<Vec<String>>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -196,6 +198,12 @@ pub struct ConfigArgs {
     /// declared, so its notices can be delivered 24 h ahead [default: 15].
     #[arg(long, env = "BAYLANYS_OUTAGE_DISPATCH_MARGIN_MINUTES")]
     pub outage_dispatch_margin_minutes: Option<u32>,
+    /// LMTP listener (RFC 2033) for an MTA, e.g. 127.0.0.1:2424 [default: off].
+    #[arg(long, env = "BAYLANYS_LMTP_LISTEN")]
+    pub lmtp_listen: Option<String>,
+    /// Addresses besides loopback that may deliver over LMTP, comma-separated IPs [default: none].
+    #[arg(long, env = "BAYLANYS_LMTP_CLIENTS", value_delimiter = ',')]
+    pub lmtp_clients: Option<Vec<String>>,
 }
 
 /// The resolved configuration the application runs with.
@@ -243,6 +251,10 @@ pub struct Config {
     pub registry: crate::registry::RegistryConfig,
     /// O1: the dispatch margin on top of the 24-hour lead of planned outages.
     pub outage_dispatch_margin: chrono::Duration,
+    /// Where the LMTP listener binds; `None`: no listener.
+    pub lmtp_listen: Option<String>,
+    /// Peers besides loopback allowed to deliver over LMTP.
+    pub lmtp_clients: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +337,21 @@ impl Config {
                 ConfigError::Invalid("trusted_proxies", format!("`{p}` is not an IP address"))
             })?);
         }
+        let mut lmtp_clients = Vec::new();
+        for p in a.lmtp_clients.or(f.lmtp_clients).unwrap_or_default() {
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            lmtp_clients.push(p.parse().map_err(|_| {
+                ConfigError::Invalid("lmtp_clients", format!("`{p}` is not an IP address"))
+            })?);
+        }
+        let lmtp_listen = a
+            .lmtp_listen
+            .or(f.lmtp_listen)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         let reminder_hours = a.reminder_hours.or(f.reminder_hours).unwrap_or(4);
         if !(1..=crate::queues::MAX_REMINDER_HOURS).contains(&reminder_hours) {
             return Err(ConfigError::Invalid(
@@ -361,6 +388,8 @@ impl Config {
             forwards,
             registry,
             trusted_proxies,
+            lmtp_listen,
+            lmtp_clients,
             database_url: a
                 .database_url
                 .or(f.database_url)

@@ -135,6 +135,14 @@ impl Builder {
         let server = web::server(state.clone(), site, listener)
             .map_err(|e| StartError::Bind(state.config.listen.clone(), e))?;
         let handle = server.handle();
+        let lmtp_addr = match &state.config.lmtp_listen {
+            Some(at) => {
+                let (listener, addr) = bind_lmtp(at)?;
+                tasks.push(tokio::spawn(mail::lmtp::run_lmtp(state.clone(), listener)));
+                Some(addr)
+            }
+            None => None,
+        };
         let _ = state.registrar();
         tasks.push(tokio::spawn(jobs::worker::run(state.clone())));
         tasks.push(tokio::spawn(jobs::timers::run(state.clone())));
@@ -147,12 +155,22 @@ impl Builder {
         });
         Ok(Application {
             addr,
+            lmtp_addr,
             state,
             handle,
             server: Some(server),
             tasks,
         })
     }
+}
+
+/// The LMTP listener on `at` (`127.0.0.1:0` in tests picks a free port).
+fn bind_lmtp(at: &str) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), StartError> {
+    let bind = |e| StartError::Bind(format!("{at} (LMTP)"), e);
+    let std = TcpListener::bind(at).map_err(bind)?;
+    std.set_nonblocking(true).map_err(bind)?;
+    let addr = std.local_addr().map_err(bind)?;
+    Ok((tokio::net::TcpListener::from_std(std).map_err(bind)?, addr))
 }
 
 /// Seals audit events written before the chain existed (a database from an older
@@ -184,6 +202,8 @@ async fn seal_audit_log(state: Arc<AppState>) {
 /// A running server: its address, its state, and what [`Application::stop`] waits for.
 pub struct Application {
     pub addr: std::net::SocketAddr,
+    /// Where the LMTP listener took connections, when configured.
+    pub lmtp_addr: Option<std::net::SocketAddr>,
     pub state: Arc<AppState>,
     handle: actix_web::dev::ServerHandle,
     server: Option<tokio::task::JoinHandle<()>>,

@@ -6,6 +6,7 @@
 //! quarantined payload) or not at all, and the sender's MTA (or IMAP) hands it over again.
 
 pub mod imap;
+pub mod lmtp;
 
 pub use imap::run_imap;
 
@@ -103,6 +104,46 @@ fn dedupe_key(parsed: &Result<ParsedEmail, ParseFailure>, hash: &str) -> String 
     }
 }
 
+/// A raw message parsed and keyed, ready to be stored: the work done before the
+/// transaction.
+#[derive(Clone)]
+pub struct Prepared {
+    raw: Arc<Vec<u8>>,
+    parsed: Result<ParsedEmail, ParseFailure>,
+    hash: String,
+    key: String,
+}
+
+/// Parses `raw` as received at `received_at` (now when `None`) and computes its dedupe key.
+pub fn prepare(app: &AppState, raw: Vec<u8>, received_at: Option<DateTime<Utc>>) -> Prepared {
+    let at = received_at.unwrap_or_else(Utc::now);
+    let parsed = baylanys_email::parse_at(&raw, &parse_config(app), at);
+    let hash = baylanys_email::sha256(&raw);
+    let key = dedupe_key(&parsed, &hash);
+    Prepared {
+        raw: Arc::new(raw),
+        parsed,
+        hash,
+        key,
+    }
+}
+
+/// The raw row and what it turns into, in the caller's transaction.
+fn store_prepared(c: &mut DbConn, app: &AppState, p: &Prepared) -> Result<MailOutcome, DbError> {
+    let (raw_id, new) = store_raw(
+        c,
+        Channel::Email,
+        Some(&p.key),
+        &p.raw,
+        quarantine::STORED,
+        None,
+    )?;
+    if !new {
+        return Ok(MailOutcome::Duplicate);
+    }
+    apply(c, app, &raw_id, p.parsed.clone())
+}
+
 /// Stores, parses and acts on one raw message. `received_at` is the IMAP INTERNALDATE
 /// for backfilled mail, else now. An error means nothing was stored and the database is
 /// out of reach (the MTA or the mailbox follower tries again later); a message the
@@ -113,27 +154,21 @@ pub async fn ingest_raw(
     raw: Vec<u8>,
     received_at: Option<DateTime<Utc>>,
 ) -> Result<MailOutcome, DbError> {
-    let at = received_at.unwrap_or_else(Utc::now);
-    let parsed = baylanys_email::parse_at(&raw, &parse_config(app), at);
-    let hash = baylanys_email::sha256(&raw);
-    let key = dedupe_key(&parsed, &hash);
-    let raw = Arc::new(raw);
+    let prepared = prepare(app, raw, received_at);
+    ingest_prepared(app, prepared).await
+}
+
+/// [`ingest_raw`] of a message already prepared.
+pub async fn ingest_prepared(
+    app: &Arc<AppState>,
+    prepared: Prepared,
+) -> Result<MailOutcome, DbError> {
     let mut failure = None;
     // A second try covers a race lost to another process (a number sequence created at
     // the same moment); a fault of the message itself fails again.
     for _ in 0..2 {
-        let (a, raw, k, parsed) = (app.clone(), raw.clone(), key.clone(), parsed.clone());
-        let result = app
-            .db
-            .write(move |c| {
-                let (raw_id, new) =
-                    store_raw(c, Channel::Email, Some(&k), &raw, quarantine::STORED, None)?;
-                if !new {
-                    return Ok(MailOutcome::Duplicate);
-                }
-                apply(c, &a, &raw_id, parsed)
-            })
-            .await;
+        let (a, p) = (app.clone(), prepared.clone());
+        let result = app.db.write(move |c| store_prepared(c, &a, &p)).await;
         match result {
             Ok(outcome) => {
                 app.jobs_wakeup.notify_one();
@@ -141,7 +176,7 @@ pub async fn ingest_raw(
             }
             Err(e) if e.is_transient() => return Err(e),
             // Only our own dedupe key says "duplicate": another instance stored this one.
-            Err(e) if e.is_unique_violation() && raw_key_exists(app, &key).await? => {
+            Err(e) if e.is_unique_violation() && raw_key_exists(app, &prepared.key).await? => {
                 return Ok(MailOutcome::Duplicate);
             }
             Err(e) => {
@@ -154,7 +189,50 @@ pub async fn ingest_raw(
         "could not be stored as a ticket: {}",
         failure.map_or_else(String::new, |e| e.to_string())
     );
-    quarantine_whole(app, raw, &hash, reason).await
+    quarantine_whole(app, prepared.raw, &prepared.hash, reason).await
+}
+
+/// Several messages in one transaction (group commit: one sync for all), each in its own
+/// savepoint. A message that fails there, or all of them when the transaction does, go
+/// through [`ingest_prepared`] alone, so every outcome is the one [`ingest_raw`] gives.
+pub async fn ingest_batch(
+    app: &Arc<AppState>,
+    batch: Vec<Prepared>,
+) -> Vec<Result<MailOutcome, DbError>> {
+    let batch = Arc::new(batch);
+    let (a, b) = (app.clone(), batch.clone());
+    let together = app
+        .db
+        .write(move |c| {
+            let mut out = Vec::with_capacity(b.len());
+            for p in b.iter() {
+                c.batch_execute("SAVEPOINT mail_batch")?;
+                match store_prepared(c, &a, p) {
+                    Ok(outcome) => {
+                        c.batch_execute("RELEASE SAVEPOINT mail_batch")?;
+                        out.push(Some(outcome));
+                    }
+                    Err(e) if e.is_transient() => return Err(e),
+                    Err(_) => {
+                        c.batch_execute("ROLLBACK TO SAVEPOINT mail_batch")?;
+                        c.batch_execute("RELEASE SAVEPOINT mail_batch")?;
+                        out.push(None);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .unwrap_or_else(|_| vec![None; batch.len()]);
+    app.jobs_wakeup.notify_one();
+    let mut results = Vec::with_capacity(batch.len());
+    for (p, outcome) in batch.iter().zip(together) {
+        results.push(match outcome {
+            Some(o) => Ok(o),
+            None => ingest_prepared(app, p.clone()).await,
+        });
+    }
+    results
 }
 
 async fn raw_key_exists(app: &AppState, key: &str) -> Result<bool, DbError> {

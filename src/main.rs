@@ -29,7 +29,8 @@ enum Command {
     /// follow-up, duplicate or quarantine); 65 (EX_DATAERR, the MTA bounces it) when it is
     /// larger than BAYLANYS_MAX_MESSAGE_BYTES; 75 (EX_TEMPFAIL, the MTA keeps it and
     /// retries) on anything else: the database unavailable or missing (this command never
-    /// creates one), a bad setting or flag.
+    /// creates one), its schema behind this binary (it never migrates: run `baylanys
+    /// migrate`), a bad setting or flag. Postfix: see docs/MAIL.md.
     IngestEmail {
         #[command(flatten)]
         config: ConfigArgs,
@@ -485,10 +486,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The pipe stores one message: no worker threads to start for it.
+    let mut runtime = if piping() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -846,8 +850,9 @@ async fn ingest_email(args: ConfigArgs) -> ExitCode {
         }
         Err(e) => return defer(format!("cannot read the message from stdin: {e}")),
     };
-    let app = match baylanys::AppState::build(config).await {
-        Ok(app) => app,
+    // No migrations here: the schema version is checked, and one connection is opened.
+    let app = match baylanys::AppState::open_for_intake(config).await {
+        Ok(app) => std::sync::Arc::new(app),
         Err(e) => return defer(e.to_string()),
     };
     // The year's number sequence exists before a registration needs it (PostgreSQL).

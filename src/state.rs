@@ -70,6 +70,21 @@ impl AppState {
         tokio::task::spawn_blocking(move || migrate_db.migrate())
             .await
             .map_err(|e| DbError::Unavailable(e.to_string()))??;
+        AppState::with_db(config, db).await
+    }
+
+    /// For a one-shot command that stores one message (`ingest-email`): opens the
+    /// existing database lazily and checks its schema version instead of migrating.
+    pub async fn open_for_intake(config: Config) -> Result<AppState, StartError> {
+        let db = Db::open_one_shot(&config.database_url, config.sqlite_synchronous)?;
+        let check_db = db.clone();
+        tokio::task::spawn_blocking(move || check_db.check_schema())
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))??;
+        AppState::with_db(config, db).await
+    }
+
+    async fn with_db(config: Config, db: Db) -> Result<AppState, StartError> {
         let calendar = calendar::store::load(&db).await?;
         Ok(AppState {
             mail_domain: crate::tickets::mail_domain(&config.mail_from).to_string(),

@@ -209,6 +209,21 @@ impl Db {
     }
 
     pub fn open(url: &str, options: OpenOptions) -> Result<Db, DbError> {
+        Db::open_as(url, options, false)
+    }
+
+    /// An existing database for a one-shot command (`ingest-email`): nothing is created or
+    /// switched, and no connection is opened before the first query needs it.
+    pub fn open_one_shot(url: &str, synchronous: Synchronous) -> Result<Db, DbError> {
+        let options = OpenOptions {
+            pool_size: 2,
+            create: false,
+            synchronous,
+        };
+        Db::open_as(url, options, true)
+    }
+
+    fn open_as(url: &str, options: OpenOptions, one_shot: bool) -> Result<Db, DbError> {
         let pool_size = options.pool_size;
         let (engine, conn_url) = parse_url(url)?;
         let in_memory = conn_url == ":memory:" || conn_url.starts_with("file::memory:");
@@ -227,21 +242,26 @@ impl Db {
                 DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        if engine == Engine::Sqlite {
+        if engine == Engine::Sqlite && !one_shot {
             // One connection switches the file to WAL before the pool opens several at once.
             let mut c = <diesel::SqliteConnection as Connection>::establish(&conn_url)
                 .map_err(|e| DbError::Unavailable(format!("cannot open {conn_url}: {e}")))?;
             c.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
         }
         let manager = ConnectionManager::<DbConn>::new(conn_url);
-        let pool = Pool::builder()
+        let builder = Pool::builder()
             .max_size(pool_size.max(2))
-            // Open connections as they are needed: one-shot commands (ingest-email) stay cheap.
-            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas(options.synchronous)))
-            .build(manager)
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            .connection_customizer(Box::new(SqlitePragmas(options.synchronous)));
+        let pool = if one_shot {
+            // The first query opens the one connection a one-shot command needs.
+            builder.min_idle(Some(0)).build_unchecked(manager)
+        } else {
+            builder
+                .min_idle(Some(1))
+                .build(manager)
+                .map_err(|e| DbError::Unavailable(e.to_string()))?
+        };
         Ok(Db {
             pool,
             engine,
@@ -273,6 +293,47 @@ impl Db {
             }
         };
         applied.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// Checks, without migrating, that the database has this binary's latest migration:
+    /// what a one-shot command does instead of running migrations in every process.
+    pub fn check_schema(&self) -> Result<(), DbError> {
+        let source = match self.engine {
+            Engine::Sqlite => SQLITE_MIGRATIONS,
+            Engine::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let latest = latest_version(source)?;
+        #[derive(QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            version: Option<String>,
+        }
+        let mut conn = self.get()?;
+        let applied =
+            diesel::sql_query("SELECT MAX(version) AS version FROM __diesel_schema_migrations")
+                .get_result::<Version>(&mut *conn)
+                .map_err(|e| {
+                    match e {
+            diesel::result::Error::DatabaseError(_, ref info)
+                if info.message().contains("__diesel_schema_migrations") =>
+            {
+                DbError::Migration(
+                    "the database has no schema yet: run `baylanys migrate` (or start `serve`)"
+                        .into(),
+                )
+            }
+            e => DbError::Query(e),
+        }
+                })?
+                .version;
+        match applied {
+            Some(v) if v >= latest => Ok(()),
+            v => Err(DbError::Migration(format!(
+                "the database's schema is at {}, this binary needs {latest}: run `baylanys migrate` \
+                 (or restart `serve`) first",
+                v.as_deref().unwrap_or("none")
+            ))),
+        }
     }
 
     /// Migrations this binary has that the database has not applied.
@@ -368,6 +429,18 @@ impl Db {
             Engine::Postgres => conn.transaction(|c| f(c)),
         }
     }
+}
+
+/// The version of the newest embedded migration (`2026-11-30-000001` style names sort).
+fn latest_version(source: EmbeddedMigrations) -> Result<String, DbError> {
+    use diesel::migration::MigrationSource;
+    let migrations = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&source)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    migrations
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .max()
+        .ok_or_else(|| DbError::Migration("this binary has no migrations".into()))
 }
 
 /// A fresh UUIDv7 as text: time-ordered, so indexes stay append-mostly.

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub app: Arc<AppState>,
     pub client: reqwest::Client,
     pub database_url: String,
+    /// The LMTP listener's address, when the test configured one.
+    pub lmtp_addr: Option<std::net::SocketAddr>,
     _dir: Option<tempfile::TempDir>,
     running: Option<baylanys::Application>,
 }
@@ -259,6 +261,7 @@ async fn start(
             .build()
             .expect("client"),
         database_url: database_url.to_string(),
+        lmtp_addr: running.lmtp_addr,
         _dir: dir,
         running: Some(running),
     }
