@@ -24,10 +24,15 @@ pub fn add_adapters(mut state: AppState) -> Result<(AppState, Option<TelegramPar
                 state.config.mail_from
             ))
         })?;
-        let adapter = baylanys_email::SmtpAdapter::from_url(&url, from, state.mail_domain.clone())
-            .map_err(|e| StartError::Channel(e.to_string()))?;
+        let adapter = baylanys_email::SmtpAdapter::from_url_with_connections(
+            &url,
+            from,
+            state.mail_domain.clone(),
+            state.config.smtp_connections,
+        )
+        .map_err(|e| StartError::Channel(e.to_string()))?;
         state = state.with_adapter(Arc::new(adapter));
-        tracing::info!(smtp = %url, from = %state.config.mail_from, "e-mail goes out through SMTP");
+        tracing::info!(smtp = %url, connections = state.config.smtp_connections, from = %state.config.mail_from, "e-mail goes out through SMTP");
     } else {
         tracing::warn!(
             "e-mail is not configured (BAYLANYS_SMTP_URL): acknowledgements and replies to \

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub pool_size: Option<u32>,
     pub instance_id: Option<String>,
     pub smtp_url: Option<String>,
+    pub smtp_connections: Option<u32>,
     pub mail_from: Option<String>,
     pub imap_url: Option<String>,
     pub max_attachment_bytes: Option<u64>,
@@ -91,6 +92,9 @@ pub struct ConfigArgs {
     /// Outgoing mail server: smtp://HOST:PORT, smtp://HOST:587?tls=required, smtps://USER:PASS@HOST:465.
     #[arg(long, env = "BAYLANYS_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// SMTP connections used in parallel, each reused across messages [default: 8].
+    #[arg(long, env = "BAYLANYS_SMTP_CONNECTIONS")]
+    pub smtp_connections: Option<u32>,
     /// Sender address of outgoing mail [default: support@goscorp.kz].
     #[arg(long, env = "BAYLANYS_MAIL_FROM")]
     pub mail_from: Option<String>,
@@ -219,6 +223,8 @@ pub struct Config {
     pub pool_size: u32,
     pub instance_id: String,
     pub smtp_url: Option<String>,
+    /// SMTP connections used in parallel (at least 1).
+    pub smtp_connections: u32,
     pub mail_from: String,
     pub imap_url: Option<String>,
     pub max_attachment_bytes: u64,
@@ -414,6 +420,11 @@ impl Config {
                 )
             }),
             smtp_url: a.smtp_url.or(f.smtp_url),
+            smtp_connections: a
+                .smtp_connections
+                .or(f.smtp_connections)
+                .unwrap_or(baylanys_email::DEFAULT_SMTP_CONNECTIONS)
+                .max(1),
             mail_from: a
                 .mail_from
                 .or(f.mail_from)

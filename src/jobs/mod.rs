@@ -56,10 +56,28 @@ pub fn send_failure(e: baylanys_core::SendError) -> Failure {
     }
 }
 
+/// A write a job leaves to the transaction that marks it done; it may run more than
+/// once (the worker retries a failed batch item by item).
+pub type DoneWrite = Box<dyn Fn(&mut DbConn) -> Result<(), DbError> + Send + Sync>;
+
 /// What a job runs with: the application and its own row (attempts, id).
 pub struct JobContext {
     pub app: Arc<AppState>,
     pub row: JobRow,
+    done: Arc<std::sync::Mutex<Option<DoneWrite>>>,
+}
+
+impl JobContext {
+    /// Records `write` in the same transaction as this job's completion, which the
+    /// worker commits together with other jobs' completions: one commit for many sends.
+    /// Call it just before returning `Ok`. If that transaction fails, the failure is
+    /// recorded as the job's (retried with backoff, as any failed run).
+    pub fn when_done(
+        &self,
+        write: impl Fn(&mut DbConn) -> Result<(), DbError> + Send + Sync + 'static,
+    ) {
+        *self.done.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(write));
+    }
 }
 
 /// One kind of job: its payload is the type itself, stored as JSON.
@@ -89,10 +107,11 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
-type RunFn = fn(
-    Arc<AppState>,
-    JobRow,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+/// A run's outcome and, when it succeeded, the write it left for its completion.
+pub type RunOutcome = Result<Option<DoneWrite>, Failure>;
+
+type RunFn =
+    fn(Arc<AppState>, JobRow) -> std::pin::Pin<Box<dyn Future<Output = RunOutcome> + Send>>;
 type FailedFn = fn(&mut DbConn, &JobRow, bool, &str) -> Result<(), DbError>;
 
 /// The job types this server runs, by name.
@@ -136,7 +155,7 @@ impl Registry {
         names
     }
 
-    pub async fn run(&self, app: Arc<AppState>, row: JobRow) -> Result<(), Failure> {
+    pub async fn run(&self, app: Arc<AppState>, row: JobRow) -> RunOutcome {
         match self.entries.get(row.kind.as_str()) {
             Some((run, _)) => run(app, row).await,
             None => Err((format!("unknown job kind `{}`", row.kind), Retry::Never)),
@@ -160,7 +179,7 @@ impl Registry {
 fn run_erased<J: Job>(
     app: Arc<AppState>,
     row: JobRow,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>> {
+) -> std::pin::Pin<Box<dyn Future<Output = RunOutcome> + Send>> {
     Box::pin(async move {
         let job: J = serde_json::from_str(&row.payload).map_err(|e| {
             (
@@ -168,7 +187,15 @@ fn run_erased<J: Job>(
                 Retry::Never,
             )
         })?;
-        job.run(JobContext { app, row }).await
+        let done = Arc::new(std::sync::Mutex::new(None));
+        job.run(JobContext {
+            app,
+            row,
+            done: done.clone(),
+        })
+        .await?;
+        let write = done.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Ok(write)
     })
 }
 
@@ -348,6 +375,25 @@ pub fn complete(conn: &mut DbConn, id: &str, instance: &str) -> Result<(), DbErr
             jobs::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// [`complete`] for many jobs in one statement.
+pub fn complete_many(conn: &mut DbConn, ids: &[&str], instance: &str) -> Result<(), DbError> {
+    for chunk in ids.chunks(500) {
+        diesel::update(
+            jobs::table
+                .filter(jobs::id.eq_any(chunk))
+                .filter(jobs::leased_by.eq(instance)),
+        )
+        .set((
+            jobs::status.eq(JobStatus::Done.as_str()),
+            jobs::lease_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(None::<String>),
+            jobs::updated_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    }
     Ok(())
 }
 

@@ -13,34 +13,99 @@ use crate::db::{Blob, DbError};
 use crate::jobs::{self, Failure, Job, JobContext, JobRow, Registry, Retry};
 use crate::tickets::{DeliveryState, Direction};
 
-/// Runs until shutdown: wakes on new work, when the clock is moved, or once a second. A
-/// job claimed when shutdown comes is finished; one not yet claimed waits for the next
-/// start (or another instance).
+/// Jobs running at once in one instance (each holds its lease while it runs).
+pub const MAX_IN_FLIGHT: usize = 64;
+/// After a full claim, wait until this many slots are free before claiming again, so a
+/// busy queue is claimed in batches rather than one job per freed slot.
+const CLAIM_LOW_WATER: usize = 16;
+/// Outcomes recorded in one transaction at most.
+const RECORD_BATCH: usize = 256;
+
+/// A finished run on its way to the database.
+struct Outcome {
+    job: JobRow,
+    result: jobs::RunOutcome,
+    at: chrono::DateTime<chrono::Utc>,
+    recorded: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Runs until shutdown: wakes on new work, when the clock is moved, or once a second.
+/// Up to [`MAX_IN_FLIGHT`] jobs run at once; free slots are filled by claiming due jobs
+/// in batches; outcomes are committed by one recorder, many in a transaction (a job's
+/// slot is freed once its outcome is committed). A job claimed when shutdown comes is
+/// finished and recorded; one not yet claimed waits for the next start (or another
+/// instance).
 pub async fn run(app: Arc<AppState>) {
     let registry = Arc::new(Registry::standard());
     let instance = app.config.instance_id.clone();
+    let (outcomes, queue) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let recorder = tokio::spawn(record_outcomes(
+        app.clone(),
+        registry.clone(),
+        instance.clone(),
+        queue,
+    ));
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let mut running = tokio::task::JoinSet::new();
+    let mut wait_for = 1;
     while !app.shutdown.is_cancelled() {
         crate::state::Beats::beat(&app.beats.worker);
+        while running.try_join_next().is_some() {}
+        // Wait for free slots (beating meanwhile), then claim as many jobs as are free.
+        tokio::select! {
+            free = slots.acquire_many(wait_for as u32) => drop(free),
+            _ = app.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+        }
+        let free = slots.available_permits();
         let claimed = {
             let instance = instance.clone();
             let now = app.clock.now();
             app.db
-                .write(move |c| jobs::claim(c, &instance, 32, now))
+                .write(move |c| jobs::claim(c, &instance, free as i64, now))
                 .await
         };
         match claimed {
             Ok(batch) if !batch.is_empty() => {
-                let runs = batch.into_iter().map(|job| {
+                wait_for = if batch.len() == free {
+                    CLAIM_LOW_WATER.min(MAX_IN_FLIGHT)
+                } else {
+                    1
+                };
+                for job in batch {
+                    // Only this loop takes slots, and `free` were free.
+                    let slot = slots.clone().try_acquire_owned().expect("a free slot");
                     let app = app.clone();
-                    let instance = instance.clone();
                     let registry = registry.clone();
-                    async move { run_one(&app, &registry, &instance, job).await }
-                });
-                futures_util::future::join_all(runs).await;
+                    let outcomes = outcomes.clone();
+                    running.spawn(async move {
+                        let _slot = slot;
+                        let result = registry.run(app.clone(), job.clone()).await;
+                        if let Err((error, _)) = &result {
+                            tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed");
+                        }
+                        let (recorded, wait) = tokio::sync::oneshot::channel();
+                        let at = app.clock.now();
+                        if outcomes
+                            .send(Outcome {
+                                job,
+                                result,
+                                at,
+                                recorded,
+                            })
+                            .is_ok()
+                        {
+                            let _ = wait.await;
+                        }
+                    });
+                }
                 continue;
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
+            Ok(_) => wait_for = 1,
+            Err(e) => {
+                wait_for = 1;
+                tracing::warn!(error = %e, "claiming jobs failed");
+            }
         }
         tokio::select! {
             _ = app.shutdown.cancelled() => {}
@@ -49,31 +114,101 @@ pub async fn run(app: Arc<AppState>) {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
+    // Finish what was claimed, then let the recorder commit the last outcomes.
+    while running.join_next().await.is_some() {}
+    drop(outcomes);
+    let _ = recorder.await;
 }
 
-async fn run_one(app: &Arc<AppState>, registry: &Arc<Registry>, instance: &str, job: JobRow) {
-    let outcome = registry.run(app.clone(), job.clone()).await;
-    let instance = instance.to_string();
-    let result = match outcome {
-        Ok(()) => {
-            app.db
-                .write(move |c| jobs::complete(c, &job.id, &instance))
-                .await
+/// Commits outcomes as they come: whatever has queued while the last commit ran goes
+/// into the next transaction (group commit).
+async fn record_outcomes(
+    app: Arc<AppState>,
+    registry: Arc<Registry>,
+    instance: String,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Outcome>,
+) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let db = app.db.clone();
+        let registry = registry.clone();
+        let instance = instance.clone();
+        let items = std::mem::take(&mut batch);
+        let recorded = tokio::task::spawn_blocking(move || {
+            record_batch(&db, &registry, &instance, &items);
+            items
+        })
+        .await;
+        match recorded {
+            Ok(items) => {
+                for item in items {
+                    let _ = item.recorded.send(());
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording job outcomes panicked; their leases will expire and they run again")
+            }
+        }
+    }
+}
+
+/// One transaction for the whole batch; if it fails, one per outcome, so one bad item
+/// costs only itself.
+fn record_batch(db: &crate::db::Db, registry: &Registry, instance: &str, items: &[Outcome]) {
+    let all = db.write_blocking(|c| {
+        let mut done = Vec::new();
+        for item in items {
+            if record_one(c, registry, item)? {
+                done.push(item.job.id.as_str());
+            }
+        }
+        jobs::complete_many(c, &done, instance)
+    });
+    let Err(e) = all else { return };
+    if items.len() > 1 {
+        tracing::warn!(error = %e, count = items.len(), "recording a batch of job outcomes failed; recording them one by one");
+    }
+    for item in items {
+        let one = db.write_blocking(|c| {
+            if record_one(c, registry, item)? {
+                jobs::complete(c, &item.job.id, instance)?;
+            }
+            Ok(())
+        });
+        let Err(e) = one else { continue };
+        // A completion that cannot be written is a failed run: retried, and visible.
+        let error = e.to_string();
+        let failed = match &item.result {
+            Ok(_) => db.write_blocking(|c| {
+                let gave_up = jobs::fail(c, &item.job, &error, Retry::After(None), item.at)?;
+                registry.failed(c, &item.job, gave_up, &error)
+            }),
+            Err(_) => Err(e),
+        };
+        if let Err(e) = failed {
+            tracing::error!(job = %item.job.id, error = %e, "recording a job outcome failed; its lease will expire and it runs again");
+        }
+    }
+}
+
+/// Writes one outcome; returns true when the job is to be marked done.
+fn record_one(
+    c: &mut crate::db::DbConn,
+    registry: &Registry,
+    item: &Outcome,
+) -> Result<bool, DbError> {
+    match &item.result {
+        Ok(write) => {
+            if let Some(write) = write {
+                write(c)?;
+            }
+            Ok(true)
         }
         Err((error, retry)) => {
-            tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed");
-            let registry = registry.clone();
-            let now = app.clock.now();
-            app.db
-                .write(move |c| {
-                    let gave_up = jobs::fail(c, &job, &error, retry, now)?;
-                    registry.failed(c, &job, gave_up, &error)
-                })
-                .await
+            let gave_up = jobs::fail(c, &item.job, error, *retry, item.at)?;
+            registry.failed(c, &item.job, gave_up, error)?;
+            Ok(false)
         }
-    };
-    if let Err(e) = result {
-        tracing::error!(error = %e, "recording a job outcome failed; its lease will expire and it runs again");
     }
 }
 

@@ -250,24 +250,23 @@ impl Job for OutageDelivery {
             }
             NoticeChannel::None => return Err(("the body has no address".into(), Retry::Never)),
         };
+        // The accept's time and the server's words are the proof: committed with the
+        // job's completion (many deliveries in one transaction).
         let now = app.clock.now().naive_utc();
         let attempts = ctx.row.attempts;
         let id = self.delivery_id.clone();
-        app.db
-            .write(move |c| {
-                diesel::update(outage_deliveries::table.find(&id))
-                    .set((
-                        outage_deliveries::status.eq(DeliveryStatus::Sent.as_str()),
-                        outage_deliveries::sent_at.eq(now),
-                        outage_deliveries::accepted_reply.eq(&accepted),
-                        outage_deliveries::attempts.eq(attempts),
-                        outage_deliveries::last_attempt_at.eq(now),
-                    ))
-                    .execute(c)?;
-                Ok(())
-            })
-            .await
-            .map_err(db_failure)?;
+        ctx.when_done(move |c| {
+            diesel::update(outage_deliveries::table.find(&id))
+                .set((
+                    outage_deliveries::status.eq(DeliveryStatus::Sent.as_str()),
+                    outage_deliveries::sent_at.eq(now),
+                    outage_deliveries::accepted_reply.eq(&accepted),
+                    outage_deliveries::attempts.eq(attempts),
+                    outage_deliveries::last_attempt_at.eq(now),
+                ))
+                .execute(c)?;
+            Ok(())
+        });
         let _ = (d.outage_id, d.notice_id);
         Ok(())
     }

@@ -38,7 +38,10 @@ pub use inbound::{
     EmailMessage, ParseConfig, ParseFailure, ParsedEmail, bounded_id, parse, parse_at,
 };
 pub use outbound::{BuildError, build_message, new_message_id, tag_subject};
-pub use smtp::{SmtpAdapter, SmtpConfigError, classify_smtp_error};
+pub use smtp::{
+    DEFAULT_CONNECTIONS as DEFAULT_SMTP_CONNECTIONS, SmtpAdapter, SmtpConfigError,
+    classify_smtp_error,
+};
 
 use sha2::{Digest, Sha256};
 
