@@ -173,29 +173,34 @@ fn bind_lmtp(at: &str) -> Result<(tokio::net::TcpListener, std::net::SocketAddr)
     Ok((tokio::net::TcpListener::from_std(std).map_err(bind)?, addr))
 }
 
-/// Seals audit events written before the chain existed (a database from an older
-/// release), a few tickets per transaction, then ends.
+/// How often the sealer chains the audit events written since (they are tamper-evident
+/// from then on).
+const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Chains new audit events (and an older release's) into their tickets' chains, a few
+/// tickets per transaction, until shutdown. With several instances they take turns per
+/// ticket (its row is locked while it is sealed).
 async fn seal_audit_log(state: Arc<AppState>) {
-    let mut sealed = 0;
     while !state.shutdown.is_cancelled() {
-        match state
-            .db
-            .write(|c| tickets::audit::seal_legacy(c, 100))
-            .await
-        {
-            Ok(0) => break,
-            Ok(n) => sealed += n,
-            Err(e) => {
-                tracing::warn!(error = %e, "sealing older audit events failed; the next start tries again");
-                break;
+        loop {
+            match state
+                .db
+                .write(|c| tickets::audit::seal_pending(c, 100))
+                .await
+            {
+                Ok(0) => break,
+                Ok(_) if state.shutdown.is_cancelled() => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "sealing audit events failed; trying again shortly");
+                    break;
+                }
             }
         }
-    }
-    if sealed > 0 {
-        tracing::info!(
-            events = sealed,
-            "older audit events sealed into their tickets' chains"
-        );
+        tokio::select! {
+            _ = state.shutdown.cancelled() => {}
+            _ = tokio::time::sleep(SEAL_EVERY) => {}
+        }
     }
 }
 

@@ -642,7 +642,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             command: AuditCommand::Verify { json, config },
         } => {
             let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
-            let report = app.db.run(baylanys::tickets::audit::verify).await?;
+            let report = app.db.write(baylanys::tickets::audit::verify).await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

@@ -249,37 +249,10 @@ pub fn insert_first(
     Ok(())
 }
 
-/// The end of a ticket's chain (sealing its older events first, if any are unsealed).
-fn chain_end(conn: &mut DbConn, ticket_id: &str) -> Result<(i64, Option<String>), DbError> {
-    if let DbConn::Pg(c) = conn {
-        // One appender per ticket at a time; a transaction that changes the ticket holds
-        // this row lock already, so the order of locks stays the same.
-        diesel::sql_query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(ticket_id)
-            .execute(c)?;
-    }
-    let unsealed: i64 = ticket_events::table
-        .filter(ticket_events::ticket_id.eq(ticket_id))
-        .filter(ticket_events::seq.is_null())
-        .count()
-        .get_result(conn)?;
-    if unsealed > 0 {
-        seal_ticket(conn, ticket_id)?;
-    }
-    let last: Option<(Option<i64>, Option<String>)> = ticket_events::table
-        .filter(ticket_events::ticket_id.eq(ticket_id))
-        .filter(ticket_events::seq.is_not_null())
-        .order(ticket_events::seq.desc())
-        .select((ticket_events::seq, ticket_events::hash))
-        .first(conn)
-        .optional()?;
-    Ok(match last {
-        Some((Some(seq), hash)) => (seq, hash),
-        _ => (0, None),
-    })
-}
-
-/// Appends to the audit log.
+/// Appends to the audit log. The event is written without its place in the chain; the
+/// sealer ([`seal_pending`], a background task of the server, and `audit verify` before it
+/// checks) chains it moments later. Appending takes no lock, so it never orders itself
+/// against the other rows a transaction changes (which could deadlock).
 pub fn event(
     conn: &mut DbConn,
     ticket_id: &str,
@@ -287,19 +260,8 @@ pub fn event(
     kind: &str,
     data: serde_json::Value,
 ) -> Result<(), DbError> {
-    let (last, prev) = chain_end(conn, ticket_id)?;
     let at = event_time(crate::db::now());
     let split = split(actor, &data);
-    let seq = last + 1;
-    let hash = link_hash(
-        prev.as_deref(),
-        ticket_id,
-        seq,
-        at,
-        &split.actor,
-        kind,
-        &split.data,
-    );
     diesel::insert_into(ticket_events::table)
         .values((
             ticket_events::id.eq(new_id()),
@@ -308,9 +270,6 @@ pub fn event(
             ticket_events::actor.eq(&split.actor),
             ticket_events::kind.eq(kind),
             ticket_events::data.eq(&split.data),
-            ticket_events::seq.eq(seq),
-            ticket_events::prev_hash.eq(&prev),
-            ticket_events::hash.eq(&hash),
             ticket_events::personal.eq(&split.personal),
         ))
         .execute(conn)?;
@@ -342,7 +301,15 @@ fn seal_ticket(conn: &mut DbConn, ticket_id: &str) -> Result<usize, DbError> {
         Some((Some(s), h)) => (s, h),
         _ => (0, None),
     };
-    let rows: Vec<(String, NaiveDateTime, String, String, String)> = ticket_events::table
+    type Unsealed = (
+        String,
+        NaiveDateTime,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<Unsealed> = ticket_events::table
         .filter(ticket_events::ticket_id.eq(ticket_id))
         .filter(ticket_events::seq.is_null())
         .order((ticket_events::at.asc(), ticket_events::id.asc()))
@@ -352,13 +319,23 @@ fn seal_ticket(conn: &mut DbConn, ticket_id: &str) -> Result<usize, DbError> {
             ticket_events::actor,
             ticket_events::kind,
             ticket_events::data,
+            ticket_events::personal,
         ))
         .load(conn)?;
-    for (id, at, actor, kind, data) in &rows {
+    for (id, at, actor, kind, data, personal) in &rows {
         let at = event_time(*at);
-        let value: serde_json::Value =
-            serde_json::from_str(data).unwrap_or_else(|_| serde_json::Value::String(data.clone()));
-        let split = split(actor, &value);
+        // Events of this release were split when written; an older release's are split now.
+        let split = if personal.is_some() || !needs_split(actor, data) {
+            Split {
+                actor: actor.clone(),
+                data: data.clone(),
+                personal: personal.clone(),
+            }
+        } else {
+            let value: serde_json::Value = serde_json::from_str(data)
+                .unwrap_or_else(|_| serde_json::Value::String(data.clone()));
+            split(actor, &value)
+        };
         seq += 1;
         let hash = link_hash(
             prev.as_deref(),
@@ -385,9 +362,21 @@ fn seal_ticket(conn: &mut DbConn, ticket_id: &str) -> Result<usize, DbError> {
     Ok(rows.len())
 }
 
-/// Seals up to `limit` tickets' unsealed events; returns how many events it sealed
-/// (0: none left). Run at start until it returns 0.
-pub fn seal_legacy(conn: &mut DbConn, limit: i64) -> Result<usize, DbError> {
+/// Whether a stored actor or data still holds personal data in the clear (an event of an
+/// older release, written before events were split).
+fn needs_split(actor: &str, data: &str) -> bool {
+    let s = split(
+        actor,
+        &serde_json::from_str(data).unwrap_or(serde_json::Value::Null),
+    );
+    s.personal.is_some()
+}
+
+/// Seals up to `limit` tickets' unsealed events (new ones, or an older release's) into
+/// their chains, in the order they happened; returns how many it sealed. On PostgreSQL a
+/// ticket another transaction holds is skipped (`SKIP LOCKED`) and sealed next time, so
+/// the sealer never waits for, or deadlocks with, the work that writes events.
+pub fn seal_pending(conn: &mut DbConn, limit: i64) -> Result<usize, DbError> {
     let ids: Vec<String> = ticket_events::table
         .filter(ticket_events::seq.is_null())
         .select(ticket_events::ticket_id)
@@ -397,9 +386,16 @@ pub fn seal_legacy(conn: &mut DbConn, limit: i64) -> Result<usize, DbError> {
     let mut n = 0;
     for id in ids {
         if let DbConn::Pg(c) = conn {
-            diesel::sql_query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE")
-                .bind::<diesel::sql_types::Text, _>(&id)
-                .execute(c)?;
+            // NO KEY UPDATE: other sealers wait, writers of new events (whose foreign key
+            // takes KEY SHARE) do not.
+            let held = diesel::sql_query(
+                "SELECT 1 FROM tickets WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+            )
+            .bind::<diesel::sql_types::Text, _>(&id)
+            .execute(c)?;
+            if held == 0 {
+                continue;
+            }
         }
         n += seal_ticket(conn, &id)?;
     }
@@ -433,8 +429,10 @@ pub struct Verified {
     pub broken: Option<Broken>,
 }
 
-/// Walks every ticket's chain (in pages of tickets) and stops at the first broken link.
+/// Seals what is pending, then walks every ticket's chain (in pages of tickets) and
+/// stops at the first broken link. A write: run it in a write transaction.
 pub fn verify(conn: &mut DbConn) -> Result<Verified, DbError> {
+    while seal_pending(conn, 500)? > 0 {}
     let mut report = Verified {
         tickets: 0,
         events: 0,

@@ -740,7 +740,8 @@ async fn f4_a_second_refusal_within_30_days_raises_a_quality_notice(backend: Bac
         "one refusal is no notice"
     );
     r.clock.advance(TimeDelta::days(10));
-    let (_, second) = decline(ids[1].clone()).await;
+    let (s2, second) = decline(ids[1].clone()).await;
+    assert_eq!(s2, 200, "the second refusal is taken: {second}");
     let notice = second["quality_notice_id"]
         .as_str()
         .expect("the second raises a notice")

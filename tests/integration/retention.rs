@@ -153,7 +153,7 @@ async fn closed_tickets_lose_personal_data_after_the_retention_period(backend: B
     let report = t
         .app
         .db
-        .run(baylanys::tickets::audit::verify)
+        .write(baylanys::tickets::audit::verify)
         .await
         .unwrap();
     assert_eq!(report.broken, None, "{report:?}");

@@ -1,3 +1,4 @@
+DROP INDEX ticket_events_unsealed;
 DROP INDEX ticket_events_chain;
 ALTER TABLE ticket_events DROP COLUMN personal;
 ALTER TABLE ticket_events DROP COLUMN hash;
