@@ -213,7 +213,13 @@ fn config_naming(ids: &Value) -> String {
 }
 
 /// One schemathesis run; panics with its report unless it passed.
-async fn schemathesis(t: &TestApp, token: &str, config: Option<&std::path::Path>, examples: u32) {
+async fn schemathesis(
+    t: &TestApp,
+    token: &str,
+    config: Option<&std::path::Path>,
+    examples: u32,
+    extra: &[&str],
+) {
     let mut cmd = tokio::process::Command::new("python3");
     cmd.args(["-m", "schemathesis.cli"]);
     if let Some(config) = config {
@@ -229,6 +235,7 @@ async fn schemathesis(t: &TestApp, token: &str, config: Option<&std::path::Path>
         .args(["--max-examples", &examples.to_string()])
         .args(["--seed", "1414", "--generation-database", "none"])
         .args(["--request-timeout", "20", "--no-color"])
+        .args(extra)
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(600), cmd.output())
@@ -267,13 +274,42 @@ async fn schemathesis_finds_no_server_error_and_every_answer_matches_the_documen
     let t = spawn(backend).await;
     let token = t.token("st-admin", Role::Admin).await;
     // Everything generated, path parameters too (mostly names of nothing: 404, 422).
-    schemathesis(&t, &token, None, 10).await;
+    schemathesis(&t, &token, None, 10, &[]).await;
     // The same operations on records that exist.
     let ids = seed(&t, &token).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("schemathesis.toml");
     std::fs::write(&config, config_naming(&ids)).unwrap();
-    schemathesis(&t, &token, Some(&config), 20).await;
+    schemathesis(&t, &token, Some(&config), 20, &[]).await;
+    // The operations only a body's own users may call (answer, decline), as one of them.
+    let body_id = ids["body"].as_str().unwrap().to_string();
+    let agency = t
+        .app
+        .db
+        .write(move |c| {
+            baylanys::auth::add_user_in(
+                c,
+                "st-agency",
+                "st-agency",
+                Role::Agency,
+                None,
+                Some(&body_id),
+            )?;
+            Ok(baylanys::auth::create_token(c, "st-agency", None)?.expect("user just added"))
+        })
+        .await
+        .unwrap();
+    schemathesis(
+        &t,
+        &agency,
+        Some(&config),
+        20,
+        &[
+            "--include-path-regex",
+            "^/api/v1/forwards/[^/]+/(answer|decline)$",
+        ],
+    )
+    .await;
     eprintln!(
         "schemathesis on {backend:?}: {:.0} s",
         started.elapsed().as_secs_f64()
