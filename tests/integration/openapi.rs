@@ -199,14 +199,15 @@ fn config_naming(ids: &Value) -> String {
         s("person"),
         s("service")
     );
-    for (regex, id) in [
-        ("^/api/v1/bodies/", s("body")),
-        ("^/api/v1/services/", s("service")),
-        ("^/api/v1/forwards/", s("forward")),
-        ("^/api/v1/outages/", s("outage")),
+    for (regex, name, value) in [
+        ("^/api/v1/bodies/", "id", s("body")),
+        ("^/api/v1/services/", "id", s("service")),
+        ("^/api/v1/forwards/", "id", s("forward")),
+        ("^/api/v1/outages/", "id", s("outage")),
+        ("^/api/v1/systems/", "code", "egov-portal".to_string()),
     ] {
         out.push_str(&format!(
-            "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ \"path.id\" = \"{id}\" }}\n"
+            "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n"
         ));
     }
     out
@@ -216,12 +217,14 @@ fn config_naming(ids: &Value) -> String {
 async fn schemathesis(
     t: &TestApp,
     token: &str,
+    dir: &std::path::Path,
     config: Option<&std::path::Path>,
     examples: u32,
     extra: &[&str],
 ) {
     let mut cmd = tokio::process::Command::new("python3");
-    cmd.args(["-m", "schemathesis.cli"]);
+    // Its cache (.schemathesis/) goes to the test's directory, not the clone.
+    cmd.current_dir(dir).args(["-m", "schemathesis.cli"]);
     if let Some(config) = config {
         cmd.arg("--config-file").arg(config);
     }
@@ -273,14 +276,14 @@ async fn schemathesis_finds_no_server_error_and_every_answer_matches_the_documen
     let started = Instant::now();
     let t = spawn(backend).await;
     let token = t.token("st-admin", Role::Admin).await;
+    let dir = tempfile::tempdir().unwrap();
     // Everything generated, path parameters too (mostly names of nothing: 404, 422).
-    schemathesis(&t, &token, None, 10, &[]).await;
+    schemathesis(&t, &token, dir.path(), None, 10, &[]).await;
     // The same operations on records that exist.
     let ids = seed(&t, &token).await;
-    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("schemathesis.toml");
     std::fs::write(&config, config_naming(&ids)).unwrap();
-    schemathesis(&t, &token, Some(&config), 20, &[]).await;
+    schemathesis(&t, &token, dir.path(), Some(&config), 20, &[]).await;
     // The operations only a body's own users may call (answer, decline), as one of them.
     let body_id = ids["body"].as_str().unwrap().to_string();
     let agency = t
@@ -302,6 +305,7 @@ async fn schemathesis_finds_no_server_error_and_every_answer_matches_the_documen
     schemathesis(
         &t,
         &agency,
+        dir.path(),
         Some(&config),
         20,
         &[
