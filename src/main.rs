@@ -21,7 +21,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (HTTP, job worker, channels). Settings: defaults < baylanys.toml < BAYLANYS_* < flags;
-    /// the log filter is BAYLANYS_LOG (tracing syntax, default info).
+    /// the log filter is BAYLANYS_LOG (tracing syntax, default info). The API's OpenAPI document
+    /// is served at GET /api/v1/openapi.json, readable at GET /api/docs.
     Serve(ConfigArgs),
     /// Apply the database migrations and exit (the server also applies them on start).
     Migrate(ConfigArgs),

@@ -41,6 +41,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Anyone),
     ("GET", "/readyz", Anyone),
     ("GET", "/metrics", Anyone),
+    ("GET", "/api/v1/openapi.json", Anyone),
+    ("GET", "/api/docs", Anyone),
     ("POST", "/telegram/webhook", Secret),
     (
         "PUT",

@@ -54,7 +54,8 @@ const MAX_NOTE_CHARS: usize = 4000;
 /// Longest reply (plain text; the HTML alternative may be larger).
 const MAX_REPLY_CHARS: usize = 100_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
@@ -67,6 +68,14 @@ struct ListQuery {
     body: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    summary = "List tickets, newest first",
+    params(ListQuery),
+    responses((status = 200, description = "`{tickets: [...], next_after}`: a page of tickets; pass `next_after` as `after` for the next", body = serde_json::Value))
+)]
 async fn list_tickets(
     app: AppData,
     who: Authed,
@@ -155,6 +164,14 @@ async fn list_tickets(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "tickets": rows, "next_after": next })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{number}",
+    tag = "tickets",
+    summary = "One ticket with messages, deliveries, events, forwards and its deadline explanation",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    responses((status = 200, description = "the ticket", body = serde_json::Value))
+)]
 async fn get_ticket(
     app: AppData,
     who: Authed,
@@ -194,6 +211,14 @@ async fn get_ticket(
 }
 
 /// A file an applicant or operator attached, as it was stored.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}",
+    tag = "tickets",
+    summary = "A stored file, as a download",
+    params(("id" = String, Path, description = "attachment id")),
+    responses((status = 200, description = "the file's bytes", body = Vec<u8>, content_type = "application/octet-stream"))
+)]
 async fn get_attachment(
     app: AppData,
     who: Authed,
@@ -235,7 +260,7 @@ pub(super) fn download(file: Attachment, wanted: &str) -> HttpResponse {
         .body(file.content)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct AttachmentInput {
     file_name: String,
     content_type: Option<String>,
@@ -243,7 +268,7 @@ pub(super) struct AttachmentInput {
     content_base64: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ReplyBody {
     text: String,
     html: Option<String>,
@@ -319,6 +344,15 @@ pub(super) fn decode_attachments(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/replies",
+    tag = "tickets",
+    summary = "Reply to the applicant through the ticket's channel",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = ReplyBody),
+    responses((status = 202, description = "the reply is queued for delivery: `{message_id, ...}`", body = serde_json::Value))
+)]
 async fn post_reply(
     app: AppData,
     who: Authed,
@@ -412,11 +446,20 @@ where
     Ok(out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AssignBody {
     login: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/assign",
+    tag = "tickets",
+    summary = "Assign the ticket to a staff login",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = AssignBody),
+    responses((status = 204, description = "assigned"))
+)]
 async fn post_assign(
     app: AppData,
     who: Authed,
@@ -439,12 +482,21 @@ async fn post_assign(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TransferBody {
     queue: String,
     note: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/transfer",
+    tag = "tickets",
+    summary = "Transfer the ticket to another queue (R8: the applicant is told)",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = TransferBody),
+    responses((status = 204, description = "transferred"))
+)]
 async fn post_transfer(
     app: AppData,
     who: Authed,
@@ -468,12 +520,21 @@ async fn post_transfer(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct CloseBody {
     resolution: Option<String>,
 }
 
 /// The body is optional; when there is one it must be the JSON object, like every route's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/close",
+    tag = "tickets",
+    summary = "Close the ticket (chat channels then ask for a rating, R10); the body may be empty",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = CloseBody),
+    responses((status = 204, description = "closed"))
+)]
 async fn post_close(
     app: AppData,
     who: Authed,
@@ -509,12 +570,21 @@ async fn post_close(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct StatusBody {
     status: String,
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/status",
+    tag = "tickets",
+    summary = "Set the ticket waiting, back to open, or reopen it",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = StatusBody),
+    responses((status = 204, description = "status changed"))
+)]
 async fn post_status(
     app: AppData,
     who: Authed,
@@ -540,12 +610,21 @@ async fn post_status(
 // ---------------------------------------------------------------------------------------
 // Calendar
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DueQuery {
     from: Option<String>,
     working_days: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/due",
+    tag = "calendar",
+    summary = "The due instant N working days after a moment (R5)",
+    params(DueQuery),
+    responses((status = 200, description = "`{from, due_at, working_days, explanation}`", body = serde_json::Value))
+)]
 async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let mut errors = Vec::new();
@@ -632,6 +711,14 @@ fn parse_year(text: &str) -> Result<i32, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/{year}",
+    tag = "calendar",
+    summary = "The working-day calendar of a year",
+    params(("year" = String, Path, description = "a year, e.g. 2026")),
+    responses((status = 200, description = "the year's days off, moved days and their sources", body = serde_json::Value))
+)]
 async fn calendar_year(app: AppData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let year = parse_year(&path.into_inner())?;
     Ok(HttpResponse::Ok().json(app.calendar().year(year)))
@@ -655,12 +742,21 @@ async fn calendar_ics(app: AppData, path: web::Path<String>) -> Result<HttpRespo
         .body(app.calendar().ics(year)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DayBody {
     kind: String,
     note: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/calendar/days/{date}",
+    tag = "calendar",
+    summary = "Override one day of the calendar",
+    params(("date" = String, Path, description = "YYYY-MM-DD")),
+    request_body(content = DayBody),
+    responses((status = 200, description = "the day as now recorded", body = serde_json::Value))
+)]
 async fn put_calendar_day(
     app: AppData,
     who: Authed,
@@ -720,12 +816,21 @@ async fn put_calendar_day(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct MovableDaysBody {
     note: String,
 }
 
 /// An administrator confirms that a year's movable days are all entered.
+#[utoipa::path(
+    put,
+    path = "/api/v1/calendar/{year}/movable-days",
+    tag = "calendar",
+    summary = "Confirm the year's movable holidays",
+    params(("year" = String, Path, description = "a year, e.g. 2026")),
+    request_body(content = MovableDaysBody),
+    responses((status = 200, description = "the confirmation as recorded", body = serde_json::Value))
+)]
 async fn put_movable_days(
     app: AppData,
     who: Authed,
@@ -754,7 +859,8 @@ async fn put_movable_days(
     Ok(HttpResponse::Ok().json(app.calendar().year(year)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ApplicantQuery {
     email: Option<String>,
     phone: Option<String>,
@@ -765,6 +871,14 @@ struct ApplicantQuery {
 /// Everything held about one applicant (`?email=`, `?phone=`, `?iin=`,
 /// `?telegram_chat_id=`): their contacts and each ticket in full. Each exported ticket
 /// records who exported it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/applicants/export",
+    tag = "tickets",
+    summary = "Everything held about one applicant (personal data law)",
+    params(ApplicantQuery),
+    responses((status = 200, description = "the applicant's tickets, messages and events", body = serde_json::Value))
+)]
 async fn export_applicant(
     app: AppData,
     who: Authed,

@@ -175,6 +175,15 @@ fn id_list(
     out
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/forwards",
+    tag = "forwards",
+    summary = "Forward a question about the ticket to a registry body",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = serde_json::Value, description = "`{\"body\": ID, \"question\", \"messages\"?: [ids], \"attachments\"?: [ids], \"include_personal_data\"?: false, \"category\"?}`; no `body` but a `category`: the ICI operator (F9)"),
+    responses((status = 201, description = "the forward", body = serde_json::Value))
+)]
 async fn create_forward(
     app: AppData,
     who: Authed,
@@ -253,7 +262,8 @@ async fn create_forward(
     Ok(HttpResponse::Created().json(view))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     body: Option<String>,
     kind: Option<String>,
@@ -264,6 +274,14 @@ struct ListQuery {
     limit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forwards",
+    tag = "forwards",
+    summary = "Forwards, earliest deadline first (agency/ici users: their body's only)",
+    params(ListQuery),
+    responses((status = 200, description = "`{forwards: [...], next_after}`", body = serde_json::Value))
+)]
 async fn list_forwards(
     app: AppData,
     who: Authed,
@@ -273,6 +291,14 @@ async fn list_forwards(
 }
 
 /// The overdue list: `GET /api/v1/forwards?overdue=true`, under its own name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/forwards/overdue",
+    tag = "forwards",
+    summary = "Open forwards past their deadline",
+    params(ListQuery),
+    responses((status = 200, description = "`{forwards: [...], next_after}`", body = serde_json::Value))
+)]
 async fn list_overdue(
     app: AppData,
     who: Authed,
@@ -399,6 +425,14 @@ async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({"forwards": items, "next_after": next})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forwards/{id}",
+    tag = "forwards",
+    summary = "One forward with its deliveries and the body's messages",
+    params(("id" = String, Path, description = "forward id")),
+    responses((status = 200, description = "the forward", body = serde_json::Value))
+)]
 async fn get_forward(
     app: AppData,
     who: Authed,
@@ -425,6 +459,14 @@ async fn get_forward(
         .ok_or_else(|| not_found(&wanted))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forwards/{id}/attachments/{attachment}",
+    tag = "forwards",
+    summary = "A file sent with the forward",
+    params(("id" = String, Path, description = "forward id"), ("attachment" = String, Path, description = "attachment id")),
+    responses((status = 200, description = "the file's bytes", body = Vec<u8>, content_type = "application/octet-stream"))
+)]
 async fn get_forward_attachment(
     app: AppData,
     who: Authed,
@@ -471,6 +513,15 @@ async fn own_forward(
         .ok_or_else(|| not_found(id))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forwards/{id}/answer",
+    tag = "forwards",
+    summary = "The body answers the forward",
+    params(("id" = String, Path, description = "forward id")),
+    request_body(content = serde_json::Value, description = "`{\"text\", \"attachments\"?: [{\"file_name\", \"content_type\"?, \"content_base64\"}]}`"),
+    responses((status = 200, description = "the forward, answered", body = serde_json::Value))
+)]
 async fn post_answer(
     app: AppData,
     who: Authed,
@@ -529,6 +580,15 @@ async fn post_answer(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forwards/{id}/decline",
+    tag = "forwards",
+    summary = "The body declines the forward (F4 counts refusals)",
+    params(("id" = String, Path, description = "forward id")),
+    request_body(content = serde_json::Value, description = "`{\"reason\"}`"),
+    responses((status = 200, description = "the forward, declined", body = serde_json::Value))
+)]
 async fn post_decline(
     app: AppData,
     who: Authed,
@@ -559,6 +619,15 @@ async fn post_decline(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forwards/{id}/relay",
+    tag = "forwards",
+    summary = "Relay the body's answer to the applicant as a reply",
+    params(("id" = String, Path, description = "forward id")),
+    request_body(content = serde_json::Value, description = "optional `{\"text\"?, \"final\"?: true}`: the answer, edited when `text` is given"),
+    responses((status = 202, description = "the reply is queued", body = serde_json::Value))
+)]
 async fn post_relay(
     app: AppData,
     who: Authed,
@@ -624,6 +693,14 @@ async fn post_relay(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forwards/{id}/replies/{message}/accept",
+    tag = "forwards",
+    summary = "A held mail reply becomes the body's answer",
+    params(("id" = String, Path, description = "forward id"), ("message" = String, Path, description = "message id")),
+    responses((status = 200, description = "the forward, answered", body = serde_json::Value))
+)]
 async fn post_accept(
     app: AppData,
     who: Authed,
@@ -649,12 +726,21 @@ async fn post_accept(
     Ok(HttpResponse::Ok().json(serde_json::json!({"forward_id": wanted, "landed": landed})))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct NoticeQuery {
     after: Option<String>,
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/quality-notices",
+    tag = "quality",
+    summary = "F4 quality notices with their evidence",
+    params(NoticeQuery),
+    responses((status = 200, description = "`{notices: [...], next_after}`", body = serde_json::Value))
+)]
 async fn list_notices(
     app: AppData,
     who: Authed,
@@ -687,6 +773,14 @@ async fn list_notices(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/quality-notices/{id}",
+    tag = "quality",
+    summary = "One quality notice",
+    params(("id" = String, Path, description = "notice id")),
+    responses((status = 200, description = "the notice", body = serde_json::Value))
+)]
 async fn get_notice(
     app: AppData,
     who: Authed,
@@ -701,6 +795,14 @@ async fn get_notice(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/quality-notices/{id}/confirm",
+    tag = "quality",
+    summary = "Send the notice to the registry's quality body by mail",
+    params(("id" = String, Path, description = "notice id")),
+    responses((status = 200, description = "the notice, confirmed", body = serde_json::Value))
+)]
 async fn post_confirm(
     app: AppData,
     who: Authed,

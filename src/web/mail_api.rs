@@ -65,6 +65,14 @@ fn outcome_json(outcome: &MailOutcome) -> HttpResponse {
 }
 
 /// The body is the raw message, whatever the content type says.
+#[utoipa::path(
+    post,
+    path = "/api/v1/inbound/email",
+    tag = "mail",
+    summary = "Submit one raw RFC 5322 message (what an MTA pipe would)",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the raw RFC 5322 message, as received (any content type)"),
+    responses((status = 202, description = "registered, joined to a ticket, or quarantined: `{outcome, ...}`", body = serde_json::Value))
+)]
 async fn post_inbound_email(
     app: AppData,
     who: Authed,
@@ -80,13 +88,22 @@ async fn post_inbound_email(
     Ok(outcome_json(&outcome))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     channel: Option<String>,
     after: Option<String>,
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/quarantine",
+    tag = "mail",
+    summary = "What every channel quarantined, newest first",
+    params(ListQuery),
+    responses((status = 200, description = "`{items: [...], next_after}`", body = serde_json::Value))
+)]
 async fn list_quarantine(
     app: AppData,
     who: Authed,
@@ -102,6 +119,14 @@ async fn list_quarantine(
 }
 
 /// Delivery reports that matched none of our messages: kept, and shown here.
+#[utoipa::path(
+    get,
+    path = "/api/v1/delivery-reports/unmatched",
+    tag = "mail",
+    summary = "Delivery reports that match none of our messages",
+    params(ListQuery),
+    responses((status = 200, description = "`{items: [...], next_after}`", body = serde_json::Value))
+)]
 async fn list_unmatched_reports(
     app: AppData,
     who: Authed,
@@ -150,6 +175,14 @@ async fn list_held(
 }
 
 /// The raw payload, for an operator to read: the message or update exactly as it came.
+#[utoipa::path(
+    get,
+    path = "/api/v1/quarantine/{id}",
+    tag = "mail",
+    summary = "One quarantined item with its raw payload",
+    params(("id" = String, Path, description = "quarantine id")),
+    responses((status = 200, description = "the item", body = serde_json::Value))
+)]
 async fn get_quarantined(
     app: AppData,
     who: Authed,
@@ -184,6 +217,14 @@ async fn get_quarantined(
     Ok(resp.body(raw))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/quarantine/{id}/retry",
+    tag = "mail",
+    summary = "Parse a quarantined e-mail again",
+    params(("id" = String, Path, description = "quarantine id")),
+    responses((status = 200, description = "the outcome", body = serde_json::Value))
+)]
 async fn retry_quarantined(
     app: AppData,
     who: Authed,
@@ -195,6 +236,14 @@ async fn retry_quarantined(
     Ok(outcome_json(&outcome))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/quarantine/{id}/release",
+    tag = "mail",
+    summary = "Make a ticket of a quarantined item",
+    params(("id" = String, Path, description = "quarantine id")),
+    responses((status = 200, description = "the outcome", body = serde_json::Value))
+)]
 async fn release_quarantined(
     app: AppData,
     who: Authed,

@@ -8,6 +8,7 @@ pub mod input;
 pub mod limits;
 pub mod mail_api;
 pub mod metrics;
+pub mod openapi;
 pub mod outages;
 pub mod public;
 pub mod queues;
@@ -57,7 +58,7 @@ impl WebState {
 pub type WebData = web::Data<WebState>;
 
 /// One field that failed validation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -155,7 +156,7 @@ impl From<crate::tickets::ActionError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Problem<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
@@ -309,6 +310,13 @@ pub fn page_language(req: &HttpRequest) -> Language {
     best.map_or(Language::Kk, |(_, l)| l)
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    summary = "Liveness: the database answers",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = serde_json::Value))
+)]
 async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
     app.db.ping().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
@@ -320,6 +328,13 @@ const STALE_BEAT_SECS: i64 = 60;
 
 /// Ready to take traffic: the database answers and carries every migration, the job
 /// worker and the timers go round. Also says what each channel is configured as.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    summary = "Readiness: database, migrations, job worker, timers, and each channel's configuration",
+    responses((status = 200, description = "`{status: ready, checks, channels}`", body = serde_json::Value), (status = 503, description = "`{status: not ready, checks, channels}`", body = serde_json::Value))
+)]
 async fn readyz(app: AppData) -> HttpResponse {
     use std::sync::atomic::Ordering::Relaxed;
     let mut ready = true;
@@ -389,6 +404,13 @@ async fn readyz(app: AppData) -> HttpResponse {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics (with BAYLANYS_METRICS_TOKEN: that bearer token)",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
 async fn metrics_route(
     app: AppData,
     site: WebData,
@@ -492,6 +514,7 @@ pub fn server(
             .configure(outages::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
+            .configure(openapi::routes)
             .default_service(web::to(not_found))
     };
     let addr = listener.local_addr()?;

@@ -51,6 +51,15 @@ enum Declared {
     OtherRequest,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/outages",
+    tag = "outages",
+    summary = "Declare an outage (O1: planned ones 24 h ahead); takes an optional Idempotency-Key",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
+    request_body(content = serde_json::Value, description = "`{\"kind\": \"planned\"|\"emergency\", \"starts_at\", \"ends_at\" (RFC 3339 with offset), \"systems\": [codes], \"impact\": \"full\"|\"partial\", \"title\": {\"kk\",\"ru\"}, \"text\": {\"kk\",\"ru\"}, \"reason\"}` (`reason` for emergencies only)"),
+    responses((status = 201, description = "the outage as GET shows it", body = serde_json::Value))
+)]
 async fn declare(
     app: AppData,
     req: HttpRequest,
@@ -130,6 +139,14 @@ async fn respond(
     Ok(status.json(view))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/outages/{id}",
+    tag = "outages",
+    summary = "One outage with its phase, lead and every recipient's deliveries",
+    params(("id" = String, Path, description = "outage id")),
+    responses((status = 200, description = "the outage", body = serde_json::Value))
+)]
 async fn detail(
     app: AppData,
     who: Authed,
@@ -145,6 +162,13 @@ async fn detail(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/outages",
+    tag = "outages",
+    summary = "Outages ending in the last 30 days or later",
+    responses((status = 200, description = "`{outages: [...]}`", body = serde_json::Value))
+)]
 async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadOutages)?;
     let now = app.clock.now();
@@ -160,6 +184,15 @@ async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(serde_json::json!({ "outages": items })))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/outages/{id}",
+    tag = "outages",
+    summary = "Reschedule or edit an outage (each sends a notice)",
+    params(("id" = String, Path, description = "outage id")),
+    request_body(content = serde_json::Value, description = "any of `starts_at`, `ends_at`, `systems`, `impact`, `title`, `text`, `reason`"),
+    responses((status = 200, description = "the outage", body = serde_json::Value))
+)]
 async fn change(
     app: AppData,
     who: Authed,
@@ -179,6 +212,14 @@ async fn change(
     respond(&app, HttpResponse::Ok(), id).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/outages/{id}/cancel",
+    tag = "outages",
+    summary = "Cancel an outage",
+    params(("id" = String, Path, description = "outage id")),
+    responses((status = 200, description = "the outage", body = serde_json::Value))
+)]
 async fn cancel(
     app: AppData,
     who: Authed,
@@ -196,6 +237,14 @@ async fn cancel(
     respond(&app, HttpResponse::Ok(), id).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/outages/{id}/complete",
+    tag = "outages",
+    summary = "Complete a started outage",
+    params(("id" = String, Path, description = "outage id")),
+    responses((status = 200, description = "the outage", body = serde_json::Value))
+)]
 async fn complete(
     app: AppData,
     who: Authed,
@@ -215,6 +264,15 @@ async fn complete(
 
 /// An administrator issues a one-time code; `/link CODE` sent to the bot from the chat
 /// that should receive the body's (or the person's) outage notices links it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bodies/{id}/telegram-link",
+    tag = "registry",
+    summary = "A one-time code linking a Telegram chat to the body (or one person)",
+    params(("id" = String, Path, description = "body id")),
+    request_body(content = serde_json::Value, description = "optional `{\"person_id\"?}`"),
+    responses((status = 201, description = "`{code, expires_at}`", body = serde_json::Value))
+)]
 async fn telegram_link(
     app: AppData,
     who: Authed,
@@ -264,7 +322,8 @@ async fn telegram_link(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MonthQuery {
     month: Option<String>,
 }
@@ -285,6 +344,14 @@ fn month_bounds(text: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     Some((at(first)?, at(next)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/outages/compliance",
+    tag = "outages",
+    summary = "Outages starting in a month with their lead, unreached recipients and breaches",
+    params(MonthQuery),
+    responses((status = 200, description = "the month's compliance report", body = serde_json::Value))
+)]
 async fn compliance(
     app: AppData,
     who: Authed,

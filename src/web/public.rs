@@ -24,7 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// What the form and the JSON API accept.
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct AppealInput {
     pub name: Option<String>,
     pub email: Option<String>,
@@ -241,6 +241,15 @@ fn replay(stored: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiE
     Ok(resp.body(stored.body))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/appeals",
+    tag = "appeals",
+    summary = "Register a citizen's appeal (the JSON twin of the form at GET /)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
+    request_body(content = AppealInput),
+    responses((status = 201, description = "`{number, registered_at, due_at, status_url}`", body = serde_json::Value), (status = 429, description = "too many appeals from this address (see Retry-After)", body = super::Problem, content_type = "application/problem+json"))
+)]
 async fn submit_json(
     app: AppData,
     site: WebData,

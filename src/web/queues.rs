@@ -31,12 +31,27 @@ impl From<QueueError> for ApiError {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/queues",
+    tag = "queues",
+    summary = "The queues",
+    responses((status = 200, description = "`{queues: [...]}`", body = serde_json::Value))
+)]
 async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadQueues)?;
     let list = app.db.run(queues::list).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "queues": list })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/queues/{code}",
+    tag = "queues",
+    summary = "One queue",
+    params(("code" = String, Path, description = "queue code")),
+    responses((status = 200, description = "the queue", body = serde_json::Value))
+)]
 async fn get(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadQueues)?;
     let code = path.into_inner();
@@ -47,6 +62,14 @@ async fn get(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpR
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/queues",
+    tag = "queues",
+    summary = "Create a queue",
+    request_body(content = serde_json::Value, description = "`{\"code\", \"name_kk\", \"name_ru\", \"supervisors\"?: [logins], \"reminders_enabled\"?: true, \"reminder_hours\"?: 1-60}`"),
+    responses((status = 201, description = "the queue", body = serde_json::Value))
+)]
 async fn create(
     app: AppData,
     who: Authed,
@@ -61,6 +84,15 @@ async fn create(
     Ok(HttpResponse::Created().json(q))
 }
 
+#[utoipa::path(
+    method(put, patch),
+    path = "/api/v1/queues/{code}",
+    tag = "queues",
+    summary = "Change a queue (any field but `code`)",
+    params(("code" = String, Path, description = "queue code")),
+    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/queues but `code`"),
+    responses((status = 200, description = "the queue", body = serde_json::Value))
+)]
 async fn update(
     app: AppData,
     who: Authed,
@@ -78,6 +110,15 @@ async fn update(
 }
 
 /// `{"email": "...", "telegram_chat_id": "..."}`; `null` clears a field, absent keeps it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{login}/contact",
+    tag = "queues",
+    summary = "Where a staff member's notices go",
+    params(("login" = String, Path, description = "staff login")),
+    request_body(content = serde_json::Value, description = "`{\"email\"?, \"telegram_chat_id\"?}` (`null` clears)"),
+    responses((status = 204, description = "recorded"))
+)]
 async fn put_contact(
     app: AppData,
     who: Authed,

@@ -42,7 +42,8 @@ impl From<RegistryError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BodyQuery {
     kind: Option<String>,
     system: Option<String>,
@@ -51,6 +52,14 @@ struct BodyQuery {
     include_inactive: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/bodies",
+    tag = "registry",
+    summary = "Registry bodies, filtered by kind, subscription or part of a name",
+    params(BodyQuery),
+    responses((status = 200, description = "`{bodies: [...]}`", body = serde_json::Value))
+)]
 async fn list_bodies(
     app: AppData,
     who: Authed,
@@ -85,6 +94,14 @@ fn with_secret(body: &crate::registry::Body, secret: Option<String>) -> serde_js
     v
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bodies",
+    tag = "registry",
+    summary = "Add a registry body",
+    request_body(content = serde_json::Value, description = "`{\"kind\", \"name\": {\"kk\", \"ru\"}, \"email\"?, \"systems\"?: [codes], \"region\"?, \"phones\"?, \"address\"?, \"website\"?, \"working_hours\"?, \"webhook_url\"?, \"webhook_secret\"?, \"ref_pattern\"?, \"digest\"?: \"none\"|\"daily\"|\"weekly\", \"persons\"?: [...]}`"),
+    responses((status = 201, description = "the body", body = serde_json::Value))
+)]
 async fn create_body(
     app: AppData,
     who: Authed,
@@ -99,6 +116,14 @@ async fn create_body(
     Ok(HttpResponse::Created().json(with_secret(&b, secret)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/bodies/{id}",
+    tag = "registry",
+    summary = "One body with its persons and subscriptions",
+    params(("id" = String, Path, description = "body id")),
+    responses((status = 200, description = "the body", body = serde_json::Value))
+)]
 async fn get_body(
     app: AppData,
     who: Authed,
@@ -116,6 +141,15 @@ async fn get_body(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/bodies/{id}",
+    tag = "registry",
+    summary = "Change the fields given (`null` clears)",
+    params(("id" = String, Path, description = "body id")),
+    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/bodies"),
+    responses((status = 200, description = "the body", body = serde_json::Value))
+)]
 async fn update_body(
     app: AppData,
     who: Authed,
@@ -132,6 +166,15 @@ async fn update_body(
     Ok(HttpResponse::Ok().json(with_secret(&b, secret)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bodies/{id}/persons",
+    tag = "registry",
+    summary = "Add a responsible person",
+    params(("id" = String, Path, description = "body id")),
+    request_body(content = serde_json::Value, description = "`{\"name\", \"position\"?, \"phones\"?, \"email\"?, \"ict_group\"?}`"),
+    responses((status = 201, description = "the person", body = serde_json::Value))
+)]
 async fn add_person(
     app: AppData,
     who: Authed,
@@ -148,6 +191,15 @@ async fn add_person(
     Ok(HttpResponse::Created().json(p))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/bodies/{id}/persons/{person}",
+    tag = "registry",
+    summary = "Change a responsible person",
+    params(("id" = String, Path, description = "body id"), ("person" = String, Path, description = "person id")),
+    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/bodies/{id}/persons"),
+    responses((status = 200, description = "the person", body = serde_json::Value))
+)]
 async fn update_person(
     app: AppData,
     who: Authed,
@@ -174,12 +226,27 @@ fn may_read_systems(who: &Authed) -> Result<(), ApiError> {
     who.may(Permission::ReadRegistry).map(|_| ())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/systems",
+    tag = "registry",
+    summary = "The catalogue of e-government systems",
+    responses((status = 200, description = "`{systems: [...]}`", body = serde_json::Value))
+)]
 async fn list_systems(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     may_read_systems(&who)?;
     let list = app.db.run(systems::list).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "systems": list })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/systems/{code}",
+    tag = "registry",
+    summary = "One system",
+    params(("code" = String, Path, description = "system code")),
+    responses((status = 200, description = "the system", body = serde_json::Value))
+)]
 async fn get_system(
     app: AppData,
     who: Authed,
@@ -197,6 +264,14 @@ async fn get_system(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/systems",
+    tag = "registry",
+    summary = "Add a system",
+    request_body(content = serde_json::Value, description = "`{\"code\": \"egov-portal\", \"name\": {\"kk\", \"ru\"}}`"),
+    responses((status = 201, description = "the system", body = serde_json::Value))
+)]
 async fn create_system(
     app: AppData,
     who: Authed,
@@ -214,6 +289,15 @@ async fn create_system(
     Ok(HttpResponse::Created().json(s))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/systems/{code}",
+    tag = "registry",
+    summary = "Rename a system",
+    params(("code" = String, Path, description = "system code")),
+    request_body(content = serde_json::Value, description = "`{\"name\": {\"kk\", \"ru\"}}`"),
+    responses((status = 200, description = "the system", body = serde_json::Value))
+)]
 async fn rename_system(
     app: AppData,
     who: Authed,

@@ -89,7 +89,8 @@ fn almaty_today(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
     now.with_timezone(&chrono_tz::Asia::Almaty).date_naive()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     q: Option<String>,
     body: Option<String>,
@@ -99,6 +100,14 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/services",
+    tag = "services",
+    summary = "Public services, by words of a name, the number or a keyword",
+    params(ListQuery),
+    responses((status = 200, description = "`{services: [...], next_after}`", body = serde_json::Value))
+)]
 async fn list_services(
     app: AppData,
     who: Authed,
@@ -159,6 +168,14 @@ async fn list_services(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": list, "next_after": next })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/services",
+    tag = "services",
+    summary = "Add a service with its passport",
+    request_body(content = serde_json::Value, description = "`{\"register_number\", \"name\": {\"kk\",\"ru\"}, \"body\": ID, \"standard_body\"?, \"responsible_person\"?, \"bylaws\"?, \"bylaw_changes\"?, \"web_page\"?, \"keywords\"?: [..], \"active\"?, \"passport\"?: {...}}`"),
+    responses((status = 201, description = "the service", body = serde_json::Value))
+)]
 async fn create_service(
     app: AppData,
     who: Authed,
@@ -170,6 +187,14 @@ async fn create_service(
     Ok(HttpResponse::Created().json(s))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{id}",
+    tag = "services",
+    summary = "One service with its onboarding timeline",
+    params(("id" = String, Path, description = "service id")),
+    responses((status = 200, description = "the service", body = serde_json::Value))
+)]
 async fn get_service(
     app: AppData,
     who: Authed,
@@ -197,6 +222,15 @@ async fn get_service(
     Ok(HttpResponse::Ok().json(v))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/services/{id}",
+    tag = "services",
+    summary = "Change the fields given (a passport key given replaces that key)",
+    params(("id" = String, Path, description = "service id")),
+    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/services"),
+    responses((status = 200, description = "the service", body = serde_json::Value))
+)]
 async fn update_service(
     app: AppData,
     who: Authed,
@@ -210,6 +244,14 @@ async fn update_service(
     Ok(HttpResponse::Ok().json(after))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{id}/onboarding",
+    tag = "services",
+    summary = "The service's onboarding timeline",
+    params(("id" = String, Path, description = "service id")),
+    responses((status = 200, description = "the timeline", body = serde_json::Value))
+)]
 async fn get_timeline(
     app: AppData,
     who: Authed,
@@ -232,7 +274,7 @@ async fn get_timeline(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "service_id": id, "onboarding": steps })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct StepBody {
     step: serde_json::Value,
     date: serde_json::Value,
@@ -240,6 +282,15 @@ struct StepBody {
     note: Option<serde_json::Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/services/{id}/onboarding",
+    tag = "services",
+    summary = "Record an onboarding step (F5-F7)",
+    params(("id" = String, Path, description = "service id")),
+    request_body(content = StepBody),
+    responses((status = 201, description = "the step and the next one it opens", body = serde_json::Value))
+)]
 async fn record_step(
     app: AppData,
     who: Authed,
@@ -311,12 +362,21 @@ async fn record_step(
     Ok(HttpResponse::Created().json(serde_json::json!({ "service_id": id, "onboarding": steps })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OverdueQuery {
     body: Option<String>,
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/onboarding/overdue",
+    tag = "services",
+    summary = "Expected onboarding steps past their deadline, oldest first",
+    params(OverdueQuery),
+    responses((status = 200, description = "`{steps: [...]}`", body = serde_json::Value))
+)]
 async fn overdue_steps(
     app: AppData,
     who: Authed,
@@ -340,7 +400,8 @@ async fn overdue_steps(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "overdue": list })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StageQuery {
     application: Option<String>,
     lang: Option<String>,
@@ -359,6 +420,14 @@ fn language_of(lang: Option<&str>) -> Result<Language, ApiError> {
 
 /// F8: never a 5xx for the monitoring system's trouble; the outcome says what happened
 /// and `message` says it in the applicant's language.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/stage",
+    tag = "services",
+    summary = "F8: the stage of an application in the monitoring system",
+    params(StageQuery),
+    responses((status = 200, description = "`{outcome: found|not_found|unavailable|not_configured, stage?, message}`", body = serde_json::Value))
+)]
 async fn stage_lookup(
     app: AppData,
     who: Authed,
@@ -392,6 +461,14 @@ async fn ticket_id_of(app: &AppData, number: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("ticket {number} not found")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{number}/services",
+    tag = "services",
+    summary = "The services linked to a ticket, and the matcher's proposals",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    responses((status = 200, description = "`{services: [...], proposals: [...]}`", body = serde_json::Value))
+)]
 async fn ticket_services(
     app: AppData,
     who: Authed,
@@ -409,7 +486,7 @@ async fn ticket_services(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LinkBody {
     service: serde_json::Value,
     /// The operator accepts the matcher's proposal (recorded as such).
@@ -423,6 +500,15 @@ fn service_id_from(v: &serde_json::Value, field: &str) -> Result<String, ApiErro
         .ok_or_else(|| invalid(field, "must be a service id (a UUID)"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/services",
+    tag = "services",
+    summary = "Link a service to the ticket",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = LinkBody),
+    responses((status = 200, description = "the ticket's services", body = serde_json::Value))
+)]
 async fn link_service(
     app: AppData,
     who: Authed,
@@ -447,11 +533,20 @@ async fn link_service(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "number": number, "services": linked })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SetBody {
     services: Vec<serde_json::Value>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/tickets/{number}/services",
+    tag = "services",
+    summary = "Replace the ticket's services",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = SetBody),
+    responses((status = 200, description = "the ticket's services", body = serde_json::Value))
+)]
 async fn set_services(
     app: AppData,
     who: Authed,
@@ -507,6 +602,14 @@ async fn set_services(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "number": number, "services": linked })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tickets/{number}/services/{service}",
+    tag = "services",
+    summary = "Unlink a service from the ticket",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001"), ("service" = String, Path, description = "service id")),
+    responses((status = 204, description = "unlinked"))
+)]
 async fn unlink_service(
     app: AppData,
     who: Authed,
@@ -530,11 +633,20 @@ async fn unlink_service(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ContactBodyInput {
     body: serde_json::Value,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/tickets/{number}/contact/body",
+    tag = "services",
+    summary = "The body the ticket's applicant is referred to",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = ContactBodyInput),
+    responses((status = 200, description = "the ticket's contact body", body = serde_json::Value))
+)]
 async fn set_contact_body(
     app: AppData,
     who: Authed,
@@ -568,11 +680,20 @@ async fn set_contact_body(
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CardQuery {
     lang: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/bodies/{id}/card",
+    tag = "registry",
+    summary = "R7: the body's contact card",
+    params(("id" = String, Path, description = "body id"), CardQuery),
+    responses((status = 200, description = "`{text, ...}`: the card in the language asked", body = serde_json::Value))
+)]
 async fn body_card(
     app: AppData,
     who: Authed,
@@ -605,6 +726,14 @@ fn kind_of(file: &str) -> Result<Kind, ApiError> {
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/registry/{file}",
+    tag = "registry",
+    summary = "The registry as CSV (UTF-8 with BOM, RFC 4180)",
+    params(("file" = String, Path, description = "`bodies.csv`, `persons.csv` or `services.csv`")),
+    responses((status = 200, description = "the CSV file", body = String, content_type = "text/csv"))
+)]
 async fn export_csv(
     app: AppData,
     who: Authed,
@@ -642,6 +771,15 @@ impl From<ImportError> for ApiError {
 }
 
 /// The whole file in one transaction: a bad row and nothing is imported.
+#[utoipa::path(
+    post,
+    path = "/api/v1/registry/{file}",
+    tag = "registry",
+    summary = "Import a CSV file (the whole file or nothing; a 422 lists each bad row as `line N: column`)",
+    params(("file" = String, Path, description = "`bodies.csv`, `persons.csv` or `services.csv`")),
+    request_body(content = String, content_type = "text/csv", description = "the CSV, as GET gives it"),
+    responses((status = 200, description = "what was created and changed", body = serde_json::Value))
+)]
 async fn import_csv(
     app: AppData,
     who: Authed,

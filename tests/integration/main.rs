@@ -38,6 +38,7 @@ mod audit;
 mod backup;
 mod doctor;
 mod faults;
+mod openapi;
 mod outages;
 mod registry;
 mod retention;

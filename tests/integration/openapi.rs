@@ -1,0 +1,321 @@
+//! The API as a contract: the OpenAPI document generated from the handlers covers every
+//! API route of the access table, says who may call each, and is what the server does:
+//! schemathesis (from PyPI) generates inputs for every operation, on both backends, and
+//! checks that none gets a 5xx and every answer (status, content type, body) is one the
+//! document promises.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use baylanys::auth::Role;
+use baylanys::web::access::{ROUTES, of};
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestApp, spawn};
+
+both_backends!(schemathesis_finds_no_server_error_and_every_answer_matches_the_document);
+
+/// The routes the document describes: the JSON API and the probes, not the pages, the
+/// calendar files or the Telegram webhook.
+fn documented(route: &str) -> bool {
+    (route.starts_with("/api/v1/") || matches!(route, "/healthz" | "/readyz" | "/metrics"))
+        && route != "/api/docs"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_covers_every_api_route_and_says_who_may_call_it() {
+    let t = spawn(Backend::Sqlite).await;
+    let r = t
+        .client
+        .get(format!("{}{}", t.url, "/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    let mut in_doc = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let access = of(&method, path)
+                .unwrap_or_else(|| panic!("{method} {path} is documented but not served"));
+            // Who may call it comes from the access table, and so does its security.
+            let description = op["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains(&format!("**Who may:** {}.", access.who())),
+                "{method} {path}: {description}"
+            );
+            assert_eq!(
+                op["security"].is_array(),
+                access.needs_token(),
+                "{method} {path}: security"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.contains_key("503"), "{method} {path}: no 503");
+            if access.needs_token() {
+                assert!(responses.contains_key("401") && responses.contains_key("403"));
+            }
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{method} {path}: no success answer"
+            );
+            assert!(op["summary"].is_string(), "{method} {path}: no summary");
+            in_doc.insert((method, path.clone()));
+        }
+    }
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .filter(|(_, route, _)| documented(route))
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(in_doc, served, "the document and the API routes differ");
+
+    // The page renders every operation and every schema, from the same document, with
+    // nothing to fetch.
+    let r = t
+        .client
+        .get(format!("{}{}", t.url, "/api/docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    for (method, path) in &in_doc {
+        let anchor = format!(
+            "id=\"{}-{}\"",
+            method.to_lowercase(),
+            path.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+        );
+        assert!(page.contains(&anchor), "the page lacks {method} {path}");
+    }
+    for schema in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(
+            page.contains(&format!("id=\"schema-{schema}\"")),
+            "{schema}"
+        );
+    }
+    assert!(!page.contains("<script"), "the page needs no script");
+    assert!(!page.contains("https://"), "the page fetches nothing");
+}
+
+/// Whether schemathesis can be run here (`python3 -m pip install schemathesis`).
+fn schemathesis_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import schemathesis.cli"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Records for the generated requests to reach: a ticket, a registry body with a person,
+/// a system, a service, a forward and an outage. Returns the path parameters naming them.
+async fn seed(t: &TestApp, token: &str) -> Value {
+    let post = |path: &str, body: Value| {
+        let req = t
+            .client
+            .post(format!("{}{}", t.url, path))
+            .bearer_auth(token)
+            .json(&body)
+            .send();
+        async move {
+            let r = req.await.unwrap();
+            let status = r.status();
+            let v: Value = r.json().await.unwrap();
+            assert!(status.is_success(), "seeding {status}: {v}");
+            v
+        }
+    };
+    let ticket = post(
+        "/api/v1/appeals",
+        json!({"name": "Айгүл Серікқызы", "email": "aigul@mail.kz", "region": "astana",
+               "topic": "egov_portal", "text": "Порталға кіре алмаймын", "consent": true}),
+    )
+    .await;
+    post(
+        "/api/v1/systems",
+        json!({"code": "egov-portal", "name": {"kk": "Портал", "ru": "Портал"}}),
+    )
+    .await;
+    let body = post(
+        "/api/v1/bodies",
+        json!({"kind": "central_state_body", "name": {"kk": "Министрлік", "ru": "Министерство"},
+               "email": "min@gov.kz", "systems": ["egov-portal"], "persons": [{"name": "Асқар"}]}),
+    )
+    .await;
+    let body_id = body["id"].as_str().unwrap().to_string();
+    let service = post(
+        "/api/v1/services",
+        json!({"register_number": "00101001", "name": {"kk": "Анықтама", "ru": "Справка"},
+               "body": body_id}),
+    )
+    .await;
+    let number = ticket["number"].as_str().unwrap();
+    let forward = post(
+        &format!("/api/v1/tickets/{number}/forwards"),
+        json!({"body": body_id, "question": "Өтінішке жауап беріңізші"}),
+    )
+    .await;
+    let starts = chrono::Utc::now() + chrono::Duration::days(10);
+    let outage = post(
+        "/api/v1/outages",
+        json!({"kind": "planned", "starts_at": starts.to_rfc3339(),
+               "ends_at": (starts + chrono::Duration::hours(2)).to_rfc3339(),
+               "systems": ["egov-portal"], "impact": "partial",
+               "title": {"kk": "Жұмыстар", "ru": "Работы"}, "text": {"kk": "Мәтін", "ru": "Текст"}}),
+    )
+    .await;
+    json!({
+        "number": number,
+        "body": body_id,
+        "person": body["persons"][0]["id"],
+        "service": service["id"],
+        "forward": forward["id"],
+        "outage": outage["id"],
+    })
+}
+
+/// A schemathesis configuration that fixes the path parameters to the seeded records,
+/// so the generated bodies and queries reach the handlers' logic rather than a 404.
+fn config_naming(ids: &Value) -> String {
+    let s = |k: &str| ids[k].as_str().unwrap().to_string();
+    let mut out = format!(
+        "[parameters]\n\"path.number\" = \"{}\"\n\"path.code\" = \"general\"\n\
+         \"path.login\" = \"st-admin\"\n\"path.year\" = \"2026\"\n\"path.date\" = \"2026-12-25\"\n\
+         \"path.file\" = \"bodies.csv\"\n\"path.person\" = \"{}\"\n\"path.service\" = \"{}\"\n",
+        s("number"),
+        s("person"),
+        s("service")
+    );
+    for (regex, name, value) in [
+        ("^/api/v1/bodies/", "id", s("body")),
+        ("^/api/v1/services/", "id", s("service")),
+        ("^/api/v1/forwards/", "id", s("forward")),
+        ("^/api/v1/outages/", "id", s("outage")),
+        ("^/api/v1/systems/", "code", "egov-portal".to_string()),
+    ] {
+        out.push_str(&format!(
+            "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n"
+        ));
+    }
+    out
+}
+
+/// One schemathesis run; panics with its report unless it passed.
+async fn schemathesis(
+    t: &TestApp,
+    token: &str,
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+    examples: u32,
+    extra: &[&str],
+) {
+    let mut cmd = tokio::process::Command::new("python3");
+    // Its cache (.schemathesis/) goes to the test's directory, not the clone.
+    cmd.current_dir(dir).args(["-m", "schemathesis.cli"]);
+    if let Some(config) = config {
+        cmd.arg("--config-file").arg(config);
+    }
+    cmd.arg("run")
+        .arg(format!("{}{}", t.url, "/api/v1/openapi.json"))
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        .args(["--max-examples", &examples.to_string()])
+        .args(["--seed", "1414", "--generation-database", "none"])
+        .args(["--request-timeout", "20", "--no-color"])
+        .args(extra)
+        .env("SCHEMATHESIS_TELEMETRY", "false")
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(600), cmd.output())
+        .await
+        .expect("schemathesis finishes within 10 minutes")
+        .expect("schemathesis runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let summary = report
+        .rfind("SUMMARY")
+        .map_or(&report[..0], |at| &report[at..]);
+    eprintln!(
+        "schemathesis{}: {summary}",
+        if config.is_some() {
+            " (on seeded records)"
+        } else {
+            ""
+        }
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found answers the document does not promise:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn schemathesis_finds_no_server_error_and_every_answer_matches_the_document(
+    backend: Backend,
+) {
+    if !schemathesis_available() {
+        eprintln!(
+            "SKIPPED: schemathesis is not installed (`python3 -m pip install schemathesis`; .ci/run does it)"
+        );
+        return;
+    }
+    let started = Instant::now();
+    let t = spawn(backend).await;
+    let token = t.token("st-admin", Role::Admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Everything generated, path parameters too (mostly names of nothing: 404, 422).
+    schemathesis(&t, &token, dir.path(), None, 10, &[]).await;
+    // The same operations on records that exist.
+    let ids = seed(&t, &token).await;
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(&config, config_naming(&ids)).unwrap();
+    schemathesis(&t, &token, dir.path(), Some(&config), 20, &[]).await;
+    // The operations only a body's own users may call (answer, decline), as one of them.
+    let body_id = ids["body"].as_str().unwrap().to_string();
+    let agency = t
+        .app
+        .db
+        .write(move |c| {
+            baylanys::auth::add_user_in(
+                c,
+                "st-agency",
+                "st-agency",
+                Role::Agency,
+                None,
+                Some(&body_id),
+            )?;
+            Ok(baylanys::auth::create_token(c, "st-agency", None)?.expect("user just added"))
+        })
+        .await
+        .unwrap();
+    schemathesis(
+        &t,
+        &agency,
+        dir.path(),
+        Some(&config),
+        20,
+        &[
+            "--include-path-regex",
+            "^/api/v1/forwards/[^/]+/(answer|decline)$",
+        ],
+    )
+    .await;
+    eprintln!(
+        "schemathesis on {backend:?}: {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
