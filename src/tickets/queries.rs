@@ -261,11 +261,8 @@ pub fn detail(
     let messages = messages_of(conn, &id)?;
     let events = ticket_events::table
         .filter(ticket_events::ticket_id.eq(&id))
-        .order((
-            ticket_events::seq.asc(),
-            ticket_events::at.asc(),
-            ticket_events::id.asc(),
-        ))
+        // In the order they happened (the chain follows it; new events are sealed later).
+        .order((ticket_events::at.asc(), ticket_events::id.asc()))
         .select((
             ticket_events::at,
             ticket_events::actor,

@@ -210,7 +210,8 @@ async fn postgres_restarted_under_load_loses_no_acknowledged_appeal() {
         acknowledged.extend(ok);
         unavailable += u;
     }
-    assert!(unavailable > 0, "the outage was seen as 503");
+    // Whether a request saw a 503 or waited through the outage depends on the timing
+    // (the pool waits 10 s for a connection); either is right, a 500 or a loss is not.
     let op = t.token("auditor", Role::Quality).await;
     for n in &acknowledged {
         let r = t.get_auth(&format!("/api/v1/tickets/{n}"), &op).await;
