@@ -94,7 +94,26 @@ pub fn parse(raw: &[u8], cfg: &ParseConfig) -> Result<ParsedEmail, ParseFailure>
 }
 
 /// Parse raw bytes received at `received_at` (the IMAP INTERNALDATE, or the clock).
+///
+/// mail-parser 0.11 panics on some malformed MIME structures (found by fuzzing:
+/// `tests/hostile/mail_parser_part_id_panic.eml`); such a message is a parse failure like
+/// any other, kept whole for an operator, never a crash of the mailbox or the pipe.
 pub fn parse_at(
+    raw: &[u8],
+    cfg: &ParseConfig,
+    received_at: DateTime<Utc>,
+) -> Result<ParsedEmail, ParseFailure> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse_unguarded(raw, cfg, received_at)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ParseFailure::new(
+            "the MIME structure is malformed (the mail parser gave up on it)",
+        ))
+    })
+}
+
+fn parse_unguarded(
     raw: &[u8],
     cfg: &ParseConfig,
     received_at: DateTime<Utc>,
@@ -611,6 +630,15 @@ fn content_type(part: &MessagePart<'_>) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_mime_structure_that_panics_the_parser_is_a_parse_failure() {
+        let raw = include_bytes!("../tests/hostile/mail_parser_part_id_panic.eml");
+        let failure = super::parse(raw, &super::ParseConfig::default())
+            .err()
+            .expect("not parsed");
+        assert!(failure.reason.contains("malformed"), "{}", failure.reason);
+    }
+
     use super::*;
 
     #[test]
