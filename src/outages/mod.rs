@@ -204,52 +204,14 @@ fn bilingual(
     max: usize,
     errors: &mut Vec<(String, String)>,
 ) -> Option<Names> {
-    let Some(obj) = v.as_object() else {
-        errors.push(bad(
-            field,
-            "must be an object in both languages: {\"kk\": \"...\", \"ru\": \"...\"}",
-        ));
-        return None;
-    };
-    let mut get = |lang: &str| -> Option<String> {
-        let f = format!("{field}.{lang}");
-        match obj.get(lang).and_then(|x| x.as_str()) {
-            Some(s) => {
-                let mut s = baylanys_core::clean_text(s.trim()).trim().to_string();
-                if max <= TITLE_MAX {
-                    // A title becomes a mail subject: one line, whatever was sent.
-                    s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-                }
-                if s.is_empty() {
-                    errors.push(bad(&f, "must not be empty"));
-                    None
-                } else if s.chars().count() > max {
-                    errors.push(bad(
-                        &f,
-                        format!("is longer than {max} characters: shorten it"),
-                    ));
-                    None
-                } else {
-                    Some(s)
-                }
-            }
-            None => {
-                errors.push(bad(&f, "give the text in this language (a string)"));
-                None
-            }
-        }
-    };
-    let kk = get("kk");
-    let ru = get("ru");
-    for key in obj.keys() {
-        if key != "kk" && key != "ru" {
-            errors.push(bad(
-                &format!("{field}.{key}"),
-                "unknown language: expected kk, ru",
-            ));
+    let mut names = crate::registry::names_up_to(field, v, max, errors)?;
+    if max <= TITLE_MAX {
+        // A title becomes a mail subject: one line, whatever was sent.
+        for s in [&mut names.kk, &mut names.ru] {
+            *s = s.split_whitespace().collect::<Vec<_>>().join(" ");
         }
     }
-    Some(Names { kk: kk?, ru: ru? })
+    Some(names)
 }
 
 impl OutageInput {

@@ -633,9 +633,7 @@ mod tests {
     #[test]
     fn a_mime_structure_that_panics_the_parser_is_a_parse_failure() {
         let raw = include_bytes!("../tests/hostile/mail_parser_part_id_panic.eml");
-        let failure = super::parse(raw, &super::ParseConfig::default())
-            .err()
-            .expect("not parsed");
+        let failure = super::parse(raw, &super::ParseConfig::default()).expect_err("not parsed");
         assert!(failure.reason.contains("malformed"), "{}", failure.reason);
     }
 
