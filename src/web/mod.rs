@@ -249,15 +249,7 @@ impl FromRequest for Authed {
         if let Some(user) = req.extensions().get::<User>().cloned() {
             return Box::pin(async move { Ok(Authed(user)) });
         }
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| t.trim().to_string());
+        let token = bearer(req.headers());
         let app = req.app_data::<AppData>().cloned();
         Box::pin(async move {
             let (Some(token), Some(app)) = (token, app) else {
@@ -417,13 +409,8 @@ async fn metrics_route(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(token) = &app.config.metrics_token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !baylanys_core::constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
+        let given = bearer(req.headers()).unwrap_or_default();
+        if !baylanys_core::constant_time_eq(given.as_bytes(), token.as_bytes()) {
             return Err(ApiError::Unauthorized);
         }
     }
