@@ -208,14 +208,18 @@ impl Templates {
         )
     }
 
+    /// An operator's answer as it goes out on `channel`: the footer says what the
+    /// applicant can do there (reply to the mail, or use the form on the status page).
     pub fn reply(
         &self,
         language: Language,
         number: &str,
         text: &str,
         html: Option<&str>,
+        channel: Channel,
     ) -> Result<Rendered, TemplateError> {
-        let mut rendered = self.message("reply", language, context! { number, text })?;
+        let channel = channel.as_str();
+        let mut rendered = self.message("reply", language, context! { number, text, channel })?;
         rendered.html = html.map(str::to_string);
         Ok(rendered)
     }
@@ -349,8 +353,21 @@ mod tests {
                 assert!(ack.text.contains("UCC-2026-000001"), "{l} {channel}");
                 assert_eq!(ack.html.is_some(), channel == Channel::Email);
             }
-            let reply = t.reply(l, "UCC-2026-000001", "Ответ", None).expect("reply");
+            let reply = t
+                .reply(l, "UCC-2026-000001", "Ответ", None, Channel::Email)
+                .expect("reply");
             assert!(reply.text.contains("Ответ") && reply.subject.is_some());
+            // On the status page there is nothing to "reply to": the footer points at its form.
+            let web = t
+                .reply(l, "UCC-2026-000001", "Ответ", None, Channel::WebForm)
+                .expect("reply");
+            let footer = |r: &Rendered| r.text.lines().last().unwrap_or("").to_string();
+            assert_ne!(footer(&web), footer(&reply), "{l}");
+            assert!(footer(&web).contains(if l == Language::Kk {
+                "форманы"
+            } else {
+                "форм"
+            }));
             let transfer = t
                 .transfer_notice(l, "UCC-2026-000001", "ict")
                 .expect("transfer");
@@ -465,7 +482,18 @@ mod tests {
             due => "03.12.2026 18:30", appeal => "Текст",
             replies => vec![serde_json::json!({"text": "Ответ", "at": "02.12.2026 11:00"})],
             just_registered => true, switch_url => "/appeals/x?key=k&lang=",
-            status_url => "/appeals/x?key=k",
+            status_url => "/appeals/x?key=k", notice => "added", stages => Vec::<String>::new(),
+            thread => vec![
+                serde_json::json!({"from": "applicant", "at": "01.12.2026 10:00", "text": "Текст",
+                    "files": [{"id": "f1", "name": "a.pdf", "size": 2048}]}),
+                serde_json::json!({"from": "center", "at": "02.12.2026 11:00", "text": "Ответ", "files": []}),
+            ],
+            files_base => "/appeals/x/files/", key_q => "k",
+            follow_up => context! {
+                action => "/appeals/x/follow-up?key=k", text => "", token => "t", max_mb => "10",
+                errors => vec![serde_json::json!({"field": "text", "message": "empty"})],
+                error_fields => vec!["text"],
+            },
         };
         for (page, ctx) in [
             ("web/form.html", form),

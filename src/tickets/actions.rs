@@ -151,12 +151,15 @@ pub fn reply(
         )));
     }
     let language = t.language.parse().unwrap_or_default();
-    let rendered =
-        outbox
-            .templates
-            .reply(language, &t.number, &input.text, input.html.as_deref())?;
     let mut ids = Vec::new();
     for (channel, address) in applicant_routes(&t, outbox.email_enabled) {
+        let rendered = outbox.templates.reply(
+            language,
+            &t.number,
+            &input.text,
+            input.html.as_deref(),
+            channel,
+        )?;
         let id = queue_outbound(
             conn,
             outbox.mail_domain,

@@ -420,24 +420,62 @@ pub struct StatusView {
     status: String,
     registered: String,
     due: String,
+    /// The first message, as registered.
     appeal: String,
+    /// The operators' answers published on the page.
     replies: Vec<serde_json::Value>,
+    /// The whole conversation the page may show, oldest first: the applicant's messages
+    /// (on any channel) and the published answers, each with its files.
+    thread: Vec<StatusMessage>,
 }
 
-/// The status page's view, when `key` is the ticket's secret (compared in constant time).
-pub fn status_view(
+#[derive(Serialize)]
+pub struct StatusMessage {
+    /// `applicant` or `center`.
+    from: &'static str,
+    at: String,
+    text: String,
+    files: Vec<StatusFile>,
+}
+
+#[derive(Serialize)]
+pub struct StatusFile {
+    id: String,
+    name: String,
+    size: i64,
+}
+
+/// Who the holder of a ticket's status link is, as the ticket's first message has it.
+pub struct StatusAccess {
+    pub ticket_id: String,
+    pub number: String,
+    pub status: String,
+    /// The address the applicant wrote from (e-mail, or phone for the web form).
+    pub address: String,
+    pub language: String,
+    /// The applicant's details as submitted (`name`, `email`, `phone`), if kept.
+    pub applicant: serde_json::Value,
+    registered: chrono::NaiveDateTime,
+    due: chrono::NaiveDateTime,
+}
+
+/// The ticket `number`, when `key` is its secret (compared in constant time).
+pub fn status_access(
     c: &mut crate::db::DbConn,
     number: &str,
     key: &str,
-) -> Result<Option<StatusView>, crate::db::DbError> {
-    let row: Option<(
+) -> Result<Option<StatusAccess>, crate::db::DbError> {
+    type Row = (
         String,
         String,
         String,
         Option<String>,
         chrono::NaiveDateTime,
         chrono::NaiveDateTime,
-    )> = tickets::table
+        String,
+        Option<String>,
+    );
+    let row: Option<Row> = tickets::table
         .filter(tickets::number.eq(number.to_ascii_uppercase()))
         .select((
             tickets::id,
@@ -446,41 +484,172 @@ pub fn status_view(
             tickets::access_key_hash,
             tickets::registered_at,
             tickets::due_at,
+            tickets::language,
+            tickets::applicant,
         ))
         .first(c)
         .optional()?;
-    let Some((id, number, status, Some(hash), registered, due)) = row else {
+    let Some((id, number, status, Some(hash), registered, due, language, applicant)) = row else {
         return Ok(None);
     };
     if !baylanys_core::constant_time_eq(hash.as_bytes(), crate::auth::hash_secret(key).as_bytes()) {
         return Ok(None);
     }
-    let appeal: String = messages::table
+    let address: String = messages::table
         .filter(messages::ticket_id.eq(&id))
         .filter(messages::direction.eq(Direction::In.as_str()))
         .order(messages::created_at.asc())
-        .select(messages::body_text)
+        .select(messages::address)
         .first(c)
         .optional()?
         .unwrap_or_default();
-    let replies: Vec<(String, chrono::NaiveDateTime)> = messages::table
-        .filter(messages::ticket_id.eq(&id))
-        .filter(messages::direction.eq(Direction::Out.as_str()))
-        .filter(messages::channel.eq(Channel::WebForm.as_str()))
-        .order(messages::created_at.asc())
-        .select((messages::body_text, messages::created_at))
-        .load(c)?;
-    Ok(Some(StatusView {
+    Ok(Some(StatusAccess {
+        ticket_id: id,
         number,
         status,
-        registered: crate::templates::local_time(registered.and_utc()),
-        due: crate::templates::local_time(due.and_utc()),
-        appeal,
-        replies: replies
-            .into_iter()
-            .map(|(text, at)| serde_json::json!({"text": text, "at": crate::templates::local_time(at.and_utc())}))
-            .collect(),
+        address,
+        language,
+        applicant: applicant
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default(),
+        registered,
+        due,
     }))
+}
+
+/// The messages of `a`'s ticket the status page shows: the applicant's own (the address
+/// of the first message) and the answers published on the page; (id, from, text, at).
+fn status_messages(
+    c: &mut crate::db::DbConn,
+    a: &StatusAccess,
+) -> Result<Vec<(String, &'static str, String, chrono::NaiveDateTime)>, crate::db::DbError> {
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        String,
+        String,
+        chrono::NaiveDateTime,
+    )> = messages::table
+        .filter(messages::ticket_id.eq(&a.ticket_id))
+        .filter(
+            messages::direction
+                .eq(Direction::In.as_str())
+                .and(messages::address.eq(&a.address))
+                .or(messages::direction
+                    .eq(Direction::Out.as_str())
+                    .and(messages::channel.eq(Channel::WebForm.as_str()))
+                    .and(messages::kind.eq(super::MessageKind::Reply.as_str()))),
+        )
+        .order((messages::created_at.asc(), messages::id.asc()))
+        .select((
+            messages::id,
+            messages::direction,
+            messages::kind,
+            messages::body_text,
+            messages::channel,
+            messages::created_at,
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, direction, _, text, _, at)| {
+            let from = if direction == Direction::In.as_str() {
+                "applicant"
+            } else {
+                "center"
+            };
+            (id, from, text, at)
+        })
+        .collect())
+}
+
+/// The status page's view, when `key` is the ticket's secret (compared in constant time).
+pub fn status_view(
+    c: &mut crate::db::DbConn,
+    number: &str,
+    key: &str,
+) -> Result<Option<StatusView>, crate::db::DbError> {
+    let Some(a) = status_access(c, number, key)? else {
+        return Ok(None);
+    };
+    let shown = status_messages(c, &a)?;
+    let ids: Vec<&String> = shown.iter().map(|(id, ..)| id).collect();
+    let files: Vec<(String, String, String, i64)> = attachments::table
+        .filter(attachments::message_id.eq_any(ids))
+        .order(attachments::created_at.asc())
+        .select((
+            attachments::message_id,
+            attachments::id,
+            attachments::file_name,
+            attachments::size,
+        ))
+        .load(c)?;
+    let local = |at: chrono::NaiveDateTime| crate::templates::local_time(at.and_utc());
+    let thread: Vec<StatusMessage> = shown
+        .into_iter()
+        .map(|(id, from, text, at)| StatusMessage {
+            from,
+            at: local(at),
+            text,
+            files: files
+                .iter()
+                .filter(|f| f.0 == id)
+                .map(|(_, id, name, size)| StatusFile {
+                    id: id.clone(),
+                    name: name.clone(),
+                    size: *size,
+                })
+                .collect(),
+        })
+        .collect();
+    let appeal = thread
+        .iter()
+        .find(|m| m.from == "applicant")
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    let replies = thread
+        .iter()
+        .filter(|m| m.from == "center")
+        .map(|m| serde_json::json!({"text": m.text, "at": m.at}))
+        .collect();
+    Ok(Some(StatusView {
+        number: a.number,
+        status: a.status,
+        registered: local(a.registered),
+        due: local(a.due),
+        appeal,
+        replies,
+        thread,
+    }))
+}
+
+/// A file the status page shows (the applicant's own, or on a published answer), for
+/// the holder of the ticket's key.
+pub fn status_file(
+    c: &mut crate::db::DbConn,
+    number: &str,
+    key: &str,
+    file_id: &str,
+) -> Result<Option<baylanys_core::Attachment>, crate::db::DbError> {
+    let Some(a) = status_access(c, number, key)? else {
+        return Ok(None);
+    };
+    let message: Option<String> = attachments::table
+        .filter(attachments::id.eq(file_id))
+        .select(attachments::message_id)
+        .first(c)
+        .optional()?;
+    let Some(message) = message else {
+        return Ok(None);
+    };
+    if !status_messages(c, &a)?
+        .iter()
+        .any(|(id, ..)| *id == message)
+    {
+        return Ok(None);
+    }
+    crate::tickets::attachment(c, file_id)
 }
 
 /// How many tickets are not closed and how many of them are overdue; registrations by

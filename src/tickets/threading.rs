@@ -31,7 +31,10 @@ pub fn find_thread(
     msg: &InboundMessage,
     contact_id: &str,
 ) -> Result<Option<ThreadTarget>, DbError> {
-    if msg.thread.force_new || msg.channel == Channel::WebForm {
+    // A web form is a new appeal; the status page's addition names its ticket (the page
+    // proved the access key before it got here).
+    let web_addition = msg.channel == Channel::WebForm && msg.thread.number_in_subject.is_some();
+    if msg.thread.force_new || (msg.channel == Channel::WebForm && !web_addition) {
         return Ok(None);
     }
     let mut candidates: Vec<String> = Vec::new();

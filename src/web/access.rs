@@ -32,6 +32,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/", Anyone),
     ("POST", "/appeals", Anyone),
     ("GET", "/appeals/{number}", Anyone),
+    ("POST", "/appeals/{number}/follow-up", Anyone),
+    ("GET", "/appeals/{number}/files/{file}", Anyone),
     ("POST", "/api/v1/appeals", Anyone),
     ("GET", "/outages", Anyone),
     ("GET", "/outages.ics", Anyone),

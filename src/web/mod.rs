@@ -15,6 +15,7 @@ pub mod queues;
 pub mod ratelimit;
 pub mod registry;
 pub mod services;
+pub mod status_page;
 pub mod telegram_hook;
 
 use std::future::Future;
@@ -493,6 +494,7 @@ pub fn server(
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics_route))
             .configure(public::routes)
+            .configure(status_page::routes)
             .configure(api::routes)
             .configure(queues::routes)
             .configure(services::routes)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppData, FieldError, WebData, page_language};
 use crate::templates::Templates;
 use crate::tickets::domain::{
-    EmailAddress, Iin, Phone, REGIONS, RegistrationNumber, TOPICS, region_known, topic_known,
+    EmailAddress, Iin, Phone, REGIONS, TOPICS, region_known, topic_known,
 };
 use crate::tickets::registrar::{self, IdempotencyKey, RegisterError, StoredAnswer};
 use crate::web::metrics::Metrics;
@@ -19,7 +19,6 @@ use crate::web::metrics::Metrics;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(form_page))
         .route("/appeals", web::post().to(submit_form))
-        .route("/appeals/{number}", web::get().to(status_page))
         .route("/api/v1/appeals", web::post().to(submit_json));
 }
 
@@ -185,7 +184,7 @@ fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> std::net::IpAdd
     super::ratelimit::client_ip(peer, lines, trusted)
 }
 
-fn check_rate(app: &AppData, site: &WebData, req: &HttpRequest) -> Result<(), ApiError> {
+pub(super) fn check_rate(app: &AppData, site: &WebData, req: &HttpRequest) -> Result<(), ApiError> {
     site.rate_limiter
         .check(client_ip(req, &app.config.trusted_proxies))
         .map_err(|secs| {
@@ -211,7 +210,10 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiEr
 }
 
 /// Looks up what a key answered; runs on a blocking thread.
-async fn stored_answer(app: &AppData, key: &str) -> Result<Option<StoredAnswer>, ApiError> {
+pub(super) async fn stored_answer(
+    app: &AppData,
+    key: &str,
+) -> Result<Option<StoredAnswer>, ApiError> {
     let key = key.to_string();
     Ok(app
         .db
@@ -344,7 +346,7 @@ fn render_form(
     html_response(status, html)
 }
 
-fn html_response(
+pub(super) fn html_response(
     status: actix_web::http::StatusCode,
     html: Result<String, minijinja::Error>,
 ) -> HttpResponse {
@@ -359,7 +361,7 @@ fn html_response(
     }
 }
 
-fn error_page(
+pub(super) fn error_page(
     app: &AppData,
     lang: Language,
     status: actix_web::http::StatusCode,
@@ -387,24 +389,24 @@ async fn form_page(app: AppData, req: HttpRequest) -> HttpResponse {
 /// Longest text field of the form, in bytes.
 const MAX_FIELD_BYTES: usize = 64 * 1024;
 
-struct FormRead {
-    input: AppealInput,
+pub(super) struct FormRead {
+    pub(super) input: AppealInput,
     /// The hidden per-form token: the same form sent twice registers once.
-    token: Option<String>,
-    files: Vec<Attachment>,
-    errors: Vec<FieldError>,
+    pub(super) token: Option<String>,
+    pub(super) files: Vec<Attachment>,
+    pub(super) errors: Vec<FieldError>,
     /// A file was over the size limit (413).
-    oversize: bool,
+    pub(super) oversize: bool,
     /// Reading stopped before the end of the form: the connection cannot be reused.
-    stopped: bool,
+    pub(super) stopped: bool,
 }
 
-enum FormError {
+pub(super) enum FormError {
     Unreadable(String),
 }
 
 /// Reads the multipart form: text fields and up to five files within the limits.
-async fn read_form(
+pub(super) async fn read_form(
     texts: &Templates,
     mut payload: Multipart,
     max_file: u64,
@@ -726,7 +728,7 @@ async fn submit_form(
 }
 
 /// What the form's idempotency record is compared on: the fields and each file.
-fn form_hash(input: &AppealInput, files: &[Attachment]) -> String {
+pub(super) fn form_hash(input: &AppealInput, files: &[Attachment]) -> String {
     let mut text = serde_json::to_string(input).unwrap_or_default();
     for f in files {
         text.push('\n');
@@ -749,93 +751,4 @@ fn redirect_to_status(body: &str, lang: Language) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url))
         .finish()
-}
-
-#[derive(Deserialize)]
-struct KeyQuery {
-    key: Option<String>,
-    new: Option<String>,
-}
-
-/// F8: the stage of each application number the appeal names (at most 3, asked at
-/// once, each within the 5 s timeout), worded in the page's language.
-async fn stages_named(
-    app: &AppData,
-    view: &crate::tickets::queries::StatusView,
-    lang: Language,
-) -> Vec<String> {
-    let appeal = serde_json::to_value(view)
-        .ok()
-        .and_then(|v| v["appeal"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    let numbers = crate::registry::stage::numbers_in(&app.config.registry, &appeal, 3);
-    let asks = numbers
-        .iter()
-        .map(|n| crate::registry::stage::lookup(&app.config.registry, n));
-    let found = futures_util::future::join_all(asks).await;
-    numbers
-        .iter()
-        .zip(found)
-        .map(|(n, s)| crate::registry::stage::message(&app.templates, &s, n, lang))
-        .collect()
-}
-
-async fn status_page(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<KeyQuery>,
-) -> HttpResponse {
-    let lang = page_language(&req);
-    let number = path.into_inner();
-    let query = query.into_inner();
-    let just_registered = query.new.is_some();
-    let key = query.key.unwrap_or_default();
-    let not_found = |app: &AppData| {
-        error_page(
-            app,
-            lang,
-            actix_web::http::StatusCode::NOT_FOUND,
-            &app.templates
-                .form_message(lang, "appeal_not_found", context! {}),
-        )
-    };
-    if key.is_empty() || RegistrationNumber::parse(&number).is_err() {
-        return not_found(&app);
-    }
-    let n = number.clone();
-    let status_url = crate::tickets::status_url(&app.config.public_url, &number, Some(&key));
-    let view = app
-        .db
-        .run(move |c| crate::tickets::queries::status_view(c, &n, &key))
-        .await;
-    match view {
-        Ok(Some(v)) => {
-            let stages = stages_named(&app, &v, lang).await;
-            html_response(
-                actix_web::http::StatusCode::OK,
-                app.templates.page(
-                    "web/status.html",
-                    lang,
-                    context! {
-                        just_registered, stages,
-                        switch_url => format!("{}&lang=", status_url),
-                        status_url,
-                        ..minijinja::Value::from_serialize(&v)
-                    },
-                ),
-            )
-        }
-        Ok(None) => not_found(&app),
-        Err(e) => {
-            tracing::error!(error = %e, "status page");
-            error_page(
-                &app,
-                lang,
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                &app.templates
-                    .form_message(lang, "temporarily_unavailable", context! {}),
-            )
-        }
-    }
 }

@@ -177,6 +177,26 @@ impl Driver {
             .to_string()
     }
 
+    /// Runs `script` (a function body) in the page; its `return` value.
+    pub(crate) async fn script(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Resizes the browser window (the viewport, headless).
+    pub(crate) async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     async fn screenshot(&self, name: &str) {
         use base64::Engine;
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
@@ -289,4 +309,119 @@ async fn f8_the_status_page_shows_the_stage_in_headless_chromium() {
     d.screenshot("status-stage").await;
     d.quit().await;
     t.stop().await;
+}
+
+/// The hand-found WCAG shortfalls of the public pages, fixed: focus moves to the error
+/// summary after a failed submit and the title counts the errors; each invalid field is
+/// described by its own message next to it; the status page fits a 320 px phone (1.4.10);
+/// and the applicant adds text and a file from the status page and sees them there.
+async fn public_pages_meet_wcag_by_hand(backend: Backend) {
+    let t = spawn(backend).await;
+    let d = Driver::start().await;
+    d.goto(&format!("{}/?lang=ru", t.url)).await;
+    d.wait_for_text("Подать обращение").await;
+    d.type_into("#email", "not-an-address").await;
+    d.click("button[type=submit]").await;
+    d.wait_for_text("id=\"errors\"").await;
+    assert_eq!(d.script("return document.activeElement.id").await, "errors");
+    let title = d.script("return document.title").await;
+    assert!(
+        title.as_str().unwrap_or("").starts_with("(ошибок: "),
+        "{title}"
+    );
+    for field in ["name", "email", "region", "topic", "text", "consent"] {
+        let described = d
+            .script(&format!(
+                "const f = document.getElementById('{field}');
+                 const ids = (f.getAttribute('aria-describedby') || '').split(' ');
+                 const own = document.getElementById('{field}-error');
+                 return [f.getAttribute('aria-invalid'), ids.includes('{field}-error'),
+                         own ? own.textContent.trim().length : 0,
+                         own ? own.previousElementSibling === f || own.previousElementSibling.contains(f) : false];"
+            ))
+            .await;
+        assert_eq!(described[0], "true", "{field}: {described}");
+        assert_eq!(described[1], true, "{field}: {described}");
+        assert!(
+            described[2].as_u64().unwrap_or(0) > 0,
+            "{field}: {described}"
+        );
+        assert_eq!(
+            described[3], true,
+            "{field}'s message is right after it: {described}"
+        );
+    }
+    // The e-mail field keeps its hint and adds its own message.
+    let email = d
+        .script("return document.getElementById('email').getAttribute('aria-describedby')")
+        .await;
+    assert_eq!(email, "contact-hint email-error");
+
+    // Registered; on a 320 px phone nothing scrolls sideways.
+    d.type_into("#name", "Иванов Иван").await;
+    d.script("document.getElementById('email').value = ''; return 0")
+        .await;
+    d.type_into("#email", "ivanov@example.kz").await;
+    d.click("#region option[value=almaty]").await;
+    d.click("#topic option[value=digital_signature]").await;
+    d.type_into("#text", "Не могу подписать заявление ЭЦП.")
+        .await;
+    d.click("#consent").await;
+    d.click("button[type=submit]").await;
+    let number = d.text("#number").await;
+    assert!(number.starts_with("UCC-"), "{number}");
+    d.resize(320, 900).await;
+    let widths = d
+        .script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        .await;
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64() && widths[1].as_u64() <= Some(320),
+        "the page is wider than the phone: {widths}"
+    );
+    d.screenshot(&format!("status-320px-{backend:?}")).await;
+    d.resize(1024, 1400).await;
+
+    // An empty addition: focus on its error summary.
+    d.click("form[aria-labelledby=follow-up-title] button[type=submit]")
+        .await;
+    d.wait_for_text("Напишите текст дополнения").await;
+    assert_eq!(d.script("return document.activeElement.id").await, "errors");
+    // Text and a file, from the keyboard and the file chooser.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("снимок.png");
+    std::fs::write(&file, b"\x89PNG\r\n\x1a\n screen").expect("file");
+    d.type_into("#follow-up-text", "Прилагаю снимок экрана.")
+        .await;
+    d.type_into("#follow-up-files", &file.display().to_string())
+        .await;
+    d.click("form[aria-labelledby=follow-up-title] button[type=submit]")
+        .await;
+    d.wait_for_text("Дополнение получено").await;
+    let thread = d.text(".thread").await;
+    assert!(
+        thread.contains("Прилагаю снимок экрана.") && thread.contains("снимок.png"),
+        "{thread}"
+    );
+    let href = d
+        .script("return document.querySelector('.thread .files a').href")
+        .await;
+    let bytes = reqwest::get(href.as_str().expect("a link"))
+        .await
+        .expect("file")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(bytes.starts_with(b"\x89PNG"));
+    d.quit().await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_pages_meet_wcag_by_hand_sqlite() {
+    public_pages_meet_wcag_by_hand(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_pages_meet_wcag_by_hand_postgres() {
+    public_pages_meet_wcag_by_hand(Backend::Postgres).await;
 }

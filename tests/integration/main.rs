@@ -43,6 +43,7 @@ mod outages;
 mod registry;
 mod retention;
 mod services;
+mod status_page;
 mod telegram;
 mod timers;
 mod web_input;
