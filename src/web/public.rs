@@ -4,7 +4,6 @@ use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_core::{Attachment, Channel, InboundMessage, Language, Sender};
-use futures_util::StreamExt;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
@@ -405,13 +404,108 @@ pub(super) enum FormError {
     Unreadable(String),
 }
 
-/// Reads the multipart form: text fields and up to five files within the limits.
-pub(super) async fn read_form(
+/// The request body, noting when it has ended.
+struct WatchEnd<S> {
+    inner: S,
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<S: futures_util::Stream + Unpin> futures_util::Stream for WatchEnd<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        let next = std::pin::Pin::new(&mut self.inner).poll_next(cx);
+        if let std::task::Poll::Ready(None) = next {
+            self.ended.store(true, std::sync::atomic::Ordering::Release);
+        }
+        next
+    }
+}
+
+/// The next item of the multipart reader, or an error when the body has ended and the
+/// reader still waits for more: actix-multipart 0.7 answers Pending, forever, when a
+/// body ends inside a part with a few bytes left (a form cut short, a mangled closing
+/// boundary), and the request would hang until the body timeout (found by fuzzing).
+async fn next_or_stuck<T: futures_util::Stream + Unpin>(
+    stream: &mut T,
+    ended: &std::sync::atomic::AtomicBool,
+) -> Result<Option<T::Item>, FormError> {
+    std::future::poll_fn(|cx| match std::pin::Pin::new(&mut *stream).poll_next(cx) {
+        std::task::Poll::Ready(item) => std::task::Poll::Ready(Ok(item)),
+        std::task::Poll::Pending if ended.load(std::sync::atomic::Ordering::Acquire) => {
+            std::task::Poll::Ready(Err(FormError::Unreadable(
+                "the form ends before its closing boundary".into(),
+            )))
+        }
+        std::task::Poll::Pending => std::task::Poll::Pending,
+    })
+    .await
+}
+
+/// What [`parse_form`] read from a form's bytes.
+#[derive(Debug)]
+pub struct ParsedForm {
+    pub input: AppealInput,
+    pub token: Option<String>,
+    pub files: Vec<Attachment>,
+    pub errors: Vec<FieldError>,
+    pub oversize: bool,
+    pub stopped: bool,
+}
+
+/// The form reader over a whole body: `content_type` is the request's header (with its
+/// boundary). The server reads the request as it streams; this is the same code, for the
+/// fuzzer and the property tests. `Err` when the body is not a readable multipart form.
+pub async fn parse_form(
     texts: &Templates,
-    mut payload: Multipart,
+    content_type: &str,
+    body: Vec<u8>,
     max_file: u64,
     lang: Language,
-) -> Result<FormRead, FormError> {
+) -> Result<ParsedForm, String> {
+    let mut headers = actix_web::http::header::HeaderMap::new();
+    let value = header::HeaderValue::from_str(content_type).map_err(|e| e.to_string())?;
+    headers.insert(header::CONTENT_TYPE, value);
+    let stream = futures_util::stream::once(async move {
+        Ok::<_, actix_web::error::PayloadError>(actix_web::web::Bytes::from(body))
+    });
+    match read_form(texts, &headers, Box::pin(stream), max_file, lang).await {
+        Ok(f) => Ok(ParsedForm {
+            input: f.input,
+            token: f.token,
+            files: f.files,
+            errors: f.errors,
+            oversize: f.oversize,
+            stopped: f.stopped,
+        }),
+        Err(FormError::Unreadable(e)) => Err(e),
+    }
+}
+
+/// Reads the multipart form: text fields and up to five files within the limits.
+pub(super) async fn read_form<S>(
+    texts: &Templates,
+    headers: &header::HeaderMap,
+    body: S,
+    max_file: u64,
+    lang: Language,
+) -> Result<FormRead, FormError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>
+        + Unpin
+        + 'static,
+{
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut payload = Multipart::new(
+        headers,
+        WatchEnd {
+            inner: body,
+            ended: ended.clone(),
+        },
+    );
     let mut input = AppealInput::default();
     let mut files = Vec::new();
     let mut errors = Vec::new();
@@ -421,7 +515,7 @@ pub(super) async fn read_form(
     // Five files at the limit, the text fields and some slack; past that we stop reading.
     let max_total = (MAX_FILES + 1) * max_file as usize + 16 * MAX_FIELD_BYTES;
     let read = &mut 0usize;
-    while let Some(field) = payload.next().await {
+    while let Some(field) = next_or_stuck(&mut payload, &ended).await? {
         let mut field = field.map_err(|e| FormError::Unreadable(e.to_string()))?;
         let name = field.name().unwrap_or("").to_string();
         let file_name = field
@@ -435,7 +529,7 @@ pub(super) async fn read_form(
             MAX_FIELD_BYTES
         };
         let mut oversize = false;
-        while let Some(chunk) = field.next().await {
+        while let Some(chunk) = next_or_stuck(&mut field, &ended).await? {
             let chunk = chunk.map_err(|e| FormError::Unreadable(e.to_string()))?;
             if data.len() + chunk.len() > limit {
                 // Over the limit: refused, never cut to size. The rest is read (up to the
@@ -443,7 +537,7 @@ pub(super) async fn read_form(
                 oversize = true;
                 *read += data.len() + chunk.len();
                 data = Vec::new();
-                while let Some(rest) = field.next().await {
+                while let Some(rest) = next_or_stuck(&mut field, &ended).await? {
                     *read += rest
                         .map_err(|e| FormError::Unreadable(e.to_string()))?
                         .len();
@@ -588,10 +682,10 @@ async fn submit_form(
         }
         return resp;
     }
-    let multipart = Multipart::new(req.headers(), payload);
     let form = match read_form(
         &app.templates,
-        multipart,
+        req.headers(),
+        payload,
         app.config.max_attachment_bytes,
         lang,
     )

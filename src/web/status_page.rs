@@ -1,7 +1,6 @@
 //! The applicant's page of an appeal, behind its secret link: the status and deadline,
 //! the conversation with its files, and a form to add to the appeal (text and files).
 
-use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_core::{Attachment, Channel, InboundMessage, Language, Sender};
@@ -241,10 +240,10 @@ async fn add_follow_up(
         Ok(None) => return not_found(&app, lang),
         Err(e) => return unavailable(&app, lang, "follow-up look-up", e),
     };
-    let multipart = Multipart::new(req.headers(), payload);
     let form = match read_form(
         &app.templates,
-        multipart,
+        req.headers(),
+        payload,
         app.config.max_attachment_bytes,
         lang,
     )

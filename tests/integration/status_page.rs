@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::support::{Backend, TestApp, spawn};
 
 both_backends!(
+    forms_cut_short_are_refused_at_once,
     additions_join_the_appeal_once_and_show_with_their_files,
     status_page_files_and_additions_need_the_key_of_their_own_ticket,
     bad_additions_are_refused_with_what_to_fix,
@@ -346,5 +347,46 @@ async fn bad_additions_are_refused_with_what_to_fix(backend: Backend) {
         .filter(|m| m["direction"] == "in")
         .count();
     assert_eq!(inbound, 1, "nothing refused was added");
+    t.stop().await;
+}
+
+/// Found by the fuzzer: a form whose closing boundary is mangled, so the body ends inside
+/// its last part. The multipart reader would wait forever for more; the server answers
+/// 400 at once instead (the client waits at most 30 s before the test fails).
+async fn forms_cut_short_are_refused_at_once(backend: Backend) {
+    let t = spawn(backend).await;
+    let (number, key) = registered(&t, "Обращение").await;
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fuzz/seeds/form_multipart/mangled_closing_boundary"
+    ))
+    .expect("the fuzzer's input");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let cut = body.len() - 30;
+    for (path, body) in [
+        ("/appeals".to_string(), body.clone()),
+        (
+            format!("/appeals/{number}/follow-up?key={key}"),
+            body.clone(),
+        ),
+        ("/appeals".to_string(), body[..cut].to_vec()),
+    ] {
+        let r = client
+            .post(format!("{}{path}", t.url))
+            .header("content-type", "multipart/form-data; boundary=b0undary")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
+        assert_eq!(r.status(), 400, "{path}");
+        let page = r.text().await.expect("text");
+        assert!(
+            page.contains("Форма оқылмады"),
+            "the page says the form could not be read: {page}"
+        );
+    }
     t.stop().await;
 }
