@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub pool_size: Option<u32>,
     pub instance_id: Option<String>,
+    pub job_lease_secs: Option<u64>,
     pub smtp_url: Option<String>,
     pub smtp_connections: Option<u32>,
     pub mail_from: Option<String>,
@@ -89,6 +90,10 @@ pub struct ConfigArgs {
     /// Name of this instance in job leases [default: host name and process id].
     #[arg(long, env = "BAYLANYS_INSTANCE_ID")]
     pub instance_id: Option<String>,
+    /// Seconds a job stays leased to the instance running it; another instance takes it
+    /// over once the lease lapses. Longer than the slowest job [default: 120; 5-3600].
+    #[arg(long, env = "BAYLANYS_JOB_LEASE_SECS")]
+    pub job_lease_secs: Option<u64>,
     /// Outgoing mail server: smtp://HOST:PORT, smtp://HOST:587?tls=required, smtps://USER:PASS@HOST:465.
     #[arg(long, env = "BAYLANYS_SMTP_URL")]
     pub smtp_url: Option<String>,
@@ -222,6 +227,8 @@ pub struct Config {
     pub workers: usize,
     pub pool_size: u32,
     pub instance_id: String,
+    /// Seconds a job stays leased to the instance running it (5-3600).
+    pub job_lease_secs: u64,
     pub smtp_url: Option<String>,
     /// SMTP connections used in parallel (at least 1).
     pub smtp_connections: u32,
@@ -419,6 +426,16 @@ impl Config {
                     std::process::id()
                 )
             }),
+            job_lease_secs: match a.job_lease_secs.or(f.job_lease_secs) {
+                None => crate::jobs::LEASE_SECONDS as u64,
+                Some(s) if (5..=3600).contains(&s) => s,
+                Some(s) => {
+                    return Err(ConfigError::Invalid(
+                        "job_lease_secs",
+                        format!("{s}: give 5 to 3600 seconds, more than the slowest job takes"),
+                    ));
+                }
+            },
             smtp_url: a.smtp_url.or(f.smtp_url),
             smtp_connections: a
                 .smtp_connections

@@ -15,6 +15,42 @@ use super::{Db, DbError, Engine};
 /// How often a waiting instance tries again, and the holder checks its lock.
 const LOCK_RETRY: Duration = Duration::from_secs(10);
 
+/// TCP keepalives on the lock's connection, on both ends: an instance cut off the network
+/// sends no FIN, so without them the server keeps its session (and the lock) for hours
+/// while the input stands still. The server drops a silent holder after about 20 s
+/// (5 s idle, then 3 probes 5 s apart), and the holder's own check fails as fast.
+const SERVER_KEEPALIVES: &[&str] = &[
+    "SET tcp_keepalives_idle = 5",
+    "SET tcp_keepalives_interval = 5",
+    "SET tcp_keepalives_count = 3",
+    "SET tcp_user_timeout = 20000",
+];
+const CLIENT_KEEPALIVES: &[(&str, &str)] = &[
+    ("keepalives", "1"),
+    ("keepalives_idle", "5"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "20000"),
+    ("connect_timeout", "10"),
+];
+
+/// `url` with the keepalive parameters added (those the URL sets itself are kept).
+fn with_keepalives(url: &str) -> String {
+    let mut out = url.to_string();
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let given: Vec<&str> = query
+        .split('&')
+        .filter_map(|kv| kv.split('=').next())
+        .collect();
+    for (k, v) in CLIENT_KEEPALIVES {
+        if !given.contains(k) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{k}={v}"));
+        }
+    }
+    out
+}
+
 /// The right to consume one input.
 pub struct HolderLock {
     conn: Option<Arc<Mutex<diesel::PgConnection>>>,
@@ -26,11 +62,17 @@ impl HolderLock {
         if db.engine == Engine::Sqlite {
             return Ok(Some(HolderLock { conn: None }));
         }
-        let url = url.to_string();
+        let url = with_keepalives(url);
         let id = lock_id(key);
         tokio::task::spawn_blocking(move || {
             let mut conn = diesel::PgConnection::establish(&url)
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            for set in SERVER_KEEPALIVES {
+                // tcp_user_timeout is PostgreSQL 12+: an older server keeps the rest.
+                if let Err(e) = conn.batch_execute(set) {
+                    tracing::debug!(error = %e, "{set} not taken");
+                }
+            }
             let got: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
                 "pg_try_advisory_lock({id})"
             )))
@@ -105,4 +147,23 @@ pub fn lock_id(key: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let hash = hex::encode(Sha256::digest(key.as_bytes()));
     i64::from_str_radix(&hash[..15], 16).unwrap_or(4242002)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_keepalives;
+
+    #[test]
+    fn keepalives_are_added_to_the_url_without_overriding_it() {
+        assert_eq!(
+            with_keepalives("postgres://u@h/db"),
+            "postgres://u@h/db?keepalives=1&keepalives_idle=5&keepalives_interval=5\
+             &keepalives_count=3&tcp_user_timeout=20000&connect_timeout=10"
+        );
+        let own = with_keepalives("postgres://u@h/db?sslmode=require&keepalives_idle=30");
+        assert!(
+            own.starts_with("postgres://u@h/db?sslmode=require&keepalives_idle=30&keepalives=1")
+        );
+        assert_eq!(own.matches("keepalives_idle").count(), 1, "{own}");
+    }
 }

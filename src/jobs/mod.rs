@@ -236,7 +236,8 @@ pub fn enqueue_job<J: Job>(
 }
 
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
-/// How long a claimed job is ours before another instance may take it over.
+/// How long a claimed job is ours before another instance may take it over, unless
+/// `BAYLANYS_JOB_LEASE_SECS` says otherwise.
 pub const LEASE_SECONDS: i64 = 120;
 
 pub struct NewJob<'a> {
@@ -323,12 +324,13 @@ pub fn claim(
     instance: &str,
     limit: i64,
     now: chrono::DateTime<Utc>,
+    lease_secs: i64,
 ) -> Result<Vec<JobRow>, DbError> {
     let now = now.naive_utc();
     // Leases measure how long an instance has been silent: elapsed real time, not the
     // (possibly moved) clock that decides what is due.
     let wall = Utc::now().naive_utc();
-    let lease = wall + Duration::seconds(LEASE_SECONDS);
+    let lease = wall + Duration::seconds(lease_secs);
     let due = jobs::run_at.le(now).and(
         jobs::status.eq(JobStatus::Pending.as_str()).or(jobs::status
             .eq(JobStatus::Running.as_str())
@@ -364,6 +366,30 @@ pub fn claim(
         ))
         .execute(conn)?;
     Ok(jobs::table.filter(jobs::id.eq_any(&ids)).load(conn)?)
+}
+
+/// Extends the leases `instance` holds on the running jobs `ids` by `lease_secs` from
+/// now: a live instance keeps what it runs however long it takes; one cut off stops
+/// renewing and loses its jobs when the lease lapses. Returns how many were renewed.
+pub fn renew(
+    conn: &mut DbConn,
+    instance: &str,
+    ids: &[String],
+    lease_secs: i64,
+) -> Result<usize, DbError> {
+    let until = Utc::now().naive_utc() + Duration::seconds(lease_secs);
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        n += diesel::update(
+            jobs::table
+                .filter(jobs::id.eq_any(chunk))
+                .filter(jobs::leased_by.eq(instance))
+                .filter(jobs::status.eq(JobStatus::Running.as_str())),
+        )
+        .set(jobs::lease_until.eq(until))
+        .execute(conn)?;
+    }
+    Ok(n)
 }
 
 pub fn complete(conn: &mut DbConn, id: &str, instance: &str) -> Result<(), DbError> {
@@ -410,36 +436,47 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds((10i64 << exp).min(3600))
 }
 
-/// Records a failure. Returns true when the job was given up (the caller marks what it
-/// was delivering as failed).
+/// Records a failure of the run `job` describes. `Some(true)` when the job was given up
+/// (the caller marks what it was delivering as failed), `None` when that run no longer
+/// holds the job (its lease lapsed and another run took it): nothing is written.
 pub fn fail(
     conn: &mut DbConn,
     job: &JobRow,
     error: &str,
     retry: Retry,
     now: chrono::DateTime<Utc>,
-) -> Result<bool, DbError> {
+) -> Result<Option<bool>, DbError> {
     let now = now.naive_utc();
     let give_up = retry == Retry::Never || job.attempts >= job.max_attempts;
     let run_at = match retry {
         Retry::After(Some(d)) => now + Duration::from_std(d).unwrap_or(Duration::seconds(60)),
         _ => now + backoff(job.attempts),
     };
-    diesel::update(jobs::table.find(&job.id))
-        .set((
-            jobs::status.eq(if give_up {
-                JobStatus::Failed
-            } else {
-                JobStatus::Pending
-            }
-            .as_str()),
-            jobs::run_at.eq(if give_up { job.run_at } else { run_at }),
-            jobs::lease_until.eq(None::<NaiveDateTime>),
-            jobs::last_error.eq(error),
-            jobs::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(give_up)
+    // Only the run that still holds the job records its failure: an instance whose lease
+    // lapsed (cut off, then back) must not put back a job another instance took over.
+    // (A claimed job always names its holder.)
+    let holder = job.leased_by.as_deref().unwrap_or_default();
+    let updated = diesel::update(
+        jobs::table
+            .find(&job.id)
+            .filter(jobs::status.eq(JobStatus::Running.as_str()))
+            .filter(jobs::attempts.eq(job.attempts))
+            .filter(jobs::leased_by.eq(holder)),
+    )
+    .set((
+        jobs::status.eq(if give_up {
+            JobStatus::Failed
+        } else {
+            JobStatus::Pending
+        }
+        .as_str()),
+        jobs::run_at.eq(if give_up { job.run_at } else { run_at }),
+        jobs::lease_until.eq(None::<NaiveDateTime>),
+        jobs::last_error.eq(error),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok((updated > 0).then_some(give_up))
 }
 
 /// Forgets finished jobs older than `days` (failed ones stay: they are someone's to-do).

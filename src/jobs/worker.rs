@@ -47,6 +47,13 @@ pub async fn run(app: Arc<AppState>) {
     ));
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let mut running = tokio::task::JoinSet::new();
+    // The jobs running here, whose leases a side task renews while they run.
+    let in_flight: InFlight = Arc::default();
+    let renewer = tokio::spawn(renew_leases(
+        app.clone(),
+        instance.clone(),
+        in_flight.clone(),
+    ));
     let mut wait_for = 1;
     while !app.shutdown.is_cancelled() {
         crate::state::Beats::beat(&app.beats.worker);
@@ -61,8 +68,9 @@ pub async fn run(app: Arc<AppState>) {
         let claimed = {
             let instance = instance.clone();
             let now = app.clock.now();
+            let lease = app.config.job_lease_secs as i64;
             app.db
-                .write(move |c| jobs::claim(c, &instance, free as i64, now))
+                .write(move |c| jobs::claim(c, &instance, free as i64, now, lease))
                 .await
         };
         match claimed {
@@ -78,8 +86,10 @@ pub async fn run(app: Arc<AppState>) {
                     let app = app.clone();
                     let registry = registry.clone();
                     let outcomes = outcomes.clone();
+                    let held = Held::new(&in_flight, &job.id);
                     running.spawn(async move {
                         let _slot = slot;
+                        let _held = held;
                         let result = registry.run(app.clone(), job.clone()).await;
                         if let Err((error, _)) = &result {
                             tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed");
@@ -116,8 +126,70 @@ pub async fn run(app: Arc<AppState>) {
     }
     // Finish what was claimed, then let the recorder commit the last outcomes.
     while running.join_next().await.is_some() {}
+    renewer.abort();
     drop(outcomes);
     let _ = recorder.await;
+}
+
+type InFlight = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// A job's place in the in-flight set, given up when its task ends, however it ends.
+struct Held {
+    set: InFlight,
+    id: String,
+}
+
+impl Held {
+    fn new(set: &InFlight, id: &str) -> Held {
+        set.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string());
+        Held {
+            set: set.clone(),
+            id: id.to_string(),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// Renews the leases of the jobs running here three times per lease, so a slow job (a
+/// relay that takes its time) is never taken over by another instance while this one
+/// is alive and can reach the database.
+async fn renew_leases(app: Arc<AppState>, instance: String, in_flight: InFlight) {
+    let lease = app.config.job_lease_secs as i64;
+    let every = Duration::from_secs((lease as u64 / 3).max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let ids: Vec<String> = in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let instance = instance.clone();
+        let renewed = tokio::time::timeout(
+            every,
+            app.db
+                .write(move |c| jobs::renew(c, &instance, &ids, lease)),
+        )
+        .await;
+        match renewed {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "renewing job leases failed"),
+            Err(_) => tracing::warn!("renewing job leases timed out; the database does not answer"),
+        }
+    }
 }
 
 /// Commits outcomes as they come: whatever has queued while the last commit ran goes
@@ -180,8 +252,10 @@ fn record_batch(db: &crate::db::Db, registry: &Registry, instance: &str, items: 
         let error = e.to_string();
         let failed = match &item.result {
             Ok(_) => db.write_blocking(|c| {
-                let gave_up = jobs::fail(c, &item.job, &error, Retry::After(None), item.at)?;
-                registry.failed(c, &item.job, gave_up, &error)
+                match jobs::fail(c, &item.job, &error, Retry::After(None), item.at)? {
+                    Some(gave_up) => registry.failed(c, &item.job, gave_up, &error),
+                    None => Ok(()),
+                }
             }),
             Err(_) => Err(e),
         };
@@ -205,8 +279,12 @@ fn record_one(
             Ok(true)
         }
         Err((error, retry)) => {
-            let gave_up = jobs::fail(c, &item.job, error, *retry, item.at)?;
-            registry.failed(c, &item.job, gave_up, error)?;
+            match jobs::fail(c, &item.job, error, *retry, item.at)? {
+                Some(gave_up) => registry.failed(c, &item.job, gave_up, error)?,
+                None => {
+                    tracing::warn!(job = %item.job.id, %error, "a run whose lease lapsed failed; the job is another run's now")
+                }
+            }
             Ok(false)
         }
     }

@@ -557,7 +557,7 @@ fn new_cluster(tag: &str) -> Cluster {
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -572,7 +572,7 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn pg_bin_dir() -> PathBuf {
+pub(crate) fn pg_bin_dir() -> PathBuf {
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
         && out.status.success()
     {
