@@ -54,6 +54,10 @@ pub struct FileConfig {
     pub outage_dispatch_margin_minutes: Option<u32>,
     pub lmtp_listen: Option<String>,
     pub lmtp_clients: Option<Vec<String>>,
+    pub sms_gateway_url: Option<String>,
+    pub sms_gateway_token: Option<String>,
+    pub recording_max_bytes: Option<u64>,
+    pub recording_retention_days: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -208,6 +212,20 @@ pub struct ConfigArgs {
     /// Addresses besides loopback that may deliver over LMTP, comma-separated IPs [default: none].
     #[arg(long, env = "BAYLANYS_LMTP_CLIENTS", value_delimiter = ',')]
     pub lmtp_clients: Option<Vec<String>>,
+    /// The HTTP SMS gateway that sends acknowledgements to phone applicants (POST JSON
+    /// `{to, text, reference}`) [default: none, no SMS].
+    #[arg(long, env = "BAYLANYS_SMS_GATEWAY_URL")]
+    pub sms_gateway_url: Option<String>,
+    /// Bearer token sent to the SMS gateway.
+    #[arg(long, env = "BAYLANYS_SMS_GATEWAY_TOKEN", hide_env_values = true)]
+    pub sms_gateway_token: Option<String>,
+    /// The largest call recording taken, uploaded or fetched [default: 52428800, 50 MiB].
+    #[arg(long, env = "BAYLANYS_RECORDING_MAX_BYTES")]
+    pub recording_max_bytes: Option<u64>,
+    /// Days a call recording is kept after it was stored (a record request holds it
+    /// longer); 0 keeps them [default: 90].
+    #[arg(long, env = "BAYLANYS_RECORDING_RETENTION_DAYS")]
+    pub recording_retention_days: Option<u32>,
 }
 
 /// The resolved configuration the application runs with.
@@ -261,6 +279,13 @@ pub struct Config {
     pub lmtp_listen: Option<String>,
     /// Peers besides loopback allowed to deliver over LMTP.
     pub lmtp_clients: Vec<std::net::IpAddr>,
+    /// The SMS gateway of the phone channel's acknowledgements; `None`: no SMS.
+    pub sms_gateway_url: Option<String>,
+    pub sms_gateway_token: Option<String>,
+    /// The largest call recording taken.
+    pub recording_max_bytes: u64,
+    /// Days recordings are kept (0: for ever).
+    pub recording_retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -396,6 +421,21 @@ impl Config {
             trusted_proxies,
             lmtp_listen,
             lmtp_clients,
+            sms_gateway_url: a
+                .sms_gateway_url
+                .or(f.sms_gateway_url)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            sms_gateway_token: a.sms_gateway_token.or(f.sms_gateway_token),
+            recording_max_bytes: a
+                .recording_max_bytes
+                .or(f.recording_max_bytes)
+                .unwrap_or(50 * 1024 * 1024)
+                .max(1),
+            recording_retention_days: a
+                .recording_retention_days
+                .or(f.recording_retention_days)
+                .unwrap_or(90),
             database_url: a
                 .database_url
                 .or(f.database_url)

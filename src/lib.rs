@@ -55,6 +55,7 @@ macro_rules! text_enum {
 pub mod auth;
 pub mod backup;
 pub mod calendar;
+pub mod calls;
 pub mod channels;
 pub mod clock;
 pub mod config;

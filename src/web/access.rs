@@ -277,6 +277,41 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/outages/{id}/complete",
         May(&[P::DeclareOutages]),
     ),
+    ("POST", "/api/v1/calls", May(&[P::SubmitCalls])),
+    ("POST", "/api/v1/calls/import", May(&[P::SubmitCalls])),
+    ("GET", "/api/v1/calls/stats", May(&[P::ReadCallStats])),
+    ("GET", "/api/v1/calls/{call_id}", May(&[P::ReadTickets])),
+    (
+        "POST",
+        "/api/v1/calls/{call_id}/ticket",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "GET",
+        "/api/v1/calls/{call_id}/recording",
+        May(&[P::ListenRecordings]),
+    ),
+    (
+        "GET",
+        "/api/v1/calls/{call_id}/recording/access",
+        May(&[P::ListenRecordings]),
+    ),
+    ("POST", "/api/v1/record-requests", May(&[P::RequestRecords])),
+    (
+        "GET",
+        "/api/v1/record-requests/{id}",
+        May(&[P::RequestRecords, P::ReleaseRecords]),
+    ),
+    (
+        "POST",
+        "/api/v1/record-requests/{id}/release",
+        May(&[P::ReleaseRecords]),
+    ),
+    (
+        "GET",
+        "/api/v1/record-requests/{id}/archive",
+        May(&[P::RequestRecords]),
+    ),
 ];
 
 impl Access {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod api;
+pub mod calls;
 pub mod forwards;
 pub mod input;
 pub mod limits;
@@ -499,6 +500,7 @@ pub fn server(
             .configure(registry::routes)
             .configure(forwards::routes)
             .configure(outages::routes)
+            .configure(calls::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .configure(openapi::routes)

@@ -34,6 +34,7 @@ fn sample(route: &str) -> String {
         .replace("{code}", "no-such-code")
         .replace("{login}", "nobody")
         .replace("{id}", ID)
+        .replace("{call_id}", "no-such-call")
         .replace("{attachment}", ID)
         .replace("{message}", ID)
         .replace("{service}", ID)
