@@ -33,7 +33,10 @@ fn main() {
     let file = tmp.path().join("Master.csv");
     write_file(&file, n);
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    println!("{n} call records, {:.0} MB of CSV, {backend}", size as f64 / 1e6);
+    println!(
+        "{n} call records, {:.0} MB of CSV, {backend}",
+        size as f64 / 1e6
+    );
     let bin = support::server_bin();
     let migrate = std::process::Command::new(&bin)
         .arg("migrate")
@@ -52,7 +55,13 @@ fn main() {
         app.db
             .write(|c| {
                 for i in 0..50 {
-                    baylanys::auth::add_user(c, &format!("op{i:02}"), "Operator", baylanys::auth::Role::Operator, None)?;
+                    baylanys::auth::add_user(
+                        c,
+                        &format!("op{i:02}"),
+                        "Operator",
+                        baylanys::auth::Role::Operator,
+                        None,
+                    )?;
                 }
                 Ok(())
             })
@@ -67,9 +76,16 @@ fn main() {
         .output()
         .expect("import runs");
     let secs = started.elapsed().as_secs_f64();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     print!("{}", String::from_utf8_lossy(&out.stdout));
-    println!("import (process, wall): {secs:.1} s, {:.0} records/s", n as f64 / secs);
+    println!(
+        "import (process, wall): {secs:.1} s, {:.0} records/s",
+        n as f64 / secs
+    );
     rt.block_on(async {
         let app = baylanys::AppState::build(config(&db)).await.expect("state");
         use baylanys::calls::stats::{GroupBy, figures};
@@ -108,7 +124,8 @@ fn config(db: &str) -> baylanys::config::Config {
         pool_size: Some(4),
         ..Default::default()
     };
-    baylanys::config::Config::resolve(args, baylanys::config::FileConfig::default()).expect("config")
+    baylanys::config::Config::resolve(args, baylanys::config::FileConfig::default())
+        .expect("config")
 }
 
 fn write_file(path: &std::path::Path, n: usize) {
@@ -138,11 +155,26 @@ fn write_file(path: &std::path::Path, n: usize) {
         let caller = format!("8701{:07}", (r >> 12) % 10_000_000);
         let (answer, end, disp, op) = if kind < 85 {
             let a = start + chrono::TimeDelta::seconds(wait);
-            (fmt(a), fmt(a + chrono::TimeDelta::seconds(180)), "ANSWERED", op)
+            (
+                fmt(a),
+                fmt(a + chrono::TimeDelta::seconds(180)),
+                "ANSWERED",
+                op,
+            )
         } else if kind < 95 {
-            (String::new(), fmt(start + chrono::TimeDelta::seconds(wait)), "NO ANSWER", String::new())
+            (
+                String::new(),
+                fmt(start + chrono::TimeDelta::seconds(wait)),
+                "NO ANSWER",
+                String::new(),
+            )
         } else if kind < 98 {
-            (String::new(), fmt(start + chrono::TimeDelta::seconds(2)), "BUSY", String::new())
+            (
+                String::new(),
+                fmt(start + chrono::TimeDelta::seconds(2)),
+                "BUSY",
+                String::new(),
+            )
         } else {
             (String::new(), fmt(start), "CONGESTION", String::new())
         };

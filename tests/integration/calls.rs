@@ -1254,9 +1254,10 @@ async fn a_record_request_is_found_released_and_downloaded_as_one_zip(backend: B
     let id = req["id"].as_str().unwrap().to_string();
     assert_eq!(req["rule"], "R11");
     let due = chrono::DateTime::parse_from_rfc3339(req["due_at"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        (due.with_timezone(&Utc) - submitted_at).num_minutes(),
-        240,
+    let at = chrono::DateTime::parse_from_rfc3339(req["submitted_at"].as_str().unwrap()).unwrap();
+    assert_eq!((due - at).num_seconds(), 4 * 3600, "{req}");
+    assert!(
+        (at.with_timezone(&Utc) - submitted_at).num_seconds().abs() < 1,
         "{req}"
     );
     let calls: Vec<&str> = req["calls"]
