@@ -58,6 +58,7 @@ pub mod calendar;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod doctor;
 pub mod forwards;

@@ -36,6 +36,7 @@ mod mta;
 mod access;
 mod audit;
 mod backup;
+mod console;
 mod doctor;
 mod faults;
 mod openapi;
