@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub sms_gateway_token: Option<String>,
     pub recording_max_bytes: Option<u64>,
     pub recording_retention_days: Option<u32>,
+    pub console_idle_minutes: Option<u32>,
+    pub console_session_hours: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -226,6 +228,12 @@ pub struct ConfigArgs {
     /// longer); 0 keeps them [default: 90].
     #[arg(long, env = "BAYLANYS_RECORDING_RETENTION_DAYS")]
     pub recording_retention_days: Option<u32>,
+    /// Operator console: a session without a request for this many minutes ends (1-1440) [default: 60].
+    #[arg(long, env = "BAYLANYS_CONSOLE_IDLE_MINUTES")]
+    pub console_idle_minutes: Option<u32>,
+    /// Operator console: a session ends this many hours after sign-in, however active (1-72) [default: 12].
+    #[arg(long, env = "BAYLANYS_CONSOLE_SESSION_HOURS")]
+    pub console_session_hours: Option<u32>,
 }
 
 /// The resolved configuration the application runs with.
@@ -286,6 +294,9 @@ pub struct Config {
     pub recording_max_bytes: u64,
     /// Days recordings are kept (0: for ever).
     pub recording_retention_days: u32,
+    /// Operator console sessions: idle and absolute expiry.
+    pub console_idle: chrono::Duration,
+    pub console_session_max: chrono::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -383,6 +394,26 @@ impl Config {
             .or(f.lmtp_listen)
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        let console_idle_minutes = a
+            .console_idle_minutes
+            .or(f.console_idle_minutes)
+            .unwrap_or(60);
+        if !(1..=1440).contains(&console_idle_minutes) {
+            return Err(ConfigError::Invalid(
+                "console_idle_minutes",
+                format!("`{console_idle_minutes}` must be 1-1440 minutes"),
+            ));
+        }
+        let console_session_hours = a
+            .console_session_hours
+            .or(f.console_session_hours)
+            .unwrap_or(12);
+        if !(1..=72).contains(&console_session_hours) {
+            return Err(ConfigError::Invalid(
+                "console_session_hours",
+                format!("`{console_session_hours}` must be 1-72 hours"),
+            ));
+        }
         let reminder_hours = a.reminder_hours.or(f.reminder_hours).unwrap_or(4);
         if !(1..=crate::queues::MAX_REMINDER_HOURS).contains(&reminder_hours) {
             return Err(ConfigError::Invalid(
@@ -521,6 +552,8 @@ impl Config {
             create_database: true,
             reminders_enabled: a.reminders_enabled.or(f.reminders_enabled).unwrap_or(true),
             reminder_hours,
+            console_idle: chrono::Duration::minutes(console_idle_minutes.into()),
+            console_session_max: chrono::Duration::hours(console_session_hours.into()),
             staff_language,
             outage_dispatch_margin: {
                 let m = a

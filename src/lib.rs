@@ -59,6 +59,7 @@ pub mod calls;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod doctor;
 pub mod forwards;

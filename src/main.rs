@@ -455,6 +455,13 @@ async fn queue(cmd: QueueCommand) -> Result<ExitCode, AnyError> {
 enum UserCommand {
     /// Add a user; the password is read from BAYLANYS_PASSWORD when set.
     Add(UserAdd),
+    /// Lift the console's sign-in lock of a login (after repeated failed sign-ins).
+    Unlock {
+        #[arg(long)]
+        login: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Args)]
@@ -762,6 +769,22 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     }
                 })?;
             println!("added user {} ({})", user.login, user.role.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command: UserCommand::Unlock { login, config },
+        } => {
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+            let l = login.clone();
+            let lifted = app
+                .db
+                .write(move |c| baylanys::console::sessions::unlock(c, &l))
+                .await?;
+            if lifted {
+                println!("the sign-in lock of {login} is lifted");
+            } else {
+                println!("{login} had no failed sign-ins on record: nothing to lift");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {

@@ -29,6 +29,7 @@ diesel::table! {
         email -> Nullable<Text>,
         telegram_chat_id -> Nullable<Text>,
         body_id -> Nullable<Text>,
+        language -> Nullable<Text>,
     }
 }
 
@@ -561,6 +562,33 @@ diesel::allow_tables_to_appear_in_same_query!(
     telegram_link_codes,
     bodies,
 );
+
+// The operator console's sessions and sign-in locks
+// (migrations/*/2026-12-03-000101_console_sessions).
+diesel::table! {
+    console_sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (login) {
+        login -> Text,
+        failures -> Integer,
+        first_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(console_sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(console_sessions, users, sign_in_failures);
 
 // The phone channel (migrations/*/2026-12-03-000401_calls).
 

@@ -281,6 +281,22 @@ async fn ticket(
     let user = who.may(Permission::WorkTickets)?.clone();
     let call_id = call_path(&path)?;
     let input = card::CardInput::from_json(&body)?;
+    let hash = crate::auth::sha256_hex(body.to_string().as_bytes());
+    let made = register_card(&app, &user.login, &call_id, input, hash).await?;
+    Ok(HttpResponse::Created().json(made))
+}
+
+/// The call card's registration, for the API and the console page: one phone ticket per
+/// call (an idempotency key per call decides between two cards at once), linked to the
+/// call, with the acknowledgements asked for queued.
+pub(crate) async fn register_card(
+    app: &AppData,
+    login: &str,
+    call_id: &str,
+    input: card::CardInput,
+    request_hash: String,
+) -> Result<serde_json::Value, ApiError> {
+    let call_id = call_id.to_string();
     let id = call_id.clone();
     let call = app
         .db
@@ -312,7 +328,7 @@ async fn ticket(
     let msg = card::message_of(&call, &input);
     let key = crate::tickets::registrar::IdempotencyKey {
         key: format!("call-ticket:{call_id}"),
-        request_hash: crate::auth::sha256_hex(body.to_string().as_bytes()),
+        request_hash,
     };
     let reg = match app.registrar().register_keyed(msg, Some(key)).await {
         Ok(reg) => reg,
@@ -328,14 +344,14 @@ async fn ticket(
         .reply_due(reg.registered_at, &app.config.working_hours)
         .map_err(ApiError::internal)?;
     let state = app.get_ref().clone();
-    let (reg2, input2, login) = (reg.clone(), input.clone(), user.login.clone());
+    let (reg2, input2, login) = (reg.clone(), input.clone(), login.to_string());
     let enabled = (
         app.adapters.contains_key(&baylanys_core::Channel::Phone),
         app.email_enabled(),
     );
     let cid = call_id.clone();
     let deadline_json = crate::calendar::due_json(&deadline);
-    let acks = write_retrying(&app, move |c| {
+    let acks = write_retrying(app, move |c| {
         let templates = state.templates.clone();
         let (reg, deadline) = (reg2.clone(), deadline.clone());
         let render = move |channel| {
@@ -361,7 +377,7 @@ async fn ticket(
     })
     .await?;
     app.jobs_wakeup.notify_one();
-    Ok(HttpResponse::Created().json(serde_json::json!({
+    Ok(serde_json::json!({
         "number": reg.number,
         "registered_at": crate::calendar::format_almaty(reg.registered_at),
         "due_at": crate::calendar::format_almaty(reg.due_at),
@@ -369,7 +385,7 @@ async fn ticket(
         "call_id": call_id,
         "caller": call.caller,
         "acknowledgements": acks,
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,7 +23,121 @@ both_backends!(
     a_call_joins_the_open_ticket_and_the_call_card_registers_one_acknowledged_by_sms,
     recordings_are_fetched_with_retries_kept_checked_and_deleted_after_retention,
     a_record_request_is_found_released_and_downloaded_as_one_zip,
+    the_console_call_card_registers_a_ticket_and_shows_its_number_and_deadline,
 );
+
+/// The console page of a call: the operator fills in the card (CSRF-checked form), the
+/// page then shows the number and deadline to read out; bad input shows the form again
+/// naming the fields.
+async fn the_console_call_card_registers_a_ticket_and_shows_its_number_and_deadline(
+    backend: Backend,
+) {
+    use crate::console::{Browser, staff};
+    let t = spawn(backend).await;
+    let pbx = t.token("pbx", Role::Pbx).await;
+    staff(&t, "dana", Role::Operator).await;
+    staff(&t, "editor1", Role::Editor).await;
+    let (s, _) = post(
+        &t,
+        &pbx,
+        with(
+            event("cc-1", "answered"),
+            json!({"caller": "+77051112233", "answered_at": "2026-12-03T10:00:07+05:00"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let mut b = Browser::new(&t);
+    let csrf = b.sign_in("dana").await;
+    let r = b.get("/console/calls/cc-1").await;
+    let status = r.status();
+    let html = r.text().await.unwrap();
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("+77051112233") && html.contains("id=\"register\""),
+        "{html}"
+    );
+    // Missing fields: the form again, 422, each field named; nothing registered.
+    let r = b
+        .post(
+            "/console/calls/cc-1/ticket",
+            &[("csrf", &csrf), ("topic", ""), ("language", "ru")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("f-region") && html.contains("role=\"alert\""),
+        "{html}"
+    );
+    // Without the session's CSRF token: refused.
+    let r = b
+        .post(
+            "/console/calls/cc-1/ticket",
+            &[
+                ("csrf", "forged"),
+                ("topic", "t"),
+                ("region", "astana"),
+                ("text", "x"),
+                ("language", "ru"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = b
+        .post(
+            "/console/calls/cc-1/ticket",
+            &[
+                ("csrf", &csrf),
+                ("topic", "egov_portal"),
+                ("region", "astana"),
+                ("text", "Не приходит код из SMS"),
+                ("language", "kk"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, "/console/calls/cc-1?notice=ticket_registered");
+    let html = b.get(&to).await.text().await.unwrap();
+    let op = t.token("op-api", Role::Operator).await;
+    let call: Value = t
+        .get_auth("/api/v1/calls/cc-1", &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = call["ticket"]["number"].as_str().unwrap();
+    let due = call["ticket"]["due_at"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("id=\"ticket-number\">{number}<")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("id=\"ticket-due\">{due}<")),
+        "{html}"
+    );
+    assert_eq!(ticket_of(&t, &op, number).await["language"], "kk");
+    // A second card for the same call: 409, the ticket stays one.
+    let r = b
+        .post(
+            "/console/calls/cc-1/ticket",
+            &[
+                ("csrf", &csrf),
+                ("topic", "t"),
+                ("region", "astana"),
+                ("text", "x"),
+                ("language", "ru"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    // A role that may not read tickets does not see call cards.
+    let mut e = Browser::new(&t);
+    e.sign_in("editor1").await;
+    assert_eq!(e.get("/console/calls/cc-1").await.status(), 403);
+    assert_eq!(b.get("/console/calls/no-such-call").await.status(), 404);
+}
 
 /// A local HTTP server: the first `fail_first` requests get 503, then each gets
 /// `status`, `content_type` and `body`. Keeps every request body.

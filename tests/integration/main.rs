@@ -37,6 +37,7 @@ mod access;
 mod audit;
 mod backup;
 mod calls;
+mod console;
 mod doctor;
 mod faults;
 mod openapi;
