@@ -200,22 +200,22 @@ pub fn link_and_acknowledge(
         )?;
         acks.sms = Some(id);
     }
-    if let Some(email) = &input.email {
-        if email_enabled {
-            let id = crate::tickets::queue_outbound(
-                conn,
-                mail_domain,
-                &reg.ticket_id,
-                crate::tickets::Recipient {
-                    channel: Channel::Email,
-                    address: &email.to_lowercase(),
-                },
-                OutboundKind::Acknowledgement,
-                None,
-                &render(Channel::Email)?,
-            )?;
-            acks.email = Some(id);
-        }
+    if let Some(email) = &input.email
+        && email_enabled
+    {
+        let id = crate::tickets::queue_outbound(
+            conn,
+            mail_domain,
+            &reg.ticket_id,
+            crate::tickets::Recipient {
+                channel: Channel::Email,
+                address: &email.to_lowercase(),
+            },
+            OutboundKind::Acknowledgement,
+            None,
+            &render(Channel::Email)?,
+        )?;
+        acks.email = Some(id);
     }
     Ok(acks)
 }

@@ -708,13 +708,13 @@ fn merge(stored: &CallRow, new: &CallRow) -> Result<(CallRow, Vec<String>), Call
             "is before the call's arrived_at",
         ));
     }
-    if let Some(e) = m.ended_at {
-        if e < m.arrived_at || m.answered_at.is_some_and(|a| e < a) {
-            return Err(CallError::invalid(
-                "ended_at",
-                "is before the call's arrival or answer",
-            ));
-        }
+    if let Some(e) = m.ended_at
+        && (e < m.arrived_at || m.answered_at.is_some_and(|a| e < a))
+    {
+        return Err(CallError::invalid(
+            "ended_at",
+            "is before the call's arrival or answer",
+        ));
     }
     if m.answered_at.is_some() && m.disposition.as_deref().is_some_and(|d| d != "answered") {
         return Err(CallError::invalid(

@@ -523,6 +523,7 @@ async fn call_events_merge_in_any_order_and_redelivery_changes_nothing(backend: 
 }
 
 /// Master.csv lines: id, caller, queue, start, answer, end, disposition, operator.
+#[allow(clippy::too_many_arguments)]
 fn cdr(
     id: &str,
     caller: &str,
