@@ -115,6 +115,16 @@ pub enum Permission {
     DeclareOutages,
     /// Read outages with their delivery proof and compliance.
     ReadOutages,
+    /// Report calls and import call records (the PBX).
+    SubmitCalls,
+    /// Read the R3 wait figures of the phone channel.
+    ReadCallStats,
+    /// Listen to and download call recordings (each access recorded).
+    ListenRecordings,
+    /// Submit R11 record requests and download their archives.
+    RequestRecords,
+    /// Review and release R11 record requests.
+    ReleaseRecords,
 }
 
 impl Permission {
@@ -140,6 +150,11 @@ impl Permission {
             Permission::ConfirmQualityNotices => "confirm notices to the quality body",
             Permission::DeclareOutages => "declare or change outages",
             Permission::ReadOutages => "read outages and their delivery proof",
+            Permission::SubmitCalls => "report calls or import call records",
+            Permission::ReadCallStats => "read the phone channel's wait figures",
+            Permission::ListenRecordings => "listen to or download call recordings",
+            Permission::RequestRecords => "request call recordings (R11)",
+            Permission::ReleaseRecords => "release record requests",
         }
     }
 }
@@ -187,6 +202,17 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         Permission::ReadOutages,
         &[Operator, Supervisor, Admin, Ici, Quality, Informatization],
     ),
+    (Permission::SubmitCalls, &[Pbx, Admin]),
+    (
+        Permission::ReadCallStats,
+        &[Supervisor, Admin, Quality, Informatization],
+    ),
+    (
+        Permission::ListenRecordings,
+        &[Supervisor, Quality, Informatization],
+    ),
+    (Permission::RequestRecords, &[Quality, Informatization]),
+    (Permission::ReleaseRecords, &[Supervisor]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

@@ -43,6 +43,14 @@ pub fn add_adapters(mut state: AppState) -> Result<(AppState, Option<TelegramPar
         baylanys_email::imap::ImapConfig::from_url(url)
             .map_err(|e| StartError::Channel(e.to_string()))?;
     }
+    if let Some(url) = state.config.sms_gateway_url.clone() {
+        let mut config = baylanys_sms::SmsConfig::new(url.clone());
+        config.token = state.config.sms_gateway_token.clone();
+        let adapter = baylanys_sms::SmsAdapter::new(config)
+            .map_err(|e| StartError::Channel(format!("BAYLANYS_SMS_GATEWAY_URL: {e}")))?;
+        state = state.with_adapter(Arc::new(adapter));
+        tracing::info!(sms = %url, "phone acknowledgements go out by SMS");
+    }
     let telegram = telegram_config(&state)?;
     let parts = telegram.map(|config| TelegramParts {
         adapter: TelegramAdapter::from_config(&config),

@@ -55,6 +55,12 @@ pub struct FileConfig {
     pub outage_dispatch_margin_minutes: Option<u32>,
     pub lmtp_listen: Option<String>,
     pub lmtp_clients: Option<Vec<String>>,
+    pub sms_gateway_url: Option<String>,
+    pub sms_gateway_token: Option<String>,
+    pub recording_max_bytes: Option<u64>,
+    pub recording_retention_days: Option<u32>,
+    pub console_idle_minutes: Option<u32>,
+    pub console_session_hours: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -213,6 +219,26 @@ pub struct ConfigArgs {
     /// Addresses besides loopback that may deliver over LMTP, comma-separated IPs [default: none].
     #[arg(long, env = "BAYLANYS_LMTP_CLIENTS", value_delimiter = ',')]
     pub lmtp_clients: Option<Vec<String>>,
+    /// The HTTP SMS gateway that sends acknowledgements to phone applicants (POST JSON
+    /// `{to, text, reference}`) [default: none, no SMS].
+    #[arg(long, env = "BAYLANYS_SMS_GATEWAY_URL")]
+    pub sms_gateway_url: Option<String>,
+    /// Bearer token sent to the SMS gateway.
+    #[arg(long, env = "BAYLANYS_SMS_GATEWAY_TOKEN", hide_env_values = true)]
+    pub sms_gateway_token: Option<String>,
+    /// The largest call recording taken, uploaded or fetched [default: 52428800, 50 MiB].
+    #[arg(long, env = "BAYLANYS_RECORDING_MAX_BYTES")]
+    pub recording_max_bytes: Option<u64>,
+    /// Days a call recording is kept after it was stored (a record request holds it
+    /// longer); 0 keeps them [default: 90].
+    #[arg(long, env = "BAYLANYS_RECORDING_RETENTION_DAYS")]
+    pub recording_retention_days: Option<u32>,
+    /// Operator console: a session without a request for this many minutes ends (1-1440) [default: 60].
+    #[arg(long, env = "BAYLANYS_CONSOLE_IDLE_MINUTES")]
+    pub console_idle_minutes: Option<u32>,
+    /// Operator console: a session ends this many hours after sign-in, however active (1-72) [default: 12].
+    #[arg(long, env = "BAYLANYS_CONSOLE_SESSION_HOURS")]
+    pub console_session_hours: Option<u32>,
 }
 
 /// The resolved configuration the application runs with.
@@ -268,6 +294,16 @@ pub struct Config {
     pub lmtp_listen: Option<String>,
     /// Peers besides loopback allowed to deliver over LMTP.
     pub lmtp_clients: Vec<std::net::IpAddr>,
+    /// The SMS gateway of the phone channel's acknowledgements; `None`: no SMS.
+    pub sms_gateway_url: Option<String>,
+    pub sms_gateway_token: Option<String>,
+    /// The largest call recording taken.
+    pub recording_max_bytes: u64,
+    /// Days recordings are kept (0: for ever).
+    pub recording_retention_days: u32,
+    /// Operator console sessions: idle and absolute expiry.
+    pub console_idle: chrono::Duration,
+    pub console_session_max: chrono::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -365,6 +401,26 @@ impl Config {
             .or(f.lmtp_listen)
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        let console_idle_minutes = a
+            .console_idle_minutes
+            .or(f.console_idle_minutes)
+            .unwrap_or(60);
+        if !(1..=1440).contains(&console_idle_minutes) {
+            return Err(ConfigError::Invalid(
+                "console_idle_minutes",
+                format!("`{console_idle_minutes}` must be 1-1440 minutes"),
+            ));
+        }
+        let console_session_hours = a
+            .console_session_hours
+            .or(f.console_session_hours)
+            .unwrap_or(12);
+        if !(1..=72).contains(&console_session_hours) {
+            return Err(ConfigError::Invalid(
+                "console_session_hours",
+                format!("`{console_session_hours}` must be 1-72 hours"),
+            ));
+        }
         let reminder_hours = a.reminder_hours.or(f.reminder_hours).unwrap_or(4);
         if !(1..=crate::queues::MAX_REMINDER_HOURS).contains(&reminder_hours) {
             return Err(ConfigError::Invalid(
@@ -403,6 +459,21 @@ impl Config {
             trusted_proxies,
             lmtp_listen,
             lmtp_clients,
+            sms_gateway_url: a
+                .sms_gateway_url
+                .or(f.sms_gateway_url)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            sms_gateway_token: a.sms_gateway_token.or(f.sms_gateway_token),
+            recording_max_bytes: a
+                .recording_max_bytes
+                .or(f.recording_max_bytes)
+                .unwrap_or(50 * 1024 * 1024)
+                .max(1),
+            recording_retention_days: a
+                .recording_retention_days
+                .or(f.recording_retention_days)
+                .unwrap_or(90),
             database_url: a
                 .database_url
                 .or(f.database_url)
@@ -498,6 +569,8 @@ impl Config {
             create_database: true,
             reminders_enabled: a.reminders_enabled.or(f.reminders_enabled).unwrap_or(true),
             reminder_hours,
+            console_idle: chrono::Duration::minutes(console_idle_minutes.into()),
+            console_session_max: chrono::Duration::hours(console_session_hours.into()),
             staff_language,
             outage_dispatch_margin: {
                 let m = a

@@ -55,9 +55,11 @@ macro_rules! text_enum {
 pub mod auth;
 pub mod backup;
 pub mod calendar;
+pub mod calls;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod doctor;
 pub mod forwards;

@@ -69,6 +69,11 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// The phone channel's call records.
+    Calls {
+        #[command(subcommand)]
+        command: CallsCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -108,6 +113,19 @@ enum Command {
     Registry {
         #[command(subcommand)]
         command: RegistryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CallsCommand {
+    /// Import Asterisk's Master.csv (standard column order) in one transaction: a bad
+    /// line is reported by its number and nothing is imported (exit 1); calls already
+    /// known are left as they are, so a file imported twice changes nothing.
+    Import {
+        /// The CSV file (`-` for stdin).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -437,6 +455,13 @@ async fn queue(cmd: QueueCommand) -> Result<ExitCode, AnyError> {
 enum UserCommand {
     /// Add a user; the password is read from BAYLANYS_PASSWORD when set.
     Add(UserAdd),
+    /// Lift the console's sign-in lock of a login (after repeated failed sign-ins).
+    Unlock {
+        #[arg(long)]
+        login: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Args)]
@@ -689,6 +714,9 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Healthcheck { ready, config } => healthcheck(ready, Config::load(&config)?).await,
         Command::Queue { command } => queue(command).await,
         Command::Registry { command } => registry(command).await,
+        Command::Calls {
+            command: CallsCommand::Import { file, config },
+        } => calls_import(&file, existing(Config::load(&config)?)).await,
         Command::IngestEmail { config } => Ok(ingest_email(config).await),
         Command::Telegram {
             command: TelegramCommand::SetWebhook { url, config },
@@ -743,6 +771,22 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             println!("added user {} ({})", user.login, user.role.as_str());
             Ok(ExitCode::SUCCESS)
         }
+        Command::User {
+            command: UserCommand::Unlock { login, config },
+        } => {
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+            let l = login.clone();
+            let lifted = app
+                .db
+                .write(move |c| baylanys::console::sessions::unlock(c, &l))
+                .await?;
+            if lifted {
+                println!("the sign-in lock of {login} is lifted");
+            } else {
+                println!("{login} had no failed sign-ins on record: nothing to lift");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -767,6 +811,45 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 ),
             }
         }
+    }
+}
+
+async fn calls_import(file: &std::path::Path, config: Config) -> Result<ExitCode, AnyError> {
+    use baylanys::calls::import::{ImportError, import};
+    let reader: Box<dyn std::io::BufRead + Send> = if file.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(file)
+            .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 20, f))
+    };
+    let app = baylanys::AppState::build(config).await?;
+    let db = app.db.clone();
+    let started = std::time::Instant::now();
+    let now = baylanys::db::now();
+    let r = tokio::task::spawn_blocking(move || db.write_blocking_as(|c| import(c, reader, now)))
+        .await?;
+    match r {
+        Ok(done) => {
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "imported {} calls ({} already known) from {} lines in {:.1} s ({:.0} records/s)",
+                done.imported,
+                done.already_known,
+                done.lines,
+                secs,
+                done.lines as f64 / secs.max(1e-9)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ImportError::BadLines(lines)) => {
+            for b in &lines {
+                eprintln!("line {}: {}", b.line, b.message);
+            }
+            eprintln!("nothing was imported: fix the line(s) above and import the file again");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.to_string().into()),
     }
 }
 

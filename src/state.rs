@@ -155,7 +155,8 @@ impl AppState {
                 Ok((
                     crate::jobs::prune_done(c, 30)?,
                     crate::telegram::prune_update_log(c, 7)?
-                        + crate::tickets::registrar::prune_idempotency_keys(c)?,
+                        + crate::tickets::registrar::prune_idempotency_keys(c)?
+                        + crate::console::sessions::forget_old(c, chrono::Utc::now())?,
                 ))
             })
             .await;

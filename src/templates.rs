@@ -24,6 +24,32 @@ const STRINGS_RU: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/templates/web/ru.json"
 ));
+/// The operator console's UI strings (`templates/console/<lang>.json`): staff read
+/// Kazakh, Russian or English.
+const CONSOLE_STRINGS: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/console/kk.json"
+        )),
+    ),
+    (
+        "ru",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/console/ru.json"
+        )),
+    ),
+    (
+        "en",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/console/en.json"
+        )),
+    ),
+];
+
 /// Short messages of the form and the appeal API (field errors and the like), one
 /// catalogue per language; each value is a template.
 const FORM_MESSAGES: [(&str, &str); 3] = [
@@ -62,6 +88,8 @@ pub struct Templates {
     env: Environment<'static>,
     strings_kk: Value,
     strings_ru: Value,
+    /// The console's strings: kk, ru, en.
+    console_strings: [Value; 3],
 }
 
 /// `12.03.2025 18:30` in Asia/Almaty.
@@ -106,10 +134,25 @@ impl Templates {
                 .unwrap_or_else(|e| panic!("templates/web/{which}.json is invalid: {e}"));
             Value::from_serialize(&v)
         };
+        let mut console_keys: Option<Vec<String>> = None;
+        let console_strings = CONSOLE_STRINGS.map(|(lang, source)| {
+            let map: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_json::from_str(source)
+                    .unwrap_or_else(|e| panic!("templates/console/{lang}.json is invalid: {e}"));
+            let these: Vec<String> = map.keys().cloned().collect();
+            match &console_keys {
+                Some(k) if *k != these => {
+                    panic!("templates/console/{lang}.json does not have the same keys as kk.json")
+                }
+                _ => console_keys = Some(these),
+            }
+            Value::from_serialize(&map)
+        });
         Templates {
             env,
             strings_kk: parse(STRINGS_KK, "kk"),
             strings_ru: parse(STRINGS_RU, "ru"),
+            console_strings,
         }
     }
 
@@ -271,6 +314,47 @@ impl Templates {
         };
         let full = context! { t => t, lang => applicant_language(language), ..ctx };
         self.env.get_template(name)?.render(full)
+    }
+
+    /// A page of the operator console (`templates/console/*.html`) in the staff member's
+    /// language: `t` holds the console's strings, `lang` the language code.
+    pub fn console_page(
+        &self,
+        name: &str,
+        language: Language,
+        ctx: Value,
+    ) -> Result<String, minijinja::Error> {
+        let t = self.console_strings(language);
+        let full = context! { t => t, lang => language.as_str(), ..ctx };
+        self.env.get_template(name)?.render(full)
+    }
+
+    /// The console's strings in one language.
+    pub fn console_strings(&self, language: Language) -> &Value {
+        match language {
+            Language::Kk => &self.console_strings[0],
+            Language::Ru => &self.console_strings[1],
+            Language::En => &self.console_strings[2],
+        }
+    }
+
+    /// One console string, for text built outside a template (a flash message).
+    pub fn console_text(&self, language: Language, key: &str) -> String {
+        self.console_strings(language)
+            .get_attr(key)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    /// A console string that is a template itself (`{{ remaining }} tries left`),
+    /// rendered with `ctx`.
+    pub fn console_format(&self, language: Language, key: &str, ctx: Value) -> String {
+        let text = self.console_text(language, key);
+        self.env.render_str(&text, ctx).unwrap_or_else(|e| {
+            tracing::error!(error = %e, key, "console string failed");
+            text
+        })
     }
 
     /// A short message of the form or the appeal API (`templates/form/<lang>.json`).

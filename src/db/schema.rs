@@ -29,6 +29,7 @@ diesel::table! {
         email -> Nullable<Text>,
         telegram_chat_id -> Nullable<Text>,
         body_id -> Nullable<Text>,
+        language -> Nullable<Text>,
     }
 }
 
@@ -560,4 +561,123 @@ diesel::allow_tables_to_appear_in_same_query!(
     outage_deliveries,
     telegram_link_codes,
     bodies,
+);
+
+// The operator console's sessions and sign-in locks
+// (migrations/*/2026-12-03-000101_console_sessions).
+diesel::table! {
+    console_sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (login) {
+        login -> Text,
+        failures -> Integer,
+        first_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(console_sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(console_sessions, users, sign_in_failures);
+
+// The phone channel (migrations/*/2026-12-03-000401_calls).
+
+diesel::table! {
+    calls (id) {
+        id -> Text,
+        call_id -> Text,
+        caller -> Text,
+        called -> Text,
+        queue -> Text,
+        arrived_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        operator -> Nullable<Text>,
+        disposition -> Nullable<Text>,
+        wait_secs -> Nullable<BigInt>,
+        local_day -> Text,
+        local_hour -> Integer,
+        survey -> Nullable<Integer>,
+        ticket_id -> Nullable<Text>,
+        source -> Text,
+        events -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    call_recordings (id) {
+        id -> Text,
+        call_id -> Text,
+        status -> Text,
+        source_url -> Nullable<Text>,
+        content_type -> Nullable<Text>,
+        size -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
+        content -> Nullable<Binary>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        stored_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    call_access (id) {
+        id -> Text,
+        call_id -> Text,
+        actor -> Text,
+        action -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    record_requests (id) {
+        id -> Text,
+        requester -> Text,
+        requester_role -> Text,
+        day -> Text,
+        phone -> Text,
+        time_from -> Nullable<Text>,
+        time_to -> Nullable<Text>,
+        ticket_number -> Nullable<Text>,
+        status -> Text,
+        due_at -> Timestamp,
+        created_at -> Timestamp,
+        released_at -> Nullable<Timestamp>,
+        released_by -> Nullable<Text>,
+        downloaded_at -> Nullable<Timestamp>,
+        escalated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    record_request_items (id) {
+        id -> Text,
+        request_id -> Text,
+        kind -> Text,
+        ref_id -> Text,
+    }
+}
+
+diesel::joinable!(record_request_items -> record_requests (request_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    calls,
+    call_recordings,
+    call_access,
+    record_requests,
+    record_request_items,
 );

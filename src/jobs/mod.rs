@@ -147,6 +147,9 @@ impl Registry {
             .register::<crate::outages::jobs::OutageDelivery>()
             .register::<crate::outages::jobs::OutageLeadCheck>()
             .register::<crate::outages::jobs::OutageBreachAlert>()
+            .register::<crate::calls::recordings::FetchRecording>()
+            .register::<crate::calls::recordings::RecordingRetention>()
+            .register::<crate::calls::requests::RecordRequestTimer>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

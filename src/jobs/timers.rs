@@ -104,9 +104,17 @@ pub async fn tick(app: &Arc<AppState>) -> Result<(), DbError> {
     let retention = (app.config.retention_days > 0).then(|| crate::retention::RetentionSweep {
         day: now.format("%Y-%m-%d").to_string(),
     });
+    let recordings = (app.config.recording_retention_days > 0).then(|| {
+        crate::calls::recordings::RecordingRetention {
+            day: now.format("%Y-%m-%d").to_string(),
+        }
+    });
     app.db
         .write(move |c| {
             enqueue_job(c, &sweep, None)?;
+            if let Some(r) = &recordings {
+                enqueue_job(c, r, None)?;
+            }
             if let Some(r) = &retention {
                 enqueue_job(c, r, None)?;
             }

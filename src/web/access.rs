@@ -25,6 +25,11 @@ pub enum Access {
     MayOrMember(&'static [Permission]),
     /// Only a caller with the shared secret of its own (the Telegram webhook).
     Secret,
+    /// A console page: a staff member signed in to the console (the session cookie, not
+    /// a bearer token) whose role may do any of these; an empty list: any staff member.
+    /// Without a session: 303 to `/console/login`; another role: a 403 page; anything but
+    /// GET without the session's CSRF token: a 403 page.
+    Console(&'static [Permission]),
 }
 
 /// (method, route as registered, who may).
@@ -279,6 +284,58 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/outages/{id}/complete",
         May(&[P::DeclareOutages]),
     ),
+    ("POST", "/api/v1/calls", May(&[P::SubmitCalls])),
+    ("POST", "/api/v1/calls/import", May(&[P::SubmitCalls])),
+    ("GET", "/api/v1/calls/stats", May(&[P::ReadCallStats])),
+    ("GET", "/api/v1/calls/{call_id}", May(&[P::ReadTickets])),
+    (
+        "POST",
+        "/api/v1/calls/{call_id}/ticket",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "GET",
+        "/api/v1/calls/{call_id}/recording",
+        May(&[P::ListenRecordings]),
+    ),
+    (
+        "GET",
+        "/api/v1/calls/{call_id}/recording/access",
+        May(&[P::ListenRecordings]),
+    ),
+    ("POST", "/api/v1/record-requests", May(&[P::RequestRecords])),
+    (
+        "GET",
+        "/api/v1/record-requests/{id}",
+        May(&[P::RequestRecords, P::ReleaseRecords]),
+    ),
+    (
+        "POST",
+        "/api/v1/record-requests/{id}/release",
+        May(&[P::ReleaseRecords]),
+    ),
+    (
+        "GET",
+        "/api/v1/record-requests/{id}/archive",
+        May(&[P::RequestRecords]),
+    ),
+    // The operator console (src/web/console): pages behind the session cookie.
+    ("GET", "/console/login", Anyone),
+    ("POST", "/console/login", Anyone),
+    ("GET", "/console/static/{file}", Anyone),
+    ("POST", "/console/logout", Console(&[])),
+    ("POST", "/console/language", Console(&[])),
+    ("GET", "/console/", Console(&[])),
+    (
+        "GET",
+        "/console/calls/{call_id}",
+        Console(&[P::ReadTickets]),
+    ),
+    (
+        "POST",
+        "/console/calls/{call_id}/ticket",
+        Console(&[P::WorkTickets]),
+    ),
 ];
 
 impl Access {
@@ -292,18 +349,21 @@ impl Access {
                 perms.iter().any(|p| role.may(*p)) || matches!(role, Role::Agency | Role::Ici)
             }
             Secret => false,
+            // Machines have tokens, never console sessions.
+            Console([]) => !matches!(role, Role::Ingest | Role::Pbx),
+            Console(perms) => perms.iter().any(|p| role.may(*p)),
         }
     }
 
-    /// Whether a token is needed at all.
+    /// Whether a bearer token is needed at all (console pages take the session cookie).
     pub fn needs_token(self) -> bool {
-        !matches!(self, Anyone | Secret)
+        !matches!(self, Anyone | Secret | Console(_))
     }
 
     /// What a refusal says the role may not do.
     pub fn describe(self) -> &'static str {
         match self {
-            May(perms) | MayOr(perms, _) | MayOrMember(perms) => {
+            May(perms) | MayOr(perms, _) | MayOrMember(perms) | Console(perms) => {
                 perms.first().map_or("call this route", |p| p.describe())
             }
             _ => "call this route",
@@ -329,6 +389,9 @@ impl Access {
                 if matches!(self, MayOrMember(_)) {
                     who.push_str("; agency and ici users for their own body");
                 }
+                if matches!(self, Console(_)) {
+                    who = format!("signed in to the console (session cookie + CSRF token): {who}");
+                }
                 who
             }
         }
@@ -351,7 +414,10 @@ pub fn document() -> String {
          runs; the test suite checks it against the running server on both engines (every \
          route with every role, without a token and with a revoked one). A caller that may \
          not gets 403 (another role) or 401 (no token, or a revoked one); one that may can \
-         still get 404 or 422 for what it asks. An agency or ici user sees only its own body \
+         still get 404 or 422 for what it asks. Console pages (`/console/...`) take the \
+         console's session cookie instead of a token: without a session they redirect (303) \
+         to `/console/login`, a role that may not gets a 403 page, and anything but GET must \
+         carry the session's CSRF token. An agency or ici user sees only its own body \
          and only the forwards addressed to it (other bodies' ids are a 404). Regenerate with \
          `BAYLANYS_WRITE_ACCESS_DOC=1 cargo test --test integration access`.\n\n\
          | route | who may |\n|---|---|\n",

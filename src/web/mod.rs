@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod api;
+pub mod calls;
+pub mod console;
 pub mod forwards;
 pub mod input;
 pub mod limits;
@@ -501,9 +503,11 @@ pub fn server(
             .configure(registry::routes)
             .configure(forwards::routes)
             .configure(outages::routes)
+            .configure(calls::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .configure(openapi::routes)
+            .configure(console::routes)
             .default_service(web::to(not_found))
     };
     let addr = listener.local_addr()?;
@@ -559,6 +563,9 @@ async fn authorize(
     let rule = req
         .match_pattern()
         .and_then(|p| access::of(req.method().as_str(), &p));
+    if let Some(rule @ access::Access::Console(_)) = rule {
+        return console::authorize(req, rule, next).await;
+    }
     let Some(rule) = rule.filter(|r| r.needs_token()) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };

@@ -126,7 +126,7 @@ impl Driver {
             .await;
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let v = self
             .call(
                 reqwest::Method::POST,
@@ -140,7 +140,7 @@ impl Driver {
             .to_string()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.call(
             reqwest::Method::POST,
@@ -150,7 +150,7 @@ impl Driver {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let id = self.find(css).await;
         self.call(
             reqwest::Method::POST,
@@ -177,16 +177,6 @@ impl Driver {
             .to_string()
     }
 
-    /// Runs `script` (a function body) in the page; its `return` value.
-    pub(crate) async fn script(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
-    }
-
     /// Resizes the browser window (the viewport, headless).
     pub(crate) async fn resize(&self, width: u32, height: u32) {
         self.call(
@@ -197,7 +187,7 @@ impl Driver {
         .await;
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         use base64::Engine;
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
         if let Some(b64) = v.as_str()
@@ -207,6 +197,45 @@ impl Driver {
             let _ = std::fs::create_dir_all(&dir);
             let _ = std::fs::write(dir.join(format!("{name}.png")), png);
         }
+    }
+
+    /// Runs `script` in the page (WebDriver execute/sync) and returns its value.
+    pub(crate) async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// The page's current URL.
+    pub(crate) async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Sends keys to whatever has the focus (Tab, Enter, text), as a keyboard would.
+    pub(crate) async fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let k = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": k}),
+                    json!({"type": "keyUp", "value": k}),
+                ]
+            })
+            .collect();
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await;
     }
 
     pub(crate) async fn quit(self) {
@@ -323,22 +352,24 @@ async fn public_pages_meet_wcag_by_hand(backend: Backend) {
     d.type_into("#email", "not-an-address").await;
     d.click("button[type=submit]").await;
     d.wait_for_text("id=\"errors\"").await;
-    assert_eq!(d.script("return document.activeElement.id").await, "errors");
-    let title = d.script("return document.title").await;
+    assert_eq!(
+        d.execute("return document.activeElement.id", vec![]).await,
+        "errors"
+    );
+    let title = d.execute("return document.title", vec![]).await;
     assert!(
         title.as_str().unwrap_or("").starts_with("(ошибок: "),
         "{title}"
     );
     for field in ["name", "email", "region", "topic", "text", "consent"] {
-        let described = d
-            .script(&format!(
+        let described = d.execute(&format!(
                 "const f = document.getElementById('{field}');
                  const ids = (f.getAttribute('aria-describedby') || '').split(' ');
                  const own = document.getElementById('{field}-error');
                  return [f.getAttribute('aria-invalid'), ids.includes('{field}-error'),
                          own ? own.textContent.trim().length : 0,
                          own ? own.previousElementSibling === f || own.previousElementSibling.contains(f) : false];"
-            ))
+            ), vec![])
             .await;
         assert_eq!(described[0], "true", "{field}: {described}");
         assert_eq!(described[1], true, "{field}: {described}");
@@ -353,14 +384,20 @@ async fn public_pages_meet_wcag_by_hand(backend: Backend) {
     }
     // The e-mail field keeps its hint and adds its own message.
     let email = d
-        .script("return document.getElementById('email').getAttribute('aria-describedby')")
+        .execute(
+            "return document.getElementById('email').getAttribute('aria-describedby')",
+            vec![],
+        )
         .await;
     assert_eq!(email, "contact-hint email-error");
 
     // Registered; on a 320 px phone nothing scrolls sideways.
     d.type_into("#name", "Иванов Иван").await;
-    d.script("document.getElementById('email').value = ''; return 0")
-        .await;
+    d.execute(
+        "document.getElementById('email').value = ''; return 0",
+        vec![],
+    )
+    .await;
     d.type_into("#email", "ivanov@example.kz").await;
     d.click("#region option[value=almaty]").await;
     d.click("#topic option[value=digital_signature]").await;
@@ -372,7 +409,10 @@ async fn public_pages_meet_wcag_by_hand(backend: Backend) {
     assert!(number.starts_with("UCC-"), "{number}");
     d.resize(320, 900).await;
     let widths = d
-        .script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
         .await;
     assert!(
         widths[0].as_u64() <= widths[1].as_u64() && widths[1].as_u64() <= Some(320),
@@ -385,7 +425,10 @@ async fn public_pages_meet_wcag_by_hand(backend: Backend) {
     d.click("form[aria-labelledby=follow-up-title] button[type=submit]")
         .await;
     d.wait_for_text("Напишите текст дополнения").await;
-    assert_eq!(d.script("return document.activeElement.id").await, "errors");
+    assert_eq!(
+        d.execute("return document.activeElement.id", vec![]).await,
+        "errors"
+    );
     // Text and a file, from the keyboard and the file chooser.
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("снимок.png");
@@ -403,7 +446,10 @@ async fn public_pages_meet_wcag_by_hand(backend: Backend) {
         "{thread}"
     );
     let href = d
-        .script("return document.querySelector('.thread .files a').href")
+        .execute(
+            "return document.querySelector('.thread .files a').href",
+            vec![],
+        )
         .await;
     let bytes = reqwest::get(href.as_str().expect("a link"))
         .await

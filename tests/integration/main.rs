@@ -37,6 +37,8 @@ mod mta;
 mod access;
 mod audit;
 mod backup;
+mod calls;
+mod console;
 mod doctor;
 mod faults;
 mod openapi;
