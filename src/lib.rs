@@ -71,6 +71,7 @@ pub mod registry;
 pub mod retention;
 pub mod state;
 pub mod telegram;
+pub mod whatsapp;
 pub mod templates;
 pub mod tickets;
 pub mod web;

@@ -25,6 +25,9 @@ pub enum Access {
     MayOrMember(&'static [Permission]),
     /// Only a caller with the shared secret of its own (the Telegram webhook).
     Secret,
+    /// Only Meta: the GET handshake with the verify token, POSTs HMAC-signed with the app
+    /// secret (the WhatsApp webhook).
+    Signed,
 }
 
 /// (method, route as registered, who may).
@@ -44,6 +47,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/openapi.json", Anyone),
     ("GET", "/api/docs", Anyone),
     ("POST", "/telegram/webhook", Secret),
+    ("GET", "/whatsapp/webhook", Signed),
+    ("POST", "/whatsapp/webhook", Signed),
     (
         "PUT",
         "/api/v1/calendar/days/{date}",
@@ -289,13 +294,13 @@ impl Access {
             MayOrMember(perms) => {
                 perms.iter().any(|p| role.may(*p)) || matches!(role, Role::Agency | Role::Ici)
             }
-            Secret => false,
+            Secret | Signed => false,
         }
     }
 
     /// Whether a token is needed at all.
     pub fn needs_token(self) -> bool {
-        !matches!(self, Anyone | Secret)
+        !matches!(self, Anyone | Secret | Signed)
     }
 
     /// What a refusal says the role may not do.
@@ -313,6 +318,7 @@ impl Access {
         match self {
             Anyone => "anyone".into(),
             Secret => "the Telegram Bot API (with the webhook secret)".into(),
+            Signed => "Meta's WhatsApp Cloud API (the handshake with the verify token; POSTs signed with the app secret)".into(),
             _ => {
                 let roles: Vec<&str> = Role::ALL
                     .iter()

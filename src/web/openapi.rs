@@ -102,6 +102,8 @@ use super::{AppData, access};
         super::outages::change,
         super::outages::cancel,
         super::outages::complete,
+        super::whatsapp_hook::handshake,
+        super::whatsapp_hook::webhook,
         openapi_json,
     ),
     components(schemas(super::Problem, super::FieldError)),

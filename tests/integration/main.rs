@@ -44,6 +44,7 @@ mod registry;
 mod retention;
 mod services;
 mod telegram;
+mod whatsapp;
 mod timers;
 mod web_input;
 

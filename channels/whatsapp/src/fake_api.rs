@@ -353,6 +353,12 @@ async fn media_info(
     if !authorized(&shared, &req) {
         return error(401, 190, "Invalid OAuth access token");
     }
+    if *path == shared.phone_number_id {
+        return HttpResponse::Ok().json(json!({
+            "display_phone_number": "+7 717 000 1414", "verified_name": "1414",
+            "id": shared.phone_number_id
+        }));
+    }
     let media = shared.state().media.get(path.as_str()).cloned();
     let Some(media) = media else {
         return error(404, 100, "Unsupported get request: no such media");
