@@ -92,9 +92,9 @@ fn whatsapp_config(
     config.per_recipient_interval =
         std::time::Duration::from_millis(c.whatsapp_per_recipient_interval_ms);
     config.max_file_bytes = c.max_attachment_bytes;
-    config.texts = baylanys_whatsapp::texts::Texts::new(Arc::new(
-        crate::templates::WhatsAppTexts(state.templates.clone()),
-    ));
+    config.texts = baylanys_whatsapp::texts::Texts::new(Arc::new(crate::templates::WhatsAppTexts(
+        state.templates.clone(),
+    )));
     config.texts.check().map_err(StartError::Channel)?;
     Ok(Some(config))
 }

@@ -428,7 +428,8 @@ impl Config {
             a.ict_working_days.or(f.ict_working_days),
         )
         .map_err(|(field, m)| ConfigError::Invalid(field, m))?;
-        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let nonempty =
+            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         Ok(Config {
             whatsapp_token: nonempty(a.whatsapp_token.or(f.whatsapp_token)),
             whatsapp_phone_number_id: nonempty(

@@ -205,7 +205,10 @@ async fn whatsapp(config: &Config) -> Option<Finding> {
     Some(match answer {
         Ok(r) if r.status().is_success() => {
             let v: serde_json::Value = r.json().await.unwrap_or_default();
-            let number = v["display_phone_number"].as_str().unwrap_or("?").to_string();
+            let number = v["display_phone_number"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
             ok(
                 "whatsapp",
                 format!(

@@ -71,11 +71,11 @@ pub mod registry;
 pub mod retention;
 pub mod state;
 pub mod telegram;
-pub mod whatsapp;
 pub mod templates;
 pub mod tickets;
 pub mod web;
 pub mod webhooks;
+pub mod whatsapp;
 
 use std::net::TcpListener;
 use std::sync::Arc;

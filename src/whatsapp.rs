@@ -53,10 +53,10 @@ pub fn claim_message_id(c: &mut DbConn, id: &str) -> Result<bool, DbError> {
 /// Forgets claimed message ids older than `days` (Meta redelivers for a day at most).
 pub fn prune_message_log(c: &mut DbConn, days: i64) -> Result<usize, DbError> {
     let before = crate::db::now() - chrono::Duration::days(days);
-    Ok(diesel::delete(
-        whatsapp_messages::table.filter(whatsapp_messages::handled_at.lt(before)),
+    Ok(
+        diesel::delete(whatsapp_messages::table.filter(whatsapp_messages::handled_at.lt(before)))
+            .execute(c)?,
     )
-    .execute(c)?)
 }
 
 /// Stores a verified webhook body raw and queues the job that handles it, in one

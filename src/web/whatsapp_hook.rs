@@ -118,8 +118,9 @@ pub async fn webhook(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(MAX_WEBHOOK_BYTES));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::BadRequest(format!("the webhook body could not be read: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::BadRequest(format!("the webhook body could not be read: {e}"))
+        })?;
         if body.len() + chunk.len() > MAX_WEBHOOK_BYTES {
             tracing::warn!(peer = ?req.peer_addr(), "whatsapp webhook refused: over the size limit");
             return Err(too_large());
@@ -133,7 +134,9 @@ pub async fn webhook(
     if let Err(why) = signature::verify(&adapter.config().app_secret, header, &body) {
         // Never processed, never stored: anyone can post here.
         tracing::warn!(peer = ?req.peer_addr(), bytes = body.len(), reason = %why, "whatsapp webhook refused: bad signature");
-        return Err(ApiError::Forbidden(format!("{why}: the body was not accepted")));
+        return Err(ApiError::Forbidden(format!(
+            "{why}: the body was not accepted"
+        )));
     }
     let body = body.freeze();
     let stored = app

@@ -44,9 +44,9 @@ mod registry;
 mod retention;
 mod services;
 mod telegram;
-mod whatsapp;
 mod timers;
 mod web_input;
+mod whatsapp;
 
 both_backends!(
     r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline,

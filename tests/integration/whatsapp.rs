@@ -168,11 +168,12 @@ async fn whatsapp_handshake_and_signatures(backend: Backend) {
     assert_eq!(ok.text().await.unwrap(), "1158201444");
     let wrong = get("hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1".into()).await;
     assert_eq!(wrong.status(), 403);
-    assert_eq!(
-        wrong.headers()["content-type"],
-        "application/problem+json"
-    );
-    let no_mode = get(format!("hub.verify_token={}&hub.challenge=1", fake.verify_token)).await;
+    assert_eq!(wrong.headers()["content-type"], "application/problem+json");
+    let no_mode = get(format!(
+        "hub.verify_token={}&hub.challenge=1",
+        fake.verify_token
+    ))
+    .await;
     assert_eq!(no_mode.status(), 403);
 
     let wa = "77010000001";
@@ -242,7 +243,11 @@ async fn whatsapp_whole_conversation(backend: Backend) {
         post_messages(
             &t,
             &fake,
-            vec![fake_api::text(wa, &wamid(), "Здравствуйте, не могу войти в eGov Mobile")]
+            vec![fake_api::text(
+                wa,
+                &wamid(),
+                "Здравствуйте, не могу войти в eGov Mobile"
+            )]
         )
         .await,
         200
@@ -254,7 +259,9 @@ async fn whatsapp_whole_conversation(backend: Backend) {
     let number = tickets_of(&t.app, wa).await.remove(0);
     eventually("acknowledgement and language choice", || async {
         let texts = texts_to(&fake, wa);
-        texts.iter().any(|x| x.contains(&number) && x.contains("18:30"))
+        texts
+            .iter()
+            .any(|x| x.contains(&number) && x.contains("18:30"))
             && texts.iter().any(|x| x.contains("Выберите язык"))
     })
     .await;
@@ -269,7 +276,12 @@ async fn whatsapp_whole_conversation(backend: Backend) {
         "lang:ru"
     );
     // Russian, by button.
-    post_messages(&t, &fake, vec![fake_api::choice(wa, &wamid(), "lang:ru", false)]).await;
+    post_messages(
+        &t,
+        &fake,
+        vec![fake_api::choice(wa, &wamid(), "lang:ru", false)],
+    )
+    .await;
     eventually("language confirmed with the menu", || async {
         fake.delivered_to(wa).iter().any(|c| {
             c.kind == "interactive"
@@ -278,8 +290,18 @@ async fn whatsapp_whole_conversation(backend: Backend) {
     })
     .await;
     // Follow-ups: a photo with a caption, a document, a voice note, a location, a contact.
-    fake.add_media("img-1", "image/jpeg", b"\xFF\xD8\xFFjpeg-bytes".to_vec(), None);
-    fake.add_media("doc-1", "application/pdf", b"%PDF-1.4 spravka".to_vec(), None);
+    fake.add_media(
+        "img-1",
+        "image/jpeg",
+        b"\xFF\xD8\xFFjpeg-bytes".to_vec(),
+        None,
+    );
+    fake.add_media(
+        "doc-1",
+        "application/pdf",
+        b"%PDF-1.4 spravka".to_vec(),
+        None,
+    );
     fake.add_media("aud-1", "audio/ogg", b"OggS-voice".to_vec(), None);
     let image = fake_api::message(
         wa,
@@ -293,7 +315,12 @@ async fn whatsapp_whole_conversation(backend: Backend) {
         "document",
         json!({"id": "doc-1", "mime_type": "application/pdf", "filename": "справка.pdf"}),
     );
-    let audio = fake_api::message(wa, &wamid(), "audio", json!({"id": "aud-1", "mime_type": "audio/ogg", "voice": true}));
+    let audio = fake_api::message(
+        wa,
+        &wamid(),
+        "audio",
+        json!({"id": "aud-1", "mime_type": "audio/ogg", "voice": true}),
+    );
     let location = fake_api::message(
         wa,
         &wamid(),
@@ -316,10 +343,21 @@ async fn whatsapp_whole_conversation(backend: Backend) {
     .await;
     assert_eq!(tickets_of(&t.app, wa).await.len(), 1);
     let inbound = inbound_of(&t.app, wa).await;
-    assert!(inbound.iter().any(|b| b == "Скриншот ошибки"), "{inbound:?}");
+    assert!(
+        inbound.iter().any(|b| b == "Скриншот ошибки"),
+        "{inbound:?}"
+    );
     assert!(inbound.iter().any(|b| b == "📎 справка.pdf"), "{inbound:?}");
-    assert!(inbound.iter().any(|b| b.contains("51.128207, 71.430411, ЦОН, Астана")));
-    assert!(inbound.iter().any(|b| b.contains("Ержан Ахметов: +7 701 111 2233")));
+    assert!(
+        inbound
+            .iter()
+            .any(|b| b.contains("51.128207, 71.430411, ЦОН, Астана"))
+    );
+    assert!(
+        inbound
+            .iter()
+            .any(|b| b.contains("Ержан Ахметов: +7 701 111 2233"))
+    );
     let op = t.token("op", Role::Operator).await;
     let d = detail(&t, &op, &number).await;
     let files: Vec<(String, String)> = d["messages"]
@@ -346,7 +384,12 @@ async fn whatsapp_whole_conversation(backend: Backend) {
     })
     .await;
     // Status, by the menu button.
-    post_messages(&t, &fake, vec![fake_api::choice(wa, &wamid(), "menu:status", false)]).await;
+    post_messages(
+        &t,
+        &fake,
+        vec![fake_api::choice(wa, &wamid(), "menu:status", false)],
+    )
+    .await;
     eventually("the status answer", || async {
         texts_to(&fake, wa)
             .iter()
@@ -369,18 +412,26 @@ async fn whatsapp_whole_conversation(backend: Backend) {
         .await;
     assert_eq!(r.status(), 204);
     eventually("the reply in parts and the rating list", || async {
-        fake.delivered_to(wa).iter().any(|c| {
-            c.kind == "interactive" && c.body["interactive"]["type"] == "list"
-        })
+        fake.delivered_to(wa)
+            .iter()
+            .any(|c| c.kind == "interactive" && c.body["interactive"]["type"] == "list")
     })
     .await;
     let calls = fake.delivered_to(wa);
     let parts: Vec<&baylanys_whatsapp::fake_api::SentCall> = calls
         .iter()
-        .filter(|c| c.text.as_deref().is_some_and(|x| x.contains("Переустановите")))
+        .filter(|c| {
+            c.text
+                .as_deref()
+                .is_some_and(|x| x.contains("Переустановите"))
+        })
         .collect();
     assert!(parts.len() >= 2, "split: {}", parts.len());
-    assert!(parts.iter().all(|c| c.text.as_ref().unwrap().chars().count() <= 4096));
+    assert!(
+        parts
+            .iter()
+            .all(|c| c.text.as_ref().unwrap().chars().count() <= 4096)
+    );
     for w in parts.windows(2) {
         assert!(
             w[1].at.duration_since(w[0].at) >= std::time::Duration::from_millis(45),
@@ -400,13 +451,23 @@ async fn whatsapp_whole_conversation(backend: Backend) {
     post_messages(
         &t,
         &fake,
-        vec![fake_api::choice("77019999999", &wamid(), &format!("rate:{number}:1"), true)],
+        vec![fake_api::choice(
+            "77019999999",
+            &wamid(),
+            &format!("rate:{number}:1"),
+            true,
+        )],
     )
     .await;
     post_messages(
         &t,
         &fake,
-        vec![fake_api::choice(wa, &wamid(), &format!("rate:{number}:5"), true)],
+        vec![fake_api::choice(
+            wa,
+            &wamid(),
+            &format!("rate:{number}:5"),
+            true,
+        )],
     )
     .await;
     eventually("the rating is recorded", || async {
@@ -416,21 +477,40 @@ async fn whatsapp_whole_conversation(backend: Backend) {
     post_messages(
         &t,
         &fake,
-        vec![fake_api::choice(wa, &wamid(), &format!("rate:{number}:2"), true)],
+        vec![fake_api::choice(
+            wa,
+            &wamid(),
+            &format!("rate:{number}:2"),
+            true,
+        )],
     )
     .await;
     eventually("told it was rated already", || async {
-        texts_to(&fake, wa).iter().any(|x| x.contains("уже оценено"))
+        texts_to(&fake, wa)
+            .iter()
+            .any(|x| x.contains("уже оценено"))
     })
     .await;
     assert_eq!(detail(&t, &op, &number).await["rating"], 5);
     // "New appeal", then a message: a second ticket while the first is reopened or not.
-    post_messages(&t, &fake, vec![fake_api::choice(wa, &wamid(), "menu:new", false)]).await;
+    post_messages(
+        &t,
+        &fake,
+        vec![fake_api::choice(wa, &wamid(), "menu:new", false)],
+    )
+    .await;
     eventually("asked for the new appeal", || async {
-        texts_to(&fake, wa).iter().any(|x| x.contains("следующее сообщение"))
+        texts_to(&fake, wa)
+            .iter()
+            .any(|x| x.contains("следующее сообщение"))
     })
     .await;
-    post_messages(&t, &fake, vec![fake_api::text(wa, &wamid(), "Другой вопрос: справка")]).await;
+    post_messages(
+        &t,
+        &fake,
+        vec![fake_api::text(wa, &wamid(), "Другой вопрос: справка")],
+    )
+    .await;
     eventually("a second ticket", || async {
         tickets_of(&t.app, wa).await.len() == 2
     })
@@ -458,7 +538,10 @@ async fn first_ticket(t: &TestApp, fake: &FakeGraphApi, wa: &str, text: &str) ->
         post_messages(t, fake, vec![fake_api::text(wa, &wamid(), text)]).await,
         200
     );
-    eventually("registered", || async { !tickets_of(&t.app, wa).await.is_empty() }).await;
+    eventually("registered", || async {
+        !tickets_of(&t.app, wa).await.is_empty()
+    })
+    .await;
     tickets_of(&t.app, wa).await.remove(0)
 }
 
@@ -486,7 +569,12 @@ async fn whatsapp_statuses_show_on_the_ticket(backend: Backend) {
             == "sent"
     })
     .await;
-    post_statuses(&t, &fake, vec![fake_api::status(&ack, wa, "delivered", None)]).await;
+    post_statuses(
+        &t,
+        &fake,
+        vec![fake_api::status(&ack, wa, "delivered", None)],
+    )
+    .await;
     eventually("delivered", || async {
         message_of_kind(&detail(&t, &op, &number).await, "acknowledgement")["delivery_status"]
             == "delivered"
@@ -499,7 +587,12 @@ async fn whatsapp_statuses_show_on_the_ticket(backend: Backend) {
     })
     .await;
     // A late "delivered" after "read" changes nothing.
-    post_statuses(&t, &fake, vec![fake_api::status(&ack, wa, "delivered", None)]).await;
+    post_statuses(
+        &t,
+        &fake,
+        vec![fake_api::status(&ack, wa, "delivered", None)],
+    )
+    .await;
     // The operator's reply fails on the recipient's side.
     let r = t
         .post_auth(
@@ -510,19 +603,30 @@ async fn whatsapp_statuses_show_on_the_ticket(backend: Backend) {
         .await;
     assert_eq!(r.status(), 202);
     eventually("the reply is sent", || async {
-        texts_to(&fake, wa).iter().any(|x| x.contains("Пособие назначено"))
+        texts_to(&fake, wa)
+            .iter()
+            .any(|x| x.contains("Пособие назначено"))
     })
     .await;
     let reply = fake
         .delivered_to(wa)
         .into_iter()
-        .find(|c| c.text.as_deref().is_some_and(|x| x.contains("Пособие назначено")))
+        .find(|c| {
+            c.text
+                .as_deref()
+                .is_some_and(|x| x.contains("Пособие назначено"))
+        })
         .and_then(|c| c.wamid)
         .unwrap();
     post_statuses(
         &t,
         &fake,
-        vec![fake_api::status(&reply, wa, "failed", Some((131026, "Message undeliverable")))],
+        vec![fake_api::status(
+            &reply,
+            wa,
+            "failed",
+            Some((131026, "Message undeliverable")),
+        )],
     )
     .await;
     eventually("the failure is visible on the ticket", || async {
@@ -553,7 +657,12 @@ async fn whatsapp_statuses_show_on_the_ticket(backend: Backend) {
     );
     // A status that comes before the send is recorded is kept and applied then; one for
     // a message we never sent is kept and harms nothing.
-    post_statuses(&t, &fake, vec![fake_api::status("wamid.unknown", wa, "read", None)]).await;
+    post_statuses(
+        &t,
+        &fake,
+        vec![fake_api::status("wamid.unknown", wa, "read", None)],
+    )
+    .await;
     assert_eq!(raw_of(&t.app, "quarantined").await.len(), 0);
     t.stop().await;
 }
@@ -615,7 +724,9 @@ async fn whatsapp_window_falls_back_to_templates(backend: Backend) {
     assert!(!text.contains('\n'));
     assert_eq!(template.body["template"]["language"]["code"], "ru");
     assert!(
-        !texts_to(&fake, wa).iter().any(|x| x.contains("перевыпущен")),
+        !texts_to(&fake, wa)
+            .iter()
+            .any(|x| x.contains("перевыпущен")),
         "no free text outside the window"
     );
     // Close: the rating request is the template with five quick-reply payloads.
@@ -639,7 +750,12 @@ async fn whatsapp_window_falls_back_to_templates(backend: Backend) {
         format!("rate:{number}:5")
     );
     // The applicant taps the template's quick reply: the rating is recorded.
-    let mut press = fake_api::message(wa, &wamid(), "button", json!({"payload": format!("rate:{number}:4"), "text": "4"}));
+    let mut press = fake_api::message(
+        wa,
+        &wamid(),
+        "button",
+        json!({"payload": format!("rate:{number}:4"), "text": "4"}),
+    );
     press["type"] = json!("button");
     post_messages(&t, &fake, vec![press]).await;
     eventually("the rating from the template", || async {
@@ -722,7 +838,9 @@ async fn whatsapp_rate_limit_is_retried(backend: Backend) {
         .await;
     assert_eq!(r.status(), 202);
     eventually("delivered after the retry", || async {
-        texts_to(&fake, wa).iter().any(|x| x.contains("Субсидия одобрена"))
+        texts_to(&fake, wa)
+            .iter()
+            .any(|x| x.contains("Субсидия одобрена"))
     })
     .await;
     let refused = fake
@@ -760,7 +878,11 @@ async fn whatsapp_redelivered_webhooks_are_handled_once(backend: Backend) {
     let t = spawn_fresh(backend, &fake, None).await;
     let wa = "77010000008";
     let body = serde_json::to_vec(&fake.webhook(
-        vec![fake_api::text(wa, &wamid(), "Справка о несудимости не приходит")],
+        vec![fake_api::text(
+            wa,
+            &wamid(),
+            "Справка о несудимости не приходит",
+        )],
         Vec::new(),
         "Айгерім",
     ))
@@ -768,7 +890,10 @@ async fn whatsapp_redelivered_webhooks_are_handled_once(backend: Backend) {
     let statuses =
         futures_util::future::join_all((0..20).map(|_| post_signed(&t, &fake, &body))).await;
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
-    eventually("registered", || async { inbound_of(&t.app, wa).await.len() == 1 }).await;
+    eventually("registered", || async {
+        inbound_of(&t.app, wa).await.len() == 1
+    })
+    .await;
     assert_eq!(post_signed(&t, &fake, &body).await, 200);
     // The same message in a differently built body (Meta's retries may batch anew).
     let id = body_message_id(&body);
@@ -825,9 +950,16 @@ async fn whatsapp_hostile_input_is_quarantined_or_refused(backend: Backend) {
     .await;
     let q = raw_of(&t.app, "quarantined").await;
     assert_eq!(q[0].0, b"{this is not json");
-    assert!(q[0].1.as_deref().unwrap().contains("not JSON"), "{:?}", q[0].1);
+    assert!(
+        q[0].1.as_deref().unwrap().contains("not JSON"),
+        "{:?}",
+        q[0].1
+    );
     // JSON, but not a webhook of ours.
-    assert_eq!(post_signed(&t, &fake, br#"{"object":"page","entry":[]}"#).await, 200);
+    assert_eq!(
+        post_signed(&t, &fake, br#"{"object":"page","entry":[]}"#).await,
+        200
+    );
     // Nested 10,000 deep.
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(post_signed(&t, &fake, nested.as_bytes()).await, 200);
@@ -836,7 +968,11 @@ async fn whatsapp_hostile_input_is_quarantined_or_refused(backend: Backend) {
     })
     .await;
     let q = raw_of(&t.app, "quarantined").await;
-    assert!(q[1].1.as_deref().unwrap().contains("object"), "{:?}", q[1].1);
+    assert!(
+        q[1].1.as_deref().unwrap().contains("object"),
+        "{:?}",
+        q[1].1
+    );
     assert_eq!(q[2].0, nested.as_bytes(), "kept whole");
     // Operators see them, and read them whole.
     let op = t.token("op", Role::Operator).await;
@@ -860,7 +996,12 @@ async fn whatsapp_hostile_input_is_quarantined_or_refused(backend: Backend) {
     assert_eq!(r.status(), 413);
     // A sticker and a message type yet to come: answered, not registered, nothing lost.
     let wa = "77010000009";
-    let sticker = fake_api::message(wa, &wamid(), "sticker", json!({"id": "st-1", "mime_type": "image/webp"}));
+    let sticker = fake_api::message(
+        wa,
+        &wamid(),
+        "sticker",
+        json!({"id": "st-1", "mime_type": "image/webp"}),
+    );
     let future = fake_api::message(wa, &wamid(), "hologram", json!({"id": "h-1"}));
     assert_eq!(post_messages(&t, &fake, vec![sticker, future]).await, 200);
     eventually("told twice what is accepted", || async {
@@ -900,7 +1041,12 @@ async fn whatsapp_hostile_input_is_quarantined_or_refused(backend: Backend) {
     // Media over the size limit (25 MiB by default): the appeal is registered, the file
     // is not downloaded, and the sender is told.
     let wa4 = "77010000012";
-    fake.add_media("huge-1", "video/mp4", b"small really".to_vec(), Some(300 * 1024 * 1024));
+    fake.add_media(
+        "huge-1",
+        "video/mp4",
+        b"small really".to_vec(),
+        Some(300 * 1024 * 1024),
+    );
     let before = fake.downloads();
     let video = fake_api::message(
         wa4,
@@ -914,18 +1060,32 @@ async fn whatsapp_hostile_input_is_quarantined_or_refused(backend: Backend) {
     })
     .await;
     eventually("told the file is too large", || async {
-        texts_to(&fake, wa4).iter().any(|x| x.contains("слишком большой"))
+        texts_to(&fake, wa4)
+            .iter()
+            .any(|x| x.contains("слишком большой"))
     })
     .await;
     assert_eq!(fake.downloads(), before);
     // A size that lies: declared small, served large.
-    fake.add_media("liar-1", "image/jpeg", vec![0u8; 26 * 1024 * 1024], Some(10));
+    fake.add_media(
+        "liar-1",
+        "image/jpeg",
+        vec![0u8; 26 * 1024 * 1024],
+        Some(10),
+    );
     let wa5 = "77010000013";
-    let image = fake_api::message(wa5, &wamid(), "image", json!({"id": "liar-1", "mime_type": "image/jpeg"}));
+    let image = fake_api::message(
+        wa5,
+        &wamid(),
+        "image",
+        json!({"id": "liar-1", "mime_type": "image/jpeg"}),
+    );
     assert_eq!(post_messages(&t, &fake, vec![image]).await, 200);
     eventually("registered, the file refused while reading", || async {
         tickets_of(&t.app, wa5).await.len() == 1
-            && texts_to(&fake, wa5).iter().any(|x| x.contains("слишком большой"))
+            && texts_to(&fake, wa5)
+                .iter()
+                .any(|x| x.contains("слишком большой"))
     })
     .await;
     let number = tickets_of(&t.app, wa5).await.remove(0);
@@ -987,7 +1147,10 @@ async fn whatsapp_restart_neither_loses_nor_repeats(backend: Backend) {
         (0..6).map(|i| format!("Часть {i}")).collect::<Vec<_>>()
     );
     assert_eq!(tickets_of(&second.app, wa).await.len(), 1);
-    assert!(raw_of(&second.app, "stored").await.is_empty(), "every body handled");
+    assert!(
+        raw_of(&second.app, "stored").await.is_empty(),
+        "every body handled"
+    );
     if let Some(other) = third {
         other.stop().await;
     }
@@ -1004,7 +1167,10 @@ async fn whatsapp_doctor_reports_the_channel(backend: Backend) {
     config.whatsapp_api_url = Some(fake.url.to_string());
     let findings = baylanys::doctor::run(&config).await;
     let wa = findings.iter().find(|f| f.check == "whatsapp").unwrap();
-    assert!(!wa.ok && wa.detail.contains("BAYLANYS_WHATSAPP_APP_SECRET"), "{wa:?}");
+    assert!(
+        !wa.ok && wa.detail.contains("BAYLANYS_WHATSAPP_APP_SECRET"),
+        "{wa:?}"
+    );
     config.whatsapp_app_secret = Some(fake.app_secret.clone());
     config.whatsapp_verify_token = Some(fake.verify_token.clone());
     let findings = baylanys::doctor::run(&config).await;
@@ -1013,7 +1179,10 @@ async fn whatsapp_doctor_reports_the_channel(backend: Backend) {
     config.whatsapp_token = Some("wrong".into());
     let findings = baylanys::doctor::run(&config).await;
     let wa = findings.iter().find(|f| f.check == "whatsapp").unwrap();
-    assert!(!wa.ok && wa.detail.contains("BAYLANYS_WHATSAPP_TOKEN"), "{wa:?}");
+    assert!(
+        !wa.ok && wa.detail.contains("BAYLANYS_WHATSAPP_TOKEN"),
+        "{wa:?}"
+    );
 }
 
 both_backends!(

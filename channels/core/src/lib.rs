@@ -60,7 +60,9 @@ impl FromStr for Channel {
             .into_iter()
             .find(|c| c.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown channel `{s}`: expected email, telegram, web_form, phone or whatsapp")
+                format!(
+                    "unknown channel `{s}`: expected email, telegram, web_form, phone or whatsapp"
+                )
             })
     }
 }

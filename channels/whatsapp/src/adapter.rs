@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baylanys_core::{
-    Attachment, Channel, ChannelAdapter, DeliveryReceipt, Language, OutboundKind,
-    OutboundMessage, SendError, SendFuture,
+    Attachment, Channel, ChannelAdapter, DeliveryReceipt, Language, OutboundKind, OutboundMessage,
+    SendError, SendFuture,
 };
 use serde_json::{Value, json};
 
@@ -117,7 +117,9 @@ impl WhatsAppAdapter {
         let mut ids = Vec::new();
         if m.kind == OutboundKind::RatingRequest {
             let number = m.ticket_number.as_deref().ok_or_else(|| {
-                Refused::Other(SendError::permanent("a rating request needs the ticket number"))
+                Refused::Other(SendError::permanent(
+                    "a rating request needs the ticket number",
+                ))
             })?;
             let mut parts = split_text(&m.body_text, INTERACTIVE_BODY_LIMIT);
             let last = parts.pop().ok_or_else(|| {
@@ -210,9 +212,9 @@ impl WhatsAppAdapter {
         self.pacer.acquire(to).await;
         match self.client.send(&body).await {
             Ok(id) => Ok(id),
-            Err(ApiError::Api { code, message, .. }) if code == OUTSIDE_WINDOW => {
-                Err(Refused::OutsideWindow(format!("WhatsApp error {code}: {message}")))
-            }
+            Err(ApiError::Api { code, message, .. }) if code == OUTSIDE_WINDOW => Err(
+                Refused::OutsideWindow(format!("WhatsApp error {code}: {message}")),
+            ),
             Err(e) => {
                 let error = classify(&e, &self.config);
                 if let SendError::Temporary {
@@ -363,9 +365,7 @@ pub fn rating_list(
     language: Option<Language>,
 ) -> Value {
     let label = cut(
-        &texts
-            .text("rating_button", json!({}))
-            .pick_short(language),
+        &texts.text("rating_button", json!({})).pick_short(language),
         BUTTON_TITLE_LIMIT,
     );
     let rows: Vec<Value> = (1..=5u8)

@@ -155,8 +155,8 @@ impl GraphClient {
         if let Some(size) = info.file_size.filter(|s| *s > limit) {
             return Err(MediaProblem::TooLarge(size));
         }
-        let url = Url::parse(&info.url)
-            .map_err(|e| MediaProblem::Failed(format!("media url: {e}")))?;
+        let url =
+            Url::parse(&info.url).map_err(|e| MediaProblem::Failed(format!("media url: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(MediaProblem::Failed("media url is not http(s)".into()));
         }

@@ -150,7 +150,11 @@ impl WhatsAppBot {
     }
 
     /// After a quarantined message: claim it and tell the sender once.
-    async fn claim_and_tell(&self, message: &Value, tell: Option<String>) -> Result<(), Unavailable> {
+    async fn claim_and_tell(
+        &self,
+        message: &Value,
+        tell: Option<String>,
+    ) -> Result<(), Unavailable> {
         let (Some(id), Some(from)) = (message["id"].as_str(), sender_id(message)) else {
             return Ok(());
         };
@@ -207,11 +211,7 @@ impl WhatsAppBot {
         Ok(self.backend.delivery_report(report).await?)
     }
 
-    async fn on_message(
-        &self,
-        m: &Value,
-        names: &[(String, String)],
-    ) -> Result<Did, Problem> {
+    async fn on_message(&self, m: &Value, names: &[(String, String)]) -> Result<Did, Problem> {
         let (Some(id), Some(from)) = (m["id"].as_str(), sender_id(m)) else {
             return Err(quarantine("a message without `id` or a valid `from`"));
         };
@@ -236,7 +236,10 @@ impl WhatsAppBot {
                 self.on_choice(id, from, language, &choice).await
             }
             "button" => {
-                let choice = m["button"]["payload"].as_str().unwrap_or_default().to_owned();
+                let choice = m["button"]["payload"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 self.on_choice(id, from, language, &choice).await
             }
             "text" => {
@@ -272,7 +275,10 @@ impl WhatsAppBot {
                 if !self.backend.claim(id).await? {
                     return Ok(Did::Duplicate);
                 }
-                let text = self.texts().text("unsupported_message", json!({})).pick(language);
+                let text = self
+                    .texts()
+                    .text("unsupported_message", json!({}))
+                    .pick(language);
                 self.adapter.say(&from, &text).await;
                 Ok(Did::Acted)
             }
@@ -393,38 +399,38 @@ impl WhatsAppBot {
         choice: &str,
     ) -> Result<Did, Problem> {
         let t = self.texts();
-        if let Some(code) = choice.strip_prefix("lang:") {
-            if let Ok(chosen @ (Language::Kk | Language::Ru)) = code.parse::<Language>() {
-                self.backend.set_language(from.clone(), chosen).await?;
-                if !self.backend.claim(id).await? {
-                    return Ok(Did::Duplicate);
-                }
-                let text = t.text("language_chosen", json!({})).pick(Some(chosen));
-                self.adapter
-                    .say_with_buttons(&from, &text, &self.menu(Some(chosen)))
-                    .await;
-                return Ok(Did::Acted);
+        if let Some(code) = choice.strip_prefix("lang:")
+            && let Ok(chosen @ (Language::Kk | Language::Ru)) = code.parse::<Language>()
+        {
+            self.backend.set_language(from.clone(), chosen).await?;
+            if !self.backend.claim(id).await? {
+                return Ok(Did::Duplicate);
             }
+            let text = t.text("language_chosen", json!({})).pick(Some(chosen));
+            self.adapter
+                .say_with_buttons(&from, &text, &self.menu(Some(chosen)))
+                .await;
+            return Ok(Did::Acted);
         }
-        if let Some(rest) = choice.strip_prefix("rate:") {
-            if let Some((number, rating)) = parse_rating(rest) {
-                let outcome = self
-                    .backend
-                    .record_rating(number.to_owned(), from.clone(), rating)
-                    .await?;
-                if !self.backend.claim(id).await? {
-                    return Ok(Did::Duplicate);
-                }
-                let key = match outcome {
-                    ChatRating::Recorded => "rating_recorded",
-                    ChatRating::AlreadyRated => "rating_already_recorded",
-                    ChatRating::Unknown => "rating_unknown",
-                };
-                self.adapter
-                    .say(&from, &t.text(key, json!({})).pick(language))
-                    .await;
-                return Ok(Did::Acted);
+        if let Some(rest) = choice.strip_prefix("rate:")
+            && let Some((number, rating)) = parse_rating(rest)
+        {
+            let outcome = self
+                .backend
+                .record_rating(number.to_owned(), from.clone(), rating)
+                .await?;
+            if !self.backend.claim(id).await? {
+                return Ok(Did::Duplicate);
             }
+            let key = match outcome {
+                ChatRating::Recorded => "rating_recorded",
+                ChatRating::AlreadyRated => "rating_already_recorded",
+                ChatRating::Unknown => "rating_unknown",
+            };
+            self.adapter
+                .say(&from, &t.text(key, json!({})).pick(language))
+                .await;
+            return Ok(Did::Acted);
         }
         let command = match choice {
             "menu:status" => Command::Status,
@@ -457,7 +463,10 @@ impl WhatsAppBot {
                 return Err(quarantine("a location without latitude and longitude"));
             };
             let mut line = format!("📍 {lat:.6}, {lon:.6}");
-            for part in [l["name"].as_str(), l["address"].as_str()].into_iter().flatten() {
+            for part in [l["name"].as_str(), l["address"].as_str()]
+                .into_iter()
+                .flatten()
+            {
                 line.push_str(", ");
                 line.push_str(part);
             }
@@ -491,7 +500,10 @@ impl WhatsAppBot {
             if !self.backend.claim(id).await? {
                 return Ok(Did::Duplicate);
             }
-            let text = self.texts().text("unsupported_message", json!({})).pick(language);
+            let text = self
+                .texts()
+                .text("unsupported_message", json!({}))
+                .pick(language);
             self.adapter.say(&from, &text).await;
             return Ok(Did::Acted);
         }
@@ -531,10 +543,10 @@ impl WhatsAppBot {
         if !skipped.is_empty() {
             fields.insert("whatsapp_files_skipped".into(), Value::Array(skipped));
         }
-        if body.trim().is_empty() {
-            if let Some(file) = &files {
-                body = format!("📎 {}", file.name);
-            }
+        if body.trim().is_empty()
+            && let Some(file) = &files
+        {
+            body = format!("📎 {}", file.name);
         }
         let name = names
             .iter()
@@ -561,10 +573,11 @@ impl WhatsAppBot {
         inbound.thread.conversation = Some(from.clone());
         inbound.thread.force_new = force_new;
         let outcome = self.backend.intake(inbound).await;
-        if force_new && !matches!(outcome, Ok(Some(_))) {
-            if let Err(e) = self.backend.request_new_appeal(from.clone()).await {
-                tracing::warn!(from, error = %e, "could not restore the new-appeal flag");
-            }
+        if force_new
+            && !matches!(outcome, Ok(Some(_)))
+            && let Err(e) = self.backend.request_new_appeal(from.clone()).await
+        {
+            tracing::warn!(from, error = %e, "could not restore the new-appeal flag");
         }
         match outcome {
             Ok(Some(registered)) => {
@@ -628,7 +641,10 @@ fn names_of(value: &Value) -> Vec<(String, String)> {
         .filter_map(|c| {
             let wa = c["wa_id"].as_str()?;
             let name = c["profile"]["name"].as_str()?;
-            Some((wa.to_owned(), baylanys_core::clean_text(name).chars().take(200).collect()))
+            Some((
+                wa.to_owned(),
+                baylanys_core::clean_text(name).chars().take(200).collect(),
+            ))
         })
         .collect()
 }
@@ -661,7 +677,11 @@ fn file_of(m: &Value, kind: &str) -> Option<IncomingFile> {
         "application/pdf" => "pdf",
         _ => "bin",
     };
-    let short: String = media_id.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
+    let short: String = media_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect();
     let name = f["filename"]
         .as_str()
         .and_then(baylanys_core::safe_file_name)
@@ -698,14 +718,20 @@ mod tests {
 
     #[test]
     fn r10_rating_payloads_parse_only_in_range() {
-        assert_eq!(parse_rating("UCC-2026-000042:4"), Some(("UCC-2026-000042", 4)));
+        assert_eq!(
+            parse_rating("UCC-2026-000042:4"),
+            Some(("UCC-2026-000042", 4))
+        );
         assert_eq!(parse_rating("UCC-2026-000042:6"), None);
         assert_eq!(parse_rating(":3"), None);
     }
 
     #[test]
     fn a_sender_is_digits_only() {
-        assert_eq!(sender_id(&json!({"from": "77011234567"})).as_deref(), Some("77011234567"));
+        assert_eq!(
+            sender_id(&json!({"from": "77011234567"})).as_deref(),
+            Some("77011234567")
+        );
         assert_eq!(sender_id(&json!({"from": "7701; DROP"})), None);
         assert_eq!(sender_id(&json!({"from": 7701})), None);
     }

@@ -280,7 +280,11 @@ async fn messages(
         return error(401, 190, "Invalid OAuth access token");
     }
     if *path != shared.phone_number_id {
-        return error(400, 100, "Unsupported post request: unknown phone number id");
+        return error(
+            400,
+            100,
+            "Unsupported post request: unknown phone number id",
+        );
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return error(400, 100, "Invalid JSON");
@@ -296,7 +300,15 @@ async fn messages(
     let (status, answer, wamid) = if let Some((status, code, message)) = s.failures.pop_front() {
         (status, error(status, code, &message), None)
     } else if kind == "text" && text.as_ref().is_none_or(|t| t.chars().count() > 4096) {
-        (400, error(400, 100, "Param text['body'] must be at most 4096 characters"), None)
+        (
+            400,
+            error(
+                400,
+                100,
+                "Param text['body'] must be at most 4096 characters",
+            ),
+            None,
+        )
     } else {
         s.next += 1;
         let wamid = format!("wamid.FAKE{:06}", s.next);
@@ -363,7 +375,11 @@ async fn media_info(
     let Some(media) = media else {
         return error(404, 100, "Unsupported get request: no such media");
     };
-    let base = shared.base.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let base = shared
+        .base
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     HttpResponse::Ok().json(json!({
         "url": format!("{base}/download/{}", path.as_str()),
         "mime_type": media.mime,

@@ -88,7 +88,9 @@ mod tests {
         let other = Instant::now();
         pacer.acquire("77010000002").await;
         assert!(other.elapsed() < Duration::from_millis(80));
-        pacer.penalize("77010000002", Duration::from_millis(300)).await;
+        pacer
+            .penalize("77010000002", Duration::from_millis(300))
+            .await;
         let penalized = Instant::now();
         pacer.acquire("77010000002").await;
         assert!(penalized.elapsed() >= Duration::from_millis(290));

@@ -199,8 +199,8 @@ pub mod from_dir {
     impl TextSource for DirSource {
         fn render(&self, key: &str, language: Language, args: &Value) -> Result<String, String> {
             let path = self.dir.join(key).join(format!("{language}.txt.j2"));
-            let mut text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             if let Value::Object(map) = args {
                 for (k, v) in map {
                     let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
