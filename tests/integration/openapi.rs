@@ -20,7 +20,10 @@ both_backends!(schemathesis_finds_no_server_error_and_every_answer_matches_the_d
 /// Telegram webhook.
 fn documented(route: &str) -> bool {
     (route.starts_with("/api/v1/")
-        || matches!(route, "/healthz" | "/readyz" | "/metrics" | "/whatsapp/webhook"))
+        || matches!(
+            route,
+            "/healthz" | "/readyz" | "/metrics" | "/whatsapp/webhook"
+        ))
         && route != "/api/docs"
 }
 

@@ -869,6 +869,42 @@ async fn whatsapp_rate_limit_is_retried(backend: Backend) {
             .count(),
         1
     );
+    // A reply with a file: uploaded to the Graph API, then sent as a document by its id.
+    use base64::Engine;
+    let pdf = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 decision");
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{number}/replies"),
+            &op,
+            json!({"text": "Решение во вложении.", "attachments": [
+                {"file_name": "решение.pdf", "content_type": "application/pdf", "content_base64": pdf}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    eventually("the document is sent", || async {
+        fake.delivered_to(wa)
+            .iter()
+            .any(|c| c.kind == "document" && c.body["document"]["filename"] == "решение.pdf")
+    })
+    .await;
+    let upload = fake
+        .sent()
+        .into_iter()
+        .find(|c| c.kind == "media")
+        .expect("uploaded first");
+    let document = fake
+        .delivered_to(wa)
+        .into_iter()
+        .find(|c| c.kind == "document")
+        .unwrap();
+    assert!(
+        document.body["document"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("media-up-")
+    );
+    assert_eq!(upload.text.as_deref(), Some("решение.pdf"));
     t.stop().await;
 }
 
