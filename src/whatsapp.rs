@@ -504,10 +504,19 @@ impl ChatBackend for DbBackend {
     }
 
     fn take_new_appeal_request(&self, address: String) -> ChatFuture<'_, bool> {
-        Box::pin(self.write(move |c| {
+        Box::pin(async move {
             let key = format!("wa:new:{address}");
-            Ok(diesel::delete(channel_state::table.find(key)).execute(c)? > 0)
-        }))
+            // Nearly always unset: a read spares the single SQLite writer a transaction.
+            let probe = key.clone();
+            let set: i64 = self
+                .read(move |c| Ok(channel_state::table.find(probe).count().get_result(c)?))
+                .await?;
+            if set == 0 {
+                return Ok(false);
+            }
+            self.write(move |c| Ok(diesel::delete(channel_state::table.find(key)).execute(c)? > 0))
+                .await
+        })
     }
 
     fn intake(&self, mut message: InboundMessage) -> ChatFuture<'_, Option<ChatRegistered>> {
