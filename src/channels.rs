@@ -59,7 +59,52 @@ pub fn add_adapters(mut state: AppState) -> Result<(AppState, Option<TelegramPar
     if let Some(p) = &parts {
         state = state.with_adapter(Arc::new(p.adapter.clone()));
     }
+    if let Some(config) = whatsapp_config(&state)? {
+        tracing::info!(api = %config.api_url, phone_number_id = %config.phone_number_id, "WhatsApp channel on: webhook at /whatsapp/webhook");
+        state = state.with_whatsapp(baylanys_whatsapp::WhatsAppAdapter::new(config));
+    }
     Ok((state, parts))
+}
+
+/// The WhatsApp channel's settings, when its token and phone number id are set; the
+/// webhook cannot work without the app secret and the verify token, so they are required.
+fn whatsapp_config(
+    state: &AppState,
+) -> Result<Option<baylanys_whatsapp::WhatsAppConfig>, StartError> {
+    let c = &state.config;
+    let (Some(token), Some(phone)) = (&c.whatsapp_token, &c.whatsapp_phone_number_id) else {
+        if c.whatsapp_token.is_some() || c.whatsapp_phone_number_id.is_some() {
+            return Err(StartError::Channel(
+                "WhatsApp needs both BAYLANYS_WHATSAPP_TOKEN and BAYLANYS_WHATSAPP_PHONE_NUMBER_ID"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let (Some(secret), Some(verify)) = (&c.whatsapp_app_secret, &c.whatsapp_verify_token) else {
+        return Err(StartError::Channel(
+            "WhatsApp needs BAYLANYS_WHATSAPP_APP_SECRET (webhook signatures) and \
+             BAYLANYS_WHATSAPP_VERIFY_TOKEN (the webhook handshake)"
+                .into(),
+        ));
+    };
+    let mut config = baylanys_whatsapp::WhatsAppConfig::new(token, phone, secret, verify);
+    if let Some(url) = &c.whatsapp_api_url {
+        config.api_url = baylanys_whatsapp::parse_api_url(url)
+            .map_err(|e| StartError::Channel(e.to_string()))?;
+    }
+    if let Some(t) = &c.whatsapp_templates {
+        config.templates = baylanys_whatsapp::parse_templates(t)
+            .map_err(|e| StartError::Channel(e.to_string()))?;
+    }
+    config.per_recipient_interval =
+        std::time::Duration::from_millis(c.whatsapp_per_recipient_interval_ms);
+    config.max_file_bytes = c.max_attachment_bytes;
+    config.texts = baylanys_whatsapp::texts::Texts::new(Arc::new(crate::templates::WhatsAppTexts(
+        state.templates.clone(),
+    )));
+    config.texts.check().map_err(StartError::Channel)?;
+    Ok(Some(config))
 }
 
 /// The advisory-lock key of Telegram long polling: one instance polls at a time.

@@ -61,6 +61,13 @@ pub struct FileConfig {
     pub recording_retention_days: Option<u32>,
     pub console_idle_minutes: Option<u32>,
     pub console_session_hours: Option<u32>,
+    pub whatsapp_token: Option<String>,
+    pub whatsapp_phone_number_id: Option<String>,
+    pub whatsapp_app_secret: Option<String>,
+    pub whatsapp_verify_token: Option<String>,
+    pub whatsapp_api_url: Option<String>,
+    pub whatsapp_templates: Option<String>,
+    pub whatsapp_per_recipient_interval_ms: Option<u64>,
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
@@ -239,6 +246,29 @@ pub struct ConfigArgs {
     /// Operator console: a session ends this many hours after sign-in, however active (1-72) [default: 12].
     #[arg(long, env = "BAYLANYS_CONSOLE_SESSION_HOURS")]
     pub console_session_hours: Option<u32>,
+    /// WhatsApp Business Cloud API access token (a system user's); with the phone number
+    /// id it turns the WhatsApp channel on.
+    #[arg(long, env = "BAYLANYS_WHATSAPP_TOKEN", hide_env_values = true)]
+    pub whatsapp_token: Option<String>,
+    /// The WhatsApp business phone number's id (Meta's App Dashboard, WhatsApp > API Setup).
+    #[arg(long, env = "BAYLANYS_WHATSAPP_PHONE_NUMBER_ID")]
+    pub whatsapp_phone_number_id: Option<String>,
+    /// The Meta app secret: every webhook POST's X-Hub-Signature-256 is checked with it.
+    #[arg(long, env = "BAYLANYS_WHATSAPP_APP_SECRET", hide_env_values = true)]
+    pub whatsapp_app_secret: Option<String>,
+    /// The verify token you give Meta with the webhook URL (the GET handshake).
+    #[arg(long, env = "BAYLANYS_WHATSAPP_VERIFY_TOKEN", hide_env_values = true)]
+    pub whatsapp_verify_token: Option<String>,
+    /// Graph API base URL with its version [default: https://graph.facebook.com/v21.0].
+    #[arg(long, env = "BAYLANYS_WHATSAPP_API_URL")]
+    pub whatsapp_api_url: Option<String>,
+    /// Approved templates for messages outside the 24-hour window, e.g.
+    /// "acknowledgement=ucc_ack:number,text;reply=ucc_reply:number,text;rating_request=ucc_rate:number,rate_buttons".
+    #[arg(long, env = "BAYLANYS_WHATSAPP_TEMPLATES")]
+    pub whatsapp_templates: Option<String>,
+    /// Least milliseconds between two messages to one WhatsApp user (pair rate limit) [default: 1000].
+    #[arg(long, env = "BAYLANYS_WHATSAPP_PER_RECIPIENT_INTERVAL_MS")]
+    pub whatsapp_per_recipient_interval_ms: Option<u64>,
 }
 
 /// The resolved configuration the application runs with.
@@ -304,6 +334,14 @@ pub struct Config {
     /// Operator console sessions: idle and absolute expiry.
     pub console_idle: chrono::Duration,
     pub console_session_max: chrono::Duration,
+    /// The WhatsApp channel runs when the token and the phone number id are set.
+    pub whatsapp_token: Option<String>,
+    pub whatsapp_phone_number_id: Option<String>,
+    pub whatsapp_app_secret: Option<String>,
+    pub whatsapp_verify_token: Option<String>,
+    pub whatsapp_api_url: Option<String>,
+    pub whatsapp_templates: Option<String>,
+    pub whatsapp_per_recipient_interval_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -453,7 +491,21 @@ impl Config {
             a.ict_working_days.or(f.ict_working_days),
         )
         .map_err(|(field, m)| ConfigError::Invalid(field, m))?;
+        let nonempty =
+            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         Ok(Config {
+            whatsapp_token: nonempty(a.whatsapp_token.or(f.whatsapp_token)),
+            whatsapp_phone_number_id: nonempty(
+                a.whatsapp_phone_number_id.or(f.whatsapp_phone_number_id),
+            ),
+            whatsapp_app_secret: nonempty(a.whatsapp_app_secret.or(f.whatsapp_app_secret)),
+            whatsapp_verify_token: nonempty(a.whatsapp_verify_token.or(f.whatsapp_verify_token)),
+            whatsapp_api_url: nonempty(a.whatsapp_api_url.or(f.whatsapp_api_url)),
+            whatsapp_templates: nonempty(a.whatsapp_templates.or(f.whatsapp_templates)),
+            whatsapp_per_recipient_interval_ms: a
+                .whatsapp_per_recipient_interval_ms
+                .or(f.whatsapp_per_recipient_interval_ms)
+                .unwrap_or(1000),
             forwards,
             registry,
             trusted_proxies,

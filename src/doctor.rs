@@ -44,6 +44,9 @@ pub async fn run(config: &Config) -> Vec<Finding> {
     if let Some(f) = telegram(config).await {
         out.push(f);
     }
+    if let Some(f) = whatsapp(config).await {
+        out.push(f);
+    }
     if let Some(db) = db {
         webhooks(&db, &mut out).await;
     }
@@ -153,6 +156,82 @@ async fn imap(config: &Config) -> Option<Finding> {
             ),
         },
     )
+}
+
+/// WhatsApp: every setting the webhook and the sends need, then the phone number asked
+/// for with the token.
+async fn whatsapp(config: &Config) -> Option<Finding> {
+    let (token, phone) = match (&config.whatsapp_token, &config.whatsapp_phone_number_id) {
+        (None, None) => return None,
+        (Some(t), Some(p)) => (t, p),
+        _ => {
+            return Some(fix(
+                "whatsapp",
+                "set both BAYLANYS_WHATSAPP_TOKEN and BAYLANYS_WHATSAPP_PHONE_NUMBER_ID",
+            ));
+        }
+    };
+    let mut missing = Vec::new();
+    if config.whatsapp_app_secret.is_none() {
+        missing.push("BAYLANYS_WHATSAPP_APP_SECRET (webhook signatures)");
+    }
+    if config.whatsapp_verify_token.is_none() {
+        missing.push("BAYLANYS_WHATSAPP_VERIFY_TOKEN (the webhook handshake)");
+    }
+    if !missing.is_empty() {
+        return Some(fix("whatsapp", format!("set {}", missing.join(" and "))));
+    }
+    if let Some(t) = &config.whatsapp_templates
+        && let Err(e) = baylanys_whatsapp::parse_templates(t)
+    {
+        return Some(fix("whatsapp", e.to_string()));
+    }
+    let base = config
+        .whatsapp_api_url
+        .clone()
+        .unwrap_or_else(|| baylanys_whatsapp::DEFAULT_API_URL.into());
+    let url = format!("{}/{phone}", base.trim_end_matches('/'));
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(token)
+        .timeout(TIMEOUT)
+        .send()
+        .await;
+    let windows = if config.whatsapp_templates.is_some() {
+        "templates configured for outside the 24-hour window"
+    } else {
+        "no templates: messages outside the 24-hour window will fail (BAYLANYS_WHATSAPP_TEMPLATES)"
+    };
+    Some(match answer {
+        Ok(r) if r.status().is_success() => {
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            let number = v["display_phone_number"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
+            ok(
+                "whatsapp",
+                format!(
+                    "number {number} answers at {base}; give Meta the webhook URL                      <public_url>/whatsapp/webhook with the verify token; {windows}"
+                ),
+            )
+        }
+        Ok(r) if r.status() == 401 || r.status() == 400 || r.status() == 404 => fix(
+            "whatsapp",
+            format!(
+                "{base} refuses the token or the phone number id ({}): check                  BAYLANYS_WHATSAPP_TOKEN and BAYLANYS_WHATSAPP_PHONE_NUMBER_ID",
+                r.status()
+            ),
+        ),
+        Ok(r) => fix("whatsapp", format!("{base} answers {}", r.status())),
+        Err(e) => fix(
+            "whatsapp",
+            format!(
+                "{base} does not answer: {} (check BAYLANYS_WHATSAPP_API_URL and the network)",
+                crate::logging::redact(&e.to_string())
+            ),
+        ),
+    })
 }
 
 async fn telegram(config: &Config) -> Option<Finding> {

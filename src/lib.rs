@@ -77,6 +77,7 @@ pub mod templates;
 pub mod tickets;
 pub mod web;
 pub mod webhooks;
+pub mod whatsapp;
 
 use std::net::TcpListener;
 use std::sync::Arc;

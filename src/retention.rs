@@ -104,6 +104,7 @@ pub fn anonymise(conn: &mut DbConn, ticket_id: &str, now: NaiveDateTime) -> Resu
                 contacts::email.eq(None::<String>),
                 contacts::phone.eq(None::<String>),
                 contacts::telegram_chat_id.eq(None::<String>),
+                contacts::whatsapp_id.eq(None::<String>),
                 contacts::iin_bin.eq(None::<String>),
                 contacts::updated_at.eq(now),
             ))

@@ -23,6 +23,9 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     pub jobs_wakeup: tokio::sync::Notify,
     pub adapters: HashMap<Channel, Arc<dyn ChannelAdapter>>,
+    /// The WhatsApp adapter itself (also among `adapters`): the webhook job answers
+    /// through it.
+    pub whatsapp: Option<Arc<baylanys_whatsapp::WhatsAppAdapter>>,
     /// The group-commit registrar, started on first use; its threads hold this state
     /// weakly, so the two never keep each other alive.
     registrar: OnceLock<Registrar>,
@@ -94,6 +97,7 @@ impl AppState {
             templates: Arc::new(Templates::new()),
             jobs_wakeup: tokio::sync::Notify::new(),
             adapters: HashMap::new(),
+            whatsapp: None,
             registrar: OnceLock::new(),
             sequences: std::sync::Mutex::new(Vec::new()),
             shutdown: tokio_util::sync::CancellationToken::new(),
@@ -116,6 +120,14 @@ impl AppState {
     /// Adds an outgoing channel.
     pub fn with_adapter(mut self, adapter: Arc<dyn ChannelAdapter>) -> AppState {
         self.adapters.insert(adapter.channel(), adapter);
+        self
+    }
+
+    /// Adds the WhatsApp channel: its outgoing adapter and the webhook job's bot.
+    pub fn with_whatsapp(mut self, adapter: baylanys_whatsapp::WhatsAppAdapter) -> AppState {
+        let adapter = Arc::new(adapter);
+        self.adapters.insert(Channel::WhatsApp, adapter.clone());
+        self.whatsapp = Some(adapter);
         self
     }
 
@@ -155,6 +167,7 @@ impl AppState {
                 Ok((
                     crate::jobs::prune_done(c, 30)?,
                     crate::telegram::prune_update_log(c, 7)?
+                        + crate::whatsapp::prune_message_log(c, 7)?
                         + crate::tickets::registrar::prune_idempotency_keys(c)?
                         + crate::console::sessions::forget_old(c, chrono::Utc::now())?,
                 ))

@@ -388,6 +388,36 @@ impl Default for Templates {
     }
 }
 
+impl Templates {
+    /// One text of a chat channel's catalogue (`templates/<channel>/<key>/<lang>.txt.j2`).
+    pub fn channel_text(
+        &self,
+        channel: &str,
+        key: &str,
+        language: Language,
+        args: &serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        let name = format!("{channel}/{key}/{}.txt.j2", applicant_language(language));
+        self.render(&name, &Value::from_serialize(args))
+    }
+}
+
+/// The WhatsApp bot's catalogue over the embedded templates.
+pub struct WhatsAppTexts(pub std::sync::Arc<Templates>);
+
+impl baylanys_whatsapp::texts::TextSource for WhatsAppTexts {
+    fn render(
+        &self,
+        key: &str,
+        language: Language,
+        args: &serde_json::Value,
+    ) -> Result<String, String> {
+        self.0
+            .channel_text("whatsapp", key, language, args)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The bot's catalogue over the embedded templates.
 pub struct TelegramTexts(pub std::sync::Arc<Templates>);
 

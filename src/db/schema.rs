@@ -13,6 +13,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         body_id -> Nullable<Text>,
+        whatsapp_id -> Nullable<Text>,
     }
 }
 
@@ -186,6 +187,24 @@ diesel::table! {
     channel_state (key) {
         key -> Text,
         value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    whatsapp_messages (message_id) {
+        message_id -> Text,
+        handled_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    whatsapp_sent (remote_id) {
+        remote_id -> Text,
+        message_id -> Nullable<Text>,
+        status -> Nullable<Text>,
+        status_rank -> Integer,
+        error -> Nullable<Text>,
         updated_at -> Timestamp,
     }
 }
@@ -456,6 +475,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     counters,
     channel_state,
     telegram_updates,
+    whatsapp_messages,
+    whatsapp_sent,
     idempotency_keys,
     queues,
     staff_notices,

@@ -298,6 +298,7 @@ fn mail_of(app: &AppState, p: &Prepared) -> Result<OutboundMessage, DbError> {
         attachments: p.files.clone(),
         message_id: p.row.message_id.clone(),
         references,
+        last_inbound_at: None,
     })
 }
 

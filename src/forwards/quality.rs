@@ -320,6 +320,7 @@ impl Job for QualityNoticeMail {
                     }],
                     message_id: Some(format!("quality.{}@{}", n.id, shared.mail_domain)),
                     references: Vec::new(),
+                    last_inbound_at: None,
                 }))
             })
             .await

@@ -131,6 +131,7 @@ impl Registry {
     pub fn standard() -> Registry {
         Registry::default()
             .register::<worker::Deliver>()
+            .register::<crate::whatsapp::WhatsAppWebhook>()
             .register::<staff::StaffMail>()
             .register::<deadlines::DeadlineSweep>()
             .register::<deadlines::DeadlineReminder>()

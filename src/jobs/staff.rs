@@ -98,6 +98,7 @@ impl Job for StaffMail {
             attachments: Vec::new(),
             message_id: Some(format!("{}@{}", self.notice_id, app.mail_domain)),
             references: Vec::new(),
+            last_inbound_at: None,
         };
         match adapter.send(&out).await {
             Ok(_) => {

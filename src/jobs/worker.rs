@@ -396,10 +396,20 @@ async fn deliver(app: &Arc<AppState>, job: &JobRow, mid: String) -> Result<(), F
         return Err((unconfigured(out.channel), Retry::Never));
     };
     match adapter.send(&out).await {
-        Ok(_receipt) => {
+        Ok(receipt) => {
             let job = job.clone();
+            let channel = out.channel;
             app.db
-                .write(move |c| mark_delivery(c, &job, &mid, DeliveryState::Sent, None))
+                .write(move |c| {
+                    mark_delivery(c, &job, &mid, DeliveryState::Sent, None)?;
+                    // The ids the platform gave, so its later statuses find this message.
+                    if channel == Channel::WhatsApp
+                        && let Some(ids) = &receipt.remote_id
+                    {
+                        crate::whatsapp::record_sent(c, &mid, ids)?;
+                    }
+                    Ok(())
+                })
                 .await
                 .map_err(|e| (e.to_string(), Retry::After(None)))?;
             Ok(())
@@ -455,6 +465,11 @@ fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<Outbound
             attachments::content,
         ))
         .load(c)?;
+    let last_inbound_at = if channel == Channel::WhatsApp {
+        crate::whatsapp::last_inbound_at(c, &r.3)?
+    } else {
+        None
+    };
     Ok(Some(OutboundMessage {
         channel,
         kind: crate::tickets::MessageKind::parse(&r.1)
@@ -475,6 +490,7 @@ fn load_outbound(c: &mut crate::db::DbConn, mid: &str) -> Result<Option<Outbound
             .collect(),
         message_id: r.7,
         references,
+        last_inbound_at,
     }))
 }
 

@@ -216,6 +216,7 @@ impl Job for OutageDelivery {
                     },
                     message_id: Some(format!("{}@{}", self.delivery_id, app.mail_domain)),
                     references: Vec::new(),
+                    last_inbound_at: None,
                 };
                 let receipt = adapter.send(&out).await.map_err(from_send)?;
                 receipt.remote_id.unwrap_or_else(|| "accepted".into())

@@ -51,6 +51,7 @@ struct Target {
     conversation: Option<String>,
     contact_email: Option<String>,
     contact_chat: Option<String>,
+    contact_whatsapp: Option<String>,
 }
 
 fn load_target(conn: &mut DbConn, number: &str) -> Result<Target, ActionError> {
@@ -66,6 +67,7 @@ fn load_target(conn: &mut DbConn, number: &str) -> Result<Target, ActionError> {
             tickets::conversation,
             contacts::email,
             contacts::telegram_chat_id,
+            contacts::whatsapp_id,
         ))
         .first::<(
             String,
@@ -73,6 +75,7 @@ fn load_target(conn: &mut DbConn, number: &str) -> Result<Target, ActionError> {
             String,
             String,
             String,
+            Option<String>,
             Option<String>,
             Option<String>,
             Option<String>,
@@ -88,6 +91,7 @@ fn load_target(conn: &mut DbConn, number: &str) -> Result<Target, ActionError> {
         conversation: row.5,
         contact_email: row.6,
         contact_chat: row.7,
+        contact_whatsapp: row.8,
     })
 }
 
@@ -104,6 +108,11 @@ fn applicant_routes(t: &Target, email_enabled: bool) -> Vec<(Channel, String)> {
         Ok(Channel::Telegram) => {
             if let Some(c) = t.conversation.as_ref().or(t.contact_chat.as_ref()) {
                 routes.push((Channel::Telegram, c.clone()));
+            }
+        }
+        Ok(Channel::WhatsApp) => {
+            if let Some(c) = t.conversation.as_ref().or(t.contact_whatsapp.as_ref()) {
+                routes.push((Channel::WhatsApp, c.clone()));
             }
         }
         Ok(Channel::WebForm) => {
@@ -421,7 +430,7 @@ pub fn close(
         "closed",
         serde_json::json!({"resolution": resolution}),
     )?;
-    if t.channel == Channel::Telegram.as_str() {
+    if t.channel == Channel::Telegram.as_str() || t.channel == Channel::WhatsApp.as_str() {
         let language = t.language.parse().unwrap_or_default();
         let rendered = outbox.templates.rating_request(language, &t.number)?;
         for (channel, address) in applicant_routes(&t, false) {

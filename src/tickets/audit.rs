@@ -33,6 +33,7 @@ const PERSONAL_KEYS: &[&str] = &[
     "recipient",
     "chat_id",
     "telegram_chat_id",
+    "whatsapp_id",
 ];
 
 /// Whether an actor is an applicant on a channel (`email:aigul@mail.kz`), not staff.

@@ -14,6 +14,7 @@ pub fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result
         .clone()
         .or_else(|| (msg.channel == Channel::Email).then(|| s.address.to_lowercase()));
     let chat = (msg.channel == Channel::Telegram).then(|| s.address.clone());
+    let whatsapp = (msg.channel == Channel::WhatsApp).then(|| s.address.clone());
     let iin = msg
         .fields
         .get("iin")
@@ -29,6 +30,8 @@ pub fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result
     // The channel identity that finds the contact again: one upsert, one round trip.
     let key = if chat.is_some() {
         Some("telegram_chat_id")
+    } else if whatsapp.is_some() {
+        Some("whatsapp_id")
     } else if email.is_some() {
         Some("email")
     } else {
@@ -53,7 +56,7 @@ pub fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result
     let upsert = |p: fn(usize) -> String| {
         format!(
             "INSERT INTO contacts (id, kind, name, email, phone, telegram_chat_id, iin_bin, language, \
-             created_at, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+             created_at, updated_at, whatsapp_id) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
              ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO UPDATE SET \
              name = COALESCE(excluded.name, contacts.name), \
              phone = COALESCE(excluded.phone, contacts.phone), \
@@ -68,7 +71,8 @@ pub fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result
             p(7),
             p(8),
             p(9),
-            p(10)
+            p(10),
+            p(11)
         )
     };
     use diesel::sql_types::{Nullable, Text, Timestamp};
@@ -84,6 +88,7 @@ pub fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result
             .bind::<Nullable<Text>, _>(msg.language.map(|l| l.as_str()))
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
+            .bind::<Nullable<Text>, _>(whatsapp.clone())
     };
     let row: ContactId = match conn {
         DbConn::Pg(c) => bind(upsert(|n| format!("${n}"))).get_result(c)?,
@@ -102,6 +107,16 @@ struct ContactId {
 /// digit is a month digit, 0 or 1.
 fn is_bin(code: &str) -> bool {
     matches!(code.as_bytes().get(4), Some(b'4' | b'5' | b'6'))
+}
+
+/// The contact of a WhatsApp user (`wa_id`), created on first contact, like
+/// [`telegram_chat`].
+pub fn whatsapp_user(conn: &mut DbConn, wa_id: &str) -> Result<String, DbError> {
+    let sender = baylanys_core::Sender {
+        address: wa_id.to_string(),
+        ..Default::default()
+    };
+    find_or_create_contact(conn, &InboundMessage::new(Channel::WhatsApp, sender, ""))
 }
 
 /// The contact of a Telegram chat, created on first contact: the same upsert as intake's,

@@ -87,6 +87,11 @@ pub fn intake(
     {
         return Ok(earlier_registration(conn, msg, now)?);
     }
+    if let Some(wamid) = crate::whatsapp::message_id_of(msg)
+        && !crate::whatsapp::claim_message_id(conn, wamid)?
+    {
+        return Ok(earlier_registration(conn, msg, now)?);
+    }
     let contact_id = find_or_create_contact(conn, msg)?;
     let reg = match find_thread(conn, msg, &contact_id)? {
         Some(existing) => append(conn, ctx, msg, existing, raw_payload_id, now)?,
@@ -94,6 +99,9 @@ pub fn intake(
     };
     if msg.channel == Channel::Telegram {
         crate::telegram::queue_chat_notices(conn, ctx, &reg, msg)?;
+    }
+    if msg.channel == Channel::WhatsApp {
+        crate::whatsapp::queue_chat_notices(conn, ctx, &reg, msg)?;
     }
     Ok(reg)
 }
@@ -421,6 +429,7 @@ fn acknowledge(
     let (channel, address) = match msg.channel {
         Channel::Email => (Channel::Email, msg.sender.address.to_lowercase()),
         Channel::Telegram => (Channel::Telegram, msg.sender.address.clone()),
+        Channel::WhatsApp => (Channel::WhatsApp, msg.sender.address.clone()),
         Channel::WebForm => match (&msg.sender.email, ctx.email_enabled) {
             // The confirmation page is the web form's acknowledgement; e-mail repeats it.
             (Some(email), true) => (Channel::Email, email.clone()),
@@ -616,6 +625,7 @@ fn subject_of(msg: &InboundMessage) -> String {
             Channel::Email => "(no subject)".into(),
             Channel::WebForm => "Web form".into(),
             Channel::Phone => "Phone call".into(),
+            Channel::WhatsApp => "WhatsApp".into(),
         };
     }
     s

@@ -40,6 +40,10 @@ text_enum!(
         Retrying => "retrying",
         /// The channel took it.
         Sent => "sent",
+        /// The platform reports it reached the recipient's device (WhatsApp).
+        Delivered => "delivered",
+        /// The platform reports the recipient opened it (WhatsApp).
+        Read => "read",
         /// Given up, with the error: visible on the ticket.
         Failed => "failed",
     }

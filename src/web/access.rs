@@ -30,6 +30,9 @@ pub enum Access {
     /// Without a session: 303 to `/console/login`; another role: a 403 page; anything but
     /// GET without the session's CSRF token: a 403 page.
     Console(&'static [Permission]),
+    /// Only Meta: the GET handshake with the verify token, POSTs HMAC-signed with the app
+    /// secret (the WhatsApp webhook).
+    Signed,
 }
 
 /// (method, route as registered, who may).
@@ -51,6 +54,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/openapi.json", Anyone),
     ("GET", "/api/docs", Anyone),
     ("POST", "/telegram/webhook", Secret),
+    ("GET", "/whatsapp/webhook", Signed),
+    ("POST", "/whatsapp/webhook", Signed),
     (
         "PUT",
         "/api/v1/calendar/days/{date}",
@@ -348,7 +353,7 @@ impl Access {
             MayOrMember(perms) => {
                 perms.iter().any(|p| role.may(*p)) || matches!(role, Role::Agency | Role::Ici)
             }
-            Secret => false,
+            Secret | Signed => false,
             // Machines have tokens, never console sessions.
             Console([]) => !matches!(role, Role::Ingest | Role::Pbx),
             Console(perms) => perms.iter().any(|p| role.may(*p)),
@@ -357,7 +362,7 @@ impl Access {
 
     /// Whether a bearer token is needed at all (console pages take the session cookie).
     pub fn needs_token(self) -> bool {
-        !matches!(self, Anyone | Secret | Console(_))
+        !matches!(self, Anyone | Secret | Signed | Console(_))
     }
 
     /// What a refusal says the role may not do.
@@ -375,6 +380,7 @@ impl Access {
         match self {
             Anyone => "anyone".into(),
             Secret => "the Telegram Bot API (with the webhook secret)".into(),
+            Signed => "Meta's WhatsApp Cloud API (the handshake with the verify token; POSTs signed with the app secret)".into(),
             _ => {
                 let roles: Vec<&str> = Role::ALL
                     .iter()

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod services;
 pub mod status_page;
 pub mod telegram_hook;
+pub mod whatsapp_hook;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -390,6 +391,7 @@ async fn readyz(app: AppData) -> HttpResponse {
             "email_out": configured(c.smtp_url.is_some(), "smtp"),
             "email_in": configured(c.imap_url.is_some(), "imap"),
             "telegram": configured(c.telegram_token.is_some(), &c.telegram_mode),
+            "whatsapp": configured(app.whatsapp.is_some(), "webhook"),
         },
     });
     if ready {
@@ -506,6 +508,7 @@ pub fn server(
             .configure(calls::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
+            .configure(whatsapp_hook::routes)
             .configure(openapi::routes)
             .configure(console::routes)
             .default_service(web::to(not_found))

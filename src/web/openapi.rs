@@ -113,6 +113,8 @@ use super::{AppData, access};
         super::calls::request_detail,
         super::calls::release_request,
         super::calls::request_archive,
+        super::whatsapp_hook::handshake,
+        super::whatsapp_hook::webhook,
         openapi_json,
     ),
     components(schemas(super::Problem, super::FieldError)),

@@ -173,7 +173,7 @@ async fn every_route_answers_every_caller_as_the_access_table_says(backend: Back
                 status == 303
             } else if expect_ok {
                 status != 401 && status != 403 && status < 500
-            } else if matches!(access, Access::Secret) {
+            } else if matches!(access, Access::Secret | Access::Signed) {
                 status == 401 || status == 403 || status == 404
             } else if role.is_some() {
                 status == 403

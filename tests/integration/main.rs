@@ -50,6 +50,7 @@ mod status_page;
 mod telegram;
 mod timers;
 mod web_input;
+mod whatsapp;
 
 both_backends!(
     r4_r5_appeal_is_registered_with_number_and_two_working_day_deadline,

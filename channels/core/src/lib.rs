@@ -13,6 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod chat;
+
 /// Where a message came from or goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,14 +23,17 @@ pub enum Channel {
     Telegram,
     WebForm,
     Phone,
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [
+    pub const ALL: [Channel; 5] = [
         Channel::Email,
         Channel::Telegram,
         Channel::WebForm,
         Channel::Phone,
+        Channel::WhatsApp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +42,7 @@ impl Channel {
             Channel::Telegram => "telegram",
             Channel::WebForm => "web_form",
             Channel::Phone => "phone",
+            Channel::WhatsApp => "whatsapp",
         }
     }
 }
@@ -54,7 +60,9 @@ impl FromStr for Channel {
             .into_iter()
             .find(|c| c.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown channel `{s}`: expected email, telegram, web_form or phone")
+                format!(
+                    "unknown channel `{s}`: expected email, telegram, web_form, phone or whatsapp"
+                )
             })
     }
 }
@@ -232,7 +240,7 @@ impl InboundMessage {
 
 /// Why a message goes out; adapters use it for channel-specific touches
 /// (a rating keyboard on Telegram, `Auto-Submitted` on e-mail).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboundKind {
     Acknowledgement,
@@ -277,6 +285,11 @@ pub struct OutboundMessage {
     pub message_id: Option<String>,
     /// Message ids this one answers (In-Reply-To first), without angle brackets.
     pub references: Vec<String>,
+    /// When the recipient last wrote to us on this channel, if the server knows: chat
+    /// platforms with a customer-service window (WhatsApp's 24 hours) decide from it
+    /// whether free text may go or only an approved template.
+    #[serde(default)]
+    pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
 /// What a successful delivery returns: the id the far side gave it, if any.
@@ -309,6 +322,43 @@ impl SendError {
     pub fn permanent(message: impl Into<String>) -> Self {
         SendError::Permanent {
             message: message.into(),
+        }
+    }
+}
+
+/// What a platform later says became of a message it accepted (WhatsApp `statuses`):
+/// `remote_id` is the id the platform gave it, as in [`DeliveryReceipt::remote_id`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    pub channel: Channel,
+    pub remote_id: String,
+    pub event: DeliveryEvent,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// The states a platform reports, in the order they normally come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum DeliveryEvent {
+    /// The platform sent it on.
+    Sent,
+    /// It reached the recipient's device.
+    Delivered,
+    /// The recipient opened it.
+    Read,
+    /// It will not arrive: the platform's error code and words.
+    Failed { code: Option<i64>, message: String },
+}
+
+impl DeliveryEvent {
+    /// Later states outrank earlier ones, so a late "delivered" never undoes a "read";
+    /// a failure outranks everything.
+    pub fn rank(&self) -> u8 {
+        match self {
+            DeliveryEvent::Sent => 1,
+            DeliveryEvent::Delivered => 2,
+            DeliveryEvent::Read => 3,
+            DeliveryEvent::Failed { .. } => 4,
         }
     }
 }

@@ -43,6 +43,7 @@ async fn main() {
                 attachments: Vec::new(),
                 message_id: None,
                 references: Vec::new(),
+                last_inbound_at: None,
             };
             adapter.send(&message).await
         }));

@@ -578,6 +578,7 @@ fn outbound(kind: OutboundKind, chat: i64, text: &str) -> OutboundMessage {
         attachments: Vec::new(),
         message_id: None,
         references: Vec::new(),
+        last_inbound_at: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn acknowledgement(recipient: &str) -> OutboundMessage {
         attachments: Vec::new(),
         message_id: Some("0190f3c2-ack@goscorp.kz".into()),
         references: vec!["reply-2@example.kz".into(), "original-1@example.kz".into()],
+        last_inbound_at: None,
     }
 }
 
