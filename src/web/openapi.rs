@@ -40,6 +40,7 @@ use super::{AppData, access};
         super::api::post_transfer,
         super::api::post_close,
         super::api::post_status,
+        super::api::post_note,
         super::api::calendar_due,
         super::api::calendar_year,
         super::api::put_calendar_day,

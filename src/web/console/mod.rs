@@ -14,6 +14,8 @@
 //!   an optional notice shown on the next page.
 
 pub mod login;
+pub mod queue;
+pub mod ticket;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -47,7 +49,52 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/logout", web::post().to(login::logout))
         .route("/console/language", web::post().to(login::language))
         .route("/console/static/{file}", web::get().to(static_file))
-        .route("/console/", web::get().to(home));
+        .route("/console/", web::get().to(home))
+        .route("/console/queue", web::get().to(queue::page))
+        .route("/console/queue/poll", web::get().to(queue::poll))
+        .route("/console/queue/bulk", web::post().to(queue::bulk))
+        .route("/console/filters", web::post().to(queue::save_filter))
+        .route(
+            "/console/filters/{id}/delete",
+            web::post().to(queue::delete_filter),
+        )
+        .route("/console/tickets/{number}", web::get().to(ticket::page))
+        .route(
+            "/console/attachments/{id}",
+            web::get().to(ticket::attachment),
+        )
+        .route(
+            "/console/tickets/{number}/presence",
+            web::post().to(ticket::presence),
+        )
+        .route(
+            "/console/tickets/{number}/take",
+            web::post().to(ticket::take),
+        )
+        .route(
+            "/console/tickets/{number}/assign",
+            web::post().to(ticket::assign),
+        )
+        .route(
+            "/console/tickets/{number}/reply",
+            web::post().to(ticket::reply),
+        )
+        .route(
+            "/console/tickets/{number}/note",
+            web::post().to(ticket::note),
+        )
+        .route(
+            "/console/tickets/{number}/transfer",
+            web::post().to(ticket::transfer),
+        )
+        .route(
+            "/console/tickets/{number}/status",
+            web::post().to(ticket::set_status),
+        )
+        .route(
+            "/console/tickets/{number}/close",
+            web::post().to(ticket::close),
+        );
 }
 
 /// One entry of the console's navigation: shown to the roles it is for.
@@ -59,11 +106,18 @@ pub struct NavItem {
 }
 
 /// The navigation, in order. Portals add their rows here.
-pub const NAV: &[NavItem] = &[NavItem {
-    key: "home",
-    href: "/console/",
-    shown_to: |_| true,
-}];
+pub const NAV: &[NavItem] = &[
+    NavItem {
+        key: "home",
+        href: "/console/",
+        shown_to: |_| true,
+    },
+    NavItem {
+        key: "queue",
+        href: "/console/queue",
+        shown_to: |r| r.may(Permission::ReadTickets),
+    },
+];
 
 /// A signed-in staff member, for any console handler: the access middleware has found
 /// the session (a handler of a route outside the table looks it up itself). Without one,
