@@ -299,3 +299,226 @@ pub fn delete_filter(conn: &mut DbConn, user_id: &str, id: &str) -> Result<bool,
     .execute(conn)?
         > 0)
 }
+
+/// Merges `duplicate` into `target` (two tickets of one applicant about one thing): the
+/// duplicate's messages (and their files) move to the target, the target keeps the
+/// earlier of the two deadlines, the duplicate is closed, and both audit logs say so.
+pub fn merge(
+    conn: &mut DbConn,
+    target: &str,
+    duplicate: &str,
+    actor: &crate::auth::User,
+) -> Result<(), ActionError> {
+    let into = ticket_id(conn, target)?;
+    let from = ticket_id(conn, duplicate)?;
+    if into == from {
+        return Err(ActionError::invalid(
+            "duplicate",
+            "a ticket cannot be merged into itself",
+        ));
+    }
+    type Row = (String, String, chrono::NaiveDateTime, String, String);
+    let load = |conn: &mut DbConn, id: &str| -> Result<Row, DbError> {
+        Ok(tickets::table
+            .find(id)
+            .select((
+                tickets::contact_id,
+                tickets::status,
+                tickets::due_at,
+                tickets::deadline,
+                tickets::effective_from,
+            ))
+            .first(conn)?)
+    };
+    let (t_contact, _, t_due, _, _) = load(conn, &into)?;
+    let (d_contact, d_status, d_due, d_deadline, d_from) = load(conn, &from)?;
+    if t_contact != d_contact {
+        return Err(ActionError::invalid(
+            "duplicate",
+            format!(
+                "{duplicate} is not from the same applicant as {target}: only one applicant's tickets merge"
+            ),
+        ));
+    }
+    if d_status == crate::tickets::Status::Closed.as_str() {
+        return Err(ActionError::Conflict(format!(
+            "{duplicate} is closed: it cannot be merged"
+        )));
+    }
+    let moved = diesel::update(messages::table.filter(messages::ticket_id.eq(&from)))
+        .set(messages::ticket_id.eq(&into))
+        .execute(conn)?;
+    let now = crate::db::now();
+    if d_due < t_due {
+        diesel::update(tickets::table.find(&into))
+            .set((
+                tickets::due_at.eq(d_due),
+                tickets::deadline.eq(&d_deadline),
+                tickets::effective_from.eq(&d_from),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(tickets::table.find(&into))
+        .set(tickets::updated_at.eq(now))
+        .execute(conn)?;
+    diesel::update(tickets::table.find(&from))
+        .set((
+            tickets::status.eq(crate::tickets::Status::Closed.as_str()),
+            tickets::closed_at.eq(now),
+            tickets::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    event(
+        conn,
+        &into,
+        &actor.login,
+        "merged",
+        serde_json::json!({"from": duplicate.to_ascii_uppercase(), "messages": moved, "due_kept": if d_due < t_due { duplicate } else { target }}),
+    )?;
+    event(
+        conn,
+        &from,
+        &actor.login,
+        "merged_into",
+        serde_json::json!({"into": target.to_ascii_uppercase(), "messages": moved}),
+    )?;
+    Ok(())
+}
+
+/// A fresh registration number for a ticket made here (a split), from the same
+/// counters as intake.
+pub fn allocate_number(conn: &mut DbConn, app: &crate::AppState) -> Result<String, DbError> {
+    use chrono::Datelike;
+    let year = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Almaty)
+        .year();
+    let calendar = app.calendar();
+    let ctx = app.intake_context(&calendar);
+    Ok(crate::tickets::numbers::next_number(
+        conn,
+        &app.config.registration_prefix,
+        year,
+        ctx.sequences,
+    )?
+    .as_str()
+    .to_string())
+}
+
+/// Splits one message of a ticket off into a ticket of its own (a second question in a
+/// follow-up): a new number, the same applicant, channel, queue and deadline terms as
+/// the original, open and unassigned; both audit logs say so. Returns the new number.
+pub fn split(
+    conn: &mut DbConn,
+    number: &str,
+    message_id: &str,
+    actor: &crate::auth::User,
+    new_number: &str,
+) -> Result<String, ActionError> {
+    let tid = ticket_id(conn, number)?;
+    let msg: Option<(String, String)> = messages::table
+        .filter(messages::id.eq(message_id))
+        .filter(messages::ticket_id.eq(&tid))
+        .select((messages::direction, messages::body_text))
+        .first(conn)
+        .optional()?;
+    let Some((direction, body)) = msg else {
+        return Err(ActionError::invalid(
+            "message",
+            "is not a message of this ticket",
+        ));
+    };
+    if direction != Direction::In.as_str() {
+        return Err(ActionError::invalid(
+            "message",
+            "only the applicant's messages are split off",
+        ));
+    }
+    let first_in: Option<String> = messages::table
+        .filter(messages::ticket_id.eq(&tid))
+        .filter(messages::direction.eq(Direction::In.as_str()))
+        .order((messages::created_at.asc(), messages::id.asc()))
+        .select(messages::id)
+        .first(conn)
+        .optional()?;
+    if first_in.as_deref() == Some(message_id) {
+        return Err(ActionError::invalid(
+            "message",
+            "the first message is the ticket itself: split a later one",
+        ));
+    }
+    type Src = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        chrono::NaiveDateTime,
+        String,
+        chrono::NaiveDateTime,
+        String,
+        Option<String>,
+    );
+    let src: Src = tickets::table
+        .find(&tid)
+        .select((
+            tickets::contact_id,
+            tickets::channel,
+            tickets::queue,
+            tickets::language,
+            tickets::region,
+            tickets::topic,
+            tickets::registered_at,
+            tickets::effective_from,
+            tickets::due_at,
+            tickets::deadline,
+            tickets::applicant,
+        ))
+        .first(conn)?;
+    let new_id_ = new_id();
+    let subject: String = body
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(120)
+        .collect();
+    let now = crate::db::now();
+    diesel::insert_into(tickets::table)
+        .values((
+            tickets::id.eq(&new_id_),
+            tickets::number.eq(new_number),
+            tickets::contact_id.eq(&src.0),
+            tickets::channel.eq(&src.1),
+            tickets::status.eq(crate::tickets::Status::Open.as_str()),
+            tickets::queue.eq(&src.2),
+            tickets::subject.eq(&subject),
+            tickets::language.eq(&src.3),
+            tickets::region.eq(&src.4),
+            tickets::topic.eq(&src.5),
+            tickets::registered_at.eq(src.6),
+            tickets::effective_from.eq(&src.7),
+            tickets::due_at.eq(src.8),
+            tickets::deadline.eq(&src.9),
+            tickets::search_text.eq(crate::tickets::search_text_of(&[
+                &subject, &body, new_number,
+            ])),
+            tickets::updated_at.eq(now),
+            tickets::applicant.eq(&src.10),
+        ))
+        .execute(conn)?;
+    diesel::update(messages::table.find(message_id))
+        .set(messages::ticket_id.eq(&new_id_))
+        .execute(conn)?;
+    let data = serde_json::json!({"from": number.to_ascii_uppercase(), "message_id": message_id});
+    let first = crate::tickets::audit::first_event(&new_id_, &actor.login, "split_from", &data);
+    crate::tickets::audit::insert_first(conn, &new_id_, "split_from", &first)?;
+    event(
+        conn,
+        &tid,
+        &actor.login,
+        "split",
+        serde_json::json!({"to": new_number, "message_id": message_id}),
+    )?;
+    Ok(new_number.to_string())
+}

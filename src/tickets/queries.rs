@@ -185,6 +185,21 @@ pub fn list(
     Ok(query.order(tickets::id.desc()).limit(limit).load(conn)?)
 }
 
+/// How many tickets the filter selects, counted up to `cap` (a page's badges need no
+/// more, and counting a million rows on every page view would cost more than the page).
+pub fn count_up_to(
+    conn: &mut DbConn,
+    f: &ListFilter,
+    now: DateTime<Utc>,
+    cap: i64,
+) -> Result<i64, DbError> {
+    let ids: Vec<String> = filtered(f, now)
+        .select(tickets::id)
+        .limit(cap.max(0) + 1)
+        .load(conn)?;
+    Ok(ids.len() as i64)
+}
+
 /// How many tickets the filter selects.
 pub fn count(conn: &mut DbConn, f: &ListFilter, now: DateTime<Utc>) -> Result<i64, DbError> {
     Ok(filtered(f, now).count().get_result(conn)?)

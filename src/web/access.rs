@@ -93,6 +93,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         May(&[P::WorkTickets]),
     ),
     (
+        "POST",
+        "/api/v1/tickets/{number}/merge",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/split",
+        May(&[P::WorkTickets]),
+    ),
+    (
         "GET",
         "/api/v1/tickets/{number}/services",
         May(&[P::ReadTickets]),
@@ -351,6 +361,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     (
         "POST",
         "/console/tickets/{number}/close",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/merge",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/split",
         Console(&[P::WorkTickets]),
     ),
 ];

@@ -29,6 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/tickets/{number}/close", web::post().to(post_close))
         .route("/api/v1/tickets/{number}/notes", web::post().to(post_note))
+        .route("/api/v1/tickets/{number}/merge", web::post().to(post_merge))
+        .route("/api/v1/tickets/{number}/split", web::post().to(post_split))
         .route(
             "/api/v1/tickets/{number}/status",
             web::post().to(post_status),
@@ -708,6 +710,69 @@ async fn post_note(
     })
     .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "message_id": id })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct MergeBody {
+    /// The duplicate ticket, merged into this one (same applicant).
+    duplicate: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/merge",
+    tag = "tickets",
+    summary = "Merge a duplicate ticket of the same applicant into this one (its messages move, the earlier deadline is kept, the duplicate is closed)",
+    params(("number" = String, Path, description = "the ticket that stays, e.g. UCC-2026-000001")),
+    request_body(content = MergeBody),
+    responses((status = 204, description = "merged"))
+)]
+async fn post_merge(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<MergeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who.may(Permission::WorkTickets)?.clone();
+    let number = input::ticket_number(&path.into_inner())?;
+    let duplicate = input::ticket_number(&clean(body.into_inner().duplicate))?;
+    ticket_action(&app, user, move |c, user, _| {
+        crate::console::work::merge(c, &number, &duplicate, user)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct SplitBody {
+    /// The applicant's message that becomes a ticket of its own.
+    message_id: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/split",
+    tag = "tickets",
+    summary = "Split one of the applicant's later messages off into a ticket of its own",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = SplitBody),
+    responses((status = 201, description = "`{number}`: the new ticket", body = serde_json::Value))
+)]
+async fn post_split(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<SplitBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who.may(Permission::WorkTickets)?.clone();
+    let number = input::ticket_number(&path.into_inner())?;
+    let message = input::record_id(&body.into_inner().message_id, "message")?;
+    let new = ticket_action(&app, user, move |c, user, app| {
+        let n = crate::console::work::allocate_number(c, app)?;
+        crate::console::work::split(c, &number, &message, user, &n)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "number": new })))
 }
 
 // ---------------------------------------------------------------------------------------

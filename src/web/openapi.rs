@@ -41,6 +41,8 @@ use super::{AppData, access};
         super::api::post_close,
         super::api::post_status,
         super::api::post_note,
+        super::api::post_merge,
+        super::api::post_split,
         super::api::calendar_due,
         super::api::calendar_year,
         super::api::put_calendar_day,

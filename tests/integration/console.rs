@@ -1001,3 +1001,141 @@ async fn console_pages_have_no_serious_accessibility_violations(backend: Backend
     );
     t.stop().await;
 }
+
+both_backends!(console_merges_duplicates_keeping_the_earliest_deadline_and_splits_a_message_off);
+
+async fn console_merges_duplicates_keeping_the_earliest_deadline_and_splits_a_message_off(
+    backend: Backend,
+) {
+    let t = spawn(backend).await;
+    let first = register(&t, "Первый вопрос про справку").await;
+    let second = register(&t, "Второй вопрос про справку").await;
+    set_due(&t, &first, 50).await;
+    set_due(&t, &second, 2).await;
+    staff(&t, "aliya", Role::Operator).await;
+    let mut b = Browser::new(&t);
+    b.sign_in("aliya").await;
+    let url = format!("/console/tickets/{first}");
+    let page = b.get(&url).await.text().await.unwrap();
+    // The applicant's other ticket is listed, and offered for the merge.
+    assert!(
+        page.contains(&format!("/console/tickets/{second}")),
+        "{page}"
+    );
+    let token = t.token("api-op", Role::Operator).await;
+    let json = |n: String| {
+        let (t, token) = (&t, token.clone());
+        async move {
+            t.get_auth(&format!("/api/v1/tickets/{n}"), &token)
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let due_second = json(second.clone()).await["due_at"].clone();
+    let r = b
+        .post(
+            &format!("{url}/merge"),
+            &[("csrf", &csrf_in(&page)), ("duplicate", &second)],
+        )
+        .await;
+    let status = r.status();
+    assert_eq!(status, 303, "{}", r.text().await.unwrap());
+    let merged = json(first.clone()).await;
+    let texts: Vec<&str> = merged["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "in")
+        .map(|m| m["body_text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{merged}");
+    assert_eq!(
+        merged["due_at"], due_second,
+        "the earliest deadline is kept"
+    );
+    assert!(
+        merged["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "merged")
+    );
+    let dup = json(second.clone()).await;
+    assert_eq!(dup["status"], "closed");
+    assert!(
+        dup["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "merged_into")
+    );
+    // Merging into itself or from another applicant is refused with the reason.
+    let page = b.get(&url).await.text().await.unwrap();
+    let r = b
+        .post(
+            &format!("{url}/merge"),
+            &[("csrf", &csrf_in(&page)), ("duplicate", &first)],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+
+    // Split the second question off again: a new number, the message moves.
+    let moved = merged["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "in")
+        .nth(1)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = b.get(&url).await.text().await.unwrap();
+    let r = b
+        .post(
+            &format!("{url}/split"),
+            &[("csrf", &csrf_in(&page)), ("message", &moved)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let to = location(&r);
+    let new_number = to
+        .trim_start_matches("/console/tickets/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(new_number.starts_with("UCC-") && new_number != first && new_number != second);
+    let new = json(new_number.clone()).await;
+    assert_eq!(new["messages"][0]["id"], moved.as_str());
+    assert_eq!(new["status"], "open");
+    let after = json(first.clone()).await;
+    assert!(
+        after["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "split")
+    );
+    // The first message is the ticket itself: not split off.
+    let own = after["messages"][0]["id"].as_str().unwrap().to_string();
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{first}/split"),
+            &token,
+            serde_json::json!({"message_id": own}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    // The audit chains of all three tickets still verify.
+    let verified = t
+        .app
+        .db
+        .write(baylanys::tickets::audit::verify)
+        .await
+        .unwrap();
+    assert!(verified.broken.is_none(), "{:?}", verified.broken);
+    t.stop().await;
+}

@@ -94,6 +94,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/tickets/{number}/close",
             web::post().to(ticket::close),
+        )
+        .route(
+            "/console/tickets/{number}/merge",
+            web::post().to(ticket::merge),
+        )
+        .route(
+            "/console/tickets/{number}/split",
+            web::post().to(ticket::split),
         );
 }
 

@@ -16,6 +16,10 @@ use crate::web::AppData;
 use crate::web::input::clean_opt;
 
 pub const PAGE_SIZE: i64 = 50;
+/// Counts on the page stop here (shown as `1000+`).
+pub const COUNT_CAP: i64 = 1000;
+/// The total for the pages stops here (200 pages of 50).
+pub const TOTAL_CAP: i64 = 10_000;
 
 #[derive(Deserialize, Serialize, Default, Clone)]
 pub struct QueueQuery {
@@ -156,7 +160,7 @@ pub async fn page(
                 return Ok(Err(built.errors));
             }
             let rows = tickets::list(c, &built.filter, now)?;
-            let total = tickets::count(c, &built.filter, now)?;
+            let total = tickets::count_up_to(c, &built.filter, now, TOTAL_CAP)?;
             // Counts: each view (open tickets), each status within this view.
             let mut views = Vec::new();
             for v in views_of(role) {
@@ -164,14 +168,20 @@ pub async fn page(
                 vq.view = Some(v.to_string());
                 vq.status = None;
                 let b = build(&vq, role, &uid, mine.as_deref(), true);
-                views.push((v.to_string(), tickets::count(c, &b.filter, now)?));
+                views.push((
+                    v.to_string(),
+                    tickets::count_up_to(c, &b.filter, now, COUNT_CAP)?,
+                ));
             }
             let mut statuses = Vec::new();
             for s in Status::ALL {
                 let mut sq = qq.clone();
                 sq.status = Some(s.as_str().to_string());
                 let b = build(&sq, role, &uid, mine.as_deref(), true);
-                statuses.push((s.as_str().to_string(), tickets::count(c, &b.filter, now)?));
+                statuses.push((
+                    s.as_str().to_string(),
+                    tickets::count_up_to(c, &b.filter, now, COUNT_CAP)?,
+                ));
             }
             let queues = crate::queues::list(c)?;
             let saved = crate::console::work::saved_filters_of(c, &uid)?;
@@ -219,18 +229,18 @@ pub async fn page(
     let query_string = serde_urlencoded::to_string(&q).unwrap_or_default();
     let view_links: Vec<minijinja::Value> = views
         .iter()
-        .map(|(v, n)| context! { key => v, count => n, href => link(&q, &[("view", Some(v.clone())), ("page", None)]), current => v == view })
+        .map(|(v, n)| context! { key => v, count => shown_count(*n, COUNT_CAP), href => link(&q, &[("view", Some(v.clone())), ("page", None)]), current => v == view })
         .collect();
     let status_links: Vec<minijinja::Value> = statuses
         .iter()
-        .map(|(s, n)| context! { key => s, count => n, href => link(&q, &[("status", Some(s.clone())), ("page", None)]) })
+        .map(|(s, n)| context! { key => s, count => shown_count(*n, COUNT_CAP), href => link(&q, &[("status", Some(s.clone())), ("page", None)]) })
         .collect();
     staff.page(
         &app,
         &req,
         "console/queue.html",
         context! {
-            rows, total, view, page, pages,
+            rows, total => shown_count(total, TOTAL_CAP), view, page, pages,
             views => view_links, statuses => status_links,
             prev => (page > 1).then(|| link(&q, &[("page", Some((page - 1).to_string()))])),
             next => (page < pages).then(|| link(&q, &[("page", Some((page + 1).to_string()))])),
@@ -245,6 +255,15 @@ pub async fn page(
             may_work => staff.may(Permission::WorkTickets),
         },
     )
+}
+
+/// A count as shown: `1000+` past the cap.
+fn shown_count(n: i64, cap: i64) -> String {
+    if n > cap {
+        format!("{cap}+")
+    } else {
+        n.to_string()
+    }
 }
 
 /// The newest ticket (by id) the filter selects: what the poll compares.
@@ -280,7 +299,7 @@ pub async fn poll(
             let built = build(&q, role, &uid, mine.as_deref(), true);
             Ok((
                 newest_id(c, &built.filter, now)?,
-                tickets::count(c, &built.filter, now)?,
+                tickets::count_up_to(c, &built.filter, now, TOTAL_CAP)?,
             ))
         })
         .await?;

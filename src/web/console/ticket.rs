@@ -564,3 +564,56 @@ pub async fn attachment(
     };
     Ok(crate::web::api::download(file, &wanted))
 }
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    duplicate: String,
+}
+
+/// Merges a duplicate ticket of the same applicant into this one.
+pub async fn merge(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<MergeForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let duplicate = number_of(&staff, form.into_inner().duplicate.trim())?;
+    let n = number.clone();
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, _| work::merge(c, &n, &duplicate, user),
+        "merged",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SplitForm {
+    #[serde(default)]
+    message: String,
+}
+
+/// Splits one of the applicant's later messages off into a ticket of its own; the page
+/// of the new ticket follows.
+pub async fn split(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<SplitForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let message = input::record_id(form.into_inner().message.trim(), "message")
+        .map_err(|e| ConsoleError::from(e).in_language(staff.language()))?;
+    let lang = staff.language();
+    let new = ticket_action(&app, staff.user().clone(), move |c, user, app| {
+        let n = work::allocate_number(c, app)?;
+        work::split(c, &number, &message, user, &n)
+    })
+    .await
+    .map_err(|e| ConsoleError::from(e).in_language(lang))?;
+    Ok(see_other(&url_of(&new), Some("split")))
+}
