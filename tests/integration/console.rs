@@ -728,6 +728,14 @@ async fn console_reply_in_chromium_reaches_the_applicant_by_email_and_a_transfer
     t.stop().await;
 }
 
+fn latest_of(page: &str) -> String {
+    regex::Regex::new(r#"name="last_seen" value="([^"]+)""#)
+        .unwrap()
+        .captures(page)
+        .unwrap()[1]
+        .to_string()
+}
+
 async fn console_a_reply_after_a_newer_answer_is_refused_with_409_and_shows_it(backend: Backend) {
     let t = spawn(backend).await;
     let number = register(&t, "Вопрос о справке").await;
@@ -798,6 +806,25 @@ async fn console_a_reply_after_a_newer_answer_is_refused_with_409_and_shows_it(b
         .filter(|m| m["kind"] == "reply")
         .count();
     assert_eq!(replies, 1);
+    // Hostile or broken forms: named, nothing sent.
+    let page = m.get(&url).await.text().await.unwrap();
+    let csrf = csrf_in(&page);
+    for (field, value, status) in [
+        ("last_seen", "0190a1a2-0000-7000-8000-000000000001", 422),
+        ("card", "not-a-body", 422),
+        ("text", "   ", 422),
+    ] {
+        let mut form = reqwest::multipart::Form::new().text("csrf", csrf.clone());
+        if field != "last_seen" {
+            form = form.text("last_seen", latest_of(&page));
+        }
+        if field != "text" {
+            form = form.text("text", "Текст");
+        }
+        let form = form.text(field, value);
+        let r = m.post_multipart(&format!("{url}/reply"), form).await;
+        assert_eq!(r.status(), status, "{field}={value}");
+    }
     // The JSON API refuses the same way.
     let r = t
         .post_auth(

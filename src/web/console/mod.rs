@@ -659,3 +659,27 @@ async fn home(app: AppData, req: HttpRequest, staff: Staff) -> Result<HttpRespon
         context! { expires => crate::templates::local_time(staff.0.expires_at) },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn redirects_stay_inside_the_console() {
+        assert_eq!(
+            safe_next(Some("/console/queue?view=mine")).as_deref(),
+            Some("/console/queue?view=mine")
+        );
+        for bad in [
+            "//evil.example/console/",
+            "https://evil.example/console/",
+            "/console/\\evil",
+            "/other",
+            "/console/\nSet-Cookie: x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(None), None);
+    }
+}
