@@ -169,7 +169,7 @@ fn fill(db: &str, n: u64, mine_every: u64) {
                    subject, language, registered_at, effective_from, due_at, deadline, search_text, updated_at)
                  WITH RECURSIVE seq(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM seq WHERE k < {n})
                  SELECT printf('00000000-0000-7000-8000-%012d', k), printf('UCC-2025-%07d', k), 'bench-contact',
-                   'web_form', CASE k % 5 WHEN 0 THEN 'new' WHEN 1 THEN 'open' WHEN 2 THEN 'waiting'
+                   'web_form', CASE (k / 7) % 5 WHEN 0 THEN 'new' WHEN 1 THEN 'open' WHEN 2 THEN 'waiting'
                    WHEN 3 THEN 'answered' ELSE 'closed' END, 'general',
                    CASE WHEN k % {mine_every} = 0 THEN (SELECT id FROM users WHERE login = 'bench-op') END,
                    'Обращение ' || k, 'ru', '2026-12-01 09:00:00', '2026-12-01',
@@ -187,7 +187,7 @@ fn fill(db: &str, n: u64, mine_every: u64) {
                  INSERT INTO tickets (id, number, contact_id, channel, status, queue, assignee_id,
                    subject, language, registered_at, effective_from, due_at, deadline, search_text, updated_at)
                  SELECT '00000000-0000-7000-8000-' || lpad(k::text, 12, '0'), 'UCC-2025-' || lpad(k::text, 7, '0'),
-                   'bench-contact', 'web_form', (ARRAY['closed','new','open','waiting','answered'])[k % 5 + 1],
+                   'bench-contact', 'web_form', (ARRAY['closed','new','open','waiting','answered'])[(k / 7) % 5 + 1],
                    'general', CASE WHEN k % {mine_every} = 0 THEN (SELECT id FROM users WHERE login = 'bench-op') END,
                    'Обращение ' || k, 'ru', '2026-12-01 09:00:00', '2026-12-01',
                    timestamp '2026-12-01 09:00:00' + (k % 10080) * interval '1 minute', '{{}}',

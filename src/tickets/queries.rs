@@ -200,6 +200,18 @@ pub fn count_up_to(
     Ok(ids.len() as i64)
 }
 
+/// The newest ticket (the greatest time-ordered id) the filter selects: an aggregate,
+/// so the filter's own index serves it instead of a walk down the primary key.
+pub fn newest_id(
+    conn: &mut DbConn,
+    f: &ListFilter,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbError> {
+    Ok(filtered(f, now)
+        .select(diesel::dsl::max(tickets::id))
+        .first::<Option<String>>(conn)?)
+}
+
 /// How many tickets the filter selects.
 pub fn count(conn: &mut DbConn, f: &ListFilter, now: DateTime<Utc>) -> Result<i64, DbError> {
     Ok(filtered(f, now).count().get_result(conn)?)

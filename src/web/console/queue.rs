@@ -18,8 +18,8 @@ use crate::web::input::clean_opt;
 pub const PAGE_SIZE: i64 = 50;
 /// Counts on the page stop here (shown as `1000+`).
 pub const COUNT_CAP: i64 = 1000;
-/// The total for the pages stops here (200 pages of 50).
-pub const TOTAL_CAP: i64 = 10_000;
+/// The total for the pages stops here (50 pages of 50).
+pub const TOTAL_CAP: i64 = 2_500;
 
 #[derive(Deserialize, Serialize, Default, Clone)]
 pub struct QueueQuery {
@@ -272,14 +272,7 @@ fn newest_id(
     f: &ListFilter,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<String>, crate::db::DbError> {
-    let mut newest = f.clone();
-    newest.due_first = false;
-    newest.limit = 1;
-    newest.offset = 0;
-    Ok(tickets::list(c, &newest, now)?
-        .into_iter()
-        .next()
-        .map(|r| r.id))
+    tickets::newest_id(c, f, now)
 }
 
 /// For the page's script: the newest ticket of the view and how many there are, so it
