@@ -1,4 +1,5 @@
 //! The operator console's state kept in the database: staff sessions and sign-in locks
-//! ([`sessions`]). The pages are in `web::console`.
+//! ([`sessions`]), and working together on tickets ([`work`]). The pages are in `web::console`.
 
 pub mod sessions;
+pub mod work;

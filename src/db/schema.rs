@@ -702,3 +702,28 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_requests,
     record_request_items,
 );
+// The console's presence notices and saved filters
+// (migrations/*/2026-12-03-000102_console_work).
+diesel::table! {
+    ticket_presence (ticket_id, user_id) {
+        ticket_id -> Text,
+        user_id -> Text,
+        state -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    saved_filters (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        query -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(ticket_presence -> users (user_id));
+diesel::joinable!(ticket_presence -> tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(ticket_presence, users, saved_filters);
+diesel::allow_tables_to_appear_in_same_query!(ticket_presence, tickets);

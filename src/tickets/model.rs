@@ -26,6 +26,8 @@ text_enum!(
         In => "in",
         /// From us to the applicant.
         Out => "out",
+        /// Staff only (internal notes): never sent.
+        Internal => "internal",
     }
 );
 
@@ -60,6 +62,8 @@ text_enum!(
         Reply => "reply",
         Notice => "notice",
         RatingRequest => "rating_request",
+        /// An internal note of staff (direction `internal`): never sent.
+        Note => "note",
     }
 );
 
@@ -83,7 +87,9 @@ impl MessageKind {
             MessageKind::Acknowledgement => O::Acknowledgement,
             MessageKind::Reply => O::Reply,
             MessageKind::RatingRequest => O::RatingRequest,
-            MessageKind::Notice | MessageKind::Appeal | MessageKind::Held => O::Notice,
+            MessageKind::Notice | MessageKind::Appeal | MessageKind::Held | MessageKind::Note => {
+                O::Notice
+            }
         }
     }
 }

@@ -68,15 +68,39 @@ pub struct ListFilter {
     pub service: Option<String>,
     /// Linked to a service of this providing body.
     pub body: Option<String>,
+    /// Assigned to this user (id).
+    pub assignee: Option<String>,
+    /// Assigned to nobody.
+    pub unassigned: bool,
+    /// Not closed (the console's default).
+    pub not_closed: bool,
+    pub region: Option<String>,
+    pub topic: Option<String>,
+    /// Soonest due first (the console's queue) instead of newest first; pages by `offset`.
+    pub due_first: bool,
+    pub offset: i64,
 }
 
-/// Newest first, keyset-paginated on the time-ordered ticket id.
-pub fn list(
-    conn: &mut DbConn,
-    f: &ListFilter,
-    now: DateTime<Utc>,
-) -> Result<Vec<TicketRow>, DbError> {
-    let mut query = tickets::table.select(TicketRow::as_select()).into_boxed();
+type Filtered<'a> = tickets::BoxedQuery<'a, crate::db::MultiBackend>;
+
+/// The tickets a filter selects (every filter but the order and the page).
+fn filtered<'a>(f: &ListFilter, now: DateTime<Utc>) -> Filtered<'a> {
+    let mut query = tickets::table.into_boxed();
+    if let Some(a) = &f.assignee {
+        query = query.filter(tickets::assignee_id.eq(a.clone()));
+    }
+    if f.unassigned {
+        query = query.filter(tickets::assignee_id.is_null());
+    }
+    if f.not_closed {
+        query = query.filter(tickets::status.ne(Status::Closed.as_str()));
+    }
+    if let Some(r) = &f.region {
+        query = query.filter(tickets::region.eq(r.clone()));
+    }
+    if let Some(t) = &f.topic {
+        query = query.filter(tickets::topic.eq(t.clone()));
+    }
     if let Some(s) = f.status {
         query = query.filter(tickets::status.eq(s.as_str()));
     }
@@ -136,13 +160,61 @@ pub fn list(
             ),
         );
     }
+    query
+}
+
+/// Newest first, keyset-paginated on the time-ordered ticket id; or (`due_first`) soonest
+/// due first, by pages.
+pub fn list(
+    conn: &mut DbConn,
+    f: &ListFilter,
+    now: DateTime<Utc>,
+) -> Result<Vec<TicketRow>, DbError> {
+    let mut query = filtered(f, now).select(TicketRow::as_select());
+    let limit = f.limit.clamp(1, 200);
+    if f.due_first {
+        return Ok(query
+            .order((tickets::due_at.asc(), tickets::id.asc()))
+            .limit(limit)
+            .offset(f.offset.max(0))
+            .load(conn)?);
+    }
     if let Some(after) = &f.after {
         query = query.filter(tickets::id.lt(after.clone()));
     }
-    Ok(query
-        .order(tickets::id.desc())
-        .limit(f.limit.clamp(1, 200))
-        .load(conn)?)
+    Ok(query.order(tickets::id.desc()).limit(limit).load(conn)?)
+}
+
+/// How many tickets the filter selects, counted up to `cap` (a page's badges need no
+/// more, and counting a million rows on every page view would cost more than the page).
+pub fn count_up_to(
+    conn: &mut DbConn,
+    f: &ListFilter,
+    now: DateTime<Utc>,
+    cap: i64,
+) -> Result<i64, DbError> {
+    let ids: Vec<String> = filtered(f, now)
+        .select(tickets::id)
+        .limit(cap.max(0) + 1)
+        .load(conn)?;
+    Ok(ids.len() as i64)
+}
+
+/// The newest ticket (the greatest time-ordered id) the filter selects: an aggregate,
+/// so the filter's own index serves it instead of a walk down the primary key.
+pub fn newest_id(
+    conn: &mut DbConn,
+    f: &ListFilter,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbError> {
+    Ok(filtered(f, now)
+        .select(diesel::dsl::max(tickets::id))
+        .first::<Option<String>>(conn)?)
+}
+
+/// How many tickets the filter selects.
+pub fn count(conn: &mut DbConn, f: &ListFilter, now: DateTime<Utc>) -> Result<i64, DbError> {
+    Ok(filtered(f, now).count().get_result(conn)?)
 }
 
 #[derive(Debug, Serialize)]

@@ -95,6 +95,21 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         May(&[P::WorkTickets]),
     ),
     (
+        "POST",
+        "/api/v1/tickets/{number}/notes",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/merge",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/split",
+        May(&[P::WorkTickets]),
+    ),
+    (
         "GET",
         "/api/v1/tickets/{number}/services",
         May(&[P::ReadTickets]),
@@ -331,6 +346,75 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/console/logout", Console(&[])),
     ("POST", "/console/language", Console(&[])),
     ("GET", "/console/", Console(&[])),
+    ("GET", "/console/queue", Console(&[P::ReadTickets])),
+    ("GET", "/console/queue/poll", Console(&[P::ReadTickets])),
+    ("POST", "/console/queue/bulk", Console(&[P::WorkTickets])),
+    ("POST", "/console/filters", Console(&[P::ReadTickets])),
+    (
+        "POST",
+        "/console/filters/{id}/delete",
+        Console(&[P::ReadTickets]),
+    ),
+    (
+        "GET",
+        "/console/tickets/{number}",
+        Console(&[P::ReadTickets]),
+    ),
+    (
+        "GET",
+        "/console/attachments/{id}",
+        Console(&[P::ReadTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/presence",
+        Console(&[P::ReadTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/take",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/assign",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/reply",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/note",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/transfer",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/status",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/close",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/merge",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/split",
+        Console(&[P::WorkTickets]),
+    ),
     (
         "GET",
         "/console/calls/{call_id}",

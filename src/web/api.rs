@@ -28,6 +28,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(post_transfer),
         )
         .route("/api/v1/tickets/{number}/close", web::post().to(post_close))
+        .route("/api/v1/tickets/{number}/notes", web::post().to(post_note))
+        .route("/api/v1/tickets/{number}/merge", web::post().to(post_merge))
+        .route("/api/v1/tickets/{number}/split", web::post().to(post_split))
         .route(
             "/api/v1/tickets/{number}/status",
             web::post().to(post_status),
@@ -66,6 +69,15 @@ struct ListQuery {
     limit: Option<i64>,
     service: Option<String>,
     body: Option<String>,
+    /// Assigned to this login; `none`: to nobody.
+    assignee: Option<String>,
+    region: Option<String>,
+    topic: Option<String>,
+    /// `true`: only tickets that are not closed.
+    open: Option<bool>,
+    /// `due`: soonest due first, paged by `offset` (the console's queue); default newest first.
+    sort: Option<String>,
+    offset: Option<i64>,
 }
 
 #[utoipa::path(
@@ -142,10 +154,33 @@ async fn list_tickets(
     };
     let service = id_of("service", q.service.as_deref());
     let body = id_of("body", q.body.as_deref());
+    let due_first = match q.sort.as_deref() {
+        None | Some("newest") => false,
+        Some("due") => true,
+        Some(other) => {
+            errors.push(FieldError::new(
+                "sort",
+                format!(
+                    "`{}` is not an order: use due or newest",
+                    input::shown(other)
+                ),
+            ));
+            false
+        }
+    };
+    let offset = q.offset.unwrap_or(0);
+    if !(0..=1_000_000).contains(&offset) {
+        errors.push(FieldError::new("offset", "must be between 0 and 1000000"));
+    }
+    let (region, topic) = (clean_opt(q.region), clean_opt(q.topic));
+    input::at_most(&mut errors, "region", region.as_deref(), 64);
+    input::at_most(&mut errors, "topic", topic.as_deref(), 64);
+    let assignee = clean_opt(q.assignee);
+    input::at_most(&mut errors, "assignee", assignee.as_deref(), 64);
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let filter = ListFilter {
+    let mut filter = ListFilter {
         status,
         channel,
         queue,
@@ -155,9 +190,35 @@ async fn list_tickets(
         limit,
         service,
         body,
+        region,
+        topic,
+        not_closed: q.open == Some(true),
+        due_first,
+        offset,
+        ..Default::default()
     };
     let now = chrono::Utc::now();
-    let rows = app.db.run(move |c| tickets::list(c, &filter, now)).await?;
+    let rows = app
+        .db
+        .run(move |c| {
+            match assignee.as_deref() {
+                Some("none") => filter.unassigned = true,
+                Some(login) => {
+                    use crate::db::schema::users;
+                    use diesel::prelude::*;
+                    let id: Option<String> = users::table
+                        .filter(users::login.eq(login))
+                        .select(users::id)
+                        .first(c)
+                        .optional()?;
+                    // An unknown login has no tickets.
+                    filter.assignee = Some(id.unwrap_or_default());
+                }
+                None => {}
+            }
+            tickets::list(c, &filter, now)
+        })
+        .await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
@@ -181,33 +242,40 @@ async fn get_ticket(
     let number = input::ticket_number(&path.into_inner())?;
     let n = number.clone();
     let now = chrono::Utc::now();
-    let detail = app
-        .db
-        .run(move |c| {
-            let Some(d) = tickets::detail(c, &n, now)? else {
-                return Ok(None);
-            };
-            let mut v =
-                serde_json::to_value(&d).map_err(|e| DbError::Unavailable(e.to_string()))?;
-            crate::registry::links::decorate(c, &d.ticket.id, &mut v)?;
-            // Its forwards, as staff see them (at most 100: a ticket rarely has more).
-            let filter = crate::forwards::ListFilter {
-                ticket: Some(n.clone()),
-                limit: 100,
-                ..Default::default()
-            };
-            let (list, _) = crate::forwards::list(c, &filter, now)?;
-            let mut forwards = Vec::new();
-            for f in &list {
-                forwards.push(f.staff_view(c, now)?);
-            }
-            v["forwards"] = serde_json::Value::Array(forwards);
-            Ok(Some(v))
-        })
-        .await?;
+    let detail = app.db.run(move |c| ticket_json(c, &n, now)).await?;
     detail
         .map(|d| HttpResponse::Ok().json(d))
         .ok_or_else(|| ApiError::NotFound(format!("ticket {number} not found")))
+}
+
+/// One ticket as staff see it (the API's and the console's ticket page's data): the
+/// detail, its registry links, its forwards, the applicant's other tickets.
+pub fn ticket_json(
+    c: &mut crate::db::DbConn,
+    number: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<serde_json::Value>, DbError> {
+    let Some(d) = tickets::detail(c, number, now)? else {
+        return Ok(None);
+    };
+    let mut v = serde_json::to_value(&d).map_err(|e| DbError::Unavailable(e.to_string()))?;
+    crate::registry::links::decorate(c, &d.ticket.id, &mut v)?;
+    // Its forwards, as staff see them (at most 100: a ticket rarely has more).
+    let filter = crate::forwards::ListFilter {
+        ticket: Some(number.to_string()),
+        limit: 100,
+        ..Default::default()
+    };
+    let (list, _) = crate::forwards::list(c, &filter, now)?;
+    let mut forwards = Vec::new();
+    for f in &list {
+        forwards.push(f.staff_view(c, now)?);
+    }
+    v["forwards"] = serde_json::Value::Array(forwards);
+    let others = crate::console::work::other_tickets(c, &d.ticket.id)?;
+    v["other_tickets"] = serde_json::to_value(others).unwrap_or_default();
+    v["last_message_id"] = crate::console::work::last_message_id(c, &d.ticket.id)?.into();
+    Ok(Some(v))
 }
 
 /// A file an applicant or operator attached, as it was stored.
@@ -280,6 +348,9 @@ struct ReplyBody {
     /// R7: ids of registry bodies whose contact cards are appended, in the ticket's language.
     #[serde(default)]
     cards: Vec<String>,
+    /// The newest message the author saw (`last_message_id` of the ticket): when another
+    /// answer went out since, the reply is refused with 409 instead of a second answer.
+    last_seen_message_id: Option<String>,
 }
 
 fn final_by_default() -> bool {
@@ -414,7 +485,11 @@ async fn post_reply(
         }
         input.text = with_cards;
     }
+    let last_seen = body.last_seen_message_id;
     let queued = ticket_action(&app, user, move |c, user, app| {
+        if let Some(seen) = &last_seen {
+            crate::console::work::check_current(c, &number, seen)?;
+        }
         tickets::reply(c, &number, user, &input, app.outbox())
     })
     .await?;
@@ -430,7 +505,7 @@ fn html_escape(s: &str) -> String {
 
 /// Runs an operator action in one write transaction, then wakes the job worker for
 /// whatever the action queued (notices, replies, rating requests).
-async fn ticket_action<T, F>(app: &AppData, user: User, action: F) -> Result<T, ApiError>
+pub(super) async fn ticket_action<T, F>(app: &AppData, user: User, action: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut crate::db::DbConn, &User, &crate::AppState) -> Result<T, tickets::ActionError>
         + Send
@@ -605,6 +680,99 @@ async fn post_status(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct NoteBody {
+    text: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/notes",
+    tag = "tickets",
+    summary = "Add an internal note: staff only, never sent to the applicant",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = NoteBody),
+    responses((status = 201, description = "`{message_id}`: the note, in the ticket's messages with direction `internal`", body = serde_json::Value))
+)]
+async fn post_note(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who.may(Permission::WorkTickets)?.clone();
+    let number = input::ticket_number(&path.into_inner())?;
+    let text = clean(body.into_inner().text);
+    let id = ticket_action(&app, user, move |c, user, _| {
+        crate::console::work::add_note(c, &number, user, &text)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "message_id": id })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct MergeBody {
+    /// The duplicate ticket, merged into this one (same applicant).
+    duplicate: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/merge",
+    tag = "tickets",
+    summary = "Merge a duplicate ticket of the same applicant into this one (its messages move, the earlier deadline is kept, the duplicate is closed)",
+    params(("number" = String, Path, description = "the ticket that stays, e.g. UCC-2026-000001")),
+    request_body(content = MergeBody),
+    responses((status = 204, description = "merged"))
+)]
+async fn post_merge(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<MergeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who.may(Permission::WorkTickets)?.clone();
+    let number = input::ticket_number(&path.into_inner())?;
+    let duplicate = input::ticket_number(&clean(body.into_inner().duplicate))?;
+    ticket_action(&app, user, move |c, user, _| {
+        crate::console::work::merge(c, &number, &duplicate, user)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct SplitBody {
+    /// The applicant's message that becomes a ticket of its own.
+    message_id: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/split",
+    tag = "tickets",
+    summary = "Split one of the applicant's later messages off into a ticket of its own",
+    params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
+    request_body(content = SplitBody),
+    responses((status = 201, description = "`{number}`: the new ticket", body = serde_json::Value))
+)]
+async fn post_split(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<SplitBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = who.may(Permission::WorkTickets)?.clone();
+    let number = input::ticket_number(&path.into_inner())?;
+    let message = input::record_id(&body.into_inner().message_id, "message")?;
+    let new = ticket_action(&app, user, move |c, user, app| {
+        let n = crate::console::work::allocate_number(c, app)?;
+        crate::console::work::split(c, &number, &message, user, &n)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "number": new })))
 }
 
 // ---------------------------------------------------------------------------------------

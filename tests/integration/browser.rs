@@ -209,6 +209,17 @@ impl Driver {
         .await
     }
 
+    /// Runs `script` asynchronously (WebDriver execute/async: it calls its last argument
+    /// when done) and returns what it gave.
+    pub(crate) async fn execute_async(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     /// The page's current URL.
     pub(crate) async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)

@@ -186,6 +186,7 @@ mod tests {
             attachments: vec![],
             message_id: None,
             references: vec![],
+            last_inbound_at: None,
         };
         assert_eq!(a.text_of(&m), "Сәл");
     }

@@ -15,6 +15,8 @@
 
 pub mod calls;
 pub mod login;
+pub mod queue;
+pub mod ticket;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -49,6 +51,59 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/language", web::post().to(login::language))
         .route("/console/static/{file}", web::get().to(static_file))
         .route("/console/", web::get().to(home))
+        .route("/console/queue", web::get().to(queue::page))
+        .route("/console/queue/poll", web::get().to(queue::poll))
+        .route("/console/queue/bulk", web::post().to(queue::bulk))
+        .route("/console/filters", web::post().to(queue::save_filter))
+        .route(
+            "/console/filters/{id}/delete",
+            web::post().to(queue::delete_filter),
+        )
+        .route("/console/tickets/{number}", web::get().to(ticket::page))
+        .route(
+            "/console/attachments/{id}",
+            web::get().to(ticket::attachment),
+        )
+        .route(
+            "/console/tickets/{number}/presence",
+            web::post().to(ticket::presence),
+        )
+        .route(
+            "/console/tickets/{number}/take",
+            web::post().to(ticket::take),
+        )
+        .route(
+            "/console/tickets/{number}/assign",
+            web::post().to(ticket::assign),
+        )
+        .route(
+            "/console/tickets/{number}/reply",
+            web::post().to(ticket::reply),
+        )
+        .route(
+            "/console/tickets/{number}/note",
+            web::post().to(ticket::note),
+        )
+        .route(
+            "/console/tickets/{number}/transfer",
+            web::post().to(ticket::transfer),
+        )
+        .route(
+            "/console/tickets/{number}/status",
+            web::post().to(ticket::set_status),
+        )
+        .route(
+            "/console/tickets/{number}/close",
+            web::post().to(ticket::close),
+        )
+        .route(
+            "/console/tickets/{number}/merge",
+            web::post().to(ticket::merge),
+        )
+        .route(
+            "/console/tickets/{number}/split",
+            web::post().to(ticket::split),
+        )
         .configure(calls::routes);
 }
 
@@ -61,11 +116,18 @@ pub struct NavItem {
 }
 
 /// The navigation, in order. Portals add their rows here.
-pub const NAV: &[NavItem] = &[NavItem {
-    key: "home",
-    href: "/console/",
-    shown_to: |_| true,
-}];
+pub const NAV: &[NavItem] = &[
+    NavItem {
+        key: "home",
+        href: "/console/",
+        shown_to: |_| true,
+    },
+    NavItem {
+        key: "queue",
+        href: "/console/queue",
+        shown_to: |r| r.may(Permission::ReadTickets),
+    },
+];
 
 /// A signed-in staff member, for any console handler: the access middleware has found
 /// the session (a handler of a route outside the table looks it up itself). Without one,
@@ -598,4 +660,28 @@ async fn home(app: AppData, req: HttpRequest, staff: Staff) -> Result<HttpRespon
         "console/home.html",
         context! { expires => crate::templates::local_time(staff.0.expires_at) },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn redirects_stay_inside_the_console() {
+        assert_eq!(
+            safe_next(Some("/console/queue?view=mine")).as_deref(),
+            Some("/console/queue?view=mine")
+        );
+        for bad in [
+            "//evil.example/console/",
+            "https://evil.example/console/",
+            "/console/\\evil",
+            "/other",
+            "/console/\nSet-Cookie: x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(None), None);
+    }
 }

@@ -1,0 +1,619 @@
+//! The ticket page: the whole thread across channels with delivery states, files, the
+//! deadline and its explanation, the audit log, the applicant's other tickets, presence;
+//! and its actions, each the same `tickets::` action the JSON API runs.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use baylanys_core::Attachment;
+use futures_util::StreamExt;
+use minijinja::context;
+use serde::Deserialize;
+
+use super::{ConsoleError, Staff, see_other};
+use crate::auth::Permission;
+use crate::console::work::{self, Presence};
+use crate::tickets::{self, ReplyInput};
+use crate::web::AppData;
+use crate::web::api::ticket_action;
+use crate::web::input;
+
+fn number_of(staff: &Staff, raw: &str) -> Result<String, ConsoleError> {
+    input::ticket_number(raw).map_err(|e| ConsoleError::from(e).in_language(staff.language()))
+}
+
+fn url_of(number: &str) -> String {
+    format!("/console/tickets/{number}")
+}
+
+/// What the reply box keeps when a reply is refused (409 stale, 422).
+#[derive(Default)]
+pub struct Draft {
+    pub text: String,
+    pub problem: Option<String>,
+    pub stale: bool,
+}
+
+pub async fn page(
+    app: AppData,
+    req: HttpRequest,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    render(
+        &app,
+        &req,
+        &staff,
+        &number,
+        StatusCode::OK,
+        Draft::default(),
+    )
+    .await
+}
+
+async fn render(
+    app: &AppData,
+    req: &HttpRequest,
+    staff: &Staff,
+    number: &str,
+    status: StatusCode,
+    draft: Draft,
+) -> Result<HttpResponse, ConsoleError> {
+    let now = app.clock.now();
+    let (n, uid) = (number.to_string(), staff.user().id.clone());
+    let data = app
+        .db
+        .write(move |c| {
+            let Some(v) = crate::web::api::ticket_json(c, &n, now)? else {
+                return Ok(None);
+            };
+            let tid = v["id"].as_str().unwrap_or_default().to_string();
+            // Opening the page is being here: the others see it, this page sees them.
+            let others = match work::touch(c, &n, &uid, Presence::Viewing, now) {
+                Ok(o) => o,
+                Err(tickets::ActionError::Db(e)) => return Err(e),
+                Err(_) => work::others(c, &tid, &uid, now)?,
+            };
+            let queues = crate::queues::list(c)?;
+            let bodies = crate::registry::bodies::list(c, &Default::default())?;
+            let staff_logins: Vec<(String, String)> = {
+                use crate::db::schema::users;
+                use diesel::prelude::*;
+                users::table
+                    .filter(users::active.eq(1))
+                    .filter(users::role.eq_any(["operator", "supervisor", "admin"]))
+                    .order(users::login.asc())
+                    .limit(500)
+                    .select((users::login, users::name))
+                    .load(c)?
+            };
+            Ok(Some((v, others, queues, bodies, staff_logins)))
+        })
+        .await?;
+    let Some((v, others, queues, bodies, staff_logins)) = data else {
+        return Err(staff.error(StatusCode::NOT_FOUND, format!("ticket {number} not found")));
+    };
+    let lang = staff.language();
+    let kk = lang == baylanys_core::Language::Kk;
+    let explanation = v["deadline"]["explanation"][lang.as_str()]
+        .as_str()
+        .or_else(|| v["deadline"]["explanation"]["ru"].as_str())
+        .map(str::to_string)
+        .or_else(|| v["deadline"]["explanation"].as_str().map(str::to_string));
+    staff.page_with_status(
+        app,
+        req,
+        status,
+        "console/ticket.html",
+        context! {
+            ticket => minijinja::Value::from_serialize(&v),
+            number,
+            explanation,
+            others,
+            queues => queues.iter().map(|x| context!{ code => &x.code, name => if kk { &x.name_kk } else { &x.name_ru } }).collect::<Vec<_>>(),
+            bodies => bodies.iter().take(500).map(|b| context!{ id => &b.id, name => if kk { &b.name.kk } else { &b.name.ru } }).collect::<Vec<_>>(),
+            staff_logins => staff_logins.iter().map(|(l, n)| context!{ login => l, name => n }).collect::<Vec<_>>(),
+            may_work => staff.may(Permission::WorkTickets),
+            draft => draft.text, problem => draft.problem, stale => draft.stale,
+            max_mb => app.config.max_attachment_bytes / (1024 * 1024),
+        },
+    )
+}
+
+/// The page's script says the operator is here or writing; the answer names the others.
+pub async fn presence(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let state = match form.get("state").map(String::as_str) {
+        Some("writing") => Presence::Writing,
+        _ => Presence::Viewing,
+    };
+    let (uid, now) = (staff.user().id.clone(), app.clock.now());
+    let n = number.clone();
+    let others = app
+        .db
+        .write(move |c| Ok(work::touch(c, &n, &uid, state, now)))
+        .await?
+        .map_err(|e| ConsoleError::from(e).in_language(staff.language()))?;
+    let message = presence_message(&app, &staff, &others);
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "others": others, "message": message })))
+}
+
+fn presence_message(app: &AppData, staff: &Staff, others: &[work::Other]) -> String {
+    others
+        .iter()
+        .map(|o| {
+            let key = if o.state == "writing" {
+                "presence_writing"
+            } else {
+                "presence_viewing"
+            };
+            app.templates.console_format(
+                staff.language(),
+                key,
+                context! { name => &o.name, login => &o.login },
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn act<T, F>(
+    app: &AppData,
+    staff: &Staff,
+    number: &str,
+    action: F,
+    notice: &str,
+) -> Result<HttpResponse, ConsoleError>
+where
+    F: FnOnce(
+            &mut crate::db::DbConn,
+            &crate::auth::User,
+            &crate::AppState,
+        ) -> Result<T, tickets::ActionError>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    ticket_action(app, staff.user().clone(), action)
+        .await
+        .map_err(|e| ConsoleError::from(e).in_language(staff.language()))?;
+    Ok(see_other(&url_of(number), Some(notice)))
+}
+
+pub async fn take(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let n = number.clone();
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, _| tickets::assign(c, &n, user, &user.login),
+        "taken",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    login: String,
+}
+
+pub async fn assign(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<AssignForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let (n, login) = (number.clone(), form.into_inner().login.trim().to_string());
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, _| tickets::assign(c, &n, user, &login),
+        "assigned",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TransferForm {
+    #[serde(default)]
+    queue: String,
+    note: Option<String>,
+}
+
+pub async fn transfer(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<TransferForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let form = form.into_inner();
+    let (n, queue) = (number.clone(), form.queue.trim().to_string());
+    let note = input::clean_opt(form.note).filter(|n| !n.trim().is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 4000) {
+        return Err(staff.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "note: at most 4000 characters",
+        ));
+    }
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, app| tickets::transfer(c, &n, user, &queue, note.as_deref(), app.outbox()),
+        "transferred",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+    reason: Option<String>,
+}
+
+pub async fn set_status(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let form = form.into_inner();
+    let n = number.clone();
+    let reason = input::clean_opt(form.reason).filter(|n| !n.trim().is_empty());
+    if reason.as_ref().is_some_and(|n| n.chars().count() > 4000) {
+        return Err(staff.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason: at most 4000 characters",
+        ));
+    }
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, _| tickets::set_status(c, &n, user, form.status.trim(), reason.as_deref()),
+        "status_changed",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {
+    resolution: Option<String>,
+}
+
+pub async fn close(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<CloseForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let n = number.clone();
+    let resolution =
+        input::clean_opt(form.into_inner().resolution).filter(|n| !n.trim().is_empty());
+    if resolution
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 4000)
+    {
+        return Err(staff.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "resolution: at most 4000 characters",
+        ));
+    }
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, app| tickets::close(c, &n, user, resolution.as_deref(), app.outbox()),
+        "closed",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    text: String,
+}
+
+pub async fn note(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<NoteForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let (n, text) = (number.clone(), input::clean(form.into_inner().text));
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, _| work::add_note(c, &n, user, &text),
+        "note_added",
+    )
+    .await
+}
+
+/// The reply: multipart (text, final, last_seen, cards, files), the same checks and the
+/// same action as `POST /api/v1/tickets/{number}/replies`. A reply after someone else's
+/// newer answer is refused with 409 and the page shows that answer, the text kept.
+pub async fn reply(
+    app: AppData,
+    req: HttpRequest,
+    staff: Staff,
+    path: web::Path<String>,
+    payload: Multipart,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let lang = staff.language();
+    let form = read_reply(payload, app.config.max_attachment_bytes)
+        .await
+        .map_err(|m| staff.error(StatusCode::UNPROCESSABLE_ENTITY, m))?;
+    let text = input::clean(form.text.clone());
+    let problem = if text.trim().is_empty() {
+        Some(staff.text(&app, "reply_empty"))
+    } else if text.chars().count() > 100_000 {
+        Some("text: at most 100000 characters".to_string())
+    } else if form.too_large.is_some() {
+        form.too_large.clone()
+    } else if form.cards.len() > crate::registry::cards::MAX_CARDS {
+        Some(format!(
+            "at most {} cards in one reply",
+            crate::registry::cards::MAX_CARDS
+        ))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let draft = Draft {
+            text,
+            problem: Some(problem),
+            stale: false,
+        };
+        return render(
+            &app,
+            &req,
+            &staff,
+            &number,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            draft,
+        )
+        .await;
+    }
+    let mut body_text = text.clone();
+    if !form.cards.is_empty() {
+        let (n, t, templates, cards) = (
+            number.clone(),
+            text.clone(),
+            app.templates.clone(),
+            form.cards.clone(),
+        );
+        body_text = app
+            .db
+            .run(move |c| {
+                Ok(crate::registry::cards::append(
+                    c, &templates, &n, &t, &cards,
+                ))
+            })
+            .await?
+            .map_err(|e| staff.error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    }
+    let input = ReplyInput {
+        text: body_text,
+        html: None,
+        attachments: form.files,
+        final_reply: form.final_reply,
+    };
+    let (n, seen, uid) = (
+        number.clone(),
+        form.last_seen.clone(),
+        staff.user().id.clone(),
+    );
+    let r = ticket_action(&app, staff.user().clone(), move |c, user, app| {
+        match &seen {
+            Some(seen) => work::check_current(c, &n, seen)?,
+            None => {
+                return Err(tickets::ActionError::invalid(
+                    "last_seen",
+                    "the form does not say which message it answers: reload the ticket",
+                ));
+            }
+        }
+        let out = tickets::reply(c, &n, user, &input, app.outbox())?;
+        if let Some(tid) = tickets::find_id(c, &n)? {
+            work::leave(c, &tid, &uid)?;
+        }
+        Ok(out)
+    })
+    .await;
+    match r {
+        Ok(_) => Ok(see_other(&url_of(&number), Some("replied"))),
+        Err(crate::web::ApiError::Conflict(m)) => {
+            let draft = Draft {
+                text,
+                problem: Some(m),
+                stale: true,
+            };
+            render(&app, &req, &staff, &number, StatusCode::CONFLICT, draft).await
+        }
+        Err(e) => Err(ConsoleError::from(e).in_language(lang)),
+    }
+}
+
+struct ReplyForm {
+    text: String,
+    final_reply: bool,
+    last_seen: Option<String>,
+    cards: Vec<String>,
+    files: Vec<Attachment>,
+    too_large: Option<String>,
+}
+
+async fn read_reply(mut payload: Multipart, max_file: u64) -> Result<ReplyForm, String> {
+    let mut f = ReplyForm {
+        text: String::new(),
+        final_reply: false,
+        last_seen: None,
+        cards: Vec::new(),
+        files: Vec::new(),
+        too_large: None,
+    };
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| format!("the form cannot be read: {e}"))?;
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        let limit = if file_name.is_some() {
+            max_file as usize
+        } else {
+            256 * 1024
+        };
+        let mut data = Vec::new();
+        let mut over = false;
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| format!("the form cannot be read: {e}"))?;
+            if data.len() + chunk.len() > limit {
+                over = true;
+                continue;
+            }
+            data.extend_from_slice(&chunk);
+        }
+        if name == "attachments" {
+            let Some(file_name) = file_name.as_deref().and_then(baylanys_core::safe_file_name)
+            else {
+                continue;
+            };
+            if over {
+                f.too_large = Some(format!(
+                    "{file_name} is larger than {} MB: send a smaller file",
+                    max_file / (1024 * 1024)
+                ));
+                continue;
+            }
+            if data.is_empty() {
+                continue;
+            }
+            if f.files.len() >= 10 {
+                return Err("at most 10 files in one reply".into());
+            }
+            f.files.push(Attachment {
+                content_type: baylanys_core::sniff_media_type(&data).to_string(),
+                file_name,
+                content: data,
+            });
+            continue;
+        }
+        if over {
+            return Err(format!("{name}: longer than 256 KB"));
+        }
+        let value = String::from_utf8_lossy(&data).into_owned();
+        match name.as_str() {
+            "text" => f.text = value,
+            "final" => f.final_reply = matches!(value.as_str(), "yes" | "on" | "true" | "1"),
+            "last_seen" => {
+                f.last_seen =
+                    Some(value.trim().to_string()).filter(|v| !v.is_empty() && v.len() <= 64)
+            }
+            "card" => {
+                let v = value.trim();
+                if !v.is_empty() {
+                    let id = input::record_id(v, "body")
+                        .map_err(|_| format!("card: `{}` is not a body id", input::shown(v)))?;
+                    f.cards.push(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+/// A file of the thread, as a download (never shown inline).
+pub async fn attachment(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let id = input::record_id(&path.into_inner(), "attachment")
+        .map_err(|e| ConsoleError::from(e).in_language(staff.language()))?;
+    let wanted = id.clone();
+    let file = app.db.run(move |c| tickets::attachment(c, &id)).await?;
+    let Some(file) = file else {
+        return Err(staff.error(StatusCode::NOT_FOUND, format!("no attachment {wanted}")));
+    };
+    Ok(crate::web::api::download(file, &wanted))
+}
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    duplicate: String,
+}
+
+/// Merges a duplicate ticket of the same applicant into this one.
+pub async fn merge(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<MergeForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let duplicate = number_of(&staff, form.into_inner().duplicate.trim())?;
+    let n = number.clone();
+    act(
+        &app,
+        &staff,
+        &number,
+        move |c, user, _| work::merge(c, &n, &duplicate, user),
+        "merged",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SplitForm {
+    #[serde(default)]
+    message: String,
+}
+
+/// Splits one of the applicant's later messages off into a ticket of its own; the page
+/// of the new ticket follows.
+pub async fn split(
+    app: AppData,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<SplitForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    let message = input::record_id(form.into_inner().message.trim(), "message")
+        .map_err(|e| ConsoleError::from(e).in_language(staff.language()))?;
+    let lang = staff.language();
+    let new = ticket_action(&app, staff.user().clone(), move |c, user, app| {
+        let n = work::allocate_number(c, app)?;
+        work::split(c, &number, &message, user, &n)
+    })
+    .await
+    .map_err(|e| ConsoleError::from(e).in_language(lang))?;
+    Ok(see_other(&url_of(&new), Some("split")))
+}
