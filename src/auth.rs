@@ -115,6 +115,10 @@ pub enum Permission {
     DeclareOutages,
     /// Read outages with their delivery proof and compliance.
     ReadOutages,
+    /// Search and read the published Knowledge Base (R6).
+    ReadKnowledgeBase,
+    /// Write, version, publish, import and export Knowledge Base articles (drafts too).
+    EditKnowledgeBase,
 }
 
 impl Permission {
@@ -140,6 +144,8 @@ impl Permission {
             Permission::ConfirmQualityNotices => "confirm notices to the quality body",
             Permission::DeclareOutages => "declare or change outages",
             Permission::ReadOutages => "read outages and their delivery proof",
+            Permission::ReadKnowledgeBase => "read the Knowledge Base",
+            Permission::EditKnowledgeBase => "edit the Knowledge Base",
         }
     }
 }
@@ -187,6 +193,11 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         Permission::ReadOutages,
         &[Operator, Supervisor, Admin, Ici, Quality, Informatization],
     ),
+    (
+        Permission::ReadKnowledgeBase,
+        &[Operator, Supervisor, Admin, Editor, Quality, Informatization],
+    ),
+    (Permission::EditKnowledgeBase, &[Editor]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

@@ -70,79 +70,103 @@ pub struct ListFilter {
     pub body: Option<String>,
 }
 
-/// Newest first, keyset-paginated on the time-ordered ticket id.
+/// Newest first, keyset-paginated on the time-ordered ticket id. With `q`, the words
+/// are searched in the ticket index ([`crate::search::tickets`]): each word (any of its
+/// inflected forms, or a known word one typo away) must be in the ticket's text or a
+/// follow-up's; a `q` with nothing searchable in it (punctuation, stop words) finds
+/// nothing.
 pub fn list(
     conn: &mut DbConn,
     f: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<TicketRow>, DbError> {
-    let mut query = tickets::table.select(TicketRow::as_select()).into_boxed();
-    if let Some(s) = f.status {
-        query = query.filter(tickets::status.eq(s.as_str()));
-    }
-    if let Some(c) = f.channel {
-        query = query.filter(tickets::channel.eq(c.as_str()));
-    }
-    if let Some(q) = &f.queue {
-        query = query.filter(tickets::queue.eq(q.clone()));
-    }
-    match f.overdue {
-        Some(true) => query = query.filter(super::answered::overdue(now)),
-        Some(false) => query = query.filter(super::answered::not_overdue(now)),
-        None => {}
-    }
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        for word in q.to_lowercase().split_whitespace() {
-            let escaped = word
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            // The ticket's own text, or any follow-up's (which never rewrite the ticket).
+    let filtered = || {
+        let mut query = tickets::table.select(TicketRow::as_select()).into_boxed();
+        if let Some(s) = f.status {
+            query = query.filter(tickets::status.eq(s.as_str()));
+        }
+        if let Some(c) = f.channel {
+            query = query.filter(tickets::channel.eq(c.as_str()));
+        }
+        if let Some(q) = &f.queue {
+            query = query.filter(tickets::queue.eq(q.clone()));
+        }
+        match f.overdue {
+            Some(true) => query = query.filter(super::answered::overdue(now)),
+            Some(false) => query = query.filter(super::answered::not_overdue(now)),
+            None => {}
+        }
+        if let Some(service) = &f.service {
             query = query.filter(
-                tickets::search_text
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(diesel::dsl::exists(
-                        messages::table
-                            .filter(messages::ticket_id.eq(tickets::id))
-                            .filter(messages::search_text.like(pattern).escape('\\'))
-                            .select(messages::id),
-                    )),
+                tickets::id.eq_any(
+                    ticket_services::table
+                        .filter(ticket_services::service_id.eq(service.clone()))
+                        .select(ticket_services::ticket_id),
+                ),
             );
         }
+        if let Some(body) = &f.body {
+            query = query.filter(
+                tickets::id.eq_any(
+                    ticket_services::table
+                        .filter(
+                            ticket_services::service_id.eq_any(
+                                services::table
+                                    .filter(services::body_id.eq(body.clone()))
+                                    .select(services::id),
+                            ),
+                        )
+                        .select(ticket_services::ticket_id),
+                ),
+            );
+        }
+        query
+    };
+    let limit = f.limit.clamp(1, 200);
+    let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
+        let mut query = filtered();
+        if let Some(after) = &f.after {
+            query = query.filter(tickets::id.lt(after.clone()));
+        }
+        return Ok(query.order(tickets::id.desc()).limit(limit).load(conn)?);
+    };
+    let mut query = crate::search::Query::parse(q);
+    if query.is_empty() {
+        return Ok(Vec::new());
     }
-    if let Some(service) = &f.service {
-        query = query.filter(
-            tickets::id.eq_any(
-                ticket_services::table
-                    .filter(ticket_services::service_id.eq(service.clone()))
-                    .select(ticket_services::ticket_id),
-            ),
-        );
+    crate::search::vocab::expand(conn, crate::search::tickets::SCOPE, &mut query)?;
+    let mut bound = match &f.after {
+        Some(after) => crate::search::tickets::bound_after(conn, after)?,
+        None => i64::MAX,
+    };
+    // The index is read newest first in growing chunks; each chunk is filtered here, so
+    // a page costs about the same however many tickets match.
+    let mut chunk = (limit * 2).max(100);
+    let mut out: Vec<TicketRow> = Vec::new();
+    loop {
+        let found = crate::search::tickets::candidates(conn, &query, bound, chunk)?;
+        let Some(last) = found.last() else {
+            break;
+        };
+        bound = last.doc;
+        let ids: Vec<&str> = found.iter().map(|c| c.ticket_id.as_str()).collect();
+        let rows: Vec<TicketRow> = filtered().filter(tickets::id.eq_any(ids)).load(conn)?;
+        let mut by_id: std::collections::HashMap<String, TicketRow> =
+            rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        for c in &found {
+            if let Some(r) = by_id.remove(&c.ticket_id) {
+                out.push(r);
+                if out.len() as i64 == limit {
+                    return Ok(out);
+                }
+            }
+        }
+        if (found.len() as i64) < chunk {
+            break;
+        }
+        chunk = (chunk * 4).min(10_000);
     }
-    if let Some(body) = &f.body {
-        query = query.filter(
-            tickets::id.eq_any(
-                ticket_services::table
-                    .filter(
-                        ticket_services::service_id.eq_any(
-                            services::table
-                                .filter(services::body_id.eq(body.clone()))
-                                .select(services::id),
-                        ),
-                    )
-                    .select(ticket_services::ticket_id),
-            ),
-        );
-    }
-    if let Some(after) = &f.after {
-        query = query.filter(tickets::id.lt(after.clone()));
-    }
-    Ok(query
-        .order(tickets::id.desc())
-        .limit(f.limit.clamp(1, 200))
-        .load(conn)?)
+    Ok(out)
 }
 
 #[derive(Debug, Serialize)]

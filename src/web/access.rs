@@ -277,6 +277,26 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/outages/{id}/complete",
         May(&[P::DeclareOutages]),
     ),
+    ("GET", "/api/v1/kb/articles", May(&[P::ReadKnowledgeBase])),
+    ("POST", "/api/v1/kb/articles", May(&[P::EditKnowledgeBase])),
+    ("GET", "/api/v1/kb/articles/{id}", May(&[P::ReadKnowledgeBase])),
+    (
+        "PATCH",
+        "/api/v1/kb/articles/{id}",
+        May(&[P::EditKnowledgeBase]),
+    ),
+    (
+        "POST",
+        "/api/v1/kb/articles/{id}/publish",
+        May(&[P::EditKnowledgeBase]),
+    ),
+    (
+        "GET",
+        "/api/v1/kb/articles/{id}/versions",
+        May(&[P::EditKnowledgeBase]),
+    ),
+    ("GET", "/api/v1/kb/export", May(&[P::EditKnowledgeBase])),
+    ("POST", "/api/v1/kb/import", May(&[P::EditKnowledgeBase])),
 ];
 
 impl Access {

@@ -5,6 +5,7 @@ pub mod access;
 pub mod api;
 pub mod forwards;
 pub mod input;
+pub mod kb;
 pub mod limits;
 pub mod mail_api;
 pub mod metrics;
@@ -499,6 +500,7 @@ pub fn server(
             .configure(registry::routes)
             .configure(forwards::routes)
             .configure(outages::routes)
+            .configure(kb::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .configure(openapi::routes)

@@ -1,0 +1,311 @@
+//! The vocabulary of indexed words, for typos: every word of five letters or more that
+//! was indexed, with its terms and its trigrams (`^справку$` -> `^сп`, `спр`, ...). A
+//! query word of six letters or more that the vocabulary does not know is matched to
+//! the known words sharing enough trigrams, and those within one edit (a letter wrong,
+//! missing, added, or two swapped) lend their terms to the query. Same tables and SQL
+//! on both backends, so the same typos are found.
+
+use std::collections::{BTreeMap, HashSet};
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use super::{Query, words, word_terms};
+use crate::db::{DbConn, DbError};
+
+/// Words shorter than this are not kept (a typo is looked for only from six letters).
+pub const MIN_WORD: usize = 5;
+/// A query word this long or longer may be a typo of a known word.
+pub const MIN_TYPO_WORD: usize = 6;
+/// Known words a typo may stand for, at most.
+const MAX_NEIGHBOURS: usize = 8;
+/// Rows per INSERT (bind parameters stay far below either backend's limit).
+const CHUNK: usize = 200;
+
+/// The padded trigrams of a word, distinct.
+pub fn trigrams(word: &str) -> Vec<String> {
+    let chars: Vec<char> = std::iter::once('^')
+        .chain(word.chars())
+        .chain(std::iter::once('$'))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for w in chars.windows(3) {
+        let t: String = w.iter().collect();
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// Optimal string alignment distance, stopping once it exceeds `max`.
+pub fn edit_distance(a: &str, b: &str, max: usize) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return max + 1;
+    }
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        let mut row_min = usize::MAX;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return max + 1;
+        }
+    }
+    d[n][m]
+}
+
+/// `?` placeholders as PostgreSQL numbers them.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[derive(QueryableByName)]
+struct WordRow {
+    #[diesel(sql_type = Text)]
+    word: String,
+}
+
+#[derive(QueryableByName)]
+struct WordTerms {
+    #[diesel(sql_type = Text)]
+    word: String,
+    #[diesel(sql_type = Text)]
+    terms: String,
+}
+
+/// A value bound to a statement with a number of parameters known only at run time.
+pub(crate) enum Bind<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// Runs `sql` (with `?` placeholders) with `binds` on either backend.
+pub(crate) fn execute(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<usize, DbError> {
+    Ok(match conn {
+        DbConn::Sqlite(c) => {
+            let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+            for b in binds {
+                q = match b {
+                    Bind::Text(t) => q.bind::<Text, _>(*t),
+                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
+                };
+            }
+            q.execute(c)?
+        }
+        DbConn::Pg(c) => {
+            let sql = numbered(sql);
+            let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+            for b in binds {
+                q = match b {
+                    Bind::Text(t) => q.bind::<Text, _>(*t),
+                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
+                };
+            }
+            q.execute(c)?
+        }
+    })
+}
+
+/// Loads rows of `sql` (with `?` placeholders) with `binds` on either backend.
+pub(crate) fn load<R>(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<R>, DbError>
+where
+    R: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
+    Ok(match conn {
+        DbConn::Sqlite(c) => {
+            let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+            for b in binds {
+                q = match b {
+                    Bind::Text(t) => q.bind::<Text, _>(*t),
+                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
+                };
+            }
+            q.load::<R>(c)?
+        }
+        DbConn::Pg(c) => {
+            let sql = numbered(sql);
+            let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+            for b in binds {
+                q = match b {
+                    Bind::Text(t) => q.bind::<Text, _>(*t),
+                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
+                };
+            }
+            q.load::<R>(c)?
+        }
+    })
+}
+
+fn placeholders(rows: usize, per_row: usize) -> String {
+    let row = format!("({})", vec!["?"; per_row].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// The words of `texts` the vocabulary keeps, with their terms, sorted (so concurrent
+/// writers take the same keys in the same order).
+pub fn words_of<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for text in texts {
+        for w in words(text) {
+            if w.surface.chars().count() < MIN_WORD || out.contains_key(&w.surface) {
+                continue;
+            }
+            let terms = word_terms(&w.surface);
+            if !terms.is_empty() {
+                out.insert(w.surface, terms.join(" "));
+            }
+        }
+    }
+    out
+}
+
+/// Adds the words not yet known to the vocabulary of `scope`, with their trigrams.
+pub fn add(conn: &mut DbConn, scope: &str, words: &BTreeMap<String, String>) -> Result<(), DbError> {
+    let list: Vec<(&String, &String)> = words.iter().collect();
+    for chunk in list.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO search_vocab (scope, word, terms) VALUES {} ON CONFLICT DO NOTHING RETURNING word",
+            placeholders(chunk.len(), 3)
+        );
+        let mut binds = Vec::with_capacity(chunk.len() * 3);
+        for (w, t) in chunk {
+            binds.extend([Bind::Text(scope), Bind::Text(w), Bind::Text(t)]);
+        }
+        let added: Vec<WordRow> = load(conn, &sql, &binds)?;
+        let mut rows: Vec<(String, i64, String)> = Vec::new();
+        for a in &added {
+            let len = a.word.chars().count() as i64;
+            for t in trigrams(&a.word) {
+                rows.push((t, len, a.word.clone()));
+            }
+        }
+        rows.sort();
+        for part in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO search_trigrams (scope, trigram, len, word) VALUES {} ON CONFLICT DO NOTHING",
+                placeholders(part.len(), 4)
+            );
+            let mut binds = Vec::with_capacity(part.len() * 4);
+            for (t, len, w) in part {
+                binds.extend([Bind::Text(scope), Bind::Text(t), Bind::Int(*len), Bind::Text(w)]);
+            }
+            execute(conn, &sql, &binds)?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives each long query word the vocabulary does not know the terms of the known
+/// words one edit away.
+pub fn expand(conn: &mut DbConn, scope: &str, query: &mut Query) -> Result<(), DbError> {
+    let long: Vec<String> = query
+        .words
+        .iter()
+        .filter(|w| w.surface.chars().count() >= MIN_TYPO_WORD)
+        .map(|w| w.surface.clone())
+        .collect();
+    if long.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT word FROM search_vocab WHERE scope = ? AND word IN ({})",
+        vec!["?"; long.len()].join(", ")
+    );
+    let mut binds = vec![Bind::Text(scope)];
+    binds.extend(long.iter().map(|w| Bind::Text(w)));
+    let known: HashSet<String> = load::<WordRow>(conn, &sql, &binds)?
+        .into_iter()
+        .map(|r| r.word)
+        .collect();
+    for qw in query.words.iter_mut() {
+        if !long.contains(&qw.surface) || known.contains(&qw.surface) {
+            continue;
+        }
+        let grams = trigrams(&qw.surface);
+        let len = qw.surface.chars().count() as i64;
+        // One edit changes at most four padded trigrams (a swap of two letters).
+        let need = (grams.len() as i64 - 4).max(1);
+        let sql = format!(
+            "SELECT v.word AS word, v.terms AS terms FROM search_vocab v WHERE v.scope = ? AND v.word IN \
+             (SELECT word FROM search_trigrams WHERE scope = ? AND trigram IN ({}) AND len BETWEEN ? AND ? \
+             GROUP BY word HAVING COUNT(*) >= ?)",
+            vec!["?"; grams.len()].join(", ")
+        );
+        let mut binds = vec![Bind::Text(scope), Bind::Text(scope)];
+        binds.extend(grams.iter().map(|g| Bind::Text(g)));
+        binds.extend([Bind::Int(len - 1), Bind::Int(len + 1), Bind::Int(need)]);
+        let mut near: Vec<(usize, WordTerms)> = load::<WordTerms>(conn, &sql, &binds)?
+            .into_iter()
+            .map(|r| (edit_distance(&qw.surface, &r.word, 1), r))
+            .filter(|(d, _)| *d <= 1)
+            .collect();
+        near.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.word.cmp(&b.1.word)));
+        for (_, r) in near.into_iter().take(MAX_NEIGHBOURS) {
+            for t in r.terms.split(' ') {
+                if !t.is_empty() && !qw.terms.iter().any(|x| x == t) && !qw.fuzzy.iter().any(|x| x == t) {
+                    qw.fuzzy.push(t.to_string());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_edit_is_one() {
+        assert_eq!(edit_distance("несудимости", "несудимости", 1), 0);
+        assert_eq!(edit_distance("несудимости", "несудимосии", 1), 1);
+        assert_eq!(edit_distance("несудимости", "несудимсти", 1), 1);
+        assert_eq!(edit_distance("несудимости", "несудимоссти", 1), 1);
+        assert_eq!(edit_distance("несудимости", "несудимотси", 1), 1);
+        assert_eq!(edit_distance("несудимости", "несудмисоти", 1), 2);
+        assert_eq!(edit_distance("справка", "паспорт", 1), 2);
+    }
+
+    #[test]
+    fn a_one_letter_typo_keeps_enough_trigrams() {
+        for (word, typo) in [
+            ("несудимости", "несудимсоти"),
+            ("анықтамасын", "анықтамасын"),
+            ("справка", "спарвка"),
+            ("портал", "пуртал"),
+            ("портал", "порал"),
+        ] {
+            let a = trigrams(word);
+            let b = trigrams(typo);
+            let shared = b.iter().filter(|t| a.contains(t)).count() as i64;
+            assert!(shared >= (b.len() as i64 - 4).max(1), "{word} / {typo}: {shared}");
+        }
+    }
+}
