@@ -31,6 +31,7 @@ macro_rules! both_backends {
 
 mod email;
 mod forwards;
+mod kb;
 mod mta;
 // After the macro, which they use.
 mod access;
