@@ -195,7 +195,14 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     ),
     (
         Permission::ReadKnowledgeBase,
-        &[Operator, Supervisor, Admin, Editor, Quality, Informatization],
+        &[
+            Operator,
+            Supervisor,
+            Admin,
+            Editor,
+            Quality,
+            Informatization,
+        ],
     ),
     (Permission::EditKnowledgeBase, &[Editor]),
 ];

@@ -219,9 +219,7 @@ async fn index_for_search(state: Arc<AppState>) {
         }
         let done = state
             .db
-            .write(|c| {
-                Ok(search::tickets::backfill(c, 200)? + kb::backfill(c, 200)?)
-            })
+            .write(|c| Ok(search::tickets::backfill(c, 200)? + kb::backfill(c, 200)?))
             .await;
         match done {
             Ok(0) => break,

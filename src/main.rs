@@ -195,7 +195,9 @@ async fn kb(cmd: KbCommand) -> Result<ExitCode, AnyError> {
             let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
             let db = app.db.clone();
             let outcome = tokio::task::spawn_blocking(move || {
-                db.write_blocking_as(|c| io::import(c, &bytes, format, &author, baylanys::db::now()))
+                db.write_blocking_as(|c| {
+                    io::import(c, &bytes, format, &author, baylanys::db::now())
+                })
             })
             .await?;
             match outcome {

@@ -115,7 +115,9 @@ fn cell(v: &str) -> String {
         Some('=' | '+' | '-' | '@' | '\t' | '\'') => format!("'{v}"),
         _ => v.to_string(),
     };
-    if defused.contains([',', '"', '\n', '\r']) || defused.starts_with(' ') || defused.ends_with(' ')
+    if defused.contains([',', '"', '\n', '\r'])
+        || defused.starts_with(' ')
+        || defused.ends_with(' ')
     {
         format!("\"{}\"", defused.replace('"', "\"\""))
     } else {
@@ -166,9 +168,8 @@ pub fn export(conn: &mut DbConn, format: Format) -> Result<String, DbError> {
 fn items(bytes: &[u8], format: Format) -> Result<Vec<(usize, Value)>, ImportError> {
     match format {
         Format::Json => {
-            let v: Value = serde_json::from_slice(bytes).map_err(|e| {
-                problem(e.line(), "file", format!("not valid JSON: {e}"))
-            })?;
+            let v: Value = serde_json::from_slice(bytes)
+                .map_err(|e| problem(e.line(), "file", format!("not valid JSON: {e}")))?;
             let list = match v {
                 Value::Array(a) => a,
                 Value::Object(mut o) => match o.remove("articles") {
@@ -189,7 +190,11 @@ fn items(bytes: &[u8], format: Format) -> Result<Vec<(usize, Value)>, ImportErro
                     ));
                 }
             };
-            Ok(list.into_iter().enumerate().map(|(i, v)| (i + 1, v)).collect())
+            Ok(list
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i + 1, v))
+                .collect())
         }
         Format::Csv => {
             let records = crate::registry::csv::parse(bytes).map_err(|e| match e {

@@ -124,10 +124,7 @@ fn text_field(
                 errors.push(bad(field, "must not be empty"));
                 None
             } else if n > max {
-                errors.push(bad(
-                    field,
-                    format!("is {n} characters long: at most {max}"),
-                ));
+                errors.push(bad(field, format!("is {n} characters long: at most {max}")));
                 None
             } else {
                 Some(s)
@@ -211,7 +208,10 @@ impl ArticleInput {
                     errors.push(bad("tags", format!("at most {MAX_TAGS} tags")));
                 }
                 for item in items.iter().take(MAX_TAGS) {
-                    match item.as_str().map(|s| crate::web::input::clean(s.to_string())) {
+                    match item
+                        .as_str()
+                        .map(|s| crate::web::input::clean(s.to_string()))
+                    {
                         Some(t) if !t.trim().is_empty() && t.trim().chars().count() <= MAX_TAG => {
                             let t = t.trim().to_string();
                             if !tags.contains(&t) {
@@ -645,7 +645,16 @@ pub fn update(
     }
     check_links(conn, new.service.as_deref(), new.linked_body.as_deref())?;
     let v = before.version + 1;
-    write_version(conn, id, v, &new, &changed, input.note.as_deref(), author, now)?;
+    write_version(
+        conn,
+        id,
+        v,
+        &new,
+        &changed,
+        input.note.as_deref(),
+        author,
+        now,
+    )?;
     diesel::update(kb_articles::table.find(id))
         .set((
             kb_articles::language.eq(&new.language),
@@ -792,7 +801,11 @@ pub fn index_article(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
 /// A passport's title and text in one language, as indexed and shown.
 fn passport_texts(s: &crate::registry::services::Service, lang: &str) -> (String, String) {
     let pick = |n: &crate::registry::services::NamesOwned| {
-        if lang == "kk" { n.kk.clone() } else { n.ru.clone() }
+        if lang == "kk" {
+            n.kk.clone()
+        } else {
+            n.ru.clone()
+        }
     };
     let title = if lang == "kk" {
         s.name.kk.clone()
@@ -1021,7 +1034,11 @@ pub fn search(conn: &mut DbConn, p: &SearchParams) -> Result<Vec<Hit>, DbError> 
                 None => continue,
             }
         };
-        let linked_body = if r.source == "article" { r.body_id } else { None };
+        let linked_body = if r.source == "article" {
+            r.body_id
+        } else {
+            None
+        };
         hits.push(Hit {
             kind: r.source,
             id: r.ref_id,

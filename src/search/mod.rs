@@ -24,17 +24,121 @@ pub const MAX_QUERY_WORDS: usize = 20;
 /// Words that say nothing about what a text is about (Russian and Kazakh).
 const STOP_WORDS: &[&str] = &[
     // Russian
-    "и", "в", "во", "не", "что", "он", "на", "я", "с", "со", "как", "а", "то", "все", "она",
-    "так", "его", "но", "ты", "к", "у", "же", "вы", "за", "бы", "по", "ее", "мне", "от",
-    "меня", "о", "об", "обо", "из", "ему", "ли", "или", "ни", "до", "вас", "вам", "там",
-    "для", "мы", "их", "чем", "без", "под", "при", "про", "над", "через", "это", "этот",
-    "эта", "эти", "тот", "та", "те", "мой", "моя", "мое", "мои", "ваш", "ваша", "ваше",
-    "ваши", "наш", "который", "которая", "которое", "которые", "также", "тоже", "уже",
-    "еще", "лишь", "где", "чтобы", "если", "то", "ж", "бы",
+    "и",
+    "в",
+    "во",
+    "не",
+    "что",
+    "он",
+    "на",
+    "я",
+    "с",
+    "со",
+    "как",
+    "а",
+    "то",
+    "все",
+    "она",
+    "так",
+    "его",
+    "но",
+    "ты",
+    "к",
+    "у",
+    "же",
+    "вы",
+    "за",
+    "бы",
+    "по",
+    "ее",
+    "мне",
+    "от",
+    "меня",
+    "о",
+    "об",
+    "обо",
+    "из",
+    "ему",
+    "ли",
+    "или",
+    "ни",
+    "до",
+    "вас",
+    "вам",
+    "там",
+    "для",
+    "мы",
+    "их",
+    "чем",
+    "без",
+    "под",
+    "при",
+    "про",
+    "над",
+    "через",
+    "это",
+    "этот",
+    "эта",
+    "эти",
+    "тот",
+    "та",
+    "те",
+    "мой",
+    "моя",
+    "мое",
+    "мои",
+    "ваш",
+    "ваша",
+    "ваше",
+    "ваши",
+    "наш",
+    "который",
+    "которая",
+    "которое",
+    "которые",
+    "также",
+    "тоже",
+    "уже",
+    "еще",
+    "лишь",
+    "где",
+    "чтобы",
+    "если",
+    "то",
+    "ж",
+    "бы",
     // Kazakh
-    "және", "мен", "бен", "пен", "да", "де", "та", "те", "ма", "ме", "ба", "бе", "па",
-    "пе", "бұл", "ол", "сол", "осы", "үшін", "туралы", "әлде", "немесе", "ал", "бірақ",
-    "сіз", "біз", "сен", "оның", "менің", "сізге", "маған",
+    "және",
+    "мен",
+    "бен",
+    "пен",
+    "да",
+    "де",
+    "та",
+    "те",
+    "ма",
+    "ме",
+    "ба",
+    "бе",
+    "па",
+    "пе",
+    "бұл",
+    "ол",
+    "сол",
+    "осы",
+    "үшін",
+    "туралы",
+    "әлде",
+    "немесе",
+    "ал",
+    "бірақ",
+    "сіз",
+    "біз",
+    "сен",
+    "оның",
+    "менің",
+    "сізге",
+    "маған",
 ];
 
 fn stop_words() -> &'static HashSet<&'static str> {
@@ -225,7 +329,10 @@ impl Query {
 
     /// Every term of the query, for highlighting.
     pub fn term_set(&self) -> HashSet<String> {
-        self.words.iter().flat_map(|w| w.all_terms().cloned()).collect()
+        self.words
+            .iter()
+            .flat_map(|w| w.all_terms().cloned())
+            .collect()
     }
 
     /// The FTS5 MATCH expression: `("a" OR "b") AND ("c")`.
@@ -255,9 +362,23 @@ impl Query {
 
 /// Where `q`'s terms are in `text`: the byte ranges of the matching words.
 pub fn matches(text: &str, terms: &HashSet<String>) -> Vec<(usize, usize)> {
+    // A term is its word's beginning but for its last letter (a stem, perhaps unvoiced),
+    // so only words that start so are normalised, each once.
+    let heads: Vec<&str> = terms
+        .iter()
+        .map(|t| t.char_indices().last().map_or("", |(i, _)| &t[..i]))
+        .collect();
+    let mut seen: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     words(text)
         .into_iter()
-        .filter(|w| word_terms(&w.surface).iter().any(|t| terms.contains(t)))
+        .filter(|w| {
+            if !heads.iter().any(|h| w.surface.starts_with(h)) {
+                return false;
+            }
+            *seen
+                .entry(w.surface.clone())
+                .or_insert_with(|| word_terms(&w.surface).iter().any(|t| terms.contains(t)))
+        })
         .map(|w| (w.start, w.end))
         .collect()
 }
@@ -330,7 +451,10 @@ pub fn snippet(text: &str, terms: &HashSet<String>, chars: usize) -> String {
     }
     let mut to = boundary((from + budget).min(text.len()));
     if to < text.len() {
-        to = text[..to].rfind(char::is_whitespace).filter(|p| *p > from).unwrap_or(to);
+        to = text[..to]
+            .rfind(char::is_whitespace)
+            .filter(|p| *p > from)
+            .unwrap_or(to);
     }
     let mut out = String::new();
     if from > 0 {
@@ -350,12 +474,18 @@ mod tests {
     fn finds(query: &str, text: &str) -> bool {
         let doc: HashSet<String> = term_set([text]).into_iter().collect();
         let q = Query::parse(query);
-        !q.is_empty() && q.words.iter().all(|w| w.terms.iter().any(|t| doc.contains(t)))
+        !q.is_empty()
+            && q.words
+                .iter()
+                .all(|w| w.terms.iter().any(|t| doc.contains(t)))
     }
 
     #[test]
     fn r6_russian_endings_meet() {
-        assert!(finds("справки несудимость", "Справку о несудимости можно получить"));
+        assert!(finds(
+            "справки несудимость",
+            "Справку о несудимости можно получить"
+        ));
         assert!(finds("справка о несудимости", "справки по несудимости"));
         assert!(finds("получения паспорта", "Получение паспортов"));
         assert!(finds("ЁЛКА", "елки"));
@@ -376,14 +506,25 @@ mod tests {
             .into_iter()
             .map(|w| w.surface)
             .collect();
-        assert_eq!(w, ["эцп", "ключ", "e", "mail", "test", "mail", "kz", "2026г", "еж"]);
+        assert_eq!(
+            w,
+            [
+                "эцп", "ключ", "e", "mail", "test", "mail", "kz", "2026г", "еж"
+            ]
+        );
         // A decomposed й and a soft hyphen inside a word.
         let w = words("мои\u{0306} спра\u{00AD}вка");
         assert_eq!(w[0].surface, "мой");
         assert_eq!(w[1].surface, "справка");
-        assert_eq!(&"мои\u{0306} спра\u{00AD}вка"[w[1].start..w[1].end], "спра\u{00AD}вка");
+        assert_eq!(
+            &"мои\u{0306} спра\u{00AD}вка"[w[1].start..w[1].end],
+            "спра\u{00AD}вка"
+        );
         // Very long words are cut.
-        assert_eq!(words(&"я".repeat(500))[0].surface.chars().count(), MAX_WORD_CHARS);
+        assert_eq!(
+            words(&"я".repeat(500))[0].surface.chars().count(),
+            MAX_WORD_CHARS
+        );
     }
 
     #[test]
@@ -407,8 +548,15 @@ mod tests {
     fn highlights_mark_the_matching_words_and_escape_the_rest() {
         let q = Query::parse("справки");
         let h = highlight("<b>Справку</b> & справочник", &q.term_set());
-        assert_eq!(h, "&lt;b&gt;<mark>Справку</mark>&lt;/b&gt; &amp; справочник");
-        let long = format!("{} справку о несудимости {}", "начало ".repeat(100), "конец ".repeat(100));
+        assert_eq!(
+            h,
+            "&lt;b&gt;<mark>Справку</mark>&lt;/b&gt; &amp; справочник"
+        );
+        let long = format!(
+            "{} справку о несудимости {}",
+            "начало ".repeat(100),
+            "конец ".repeat(100)
+        );
         let s = snippet(&long, &Query::parse("несудимость").term_set(), 120);
         assert!(s.contains("<mark>несудимости</mark>"), "{s}");
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");

@@ -84,7 +84,11 @@ pub fn add_text(conn: &mut DbConn, ticket_id: &str, text: &str) -> Result<(), Db
     match existing(conn, ticket_id)? {
         None => reindex(conn, ticket_id)?,
         Some((_, old)) => {
-            let mut terms: Vec<String> = old.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect();
+            let mut terms: Vec<String> = old
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect();
             let known: std::collections::HashSet<String> = terms.iter().cloned().collect();
             let before = terms.len();
             for t in term_set([text]) {

@@ -1,8 +1,9 @@
 //! The vocabulary of indexed words, for typos: every word of five letters or more that
 //! was indexed, with its terms and its trigrams (`^справку$` -> `^сп`, `спр`, ...). A
 //! query word of six letters or more that the vocabulary does not know is matched to
-//! the known words sharing enough trigrams, and those within one edit (a letter wrong,
-//! missing, added, or two swapped) lend their terms to the query. Same tables and SQL
+//! the known words that share its first or its last trigram (one edit leaves one of them
+//! whole), and those within one edit (a letter wrong, missing, added, or two swapped)
+//! lend their terms to the query. Same tables and SQL
 //! on both backends, so the same typos are found.
 
 use std::collections::{BTreeMap, HashSet};
@@ -10,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::{Query, words, word_terms};
+use super::{Query, word_terms, words};
 use crate::db::{DbConn, DbError};
 
 /// Words shorter than this are not kept (a typo is looked for only from six letters).
@@ -57,7 +58,9 @@ pub fn edit_distance(a: &str, b: &str, max: usize) -> usize {
         let mut row_min = usize::MAX;
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -101,13 +104,13 @@ struct WordTerms {
 }
 
 /// A value bound to a statement with a number of parameters known only at run time.
-pub(crate) enum Bind<'a> {
+pub enum Bind<'a> {
     Text(&'a str),
     Int(i64),
 }
 
 /// Runs `sql` (with `?` placeholders) with `binds` on either backend.
-pub(crate) fn execute(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<usize, DbError> {
+pub fn execute(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<usize, DbError> {
     Ok(match conn {
         DbConn::Sqlite(c) => {
             let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
@@ -134,7 +137,7 @@ pub(crate) fn execute(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Resul
 }
 
 /// Loads rows of `sql` (with `?` placeholders) with `binds` on either backend.
-pub(crate) fn load<R>(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<R>, DbError>
+pub fn load<R>(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<R>, DbError>
 where
     R: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
 {
@@ -174,7 +177,11 @@ pub fn words_of<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeMap<String
     let mut out = BTreeMap::new();
     for text in texts {
         for w in words(text) {
-            if w.surface.chars().count() < MIN_WORD || out.contains_key(&w.surface) {
+            // Numbers and codes are not guessed at: a typo in one is another number.
+            if w.surface.chars().count() < MIN_WORD
+                || out.contains_key(&w.surface)
+                || w.surface.chars().any(|c| c.is_numeric())
+            {
                 continue;
             }
             let terms = word_terms(&w.surface);
@@ -187,7 +194,11 @@ pub fn words_of<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeMap<String
 }
 
 /// Adds the words not yet known to the vocabulary of `scope`, with their trigrams.
-pub fn add(conn: &mut DbConn, scope: &str, words: &BTreeMap<String, String>) -> Result<(), DbError> {
+pub fn add(
+    conn: &mut DbConn,
+    scope: &str,
+    words: &BTreeMap<String, String>,
+) -> Result<(), DbError> {
     let list: Vec<(&String, &String)> = words.iter().collect();
     for chunk in list.chunks(CHUNK) {
         let sql = format!(
@@ -214,7 +225,12 @@ pub fn add(conn: &mut DbConn, scope: &str, words: &BTreeMap<String, String>) -> 
             );
             let mut binds = Vec::with_capacity(part.len() * 4);
             for (t, len, w) in part {
-                binds.extend([Bind::Text(scope), Bind::Text(t), Bind::Int(*len), Bind::Text(w)]);
+                binds.extend([
+                    Bind::Text(scope),
+                    Bind::Text(t),
+                    Bind::Int(*len),
+                    Bind::Text(w),
+                ]);
             }
             execute(conn, &sql, &binds)?;
         }
@@ -228,7 +244,9 @@ pub fn expand(conn: &mut DbConn, scope: &str, query: &mut Query) -> Result<(), D
     let long: Vec<String> = query
         .words
         .iter()
-        .filter(|w| w.surface.chars().count() >= MIN_TYPO_WORD)
+        .filter(|w| {
+            w.surface.chars().count() >= MIN_TYPO_WORD && !w.surface.chars().any(char::is_numeric)
+        })
         .map(|w| w.surface.clone())
         .collect();
     if long.is_empty() {
@@ -248,28 +266,50 @@ pub fn expand(conn: &mut DbConn, scope: &str, query: &mut Query) -> Result<(), D
         if !long.contains(&qw.surface) || known.contains(&qw.surface) {
             continue;
         }
+        // One edit (at any place of a word of six letters or more) leaves the first or the
+        // last padded trigram whole, so the known words that begin or end so (and are as
+        // long, give or take a letter) are the candidates; Rust measures each.
         let grams = trigrams(&qw.surface);
+        let (Some(first), Some(last)) = (grams.first(), grams.last()) else {
+            continue;
+        };
         let len = qw.surface.chars().count() as i64;
-        // One edit changes at most four padded trigrams (a swap of two letters).
-        let need = (grams.len() as i64 - 4).max(1);
-        let sql = format!(
-            "SELECT v.word AS word, v.terms AS terms FROM search_vocab v WHERE v.scope = ? AND v.word IN \
-             (SELECT word FROM search_trigrams WHERE scope = ? AND trigram IN ({}) AND len BETWEEN ? AND ? \
-             GROUP BY word HAVING COUNT(*) >= ?)",
-            vec!["?"; grams.len()].join(", ")
-        );
-        let mut binds = vec![Bind::Text(scope), Bind::Text(scope)];
-        binds.extend(grams.iter().map(|g| Bind::Text(g)));
-        binds.extend([Bind::Int(len - 1), Bind::Int(len + 1), Bind::Int(need)]);
-        let mut near: Vec<(usize, WordTerms)> = load::<WordTerms>(conn, &sql, &binds)?
+        let candidates: Vec<WordRow> = load(
+            conn,
+            "SELECT DISTINCT word FROM search_trigrams WHERE scope = ? AND trigram IN (?, ?) \
+             AND len BETWEEN ? AND ?",
+            &[
+                Bind::Text(scope),
+                Bind::Text(first),
+                Bind::Text(last),
+                Bind::Int(len - 1),
+                Bind::Int(len + 1),
+            ],
+        )?;
+        let mut near: Vec<(usize, String)> = candidates
             .into_iter()
-            .map(|r| (edit_distance(&qw.surface, &r.word, 1), r))
+            .map(|r| (edit_distance(&qw.surface, &r.word, 1), r.word))
             .filter(|(d, _)| *d <= 1)
             .collect();
-        near.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.word.cmp(&b.1.word)));
-        for (_, r) in near.into_iter().take(MAX_NEIGHBOURS) {
+        near.sort();
+        near.truncate(MAX_NEIGHBOURS);
+        if near.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT word, terms FROM search_vocab WHERE scope = ? AND word IN ({})",
+            vec!["?"; near.len()].join(", ")
+        );
+        let mut binds = vec![Bind::Text(scope)];
+        binds.extend(near.iter().map(|(_, w)| Bind::Text(w)));
+        let mut found: Vec<WordTerms> = load(conn, &sql, &binds)?;
+        found.sort_by(|a, b| a.word.cmp(&b.word));
+        for r in found {
             for t in r.terms.split(' ') {
-                if !t.is_empty() && !qw.terms.iter().any(|x| x == t) && !qw.fuzzy.iter().any(|x| x == t) {
+                if !t.is_empty()
+                    && !qw.terms.iter().any(|x| x == t)
+                    && !qw.fuzzy.iter().any(|x| x == t)
+                {
                     qw.fuzzy.push(t.to_string());
                 }
             }
@@ -294,18 +334,35 @@ mod tests {
     }
 
     #[test]
-    fn a_one_letter_typo_keeps_enough_trigrams() {
-        for (word, typo) in [
-            ("несудимости", "несудимсоти"),
-            ("анықтамасын", "анықтамасын"),
-            ("справка", "спарвка"),
-            ("портал", "пуртал"),
-            ("портал", "порал"),
-        ] {
-            let a = trigrams(word);
-            let b = trigrams(typo);
-            let shared = b.iter().filter(|t| a.contains(t)).count() as i64;
-            assert!(shared >= (b.len() as i64 - 4).max(1), "{word} / {typo}: {shared}");
+    fn one_edit_leaves_the_first_or_the_last_trigram_whole() {
+        let word = "несудимости";
+        let chars: Vec<char> = word.chars().collect();
+        let mut typos: Vec<String> = Vec::new();
+        for i in 0..chars.len() {
+            let mut c = chars.clone();
+            c[i] = 'ж';
+            typos.push(c.iter().collect());
+            let mut c = chars.clone();
+            c.remove(i);
+            typos.push(c.iter().collect());
+            let mut c = chars.clone();
+            c.insert(i, 'ж');
+            typos.push(c.iter().collect());
+            if i + 1 < chars.len() {
+                let mut c = chars.clone();
+                c.swap(i, i + 1);
+                typos.push(c.iter().collect());
+            }
+        }
+        let g = trigrams(word);
+        for typo in typos {
+            let t = trigrams(&typo);
+            assert!(
+                t.first() == g.first() || t.last() == g.last(),
+                "{typo} shares neither end with {word}"
+            );
+            assert!(edit_distance(word, &typo, 1) <= 1, "{typo}");
         }
     }
+
 }

@@ -279,7 +279,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/v1/kb/articles", May(&[P::ReadKnowledgeBase])),
     ("POST", "/api/v1/kb/articles", May(&[P::EditKnowledgeBase])),
-    ("GET", "/api/v1/kb/articles/{id}", May(&[P::ReadKnowledgeBase])),
+    (
+        "GET",
+        "/api/v1/kb/articles/{id}",
+        May(&[P::ReadKnowledgeBase]),
+    ),
     (
         "PATCH",
         "/api/v1/kb/articles/{id}",

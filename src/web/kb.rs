@@ -117,7 +117,10 @@ async fn search_articles(
     who.may(Permission::ReadKnowledgeBase)?;
     let q = query.into_inner();
     let mut errors = Vec::new();
-    let language = q.language.map(super::input::clean).filter(|l| !l.is_empty());
+    let language = q
+        .language
+        .map(super::input::clean)
+        .filter(|l| !l.is_empty());
     if let Some(l) = &language
         && !kb::LANGUAGES.contains(&l.as_str())
     {

@@ -131,7 +131,11 @@ async fn r6_kb_search_finds_inflections_and_typos_ranked_filtered_and_highlighte
 
     // Russian endings: both articles, the one with the words in its title first.
     let hits = search(&t, &op, &[("q", "справки несудимость")]).await;
-    assert_eq!(ids(&hits)[..2], [exact.clone(), mention.clone()], "{hits:?}");
+    assert_eq!(
+        ids(&hits)[..2],
+        [exact.clone(), mention.clone()],
+        "{hits:?}"
+    );
     assert!(hits[0]["score"].as_f64().unwrap() > hits[1]["score"].as_f64().unwrap());
     assert_eq!(hits[0]["kind"], "article");
     assert_eq!(
@@ -153,9 +157,7 @@ async fn r6_kb_search_finds_inflections_and_typos_ranked_filtered_and_highlighte
     assert!(ids(&hits).contains(&kazakh), "{hits:?}");
     assert!(hits.iter().all(|h| h["language"] == "kk"));
     assert!(
-        hits.iter()
-            .find(|h| h["id"] == kazakh.as_str())
-            .unwrap()["snippet_html"]
+        hits.iter().find(|h| h["id"] == kazakh.as_str()).unwrap()["snippet_html"]
             .as_str()
             .unwrap()
             .contains("<mark>Анықтамасын</mark>")
@@ -183,7 +185,10 @@ async fn r6_kb_search_finds_inflections_and_typos_ranked_filtered_and_highlighte
     assert!(hits[0]["text"].as_str().unwrap().contains("Удостоверение"));
     // Body filter.
     let hits = search(&t, &op, &[("q", "справка"), ("body", &body)]).await;
-    assert!(ids(&hits).contains(&mention) && !ids(&hits).contains(&exact), "{hits:?}");
+    assert!(
+        ids(&hits).contains(&mention) && !ids(&hits).contains(&exact),
+        "{hits:?}"
+    );
     // Editors see the draft, marked as one.
     let hits = search(&t, &editor, &[("q", "несудимость иностранцы")]).await;
     assert_eq!(ids(&hits), [draft.clone()]);
@@ -233,7 +238,10 @@ async fn r6_drafts_stay_with_editors_and_every_version_is_kept(backend: Backend)
     assert_eq!(t.get_auth(&path, &op).await.status(), 404);
     assert!(search(&t, &op, &[("q", "мекенжайлары")]).await.is_empty());
     let a = get(&t, &path, &editor).await;
-    assert_eq!((a["version"].as_i64(), a["draft"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (a["version"].as_i64(), a["draft"].as_bool()),
+        (Some(1), Some(true))
+    );
     // Published: operators see it.
     let r = t
         .post_auth(&format!("{path}/publish"), &editor, json!({}))
@@ -241,7 +249,10 @@ async fn r6_drafts_stay_with_editors_and_every_version_is_kept(backend: Backend)
     assert_eq!(r.status(), 200);
     assert_eq!(json_of(r).await["published_by"], "aigerim");
     assert_eq!(get(&t, &path, &op).await["version"], 1);
-    assert_eq!(ids(&search(&t, &op, &[("q", "мекенжайлары")]).await), [id.clone()]);
+    assert_eq!(
+        ids(&search(&t, &op, &[("q", "мекенжайлары")]).await),
+        [id.clone()]
+    );
     // A change is a new version, a draft: operators keep the published text.
     let r = t
         .patch_auth(
@@ -254,7 +265,10 @@ async fn r6_drafts_stay_with_editors_and_every_version_is_kept(backend: Backend)
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-new-version"], "true");
     let head = json_of(r).await;
-    assert_eq!((head["version"].as_i64(), head["draft"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(
+        (head["version"].as_i64(), head["draft"].as_bool()),
+        (Some(2), Some(true))
+    );
     let seen = get(&t, &path, &op).await;
     assert_eq!(seen["version"], 1);
     assert!(seen["body"].as_str().unwrap().contains("eGov"));
@@ -277,7 +291,10 @@ async fn r6_drafts_stay_with_editors_and_every_version_is_kept(backend: Backend)
     assert_eq!(v[1]["published"], true);
     assert!(v[1]["at"].as_str().unwrap().ends_with("+05:00"));
     // Operators may not read versions (drafts are in them).
-    assert_eq!(t.get_auth(&format!("{path}/versions"), &op).await.status(), 403);
+    assert_eq!(
+        t.get_auth(&format!("{path}/versions"), &op).await.status(),
+        403
+    );
     // Publishing version 2: operators see it; an unknown version is refused.
     let r = t
         .post_auth(&format!("{path}/publish"), &editor, json!({"version": 9}))
@@ -288,7 +305,10 @@ async fn r6_drafts_stay_with_editors_and_every_version_is_kept(backend: Backend)
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(get(&t, &path, &op).await["version"], 2);
-    assert_eq!(ids(&search(&t, &op, &[("q", "үкімет")]).await), [id.clone()]);
+    assert_eq!(
+        ids(&search(&t, &op, &[("q", "үкімет")]).await),
+        [id.clone()]
+    );
     // Bad input names each field.
     let r = t
         .post_auth(
@@ -306,7 +326,10 @@ async fn r6_drafts_stay_with_editors_and_every_version_is_kept(backend: Backend)
         .map(|e| e["field"].as_str().unwrap().to_string())
         .collect();
     fields.sort();
-    assert_eq!(fields, ["body", "colour", "language", "service", "tags", "title"]);
+    assert_eq!(
+        fields,
+        ["body", "colour", "language", "service", "tags", "title"]
+    );
     let r = t
         .post_auth(
             "/api/v1/kb/articles",
@@ -356,7 +379,10 @@ async fn r6_import_and_export_round_trip_and_a_bad_row_is_named(backend: Backend
     .await;
     let json_file = export(&t, &editor, "json").await;
     let csv_file = export(&t, &editor, "csv").await;
-    assert!(csv_file.contains("'=1+2"), "a formula is defused: {csv_file}");
+    assert!(
+        csv_file.contains("'=1+2"),
+        "a formula is defused: {csv_file}"
+    );
 
     for (format, file) in [("json", &json_file), ("csv", &csv_file)] {
         let fresh = spawn(backend).await;
@@ -371,11 +397,19 @@ async fn r6_import_and_export_round_trip_and_a_bad_row_is_named(backend: Backend
             .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(json_of(r).await["created"], 2);
-        assert_eq!(&export(&fresh, &ed, format).await, file, "{format} round trip");
+        assert_eq!(
+            &export(&fresh, &ed, format).await,
+            file,
+            "{format} round trip"
+        );
         // The imported articles are searchable, and drafts stayed drafts.
         let op = fresh.token("op", Role::Operator).await;
         assert_eq!(search(&fresh, &op, &[("q", "кавычки")]).await.len(), 1);
-        assert!(search(&fresh, &op, &[("q", "жарияланбаған")]).await.is_empty());
+        assert!(
+            search(&fresh, &op, &[("q", "жарияланбаған")])
+                .await
+                .is_empty()
+        );
         // Importing the same file again changes nothing.
         let r = fresh
             .client
@@ -411,7 +445,11 @@ async fn r6_import_and_export_round_trip_and_a_bad_row_is_named(backend: Backend
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["line 3: language", "line 4: title", "line 4: publish"], "{p}");
+    assert_eq!(
+        fields,
+        ["line 3: language", "line 4: title", "line 4: publish"],
+        "{p}"
+    );
     assert_eq!(export(&t, &editor, "json").await, json_file);
 
     // The same through the command line.
@@ -419,13 +457,27 @@ async fn r6_import_and_export_round_trip_and_a_bad_row_is_named(backend: Backend
     let out_path = dir.path().join("kb.csv");
     let out = cli(
         &t.database_url,
-        &["kb", "export", "--format", "csv", "--out", out_path.to_str().unwrap()],
+        &[
+            "kb",
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), csv_file);
     let bad_path = dir.path().join("bad.csv");
     std::fs::write(&bad_path, bad).unwrap();
-    let out = cli(&t.database_url, &["kb", "import", bad_path.to_str().unwrap()]);
+    let out = cli(
+        &t.database_url,
+        &["kb", "import", bad_path.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(65));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 3, language"), "{stderr}");
@@ -438,9 +490,19 @@ async fn r6_import_and_export_round_trip_and_a_bad_row_is_named(backend: Backend
     .unwrap();
     let out = cli(
         &t.database_url,
-        &["kb", "import", good_path.to_str().unwrap(), "--as", "importer"],
+        &[
+            "kb",
+            "import",
+            good_path.to_str().unwrap(),
+            "--as",
+            "importer",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let op = t.token("op", Role::Operator).await;
     let hits = search(&t, &op, &[("q", "командная строка")]).await;
     assert_eq!(hits.len(), 1, "{hits:?}");
@@ -498,7 +560,12 @@ fn hostile_queries() -> Vec<String> {
     .collect();
     q.push("несудимость ".repeat(100));
     q.push("я".repeat(1000));
-    q.push((0..300).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" "));
+    q.push(
+        (0..300)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     q
 }
 
@@ -551,7 +618,12 @@ async fn r6_hostile_queries_never_make_a_server_error(backend: Backend) {
     // Syntax characters around real words still find by the words.
     let hits = search(&t, &op, &[("q", "\"справки\" * несудимость:")]).await;
     assert_eq!(hits.len(), 1);
-    assert!(hits[0]["snippet_html"].as_str().unwrap().contains("&lt;b&gt;"));
+    assert!(
+        hits[0]["snippet_html"]
+            .as_str()
+            .unwrap()
+            .contains("&lt;b&gt;")
+    );
     t.stop().await;
 }
 
@@ -593,7 +665,10 @@ async fn r6_ticket_search_finds_inflections_typos_and_follow_ups(backend: Backen
     }
     // Other forms, newest first.
     let found = tickets(&t, &op, &[("q", "справки несудимость")]).await;
-    assert_eq!(numbers(&found), [registered[2].clone(), registered[0].clone()]);
+    assert_eq!(
+        numbers(&found),
+        [registered[2].clone(), registered[0].clone()]
+    );
     assert_eq!(
         numbers(&tickets(&t, &op, &[("q", "анықтамалары")]).await),
         [registered[1].clone()]
@@ -621,8 +696,7 @@ async fn r6_ticket_search_finds_inflections_typos_and_follow_ups(backend: Backen
     assert_eq!(numbers(&second), [registered[0].clone()]);
     // With another filter.
     assert!(
-        numbers(&tickets(&t, &op, &[("q", "несудимость"), ("status", "closed")]).await)
-            .is_empty()
+        numbers(&tickets(&t, &op, &[("q", "несудимость"), ("status", "closed")]).await).is_empty()
     );
     // Rows without an index row (an older release's) are indexed at start.
     t.app
