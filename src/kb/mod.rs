@@ -1018,11 +1018,31 @@ pub fn search(conn: &mut DbConn, p: &SearchParams) -> Result<Vec<Hit>, DbError> 
     };
     let rows: Vec<HitRow> = vocab::load(conn, &sql, &binds)?;
     let terms = query.term_set();
+    // The texts of every article hit in one read.
+    let article_ids: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.source == "article")
+        .map(|r| r.ref_id.as_str())
+        .collect();
+    let mut texts: std::collections::HashMap<(String, i32), (String, String, String)> =
+        kb_versions::table
+            .filter(kb_versions::article_id.eq_any(&article_ids))
+            .select((
+                kb_versions::article_id,
+                kb_versions::version,
+                kb_versions::title,
+                kb_versions::body,
+                kb_versions::tags,
+            ))
+            .load::<(String, i32, String, String, String)>(conn)?
+            .into_iter()
+            .map(|(a, v, t, b, g)| ((a, v), (t, b, g)))
+            .collect();
     let mut hits = Vec::with_capacity(rows.len());
     for r in rows {
         let (title, text, tags) = if r.source == "article" {
-            match version(conn, &r.ref_id, r.version)? {
-                Some(v) => (v.title, v.body, v.tags),
+            match texts.remove(&(r.ref_id.clone(), r.version)) {
+                Some((t, b, g)) => (t, b, tags_of(&g)),
                 None => continue,
             }
         } else {
