@@ -10,6 +10,8 @@
 //! Tickets and their index rows are written with multi-row INSERTs (the same
 //! normalising as intake, memoised per word); articles go through `kb::create`.
 
+#![allow(clippy::type_complexity)]
+
 #[path = "support/mod.rs"]
 mod support;
 

@@ -507,6 +507,7 @@ struct Fields {
     linked_body: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_version(
     conn: &mut DbConn,
     id: &str,
@@ -880,9 +881,7 @@ pub fn backfill(conn: &mut DbConn, batch: i64) -> Result<usize, DbError> {
     let services: Vec<String> = services::table
         .filter(services::active.eq(1))
         .select(services::id)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
+        .load(conn)?;
     let indexed: HashSet<String> = kb_search::table
         .filter(kb_search::source.eq("passport"))
         .select(kb_search::ref_id)

@@ -51,8 +51,8 @@ pub fn edit_distance(a: &str, b: &str, max: usize) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         let mut row_min = usize::MAX;
@@ -364,5 +364,4 @@ mod tests {
             assert!(edit_distance(word, &typo, 1) <= 1, "{typo}");
         }
     }
-
 }
