@@ -125,6 +125,10 @@ pub enum Permission {
     RequestRecords,
     /// Review and release R11 record requests.
     ReleaseRecords,
+    /// Search and read the published Knowledge Base (R6).
+    ReadKnowledgeBase,
+    /// Write, version, publish, import and export Knowledge Base articles (drafts too).
+    EditKnowledgeBase,
 }
 
 impl Permission {
@@ -155,6 +159,8 @@ impl Permission {
             Permission::ListenRecordings => "listen to or download call recordings",
             Permission::RequestRecords => "request call recordings (R11)",
             Permission::ReleaseRecords => "release record requests",
+            Permission::ReadKnowledgeBase => "read the Knowledge Base",
+            Permission::EditKnowledgeBase => "edit the Knowledge Base",
         }
     }
 }
@@ -213,6 +219,18 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     ),
     (Permission::RequestRecords, &[Quality, Informatization]),
     (Permission::ReleaseRecords, &[Supervisor]),
+    (
+        Permission::ReadKnowledgeBase,
+        &[
+            Operator,
+            Supervisor,
+            Admin,
+            Editor,
+            Quality,
+            Informatization,
+        ],
+    ),
+    (Permission::EditKnowledgeBase, &[Editor]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

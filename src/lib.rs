@@ -64,6 +64,7 @@ pub mod db;
 pub mod doctor;
 pub mod forwards;
 pub mod jobs;
+pub mod kb;
 pub mod logging;
 pub mod mail;
 pub mod outages;
@@ -71,6 +72,7 @@ pub mod quarantine;
 pub mod queues;
 pub mod registry;
 pub mod retention;
+pub mod search;
 pub mod state;
 pub mod telegram;
 pub mod templates;
@@ -151,6 +153,7 @@ impl Builder {
         tasks.push(tokio::spawn(jobs::timers::run(state.clone())));
         tasks.push(tokio::spawn(refresh(state.clone())));
         tasks.push(tokio::spawn(seal_audit_log(state.clone())));
+        tasks.push(tokio::spawn(index_for_search(state.clone())));
         let server = tokio::spawn(async move {
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "the HTTP server stopped with an error");
@@ -204,6 +207,34 @@ async fn seal_audit_log(state: Arc<AppState>) {
             _ = state.shutdown.cancelled() => {}
             _ = tokio::time::sleep(SEAL_EVERY) => {}
         }
+    }
+}
+
+/// Indexes, once at start and in small transactions, what an older release stored
+/// without a search row (tickets, Knowledge Base articles, service passports): the
+/// normalising is Rust's, so a migration cannot do it. Searches work meanwhile and find
+/// the rows indexed so far.
+async fn index_for_search(state: Arc<AppState>) {
+    let mut total = 0usize;
+    loop {
+        if state.shutdown.is_cancelled() {
+            return;
+        }
+        let done = state
+            .db
+            .write(|c| Ok(search::tickets::backfill(c, 200)? + kb::backfill(c, 200)?))
+            .await;
+        match done {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "indexing older rows for search failed; the next start tries again");
+                return;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(rows = total, "indexed older rows for search");
     }
 }
 

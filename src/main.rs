@@ -1,5 +1,5 @@
 //! The `baylanys` command: serve, migrate, ingest-email, calendar, queue, user, token,
-//! telegram, doctor, audit, backup, restore, healthcheck.
+//! telegram, doctor, audit, backup, restore, healthcheck, registry, kb.
 
 use std::process::ExitCode;
 
@@ -114,6 +114,117 @@ enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// The Knowledge Base: import or export its articles as JSON or CSV.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Write every article (its newest version and whether it is published) to FILE, or
+    /// to stdout without --out.
+    Export {
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Import articles from FILE (json or csv, as export writes them) in one transaction:
+    /// one bad row and nothing is imported (exit 65, each problem named by line and field).
+    Import {
+        file: std::path::PathBuf,
+        /// json or csv (default: from the file name's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// The login recorded as the author of the versions written.
+        #[arg(long = "as", default_value = "cli")]
+        author: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+async fn kb(cmd: KbCommand) -> Result<ExitCode, AnyError> {
+    use baylanys::kb::io::{self, Format, ImportError};
+    match cmd {
+        KbCommand::Export {
+            format,
+            out,
+            config,
+        } => {
+            let format = match Format::parse(&format) {
+                Ok(f) => f,
+                Err(m) => {
+                    eprintln!("--format: {m}");
+                    return Ok(ExitCode::from(64));
+                }
+            };
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+            let text = app.db.run(move |c| io::export(c, format)).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+        KbCommand::Import {
+            file,
+            format,
+            author,
+            config,
+        } => {
+            let given = format.or_else(|| {
+                file.extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase)
+            });
+            let format = match given.as_deref().map(Format::parse) {
+                Some(Ok(f)) => f,
+                Some(Err(m)) => {
+                    eprintln!("--format: {m}");
+                    return Ok(ExitCode::from(64));
+                }
+                None => {
+                    eprintln!("give --format json or --format csv");
+                    return Ok(ExitCode::from(64));
+                }
+            };
+            let bytes = std::fs::read(&file)?;
+            let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+            let db = app.db.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                db.write_blocking_as(|c| {
+                    io::import(c, &bytes, format, &author, baylanys::db::now())
+                })
+            })
+            .await?;
+            match outcome {
+                Ok(d) => println!(
+                    "{}: {} created, {} updated, {} unchanged",
+                    file.display(),
+                    d.created,
+                    d.updated,
+                    d.unchanged
+                ),
+                Err(ImportError::Rows(rows)) => {
+                    for r in rows {
+                        eprintln!("{}: {r}", file.display());
+                    }
+                    eprintln!("nothing was imported");
+                    return Ok(ExitCode::from(65));
+                }
+                Err(ImportError::Db(e)) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -717,6 +828,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Calls {
             command: CallsCommand::Import { file, config },
         } => calls_import(&file, existing(Config::load(&config)?)).await,
+        Command::Kb { command } => kb(command).await,
         Command::IngestEmail { config } => Ok(ingest_email(config).await),
         Command::Telegram {
             command: TelegramCommand::SetWebhook { url, config },

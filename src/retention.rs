@@ -92,6 +92,7 @@ pub fn anonymise(conn: &mut DbConn, ticket_id: &str, now: NaiveDateTime) -> Resu
             tickets::access_key_hash.eq(None::<String>),
         ))
         .execute(conn)?;
+    crate::search::tickets::forget(conn, ticket_id)?;
     let still_kept: i64 = tickets::table
         .filter(tickets::contact_id.eq(&contact))
         .filter(tickets::anonymised_at.is_null())

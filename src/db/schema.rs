@@ -596,6 +596,13 @@ diesel::table! {
         expires_at -> Timestamp,
         ended_at -> Nullable<Timestamp>,
         user_agent -> Nullable<Text>,
+// Search and the Knowledge Base (migrations/*/2026-12-03-000201_kb). The full-text parts
+// (FTS5 tables, tsvector columns) are per engine and read through SQL in src/search.
+diesel::table! {
+    ticket_search (doc) {
+        doc -> BigInt,
+        ticket_id -> Text,
+        terms -> Text,
     }
 }
 
@@ -634,6 +641,30 @@ diesel::table! {
         events -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    search_vocab (scope, word) {
+        scope -> Text,
+        word -> Text,
+        terms -> Text,
+    }
+}
+
+diesel::table! {
+    kb_articles (id) {
+        id -> Text,
+        language -> Text,
+        title -> Text,
+        body -> Text,
+        tags -> Text,
+        service_id -> Nullable<Text>,
+        body_id -> Nullable<Text>,
+        version -> Integer,
+        published_version -> Nullable<Integer>,
+        created_at -> Timestamp,
+        created_by -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+        published_at -> Nullable<Timestamp>,
+        published_by -> Nullable<Text>,
     }
 }
 
@@ -660,6 +691,18 @@ diesel::table! {
         call_id -> Text,
         actor -> Text,
         action -> Text,
+    kb_versions (article_id, version) {
+        article_id -> Text,
+        version -> Integer,
+        language -> Text,
+        title -> Text,
+        body -> Text,
+        tags -> Text,
+        service_id -> Nullable<Text>,
+        body_id -> Nullable<Text>,
+        changed -> Text,
+        note -> Nullable<Text>,
+        author -> Text,
         at -> Timestamp,
     }
 }
@@ -727,3 +770,19 @@ diesel::joinable!(ticket_presence -> users (user_id));
 diesel::joinable!(ticket_presence -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(ticket_presence, users, saved_filters);
 diesel::allow_tables_to_appear_in_same_query!(ticket_presence, tickets);
+    kb_search (doc) {
+        doc -> BigInt,
+        source -> Text,
+        ref_id -> Text,
+        state -> Text,
+        language -> Text,
+        service_id -> Nullable<Text>,
+        body_id -> Nullable<Text>,
+        version -> Integer,
+        title_terms -> Text,
+        body_terms -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(ticket_search, tickets);
+diesel::allow_tables_to_appear_in_same_query!(kb_articles, kb_versions, kb_search);

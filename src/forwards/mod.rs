@@ -631,6 +631,7 @@ fn store_body_message(
             messages::search_text.eq(crate::tickets::search_text_of(&[a.text])),
         ))
         .execute(c)?;
+    crate::search::tickets::add_text(c, &f.ticket_id, a.text)?;
     for file in a.attachments {
         store_attachment(c, &id, file)?;
     }

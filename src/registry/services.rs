@@ -720,6 +720,7 @@ pub fn create_with_id(
         ))
         .execute(conn)
         .map_err(DbError::Query)?;
+    crate::kb::index_passport(conn, id)?;
     get(conn, id)?.ok_or_else(|| RegistryError::NotFound(format!("no service `{id}`")))
 }
 
@@ -787,6 +788,7 @@ pub fn update(
         ))
         .execute(conn)
         .map_err(DbError::Query)?;
+    crate::kb::index_passport(conn, id)?;
     let after =
         get(conn, id)?.ok_or_else(|| RegistryError::NotFound(format!("no service `{id}`")))?;
     Ok((before, after))

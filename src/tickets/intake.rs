@@ -208,6 +208,7 @@ fn append(
         kind,
         Some(&search),
     )?;
+    crate::search::tickets::add_text(conn, &t.ticket_id, &search)?;
     for a in &msg.attachments {
         crate::tickets::store_attachment(conn, &message_id, a)?;
     }
@@ -396,6 +397,7 @@ fn register(
             crate::tickets::audit::insert_first(conn, &ticket_id, "registered", &first)?;
         }
     }
+    crate::search::tickets::index_new(conn, &ticket_id, &ticket.search_text)?;
     for a in &msg.attachments {
         crate::tickets::store_attachment(conn, &message_id, a)?;
     }

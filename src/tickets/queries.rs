@@ -83,7 +83,7 @@ pub struct ListFilter {
 
 type Filtered<'a> = tickets::BoxedQuery<'a, crate::db::MultiBackend>;
 
-/// The tickets a filter selects (every filter but the order and the page).
+/// The tickets a filter selects (every filter but the words `q`, the order and the page).
 fn filtered<'a>(f: &ListFilter, now: DateTime<Utc>) -> Filtered<'a> {
     let mut query = tickets::table.into_boxed();
     if let Some(a) = &f.assignee {
@@ -115,27 +115,6 @@ fn filtered<'a>(f: &ListFilter, now: DateTime<Utc>) -> Filtered<'a> {
         Some(false) => query = query.filter(super::answered::not_overdue(now)),
         None => {}
     }
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        for word in q.to_lowercase().split_whitespace() {
-            let escaped = word
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            // The ticket's own text, or any follow-up's (which never rewrite the ticket).
-            query = query.filter(
-                tickets::search_text
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(diesel::dsl::exists(
-                        messages::table
-                            .filter(messages::ticket_id.eq(tickets::id))
-                            .filter(messages::search_text.like(pattern).escape('\\'))
-                            .select(messages::id),
-                    )),
-            );
-        }
-    }
     if let Some(service) = &f.service {
         query = query.filter(
             tickets::id.eq_any(
@@ -163,15 +142,89 @@ fn filtered<'a>(f: &ListFilter, now: DateTime<Utc>) -> Filtered<'a> {
     query
 }
 
+/// The words of the filter's `q`, if it has any.
+fn words(f: &ListFilter) -> Option<&str> {
+    f.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+}
+
+/// The tickets that match `q` and the filter, newest first (after `f.after`), skipping
+/// `skip` and at most `wanted`. The words are searched in the ticket index
+/// ([`crate::search::tickets`]): each word (any of its inflected forms, or a known word
+/// one typo away) must be in the ticket's text or a follow-up's; a `q` with nothing
+/// searchable in it (punctuation, stop words) finds nothing.
+fn searched(
+    conn: &mut DbConn,
+    f: &ListFilter,
+    now: DateTime<Utc>,
+    q: &str,
+    skip: i64,
+    wanted: i64,
+) -> Result<Vec<TicketRow>, DbError> {
+    let mut query = crate::search::Query::parse(q);
+    if query.is_empty() || wanted <= 0 {
+        return Ok(Vec::new());
+    }
+    crate::search::vocab::expand(conn, crate::search::tickets::SCOPE, &mut query)?;
+    let mut bound = match &f.after {
+        Some(after) => crate::search::tickets::bound_after(conn, after)?,
+        None => i64::MAX,
+    };
+    // The index is read newest first in growing chunks; each chunk is filtered here, so
+    // a page costs about the same however many tickets match.
+    let mut chunk = (wanted.min(1000) * 2).max(100);
+    let mut skipped = 0;
+    let mut out: Vec<TicketRow> = Vec::new();
+    loop {
+        let found = crate::search::tickets::candidates(conn, &query, bound, chunk)?;
+        let Some(last) = found.last() else {
+            break;
+        };
+        bound = last.doc;
+        let ids: Vec<&str> = found.iter().map(|c| c.ticket_id.as_str()).collect();
+        let rows: Vec<TicketRow> = filtered(f, now)
+            .select(TicketRow::as_select())
+            .filter(tickets::id.eq_any(ids))
+            .load(conn)?;
+        let mut by_id: std::collections::HashMap<String, TicketRow> =
+            rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        for c in &found {
+            if let Some(r) = by_id.remove(&c.ticket_id) {
+                if skipped < skip {
+                    skipped += 1;
+                    continue;
+                }
+                out.push(r);
+                if out.len() as i64 == wanted {
+                    return Ok(out);
+                }
+            }
+        }
+        if (found.len() as i64) < chunk {
+            break;
+        }
+        chunk = (chunk * 4).min(10_000);
+    }
+    Ok(out)
+}
+
 /// Newest first, keyset-paginated on the time-ordered ticket id; or (`due_first`) soonest
-/// due first, by pages.
+/// due first, by pages. With `q`, the tickets whose text matches (see [`searched`]),
+/// newest first; `due_first` then sorts the page by due instant.
 pub fn list(
     conn: &mut DbConn,
     f: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<TicketRow>, DbError> {
-    let mut query = filtered(f, now).select(TicketRow::as_select());
     let limit = f.limit.clamp(1, 200);
+    if let Some(q) = words(f) {
+        let skip = if f.due_first { f.offset.max(0) } else { 0 };
+        let mut rows = searched(conn, f, now, q, skip, limit)?;
+        if f.due_first {
+            rows.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
+        }
+        return Ok(rows);
+    }
+    let mut query = filtered(f, now).select(TicketRow::as_select());
     if f.due_first {
         return Ok(query
             .order((tickets::due_at.asc(), tickets::id.asc()))
@@ -193,6 +246,9 @@ pub fn count_up_to(
     now: DateTime<Utc>,
     cap: i64,
 ) -> Result<i64, DbError> {
+    if let Some(q) = words(f) {
+        return Ok(searched(conn, f, now, q, 0, cap.max(0) + 1)?.len() as i64);
+    }
     let ids: Vec<String> = filtered(f, now)
         .select(tickets::id)
         .limit(cap.max(0) + 1)
@@ -207,6 +263,9 @@ pub fn newest_id(
     f: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, DbError> {
+    if let Some(q) = words(f) {
+        return Ok(searched(conn, f, now, q, 0, 1)?.pop().map(|r| r.id));
+    }
     Ok(filtered(f, now)
         .select(diesel::dsl::max(tickets::id))
         .first::<Option<String>>(conn)?)
@@ -214,6 +273,9 @@ pub fn newest_id(
 
 /// How many tickets the filter selects.
 pub fn count(conn: &mut DbConn, f: &ListFilter, now: DateTime<Utc>) -> Result<i64, DbError> {
+    if let Some(q) = words(f) {
+        return Ok(searched(conn, f, now, q, 0, i64::MAX)?.len() as i64);
+    }
     Ok(filtered(f, now).count().get_result(conn)?)
 }
 

@@ -425,6 +425,30 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/console/calls/{call_id}/ticket",
         Console(&[P::WorkTickets]),
     ),
+    ("GET", "/api/v1/kb/articles", May(&[P::ReadKnowledgeBase])),
+    ("POST", "/api/v1/kb/articles", May(&[P::EditKnowledgeBase])),
+    (
+        "GET",
+        "/api/v1/kb/articles/{id}",
+        May(&[P::ReadKnowledgeBase]),
+    ),
+    (
+        "PATCH",
+        "/api/v1/kb/articles/{id}",
+        May(&[P::EditKnowledgeBase]),
+    ),
+    (
+        "POST",
+        "/api/v1/kb/articles/{id}/publish",
+        May(&[P::EditKnowledgeBase]),
+    ),
+    (
+        "GET",
+        "/api/v1/kb/articles/{id}/versions",
+        May(&[P::EditKnowledgeBase]),
+    ),
+    ("GET", "/api/v1/kb/export", May(&[P::EditKnowledgeBase])),
+    ("POST", "/api/v1/kb/import", May(&[P::EditKnowledgeBase])),
 ];
 
 impl Access {

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod console;
 pub mod forwards;
 pub mod input;
+pub mod kb;
 pub mod limits;
 pub mod mail_api;
 pub mod metrics;
@@ -506,6 +507,7 @@ pub fn server(
             .configure(forwards::routes)
             .configure(outages::routes)
             .configure(calls::routes)
+            .configure(kb::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .configure(whatsapp_hook::routes)

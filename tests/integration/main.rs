@@ -32,6 +32,7 @@ macro_rules! both_backends {
 mod email;
 mod forwards;
 mod hosts;
+mod kb;
 mod mta;
 // After the macro, which they use.
 mod access;

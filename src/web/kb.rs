@@ -1,0 +1,385 @@
+//! The Knowledge Base over HTTP (R6, R9): `/api/v1/kb/articles` (search, read, write,
+//! version, publish) and `/api/v1/kb/import|export`. Staff search and read what is
+//! published; editors also write, see drafts and versions, and move whole bases in and
+//! out.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::input::record_id;
+use super::{ApiError, AppData, Authed, FieldError};
+use crate::auth::Permission;
+use crate::kb::io::{self, Format, ImportError};
+use crate::kb::{self, ArticleInput, KbError, SearchParams};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/kb/articles", web::get().to(search_articles))
+        .route("/api/v1/kb/articles", web::post().to(create_article))
+        .route("/api/v1/kb/articles/{id}", web::get().to(get_article))
+        .route("/api/v1/kb/articles/{id}", web::patch().to(update_article))
+        .route(
+            "/api/v1/kb/articles/{id}/publish",
+            web::post().to(publish_article),
+        )
+        .route(
+            "/api/v1/kb/articles/{id}/versions",
+            web::get().to(article_versions),
+        )
+        .route("/api/v1/kb/export", web::get().to(export_base))
+        .route("/api/v1/kb/import", web::post().to(import_base));
+}
+
+impl From<KbError> for ApiError {
+    fn from(e: KbError) -> Self {
+        match e {
+            KbError::Invalid(list) => ApiError::Invalid(
+                list.into_iter()
+                    .map(|(f, m)| FieldError::new(&f, m))
+                    .collect(),
+            ),
+            KbError::NotFound(m) => ApiError::NotFound(m),
+            KbError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Rows(rows) => ApiError::Invalid(
+                rows.into_iter()
+                    .map(|r| FieldError::new(&format!("line {}: {}", r.line, r.field), r.message))
+                    .collect(),
+            ),
+            ImportError::Db(e) => e.into(),
+        }
+    }
+}
+
+fn is_editor(who: &Authed) -> bool {
+    who.0.role.may(Permission::EditKnowledgeBase)
+}
+
+fn author(who: &Authed) -> String {
+    who.0.login.clone()
+}
+
+async fn write<T, E, F>(app: &AppData, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<crate::db::DbError> + From<diesel::result::Error> + Into<ApiError> + Send + 'static,
+{
+    let db = app.db.clone();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _g = span.enter();
+        db.write_blocking_as(f)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
+    .map_err(Into::into)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SearchQuery {
+    /// Words (any inflected form; a one-letter typo in a word of six letters or more is
+    /// forgiven). Empty: the newest articles and passports.
+    q: Option<String>,
+    /// `kk` or `ru`.
+    language: Option<String>,
+    /// A service id: its articles and its passport.
+    service: Option<String>,
+    /// A registry body id: the articles linked to it and its services' passports.
+    body: Option<String>,
+    /// Editors: include drafts (default true for editors; never for others).
+    drafts: Option<bool>,
+    /// 1-50 (default 20).
+    limit: Option<i64>,
+    /// Hits to skip (default 0).
+    offset: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/kb/articles",
+    tag = "kb",
+    summary = "Search the Knowledge Base: articles and service passports, ranked, with highlighted titles and passages",
+    params(SearchQuery),
+    responses((status = 200, description = "`{hits: [{kind, id, language, state, version, title, title_html, snippet_html, text, tags, service, linked_body, score}]}`", body = serde_json::Value))
+)]
+async fn search_articles(
+    app: AppData,
+    who: Authed,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ReadKnowledgeBase)?;
+    let q = query.into_inner();
+    let mut errors = Vec::new();
+    let language = q
+        .language
+        .map(super::input::clean)
+        .filter(|l| !l.is_empty());
+    if let Some(l) = &language
+        && !kb::LANGUAGES.contains(&l.as_str())
+    {
+        errors.push(FieldError::new(
+            "language",
+            format!("`{}` is not kk or ru", super::input::shown(l)),
+        ));
+    }
+    let mut id_of = |field: &str, v: Option<String>| match v.filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) => match record_id(&v, field) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(FieldError::new(field, "must be a registry id (a UUID)"));
+                None
+            }
+        },
+    };
+    let service = id_of("service", q.service);
+    let body = id_of("body", q.body);
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=50).contains(&limit) {
+        errors.push(FieldError::new("limit", "must be between 1 and 50"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if !(0..=10_000).contains(&offset) {
+        errors.push(FieldError::new("offset", "must be between 0 and 10000"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let params = SearchParams {
+        q: super::input::clean(q.q.unwrap_or_default()),
+        language,
+        service,
+        body,
+        drafts: is_editor(&who) && q.drafts.unwrap_or(true),
+        limit,
+        offset,
+    };
+    let hits = app.db.run(move |c| kb::search(c, &params)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "hits": hits })))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/kb/articles",
+    tag = "kb",
+    summary = "Write a new article (a draft, version 1, unless `publish`)",
+    request_body(content = serde_json::Value, description = "`{\"language\": \"kk\"|\"ru\", \"title\", \"body\", \"tags\"?: [..], \"service\"?: id, \"linked_body\"?: id, \"note\"?, \"publish\"?: bool}`"),
+    responses((status = 201, description = "the article", body = serde_json::Value))
+)]
+async fn create_article(
+    app: AppData,
+    who: Authed,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::EditKnowledgeBase)?;
+    let input = ArticleInput::from_json(&body, true)?;
+    let by = author(&who);
+    let a = write(&app, move |c| {
+        kb::create(c, None, &input, &by, crate::db::now())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(a))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/kb/articles/{id}",
+    tag = "kb",
+    summary = "One article: its newest version for editors, its published version for other staff",
+    params(("id" = String, Path, description = "article id")),
+    responses((status = 200, description = "the article", body = serde_json::Value))
+)]
+async fn get_article(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::ReadKnowledgeBase)?;
+    let id = record_id(&path, "article")?;
+    let editor = is_editor(&who);
+    let i2 = id.clone();
+    let a = app
+        .db
+        .run(move |c| {
+            if editor {
+                kb::get(c, &i2)
+            } else {
+                kb::get_published(c, &i2)
+            }
+        })
+        .await?;
+    a.map(|a| HttpResponse::Ok().json(a))
+        .ok_or_else(|| ApiError::NotFound(format!("no article `{id}`")))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/v1/kb/articles/{id}",
+    tag = "kb",
+    summary = "Change an article: the fields given make a new version (a draft unless `publish`)",
+    params(("id" = String, Path, description = "article id")),
+    request_body(content = serde_json::Value, description = "any of `language`, `title`, `body`, `tags`, `service`, `linked_body` (null clears a link), `note`, `publish`"),
+    responses((status = 200, description = "the article; `X-New-Version: false` when nothing changed", body = serde_json::Value))
+)]
+async fn update_article(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::EditKnowledgeBase)?;
+    let id = record_id(&path, "article")?;
+    let input = ArticleInput::from_json(&body, false)?;
+    let by = author(&who);
+    let (a, wrote) = write(&app, move |c| {
+        kb::update(c, &id, &input, &by, crate::db::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("x-new-version", wrote.to_string()))
+        .json(a))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/kb/articles/{id}/publish",
+    tag = "kb",
+    summary = "Publish a version (the newest by default): staff see it from now on",
+    params(("id" = String, Path, description = "article id")),
+    request_body(content = serde_json::Value, description = "`{\"version\"?: n}`"),
+    responses((status = 200, description = "the article", body = serde_json::Value))
+)]
+async fn publish_article(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+    body: Option<web::Json<serde_json::Value>>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::EditKnowledgeBase)?;
+    let id = record_id(&path, "article")?;
+    let version = match body.as_ref().and_then(|b| b.get("version").cloned()) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => match v.as_i64().and_then(|n| i32::try_from(n).ok()) {
+            Some(n) => Some(n),
+            None => {
+                return Err(ApiError::Invalid(vec![FieldError::new(
+                    "version",
+                    "must be a version number",
+                )]));
+            }
+        },
+    };
+    let by = author(&who);
+    let a = write(&app, move |c| {
+        kb::publish(c, &id, version, &by, crate::db::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(a))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/kb/articles/{id}/versions",
+    tag = "kb",
+    summary = "Every version of an article, newest first: its texts, the fields changed, who and when",
+    params(("id" = String, Path, description = "article id")),
+    responses((status = 200, description = "`{versions: [...]}`", body = serde_json::Value))
+)]
+async fn article_versions(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::EditKnowledgeBase)?;
+    let id = record_id(&path, "article")?;
+    let i2 = id.clone();
+    match app.db.run(move |c| kb::versions(c, &i2)).await? {
+        Some(v) => Ok(HttpResponse::Ok().json(serde_json::json!({ "versions": v }))),
+        None => Err(ApiError::NotFound(format!("no article `{id}`"))),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct FormatQuery {
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+fn format_of(q: Option<&str>, req: Option<&HttpRequest>) -> Result<Format, ApiError> {
+    if let Some(f) = q {
+        return Format::parse(f.trim())
+            .map_err(|m| ApiError::Invalid(vec![FieldError::new("format", m)]));
+    }
+    let ct = req
+        .and_then(|r| r.headers().get("content-type"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(if ct.starts_with("text/csv") {
+        Format::Csv
+    } else {
+        Format::Json
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/kb/export",
+    tag = "kb",
+    summary = "The whole base (each article's newest version and whether it is published), as JSON or CSV",
+    params(FormatQuery),
+    responses((status = 200, description = "the file", body = String))
+)]
+async fn export_base(
+    app: AppData,
+    who: Authed,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::EditKnowledgeBase)?;
+    let format = format_of(query.format.as_deref(), None)?;
+    let text = app.db.run(move |c| io::export(c, format)).await?;
+    let (ct, ext) = match format {
+        Format::Json => ("application/json", "json"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(ct)
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"kb.{ext}\""),
+        ))
+        .body(text))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/kb/import",
+    tag = "kb",
+    summary = "Import articles (the whole file or nothing; a 422 names each bad row as `line N: field`)",
+    params(FormatQuery),
+    request_body(content = String, description = "JSON (`{\"articles\": [...]}`) or CSV (`?format=csv` or `Content-Type: text/csv`), as export writes it"),
+    responses((status = 200, description = "`{created, updated, unchanged}`", body = serde_json::Value))
+)]
+async fn import_base(
+    app: AppData,
+    who: Authed,
+    req: HttpRequest,
+    query: web::Query<FormatQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    who.may(Permission::EditKnowledgeBase)?;
+    let format = format_of(query.format.as_deref(), Some(&req))?;
+    let by = author(&who);
+    let done = write(&app, move |c| {
+        io::import(c, &body, format, &by, crate::db::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(done))
+}
