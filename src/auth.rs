@@ -115,6 +115,12 @@ pub enum Permission {
     DeclareOutages,
     /// Read outages with their delivery proof and compliance.
     ReadOutages,
+    /// Read ratings, the monthly reports, the ICT report and the analytics.
+    ReadReports,
+    /// Start or retry a report run; record and answer discrepancy requests (P2).
+    RunReports,
+    /// Keep the choices of the report's classifications.
+    ManageReportChoices,
 }
 
 impl Permission {
@@ -140,6 +146,9 @@ impl Permission {
             Permission::ConfirmQualityNotices => "confirm notices to the quality body",
             Permission::DeclareOutages => "declare or change outages",
             Permission::ReadOutages => "read outages and their delivery proof",
+            Permission::ReadReports => "read ratings, reports and analytics",
+            Permission::RunReports => "run reports and answer discrepancy requests",
+            Permission::ManageReportChoices => "keep the report's classification choices",
         }
     }
 }
@@ -187,6 +196,12 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         Permission::ReadOutages,
         &[Operator, Supervisor, Admin, Ici, Quality, Informatization],
     ),
+    (
+        Permission::ReadReports,
+        &[Supervisor, Admin, Quality, Informatization],
+    ),
+    (Permission::RunReports, &[Supervisor, Admin]),
+    (Permission::ManageReportChoices, &[Admin]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

@@ -147,6 +147,11 @@ impl Registry {
             .register::<crate::outages::jobs::OutageDelivery>()
             .register::<crate::outages::jobs::OutageLeadCheck>()
             .register::<crate::outages::jobs::OutageBreachAlert>()
+            .register::<crate::ratings::RatingInvite>()
+            .register::<crate::reports::jobs::MonthlyReports>()
+            .register::<crate::reports::jobs::ReportMail>()
+            .register::<crate::reports::discrepancy::DiscrepancyAnswer>()
+            .register::<crate::reports::discrepancy::DiscrepancyReminder>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

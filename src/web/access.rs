@@ -277,6 +277,63 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/outages/{id}/complete",
         May(&[P::DeclareOutages]),
     ),
+    // Ratings (R10) and reports (P1-P4).
+    ("GET", "/rate/{token}/{score}", Anyone),
+    ("POST", "/rate/{token}/comment", Anyone),
+    ("POST", "/appeals/{number}/rating", Anyone),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/ratings",
+        MayOr(&[P::WorkTickets], &[Role::Pbx]),
+    ),
+    ("GET", "/api/v1/ratings/figures", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/monthly", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/ict", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/analytics", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/runs", May(&[P::ReadReports])),
+    ("POST", "/api/v1/reports/runs", May(&[P::RunReports])),
+    ("GET", "/api/v1/reports/runs/{id}", May(&[P::ReadReports])),
+    (
+        "POST",
+        "/api/v1/reports/runs/{id}/retry",
+        May(&[P::RunReports]),
+    ),
+    ("GET", "/api/v1/reports/choices", May(&[P::ReadTickets])),
+    (
+        "POST",
+        "/api/v1/reports/choices",
+        May(&[P::ManageReportChoices]),
+    ),
+    (
+        "PATCH",
+        "/api/v1/reports/choices/{id}",
+        May(&[P::ManageReportChoices]),
+    ),
+    (
+        "PUT",
+        "/api/v1/tickets/{number}/classification",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "GET",
+        "/api/v1/reports/discrepancies",
+        May(&[P::ReadReports]),
+    ),
+    (
+        "POST",
+        "/api/v1/reports/discrepancies",
+        May(&[P::RunReports]),
+    ),
+    (
+        "GET",
+        "/api/v1/reports/discrepancies/{id}",
+        May(&[P::ReadReports]),
+    ),
+    (
+        "POST",
+        "/api/v1/reports/discrepancies/{id}/answer",
+        May(&[P::RunReports]),
+    ),
 ];
 
 impl Access {

@@ -14,6 +14,7 @@ pub mod public;
 pub mod queues;
 pub mod ratelimit;
 pub mod registry;
+pub mod reports;
 pub mod services;
 pub mod telegram_hook;
 
@@ -499,6 +500,7 @@ pub fn server(
             .configure(registry::routes)
             .configure(forwards::routes)
             .configure(outages::routes)
+            .configure(reports::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .configure(openapi::routes)

@@ -805,6 +805,16 @@ async fn status_page(
     }
     let n = number.clone();
     let status_url = crate::tickets::status_url(&app.config.public_url, &number, Some(&key));
+    // R10: the rating form (web/rating_form.html) when an offer is open.
+    let (n2, k2, now) = (number.clone(), key.clone(), app.clock.now().naive_utc());
+    let rating = app
+        .db
+        .run(move |c| crate::ratings::status_for(c, &n2, &k2, now))
+        .await
+        .ok()
+        .flatten()
+        .map(|(_, r)| r);
+    let form_key = key.clone();
     let view = app
         .db
         .run(move |c| crate::tickets::queries::status_view(c, &n, &key))
@@ -818,7 +828,7 @@ async fn status_page(
                     "web/status.html",
                     lang,
                     context! {
-                        just_registered, stages,
+                        just_registered, stages, rating, key => form_key,
                         switch_url => format!("{}&lang=", status_url),
                         status_url,
                         ..minijinja::Value::from_serialize(&v)
