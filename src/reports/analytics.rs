@@ -59,6 +59,11 @@ struct Agg {
     staff: Option<i64>,
 }
 
+/// The bound parameters, named once at the start of the FROM clause: SQLite numbers
+/// `$N` in order of first appearance, so a `$3` in the select list would take the first
+/// bound value there.
+const PARAMS: &str = "(SELECT $1 AS since, $2 AS until, $3 AS now) p";
+
 fn sum(cond: &str) -> String {
     format!("SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)")
 }
@@ -81,7 +86,7 @@ fn aggregate(
     };
     let key = if dim == Dimension::Month { "'all'" } else { key };
     let fw = if fw == "X" {
-        sum("(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < $3) OR f.answered_at > f.due_at")
+        sum("(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < p.now) OR f.answered_at > f.due_at")
     } else {
         "NULL".to_string()
     };
@@ -94,11 +99,11 @@ fn aggregate(
     let sql = format!(
         "SELECT {key} AS k, {name} AS name, COUNT(*) AS appeals, {} AS complaints, {} AS on_time, \
          {} AS overdue, {fw} AS fw_overdue, {} AS standard, {} AS staff \
-         FROM tickets t LEFT JOIN ticket_classifications tc ON tc.ticket_id = t.id {join} \
-         WHERE t.registered_at >= $1 AND t.registered_at < $2{group}",
+         FROM {PARAMS} CROSS JOIN tickets t LEFT JOIN ticket_classifications tc ON tc.ticket_id = t.id {join} \
+         WHERE t.registered_at >= p.since AND t.registered_at < p.until{group}",
         sum("t.topic = 'complaint'"),
         sum("t.answered_at IS NOT NULL AND t.answered_at <= t.due_at"),
-        sum("(t.answered_at IS NULL AND t.due_at < $3) OR t.answered_at > t.due_at"),
+        sum("(t.answered_at IS NULL AND t.due_at < p.now) OR t.answered_at > t.due_at"),
         sum("tc.bylaw_violation IS NOT NULL"),
         sum("tc.staff_action IS NOT NULL"),
     );
@@ -248,11 +253,11 @@ pub fn ict_report(
         Vec::new()
     } else {
         let sql = format!(
-            "SELECT t.topic AS k, COUNT(*) AS total, {} AS on_time, {} AS late FROM tickets t \
-             WHERE t.registered_at >= $1 AND t.registered_at < $2 AND t.topic IN ({}) \
+            "SELECT t.topic AS k, COUNT(*) AS total, {} AS on_time, {} AS late FROM {PARAMS} CROSS JOIN tickets t \
+             WHERE t.registered_at >= p.since AND t.registered_at < p.until AND t.topic IN ({}) \
              GROUP BY t.topic ORDER BY t.topic",
             sum("t.answered_at IS NOT NULL AND t.answered_at <= t.due_at"),
-            sum("(t.answered_at IS NULL AND t.due_at < $3) OR t.answered_at > t.due_at"),
+            sum("(t.answered_at IS NULL AND t.due_at < p.now) OR t.answered_at > t.due_at"),
             topics.join(", ")
         );
         ict_lines(
@@ -264,11 +269,11 @@ pub fn ict_report(
         )
     };
     let sql = format!(
-        "SELECT f.category AS k, COUNT(*) AS total, {} AS on_time, {} AS late FROM forwards f \
-         WHERE f.created_at >= $1 AND f.created_at < $2 AND f.category IS NOT NULL \
+        "SELECT f.category AS k, COUNT(*) AS total, {} AS on_time, {} AS late FROM {PARAMS} CROSS JOIN forwards f \
+         WHERE f.created_at >= p.since AND f.created_at < p.until AND f.category IS NOT NULL \
          GROUP BY f.category ORDER BY f.category",
         sum("f.answered_at IS NOT NULL AND f.answered_at <= f.due_at"),
-        sum("(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < $3) OR f.answered_at > f.due_at"),
+        sum("(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < p.now) OR f.answered_at > f.due_at"),
     );
     let forwards = ict_lines(
         diesel::sql_query(sql)

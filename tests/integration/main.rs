@@ -41,6 +41,7 @@ mod faults;
 mod openapi;
 mod outages;
 mod registry;
+mod reports;
 mod retention;
 mod services;
 mod telegram;
