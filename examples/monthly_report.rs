@@ -36,7 +36,9 @@ fn series(postgres: bool, n: u64) -> String {
     if postgres {
         format!("SELECT i FROM generate_series(1, {n}) AS s(i)")
     } else {
-        format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) SELECT i FROM s")
+        format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) SELECT i FROM s"
+        )
     }
 }
 
@@ -137,12 +139,25 @@ fn main() {
             .await
             .expect("seeded");
     });
-    println!("{backend}: seeded {n} tickets in {:.1} s", seeded.elapsed().as_secs_f64());
+    println!(
+        "{backend}: seeded {n} tickets in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
     let out = tmp.path().join(format!("report.{format}"));
     let started = Instant::now();
     let mut child = Command::new(&bin)
         .env("BAYLANYS_LOG", "warn")
-        .args(["report", "monthly", "--month", "2026-11", "--format", &format, "--database-url", &db, "--out"])
+        .args([
+            "report",
+            "monthly",
+            "--month",
+            "2026-11",
+            "--format",
+            &format,
+            "--database-url",
+            &db,
+            "--out",
+        ])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -162,7 +177,10 @@ fn main() {
     let elapsed = started.elapsed();
     let output = child.wait_with_output().expect("output");
     assert!(output.status.success(), "the report failed");
-    let rows: u64 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("a row count");
+    let rows: u64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("a row count");
     assert_eq!(rows, n, "every ticket of the month is a row");
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     println!(

@@ -1061,7 +1061,12 @@ async fn report(command: ReportCommand) -> Result<ExitCode, AnyError> {
     let month = Month::parse(&month).map_err(|e| format!("--month: {e}"))?;
     let format = match format.as_deref() {
         Some(f) => Format::parse(f).map_err(|e| format!("--format: {e}"))?,
-        None if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => Format::Csv,
+        None if out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+        {
+            Format::Csv
+        }
         None => Format::Xlsx,
     };
     if lang != "ru" && lang != "kk" {
@@ -1079,10 +1084,7 @@ async fn report(command: ReportCommand) -> Result<ExitCode, AnyError> {
             Ok(scope.and_then(|s| monthly::write_file(c, month, &s, &lang, format, &out)))
         })
         .await??;
-    eprintln!(
-        "{rows} rows in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("{rows} rows in {:.2} s", started.elapsed().as_secs_f64());
     println!("{rows}");
     Ok(ExitCode::SUCCESS)
 }

@@ -60,13 +60,18 @@ pub struct RatingInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Recorded { rating_id: String },
+    Recorded {
+        rating_id: String,
+    },
     /// This conversation was already rated.
     AlreadyRated,
     /// No such ticket.
     Unknown,
     /// A field is wrong: which, and what to send instead.
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+    },
 }
 
 fn invalid(field: &str, message: &str) -> Outcome {
@@ -83,7 +88,9 @@ pub fn clean_comment(s: Option<&str>) -> Result<Option<String>, String> {
         return Ok(None);
     };
     if s.chars().count() > MAX_COMMENT {
-        return Err(format!("the comment is longer than {MAX_COMMENT} characters: shorten it"));
+        return Err(format!(
+            "the comment is longer than {MAX_COMMENT} characters: shorten it"
+        ));
     }
     Ok(Some(
         s.chars()
@@ -110,6 +117,25 @@ pub fn month_of(at: NaiveDateTime) -> String {
         .to_string()
 }
 
+/// A rating offer as read: id, round, operator, used at, created at.
+type RoundRow = (
+    String,
+    i32,
+    Option<String>,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+);
+/// An offer with its ticket: id, ticket, number, channel, language, used at, expires at.
+type OfferRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+);
+
 struct Round {
     id: String,
     round: i32,
@@ -119,19 +145,18 @@ struct Round {
 }
 
 fn latest_round(conn: &mut DbConn, ticket_id: &str) -> Result<Option<Round>, DbError> {
-    let row: Option<(String, i32, Option<String>, Option<NaiveDateTime>, NaiveDateTime)> =
-        rating_requests::table
-            .filter(rating_requests::ticket_id.eq(ticket_id))
-            .order(rating_requests::round.desc())
-            .select((
-                rating_requests::id,
-                rating_requests::round,
-                rating_requests::operator_id,
-                rating_requests::used_at,
-                rating_requests::created_at,
-            ))
-            .first(conn)
-            .optional()?;
+    let row: Option<RoundRow> = rating_requests::table
+        .filter(rating_requests::ticket_id.eq(ticket_id))
+        .order(rating_requests::round.desc())
+        .select((
+            rating_requests::id,
+            rating_requests::round,
+            rating_requests::operator_id,
+            rating_requests::used_at,
+            rating_requests::created_at,
+        ))
+        .first(conn)
+        .optional()?;
     Ok(row.map(|(id, round, operator_id, used, created_at)| Round {
         id,
         round,
@@ -143,7 +168,11 @@ fn latest_round(conn: &mut DbConn, ticket_id: &str) -> Result<Option<Round>, DbE
 
 /// Whether the conversation went on after `since`: the applicant wrote, or the ticket
 /// was reopened.
-fn reopened_since(conn: &mut DbConn, ticket_id: &str, since: NaiveDateTime) -> Result<bool, DbError> {
+fn reopened_since(
+    conn: &mut DbConn,
+    ticket_id: &str,
+    since: NaiveDateTime,
+) -> Result<bool, DbError> {
     let wrote: i64 = messages::table
         .filter(messages::ticket_id.eq(ticket_id))
         .filter(messages::direction.eq("in"))
@@ -243,7 +272,10 @@ pub fn record(conn: &mut DbConn, input: RatingInput) -> Result<Outcome, DbError>
         Err(m) => return Ok(invalid("comment", &m)),
     };
     if input.channel.parse::<baylanys_core::Channel>().is_err() {
-        return Ok(invalid("channel", "must be email, telegram, web_form or phone"));
+        return Ok(invalid(
+            "channel",
+            "must be email, telegram, web_form or phone",
+        ));
     }
     let ticket: Option<(String, Option<String>)> = tickets::table
         .find(&input.ticket_id)
@@ -258,19 +290,18 @@ pub fn record(conn: &mut DbConn, input: RatingInput) -> Result<Outcome, DbError>
     // survey that came without an offer, e.g. after a call).
     let round = match &input.request_id {
         Some(id) => {
-            let r: Option<(String, i32, Option<String>, Option<NaiveDateTime>, NaiveDateTime)> =
-                rating_requests::table
-                    .find(id)
-                    .filter(rating_requests::ticket_id.eq(&input.ticket_id))
-                    .select((
-                        rating_requests::id,
-                        rating_requests::round,
-                        rating_requests::operator_id,
-                        rating_requests::used_at,
-                        rating_requests::created_at,
-                    ))
-                    .first(conn)
-                    .optional()?;
+            let r: Option<RoundRow> = rating_requests::table
+                .find(id)
+                .filter(rating_requests::ticket_id.eq(&input.ticket_id))
+                .select((
+                    rating_requests::id,
+                    rating_requests::round,
+                    rating_requests::operator_id,
+                    rating_requests::used_at,
+                    rating_requests::created_at,
+                ))
+                .first(conn)
+                .optional()?;
             match r {
                 Some((id, round, operator_id, used, created_at)) => Round {
                     id,
@@ -495,21 +526,20 @@ pub struct Offer {
 }
 
 pub fn load_offer(conn: &mut DbConn, request_id: &str) -> Result<Option<Offer>, DbError> {
-    let row: Option<(String, String, String, String, String, Option<NaiveDateTime>, NaiveDateTime)> =
-        rating_requests::table
-            .inner_join(tickets::table.on(tickets::id.eq(rating_requests::ticket_id)))
-            .filter(rating_requests::id.eq(request_id))
-            .select((
-                rating_requests::id,
-                tickets::id,
-                tickets::number,
-                tickets::channel,
-                tickets::language,
-                rating_requests::used_at,
-                rating_requests::expires_at,
-            ))
-            .first(conn)
-            .optional()?;
+    let row: Option<OfferRow> = rating_requests::table
+        .inner_join(tickets::table.on(tickets::id.eq(rating_requests::ticket_id)))
+        .filter(rating_requests::id.eq(request_id))
+        .select((
+            rating_requests::id,
+            tickets::id,
+            tickets::number,
+            tickets::channel,
+            tickets::language,
+            rating_requests::used_at,
+            rating_requests::expires_at,
+        ))
+        .first(conn)
+        .optional()?;
     Ok(row.map(|r| Offer {
         request_id: r.0,
         ticket_id: r.1,
@@ -531,7 +561,11 @@ pub struct StatusRating {
     pub commented: bool,
 }
 
-pub fn status_rating(conn: &mut DbConn, ticket_id: &str, now: NaiveDateTime) -> Result<StatusRating, DbError> {
+pub fn status_rating(
+    conn: &mut DbConn,
+    ticket_id: &str,
+    now: NaiveDateTime,
+) -> Result<StatusRating, DbError> {
     let Some(r) = latest_round(conn, ticket_id)? else {
         return Ok(StatusRating::default());
     };
@@ -558,7 +592,11 @@ pub fn status_rating(conn: &mut DbConn, ticket_id: &str, now: NaiveDateTime) -> 
 }
 
 /// The open offer of a ticket (the status page form answers it).
-pub fn open_offer(conn: &mut DbConn, ticket_id: &str, now: NaiveDateTime) -> Result<Option<String>, DbError> {
+pub fn open_offer(
+    conn: &mut DbConn,
+    ticket_id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<String>, DbError> {
     Ok(rating_requests::table
         .filter(rating_requests::ticket_id.eq(ticket_id))
         .filter(rating_requests::used_at.is_null())
@@ -619,7 +657,11 @@ fn invite(
         tickets::table
             .inner_join(contacts::table)
             .filter(tickets::id.eq(&offer.ticket_id))
-            .select((contacts::email, contacts::telegram_chat_id, tickets::conversation))
+            .select((
+                contacts::email,
+                contacts::telegram_chat_id,
+                tickets::conversation,
+            ))
             .first(c)?;
     let language = offer.language.parse().unwrap_or_default();
     let render_err = |e: crate::templates::TemplateError| DbError::Unavailable(e.to_string());
@@ -635,7 +677,9 @@ fn invite(
     match channel {
         Some(Channel::Telegram) => {
             if let Some(to) = conversation.or(chat) {
-                let r = templates.rating_request(language, &offer.number).map_err(render_err)?;
+                let r = templates
+                    .rating_request(language, &offer.number)
+                    .map_err(render_err)?;
                 routes.push((Channel::Telegram, to, r));
             }
         }
@@ -725,7 +769,12 @@ struct FigureRow {
 }
 
 /// Ratings of the months `from..=to` (`YYYY-MM`), grouped.
-pub fn figures(conn: &mut DbConn, by: GroupBy, from: &str, to: &str) -> Result<Vec<Figures>, DbError> {
+pub fn figures(
+    conn: &mut DbConn,
+    by: GroupBy,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Figures>, DbError> {
     let key = match by {
         GroupBy::Operator => "COALESCE(u.login, '-')",
         GroupBy::Queue => "r.queue",
@@ -774,45 +823,6 @@ pub fn figures(conn: &mut DbConn, by: GroupBy, from: &str, to: &str) -> Result<V
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(s: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
-    }
-
-    #[test]
-    fn a_token_is_checked_for_signature_shape_and_expiry() {
-        let key = b"k".to_vec();
-        let exp = at("2026-12-10 00:00:00");
-        let t = sign(&key, "abc", exp);
-        assert_eq!(verify(&key, &t, at("2026-12-09 23:59:59")), Ok("abc".into()));
-        assert_eq!(verify(&key, &t, exp), Err(TokenError::Expired));
-        assert_eq!(verify(b"other", &t, exp), Err(TokenError::Forged));
-        // A changed expiry or id breaks the signature.
-        let forged = t.replacen("abc", "abd", 1);
-        assert_eq!(verify(&key, &forged, exp), Err(TokenError::Forged));
-        for junk in ["", ".", "a.b", "a.b.c", &"x".repeat(500)] {
-            assert_eq!(verify(&key, junk, exp), Err(TokenError::Forged), "{junk}");
-        }
-    }
-
-    #[test]
-    fn comments_are_trimmed_bounded_and_cleaned() {
-        assert_eq!(clean_comment(Some("  ")), Ok(None));
-        assert_eq!(clean_comment(Some(" рахмет\u{7} ")), Ok(Some("рахмет".into())));
-        assert!(clean_comment(Some(&"я".repeat(MAX_COMMENT + 1))).is_err());
-        assert!(clean_comment(Some(&"я".repeat(MAX_COMMENT))).is_ok());
-    }
-
-    #[test]
-    fn months_are_in_almaty_time() {
-        assert_eq!(month_of(at("2026-11-30 20:30:00")), "2026-12");
-        assert_eq!(month_of(at("2026-11-30 17:00:00")), "2026-11");
-    }
-}
-
 /// The status page's rating state, when `key` opens the ticket's status page.
 pub fn status_for(
     conn: &mut DbConn,
@@ -829,10 +839,58 @@ pub fn status_for(
         return Ok(None);
     };
     if key.is_empty()
-        || !baylanys_core::constant_time_eq(hash.as_bytes(), crate::auth::hash_secret(key).as_bytes())
+        || !baylanys_core::constant_time_eq(
+            hash.as_bytes(),
+            crate::auth::hash_secret(key).as_bytes(),
+        )
     {
         return Ok(None);
     }
     let state = status_rating(conn, &id, now)?;
     Ok(Some((id, state)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn a_token_is_checked_for_signature_shape_and_expiry() {
+        let key = b"k".to_vec();
+        let exp = at("2026-12-10 00:00:00");
+        let t = sign(&key, "abc", exp);
+        assert_eq!(
+            verify(&key, &t, at("2026-12-09 23:59:59")),
+            Ok("abc".into())
+        );
+        assert_eq!(verify(&key, &t, exp), Err(TokenError::Expired));
+        assert_eq!(verify(b"other", &t, exp), Err(TokenError::Forged));
+        // A changed expiry or id breaks the signature.
+        let forged = t.replacen("abc", "abd", 1);
+        assert_eq!(verify(&key, &forged, exp), Err(TokenError::Forged));
+        for junk in ["", ".", "a.b", "a.b.c", &"x".repeat(500)] {
+            assert_eq!(verify(&key, junk, exp), Err(TokenError::Forged), "{junk}");
+        }
+    }
+
+    #[test]
+    fn comments_are_trimmed_bounded_and_cleaned() {
+        assert_eq!(clean_comment(Some("  ")), Ok(None));
+        assert_eq!(
+            clean_comment(Some(" рахмет\u{7} ")),
+            Ok(Some("рахмет".into()))
+        );
+        assert!(clean_comment(Some(&"я".repeat(MAX_COMMENT + 1))).is_err());
+        assert!(clean_comment(Some(&"я".repeat(MAX_COMMENT))).is_ok());
+    }
+
+    #[test]
+    fn months_are_in_almaty_time() {
+        assert_eq!(month_of(at("2026-11-30 20:30:00")), "2026-12");
+        assert_eq!(month_of(at("2026-11-30 17:00:00")), "2026-11");
+    }
 }

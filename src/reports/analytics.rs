@@ -84,9 +84,15 @@ fn aggregate(
             "X",
         ),
     };
-    let key = if dim == Dimension::Month { "'all'" } else { key };
+    let key = if dim == Dimension::Month {
+        "'all'"
+    } else {
+        key
+    };
     let fw = if fw == "X" {
-        sum("(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < p.now) OR f.answered_at > f.due_at")
+        sum(
+            "(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < p.now) OR f.answered_at > f.due_at",
+        )
     } else {
         "NULL".to_string()
     };
@@ -187,7 +193,9 @@ pub fn analytics_csv(rows: &[AnalyticsRow]) -> String {
             r.complaints,
             r.answered_on_time,
             r.deadline_violations,
-            r.forward_violations.map(|v| v.to_string()).unwrap_or_default(),
+            r.forward_violations
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             r.service_standard_complaints,
             r.staff_action_complaints
         ));
@@ -246,7 +254,10 @@ pub fn ict_report(
     // Topics are codes we know (ASCII, checked at configuration): quoted inline.
     let topics: Vec<String> = ict_topics
         .iter()
-        .filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .filter(|t| {
+            t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
         .map(|t| format!("'{t}'"))
         .collect();
     let questions = if topics.is_empty() {
@@ -273,7 +284,9 @@ pub fn ict_report(
          WHERE f.created_at >= p.since AND f.created_at < p.until AND f.category IS NOT NULL \
          GROUP BY f.category ORDER BY f.category",
         sum("f.answered_at IS NOT NULL AND f.answered_at <= f.due_at"),
-        sum("(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < p.now) OR f.answered_at > f.due_at"),
+        sum(
+            "(f.answered_at IS NULL AND f.declined_at IS NULL AND f.due_at < p.now) OR f.answered_at > f.due_at"
+        ),
     );
     let forwards = ict_lines(
         diesel::sql_query(sql)
@@ -308,16 +321,23 @@ pub fn ict_recipients(conn: &mut DbConn, month: Month) -> Result<Vec<String>, Re
 
 /// P3 as CSV: one section per part.
 pub fn ict_csv(v: &serde_json::Value) -> String {
-    let mut s = String::from("\u{feff}section,key,total,answered_on_time,late_or_overdue,sla_percent\r\n");
+    let mut s =
+        String::from("\u{feff}section,key,total,answered_on_time,late_or_overdue,sla_percent\r\n");
     for section in ["ict_questions", "ict_forwards"] {
         for l in v[section].as_array().into_iter().flatten() {
             s.push_str(&format!(
                 "{section},{},{},{},{},{}\r\n",
-                l["key"].as_str().unwrap_or("").replace([',', '"', '\n'], " "),
+                l["key"]
+                    .as_str()
+                    .unwrap_or("")
+                    .replace([',', '"', '\n'], " "),
                 l["total"],
                 l["answered_on_time"],
                 l["late_or_overdue"],
-                l["sla_percent"].as_f64().map(|p| p.to_string()).unwrap_or_default()
+                l["sla_percent"]
+                    .as_f64()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default()
             ));
         }
     }
@@ -325,7 +345,11 @@ pub fn ict_csv(v: &serde_json::Value) -> String {
         s.push_str(&format!(
             "outage,{},,,{},\r\n",
             o["id"].as_str().unwrap_or(""),
-            if o["lead_breach"].as_bool() == Some(true) { 1 } else { 0 }
+            if o["lead_breach"].as_bool() == Some(true) {
+                1
+            } else {
+                0
+            }
         ));
     }
     s

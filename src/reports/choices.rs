@@ -59,14 +59,22 @@ const COLS: (
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Choice>, DbError> {
     let rows: Vec<ChoiceRow> = report_choices::table
-        .order((report_choices::kind, report_choices::position, report_choices::code))
+        .order((
+            report_choices::kind,
+            report_choices::position,
+            report_choices::code,
+        ))
         .select(COLS)
         .load(conn)?;
     Ok(rows.into_iter().map(to_choice).collect())
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Choice>, DbError> {
-    let row: Option<ChoiceRow> = report_choices::table.find(id).select(COLS).first(conn).optional()?;
+    let row: Option<ChoiceRow> = report_choices::table
+        .find(id)
+        .select(COLS)
+        .first(conn)
+        .optional()?;
     Ok(row.map(to_choice))
 }
 
@@ -74,7 +82,12 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Choice>, DbError> {
 pub type Invalid = Vec<(String, String)>;
 
 fn check_name(v: &serde_json::Value, errors: &mut Invalid) -> Option<(String, String)> {
-    let get = |l: &str| v.get(l).and_then(|x| x.as_str()).map(str::trim).unwrap_or("");
+    let get = |l: &str| {
+        v.get(l)
+            .and_then(|x| x.as_str())
+            .map(str::trim)
+            .unwrap_or("")
+    };
     let (kk, ru) = (get("kk"), get("ru"));
     let mut ok = true;
     for (l, s) in [("kk", kk), ("ru", ru)] {
@@ -87,26 +100,53 @@ fn check_name(v: &serde_json::Value, errors: &mut Invalid) -> Option<(String, St
 }
 
 /// `{"kind", "code", "name": {"kk", "ru"}, "position"}`.
-pub fn create(conn: &mut DbConn, v: &serde_json::Value) -> Result<Result<Choice, Invalid>, DbError> {
+pub fn create(
+    conn: &mut DbConn,
+    v: &serde_json::Value,
+) -> Result<Result<Choice, Invalid>, DbError> {
     let mut errors = Invalid::new();
-    let kind = match v.get("kind").and_then(|x| x.as_str()).map(ChoiceKind::parse) {
+    let kind = match v
+        .get("kind")
+        .and_then(|x| x.as_str())
+        .map(ChoiceKind::parse)
+    {
         Some(Ok(k)) => Some(k),
         _ => {
-            errors.push(("kind".into(), "must be bylaw_violation or staff_action".into()));
+            errors.push((
+                "kind".into(),
+                "must be bylaw_violation or staff_action".into(),
+            ));
             None
         }
     };
-    let code = v.get("code").and_then(|x| x.as_str()).unwrap_or("").trim().to_string();
+    let code = v
+        .get("code")
+        .and_then(|x| x.as_str())
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if code.is_empty()
         || code.len() > 64
-        || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        errors.push(("code".into(), "required: 1-64 ASCII letters, digits, _ or -".into()));
+        errors.push((
+            "code".into(),
+            "required: 1-64 ASCII letters, digits, _ or -".into(),
+        ));
     }
-    let name = check_name(v.get("name").unwrap_or(&serde_json::Value::Null), &mut errors);
+    let name = check_name(
+        v.get("name").unwrap_or(&serde_json::Value::Null),
+        &mut errors,
+    );
     let position = match v.get("position") {
         None | Some(serde_json::Value::Null) => 0,
-        Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| (0..=10_000).contains(p)) {
+        Some(p) => match p
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|p| (0..=10_000).contains(p))
+        {
             Some(p) => p,
             None => {
                 errors.push(("position".into(), "a whole number 0-10000".into()));
@@ -123,7 +163,10 @@ pub fn create(conn: &mut DbConn, v: &serde_json::Value) -> Result<Result<Choice,
         .count()
         .get_result(conn)?;
     if exists > 0 {
-        return Ok(Err(vec![("code".into(), format!("`{code}` already exists for {}", kind.as_str()))]));
+        return Ok(Err(vec![(
+            "code".into(),
+            format!("`{code}` already exists for {}", kind.as_str()),
+        )]));
     }
     let id = new_id();
     let now = crate::db::now();
@@ -144,7 +187,11 @@ pub fn create(conn: &mut DbConn, v: &serde_json::Value) -> Result<Result<Choice,
 }
 
 /// `{"name", "position", "active"}`, each optional.
-pub fn update(conn: &mut DbConn, id: &str, v: &serde_json::Value) -> Result<Option<Result<Choice, Invalid>>, DbError> {
+pub fn update(
+    conn: &mut DbConn,
+    id: &str,
+    v: &serde_json::Value,
+) -> Result<Option<Result<Choice, Invalid>>, DbError> {
     if get(conn, id)?.is_none() {
         return Ok(None);
     }
@@ -160,7 +207,11 @@ pub fn update(conn: &mut DbConn, id: &str, v: &serde_json::Value) -> Result<Opti
     };
     let position = match v.get("position") {
         None => None,
-        Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| (0..=10_000).contains(p)) {
+        Some(p) => match p
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|p| (0..=10_000).contains(p))
+        {
             Some(p) => Some(p),
             None => {
                 errors.push(("position".into(), "a whole number 0-10000".into()));
@@ -174,16 +225,25 @@ pub fn update(conn: &mut DbConn, id: &str, v: &serde_json::Value) -> Result<Opti
     let now = crate::db::now();
     if let Some(Some((kk, ru))) = name {
         diesel::update(report_choices::table.find(id))
-            .set((report_choices::name_kk.eq(kk), report_choices::name_ru.eq(ru)))
+            .set((
+                report_choices::name_kk.eq(kk),
+                report_choices::name_ru.eq(ru),
+            ))
             .execute(conn)?;
     }
     if let Some(a) = active {
-        diesel::update(report_choices::table.find(id)).set(report_choices::active.eq(a)).execute(conn)?;
+        diesel::update(report_choices::table.find(id))
+            .set(report_choices::active.eq(a))
+            .execute(conn)?;
     }
     if let Some(p) = position {
-        diesel::update(report_choices::table.find(id)).set(report_choices::position.eq(p)).execute(conn)?;
+        diesel::update(report_choices::table.find(id))
+            .set(report_choices::position.eq(p))
+            .execute(conn)?;
     }
-    diesel::update(report_choices::table.find(id)).set(report_choices::updated_at.eq(now)).execute(conn)?;
+    diesel::update(report_choices::table.find(id))
+        .set(report_choices::updated_at.eq(now))
+        .execute(conn)?;
     Ok(Some(Ok(get(conn, id)?.expect("exists"))))
 }
 
@@ -212,15 +272,24 @@ pub fn set_on_ticket(
     };
     let current: Option<(Option<String>, Option<String>)> = ticket_classifications::table
         .find(&ticket_id)
-        .select((ticket_classifications::bylaw_violation, ticket_classifications::staff_action))
+        .select((
+            ticket_classifications::bylaw_violation,
+            ticket_classifications::staff_action,
+        ))
         .first(conn)
         .optional()?;
     let (mut bylaw, mut staff) = current.unwrap_or_default();
     let mut errors = Invalid::new();
     if !v.is_object() {
-        errors.push(("body".into(), "send a JSON object with bylaw_violation and/or staff_action".into()));
+        errors.push((
+            "body".into(),
+            "send a JSON object with bylaw_violation and/or staff_action".into(),
+        ));
     }
-    for (kind, slot) in [(ChoiceKind::BylawViolation, &mut bylaw), (ChoiceKind::StaffAction, &mut staff)] {
+    for (kind, slot) in [
+        (ChoiceKind::BylawViolation, &mut bylaw),
+        (ChoiceKind::StaffAction, &mut staff),
+    ] {
         match v.get(kind.as_str()) {
             None => {}
             Some(serde_json::Value::Null) => *slot = None,
@@ -267,7 +336,10 @@ pub fn set_on_ticket(
         "classified",
         serde_json::json!({"bylaw_violation": bylaw, "staff_action": staff}),
     )?;
-    let number: String = tickets::table.find(&ticket_id).select(tickets::number).first(conn)?;
+    let number: String = tickets::table
+        .find(&ticket_id)
+        .select(tickets::number)
+        .first(conn)?;
     Ok(Ok(Classification {
         number,
         bylaw_violation: bylaw,

@@ -19,8 +19,25 @@ pub const MAX_TEXT: usize = 10_000;
 pub const REMIND_BEFORE_HOURS: i64 = 2;
 
 pub type Invalid = Vec<(String, String)>;
+/// report, month, figures, answer, the body's e-mail.
+type AnswerRow = (String, String, String, Option<String>, Option<String>);
+/// status, report, month, figures, due, created by, the body's name.
+type ReminderRow = (
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    String,
+    String,
+);
 
-fn text_field(v: &serde_json::Value, key: &str, required: bool, errors: &mut Invalid) -> Option<String> {
+fn text_field(
+    v: &serde_json::Value,
+    key: &str,
+    required: bool,
+    errors: &mut Invalid,
+) -> Option<String> {
     match v.get(key) {
         None | Some(serde_json::Value::Null) if !required => None,
         Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
@@ -31,7 +48,9 @@ fn text_field(v: &serde_json::Value, key: &str, required: bool, errors: &mut Inv
                 Some(s.trim().to_string())
             }
         }
-        Some(f @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) if key == "figures" => {
+        Some(f @ (serde_json::Value::Object(_) | serde_json::Value::Array(_)))
+            if key == "figures" =>
+        {
             let s = f.to_string();
             if s.chars().count() > MAX_TEXT {
                 errors.push((key.into(), format!("at most {MAX_TEXT} characters")));
@@ -78,14 +97,20 @@ pub fn create(
         Some(b) if b.len() <= 64 => {
             let found: i64 = bodies::table.find(b).count().get_result(conn)?;
             if found == 0 {
-                errors.push(("body_id".into(), "no such registry body: see GET /api/v1/bodies".into()));
+                errors.push((
+                    "body_id".into(),
+                    "no such registry body: see GET /api/v1/bodies".into(),
+                ));
                 None
             } else {
                 Some(b.to_string())
             }
         }
         _ => {
-            errors.push(("body_id".into(), "required: the id of the provider's registry body".into()));
+            errors.push((
+                "body_id".into(),
+                "required: the id of the provider's registry body".into(),
+            ));
             None
         }
     };
@@ -190,7 +215,11 @@ macro_rules! cols {
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<serde_json::Value>, DbError> {
-    let r: Option<Row> = discrepancies::table.find(id).select(cols!()).first(conn).optional()?;
+    let r: Option<Row> = discrepancies::table
+        .find(id)
+        .select(cols!())
+        .first(conn)
+        .optional()?;
     Ok(r.map(view))
 }
 
@@ -200,7 +229,10 @@ pub fn list(conn: &mut DbConn, run_id: Option<&str>) -> Result<Vec<serde_json::V
     if let Some(r) = run_id {
         q = q.filter(discrepancies::run_id.eq(r.to_string()));
     }
-    let rows: Vec<Row> = q.order(discrepancies::created_at.desc()).limit(500).load(conn)?;
+    let rows: Vec<Row> = q
+        .order(discrepancies::created_at.desc())
+        .limit(500)
+        .load(conn)?;
     Ok(rows.into_iter().map(view).collect())
 }
 
@@ -232,15 +264,19 @@ pub fn answer(
     let Some(text) = text else {
         return Ok(Err(AnswerError::Invalid(errors)));
     };
-    let n = diesel::update(discrepancies::table.find(id).filter(discrepancies::status.eq("open")))
-        .set((
-            discrepancies::status.eq("answered"),
-            discrepancies::answer.eq(&text),
-            discrepancies::answered_by.eq(actor),
-            discrepancies::answered_at.eq(crate::db::now()),
-            discrepancies::answer_status.eq("queued"),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        discrepancies::table
+            .find(id)
+            .filter(discrepancies::status.eq("open")),
+    )
+    .set((
+        discrepancies::status.eq("answered"),
+        discrepancies::answer.eq(&text),
+        discrepancies::answered_by.eq(actor),
+        discrepancies::answered_at.eq(crate::db::now()),
+        discrepancies::answer_status.eq("queued"),
+    ))
+    .execute(conn)?;
     if n == 0 {
         return Ok(Err(AnswerError::Answered));
     }
@@ -265,7 +301,7 @@ impl Job for DiscrepancyAnswer {
         use baylanys_core::{Channel, Language, OutboundKind, OutboundMessage};
         let app = ctx.app.clone();
         let id = self.id.clone();
-        let row: Option<(String, String, String, Option<String>, Option<String>)> = app
+        let row: Option<AnswerRow> = app
             .db
             .run(move |c| {
                 Ok(discrepancies::table
@@ -284,13 +320,22 @@ impl Job for DiscrepancyAnswer {
             .await
             .map_err(|e| (e.to_string(), Retry::After(None)))?;
         let Some((report, month, figures, Some(answer), email)) = row else {
-            return Err(("the request or its answer no longer exists".into(), Retry::Never));
+            return Err((
+                "the request or its answer no longer exists".into(),
+                Retry::Never,
+            ));
         };
         let Some(email) = email else {
-            return Err(("the provider has no e-mail address in the registry".into(), Retry::Never));
+            return Err((
+                "the provider has no e-mail address in the registry".into(),
+                Retry::Never,
+            ));
         };
         let Some(adapter) = app.adapters.get(&Channel::Email).cloned() else {
-            return Err((crate::jobs::worker::unconfigured(Channel::Email), Retry::After(None)));
+            return Err((
+                crate::jobs::worker::unconfigured(Channel::Email),
+                Retry::After(None),
+            ));
         };
         let vars = minijinja::context! { report, month, figures, answer };
         let render = |l: Language| app.templates.message("discrepancy_answer", l, vars.clone());
@@ -304,14 +349,21 @@ impl Job for DiscrepancyAnswer {
             recipient: email,
             ticket_number: None,
             language: Language::Kk,
-            subject: Some(format!("{} / {}", kk.subject.unwrap_or_default(), ru.subject.unwrap_or_default())),
+            subject: Some(format!(
+                "{} / {}",
+                kk.subject.unwrap_or_default(),
+                ru.subject.unwrap_or_default()
+            )),
             body_text: format!("{}\n\n---\n\n{}", kk.text, ru.text),
             body_html: None,
             attachments: Vec::new(),
             message_id: Some(format!("{}@{}", self.id, app.mail_domain)),
             references: Vec::new(),
         };
-        adapter.send(&out).await.map_err(crate::jobs::send_failure)?;
+        adapter
+            .send(&out)
+            .await
+            .map_err(crate::jobs::send_failure)?;
         let id = self.id.clone();
         ctx.when_done(move |c| {
             diesel::update(discrepancies::table.find(&id))
@@ -326,7 +378,13 @@ impl Job for DiscrepancyAnswer {
         Ok(())
     }
 
-    fn failed(&self, conn: &mut DbConn, _row: &JobRow, gave_up: bool, error: &str) -> Result<(), DbError> {
+    fn failed(
+        &self,
+        conn: &mut DbConn,
+        _row: &JobRow,
+        gave_up: bool,
+        error: &str,
+    ) -> Result<(), DbError> {
         diesel::update(discrepancies::table.find(&self.id))
             .set((
                 discrepancies::answer_status.eq(if gave_up { "failed" } else { "retrying" }),
@@ -358,7 +416,7 @@ impl Job for DiscrepancyReminder {
         let language = app.config.staff_language;
         app.db
             .write(move |c| {
-                let row: Option<(String, String, String, String, NaiveDateTime, String, String)> = discrepancies::table
+                let row: Option<ReminderRow> = discrepancies::table
                     .inner_join(bodies::table.on(bodies::id.eq(discrepancies::body_id)))
                     .filter(discrepancies::id.eq(&id))
                     .select((
@@ -383,7 +441,11 @@ impl Job for DiscrepancyReminder {
                     .select(users::id)
                     .first(c)
                     .optional()?;
-                let Some(to) = user.map(|u| crate::queues::staff_by_id(c, &u)).transpose()?.flatten() else {
+                let Some(to) = user
+                    .map(|u| crate::queues::staff_by_id(c, &u))
+                    .transpose()?
+                    .flatten()
+                else {
                     return Ok(());
                 };
                 let due = crate::templates::local_time(due.and_utc());

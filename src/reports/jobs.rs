@@ -90,7 +90,11 @@ impl Job for MonthlyReports {
         let month = Month::parse(&self.month).map_err(|e| (e, Retry::Never))?;
         let due = app
             .calendar()
-            .monthly_report_due(month.range().0.and_utc(), &self.report, &app.config.working_hours)
+            .monthly_report_due(
+                month.range().0.and_utc(),
+                &self.report,
+                &app.config.working_hours,
+            )
             .map_err(|e| (e.to_string(), Retry::Never))?
             .due_at;
         let report = self.report.clone();
@@ -102,7 +106,11 @@ impl Job for MonthlyReports {
 }
 
 /// The recipients of a report on a month: (body id, scope, e-mail).
-fn recipients(conn: &mut DbConn, report: &str, month: Month) -> Result<Vec<(String, String, Option<String>)>, DbError> {
+fn recipients(
+    conn: &mut DbConn,
+    report: &str,
+    month: Month,
+) -> Result<Vec<(String, String, Option<String>)>, DbError> {
     let kinds: &[&str] = if report == "P3" {
         &["informatization_body", "ici_operator"]
     } else {
@@ -116,7 +124,11 @@ fn recipients(conn: &mut DbConn, report: &str, month: Month) -> Result<Vec<(Stri
         .load::<(String, String, Option<String>)>(conn)?
         .into_iter()
         .map(|(id, kind, email)| {
-            let scope = if report == "P3" || kind == "quality_body" { "all" } else { "own" };
+            let scope = if report == "P3" || kind == "quality_body" {
+                "all"
+            } else {
+                "own"
+            };
             (id, scope.to_string(), email)
         })
         .collect();
@@ -129,8 +141,11 @@ fn recipients(conn: &mut DbConn, report: &str, month: Month) -> Result<Vec<(Stri
             if list.iter().any(|(b, _, _)| *b == id) {
                 continue;
             }
-            let email: Option<Option<String>> =
-                bodies::table.find(&id).select(bodies::email).first(conn).optional()?;
+            let email: Option<Option<String>> = bodies::table
+                .find(&id)
+                .select(bodies::email)
+                .first(conn)
+                .optional()?;
             if let Some(email) = email {
                 list.push((id, "all".into(), email));
             }
@@ -243,7 +258,10 @@ pub fn refresh_run(conn: &mut DbConn, run_id: &str) -> Result<(), DbError> {
     };
     let finished = (pending == 0).then(crate::db::now);
     diesel::update(report_runs::table.find(run_id))
-        .set((report_runs::status.eq(status), report_runs::finished_at.eq(finished)))
+        .set((
+            report_runs::status.eq(status),
+            report_runs::finished_at.eq(finished),
+        ))
         .execute(conn)?;
     Ok(())
 }
@@ -262,7 +280,11 @@ pub fn retry_run(conn: &mut DbConn, run_id: &str) -> Result<Option<usize>, DbErr
     let failed: Vec<(String, String, Option<String>)> = report_deliveries::table
         .filter(report_deliveries::run_id.eq(run_id))
         .filter(report_deliveries::status.eq(DeliveryState::Failed.as_str()))
-        .select((report_deliveries::id, report_deliveries::body_id, report_deliveries::address))
+        .select((
+            report_deliveries::id,
+            report_deliveries::body_id,
+            report_deliveries::address,
+        ))
         .load(conn)?;
     let mut n = 0;
     let now = crate::db::now();
@@ -331,8 +353,14 @@ pub fn attachment(
     scope: &str,
 ) -> Result<(String, String, Vec<u8>, u64), super::ReportError> {
     if report == "P3" {
-        let v = super::analytics::ict_report(conn, month, &app.config.registry.ict.topics, app.clock.now())?;
-        let rows = v["ict_questions"].as_array().map_or(0, |a| a.len()) + v["ict_forwards"].as_array().map_or(0, |a| a.len());
+        let v = super::analytics::ict_report(
+            conn,
+            month,
+            &app.config.registry.ict.topics,
+            app.clock.now(),
+        )?;
+        let rows = v["ict_questions"].as_array().map_or(0, |a| a.len())
+            + v["ict_forwards"].as_array().map_or(0, |a| a.len());
         return Ok((
             format!("report-P3-{month}.csv"),
             Format::Csv.content_type().to_string(),
@@ -340,16 +368,28 @@ pub fn attachment(
             rows as u64,
         ));
     }
-    let scope = if scope == "all" { Scope::All } else { Scope::of_body(conn, body_id)? };
+    let scope = if scope == "all" {
+        Scope::All
+    } else {
+        Scope::of_body(conn, body_id)?
+    };
     let (bytes, rows) = monthly::to_bytes(conn, month, &scope, "ru", Format::Xlsx)?;
-    Ok((monthly::file_name(month, &scope, Format::Xlsx), Format::Xlsx.content_type().to_string(), bytes, rows))
+    Ok((
+        monthly::file_name(month, &scope, Format::Xlsx),
+        Format::Xlsx.content_type().to_string(),
+        bytes,
+        rows,
+    ))
 }
 
 impl Job for ReportMail {
     const NAME: &'static str = "report_mail";
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("report_mail:{}:{}:{}", self.report, self.month, self.body_id))
+        Some(format!(
+            "report_mail:{}:{}:{}",
+            self.report, self.month, self.body_id
+        ))
     }
 
     async fn run(self, ctx: JobContext) -> Result<(), Failure> {
@@ -362,20 +402,30 @@ impl Job for ReportMail {
             .run(move |c| {
                 Ok(report_deliveries::table
                     .find(&id)
-                    .select((report_deliveries::scope, report_deliveries::address, report_deliveries::status))
+                    .select((
+                        report_deliveries::scope,
+                        report_deliveries::address,
+                        report_deliveries::status,
+                    ))
                     .first(c)
                     .optional()?)
             })
             .await
             .map_err(|e| (e.to_string(), Retry::After(None)))?;
         let Some((scope, Some(address), status)) = d else {
-            return Err(("the delivery or its address no longer exists".into(), Retry::Never));
+            return Err((
+                "the delivery or its address no longer exists".into(),
+                Retry::Never,
+            ));
         };
         if status == DeliveryState::Sent.as_str() {
             return Ok(());
         }
         let Some(adapter) = app.adapters.get(&Channel::Email).cloned() else {
-            return Err((crate::jobs::worker::unconfigured(Channel::Email), Retry::After(None)));
+            return Err((
+                crate::jobs::worker::unconfigured(Channel::Email),
+                Retry::After(None),
+            ));
         };
         let (a2, report, body_id) = (app.clone(), self.report.clone(), self.body_id.clone());
         let (file_name, content_type, bytes, rows) = app
@@ -388,7 +438,8 @@ impl Job for ReportMail {
             })
             .await
             .map_err(|e| (e.to_string(), Retry::After(None)))?;
-        let ctx_vars = minijinja::context! { report => self.report, month => self.month, rows, file_name };
+        let ctx_vars =
+            minijinja::context! { report => self.report, month => self.month, rows, file_name };
         let render = |l: Language| app.templates.message("report_mail", l, ctx_vars.clone());
         let (kk, ru) = match (render(Language::Kk), render(Language::Ru)) {
             (Ok(kk), Ok(ru)) => (kk, ru),
@@ -400,7 +451,11 @@ impl Job for ReportMail {
             recipient: address,
             ticket_number: None,
             language: Language::Kk,
-            subject: Some(format!("{} / {}", kk.subject.unwrap_or_default(), ru.subject.unwrap_or_default())),
+            subject: Some(format!(
+                "{} / {}",
+                kk.subject.unwrap_or_default(),
+                ru.subject.unwrap_or_default()
+            )),
             body_text: format!("{}\n\n---\n\n{}", kk.text, ru.text),
             body_html: None,
             attachments: vec![Attachment {
@@ -411,7 +466,10 @@ impl Job for ReportMail {
             message_id: Some(format!("{}@{}", self.delivery_id, app.mail_domain)),
             references: Vec::new(),
         };
-        adapter.send(&out).await.map_err(crate::jobs::send_failure)?;
+        adapter
+            .send(&out)
+            .await
+            .map_err(crate::jobs::send_failure)?;
         let (id, attempts) = (self.delivery_id.clone(), ctx.row.attempts);
         ctx.when_done(move |c| {
             diesel::update(report_deliveries::table.find(&id))
@@ -424,14 +482,27 @@ impl Job for ReportMail {
                     report_deliveries::last_error.eq(None::<String>),
                 ))
                 .execute(c)?;
-            let run: String = report_deliveries::table.find(&id).select(report_deliveries::run_id).first(c)?;
+            let run: String = report_deliveries::table
+                .find(&id)
+                .select(report_deliveries::run_id)
+                .first(c)?;
             refresh_run(c, &run)
         });
         Ok(())
     }
 
-    fn failed(&self, conn: &mut DbConn, row: &JobRow, gave_up: bool, error: &str) -> Result<(), DbError> {
-        let state = if gave_up { DeliveryState::Failed } else { DeliveryState::Retrying };
+    fn failed(
+        &self,
+        conn: &mut DbConn,
+        row: &JobRow,
+        gave_up: bool,
+        error: &str,
+    ) -> Result<(), DbError> {
+        let state = if gave_up {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Retrying
+        };
         diesel::update(
             report_deliveries::table
                 .find(&self.delivery_id)
@@ -460,7 +531,18 @@ impl Job for ReportMail {
 
 /// A run with its deliveries, for the API.
 pub fn run_view(conn: &mut DbConn, run_id: &str) -> Result<Option<serde_json::Value>, DbError> {
-    type RunRow = (String, String, String, String, String, i32, NaiveDateTime, Option<String>, NaiveDateTime, Option<NaiveDateTime>);
+    type RunRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        i32,
+        NaiveDateTime,
+        Option<String>,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    );
     let run: Option<RunRow> = report_runs::table
         .find(run_id)
         .select((
@@ -480,7 +562,18 @@ pub fn run_view(conn: &mut DbConn, run_id: &str) -> Result<Option<serde_json::Va
     let Some(r) = run else {
         return Ok(None);
     };
-    type DeliveryRow = (String, String, String, Option<String>, String, i32, Option<i32>, Option<String>, Option<String>, Option<NaiveDateTime>);
+    type DeliveryRow = (
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        i32,
+        Option<i32>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
     let deliveries: Vec<DeliveryRow> = report_deliveries::table
         .filter(report_deliveries::run_id.eq(run_id))
         .order(report_deliveries::created_at)
@@ -511,12 +604,18 @@ pub fn run_view(conn: &mut DbConn, run_id: &str) -> Result<Option<serde_json::Va
     })))
 }
 
-pub fn list_runs(conn: &mut DbConn, month: Option<&str>) -> Result<Vec<serde_json::Value>, DbError> {
+pub fn list_runs(
+    conn: &mut DbConn,
+    month: Option<&str>,
+) -> Result<Vec<serde_json::Value>, DbError> {
     let mut q = report_runs::table.select(report_runs::id).into_boxed();
     if let Some(m) = month {
         q = q.filter(report_runs::month.eq(m.to_string()));
     }
-    let ids: Vec<String> = q.order(report_runs::created_at.desc()).limit(100).load(conn)?;
+    let ids: Vec<String> = q
+        .order(report_runs::created_at.desc())
+        .limit(100)
+        .load(conn)?;
     let mut out = Vec::new();
     for id in ids {
         if let Some(v) = run_view(conn, &id)? {
@@ -543,11 +642,20 @@ mod tests {
     fn the_send_day_is_the_last_working_day_by_the_fifth() {
         let cal = Calendar::builtin();
         // 5 Dec 2026 is a Saturday: Friday the 4th.
-        assert_eq!(send_day(&cal, Month::parse("2026-11").unwrap()), d("2026-12-04"));
+        assert_eq!(
+            send_day(&cal, Month::parse("2026-11").unwrap()),
+            d("2026-12-04")
+        );
         // 5 Nov 2026 is a Thursday: the 5th itself.
-        assert_eq!(send_day(&cal, Month::parse("2026-10").unwrap()), d("2026-11-05"));
+        assert_eq!(
+            send_day(&cal, Month::parse("2026-10").unwrap()),
+            d("2026-11-05")
+        );
         // 5 Apr 2026 is a Sunday: Friday the 3rd.
-        assert_eq!(send_day(&cal, Month::parse("2026-03").unwrap()), d("2026-04-03"));
+        assert_eq!(
+            send_day(&cal, Month::parse("2026-03").unwrap()),
+            d("2026-04-03")
+        );
     }
 
     #[test]
@@ -559,7 +667,10 @@ mod tests {
         let due_now = due(&cal, &hours, at("2026-12-04T09:00:00+05:00"));
         assert_eq!(due_now.len(), 2);
         assert_eq!(due_now[0].month, "2026-11");
-        assert_eq!(due_now[0].dedupe_key().unwrap(), "monthly_reports:P1:2026-11");
+        assert_eq!(
+            due_now[0].dedupe_key().unwrap(),
+            "monthly_reports:P1:2026-11"
+        );
         // Caught up later in the month.
         assert_eq!(due(&cal, &hours, at("2026-12-20T12:00:00+05:00")).len(), 2);
     }

@@ -22,9 +22,20 @@ pub struct Month {
 impl Month {
     /// Strict `YYYY-MM`, years 2000-2099.
     pub fn parse(s: &str) -> Result<Month, String> {
-        let bad = || format!("`{}` is not a month: write YYYY-MM, e.g. 2026-11", s.chars().take(20).collect::<String>());
+        let bad = || {
+            format!(
+                "`{}` is not a month: write YYYY-MM, e.g. 2026-11",
+                s.chars().take(20).collect::<String>()
+            )
+        };
         let b = s.as_bytes();
-        if b.len() != 7 || b[4] != b'-' || !b.iter().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit()) {
+        if b.len() != 7
+            || b[4] != b'-'
+            || !b
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || c.is_ascii_digit())
+        {
             return Err(bad());
         }
         let year: i32 = s[..4].parse().map_err(|_| bad())?;
@@ -41,24 +52,39 @@ impl Month {
 
     pub fn next(self) -> Month {
         if self.month == 12 {
-            Month { year: self.year + 1, month: 1 }
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
         } else {
-            Month { year: self.year, month: self.month + 1 }
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 
     pub fn previous(self) -> Month {
         if self.month == 1 {
-            Month { year: self.year - 1, month: 12 }
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
         } else {
-            Month { year: self.year, month: self.month - 1 }
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
         }
     }
 
     /// The month a UTC instant falls in, in Almaty.
     pub fn of(at: DateTime<Utc>) -> Month {
         let d = at.with_timezone(&chrono_tz::Asia::Almaty).date_naive();
-        Month { year: d.year(), month: d.month() }
+        Month {
+            year: d.year(),
+            month: d.month(),
+        }
     }
 
     /// `[start, end)` in UTC (naive, as stored).
@@ -82,7 +108,8 @@ impl std::fmt::Display for Month {
 
 /// A stored UTC time as RFC 3339.
 pub fn utc(t: NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The file formats of the reports.
@@ -148,12 +175,35 @@ mod tests {
 
     #[test]
     fn months_parse_strictly() {
-        assert_eq!(Month::parse("2026-11"), Ok(Month { year: 2026, month: 11 }));
-        for bad in ["2026-13", "2026-00", "26-11", "2026-1", "2026/11", "2026-11-01", "１２３４-11", "", "1999-12", "2026-1a"] {
+        assert_eq!(
+            Month::parse("2026-11"),
+            Ok(Month {
+                year: 2026,
+                month: 11
+            })
+        );
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "26-11",
+            "2026-1",
+            "2026/11",
+            "2026-11-01",
+            "１２３４-11",
+            "",
+            "1999-12",
+            "2026-1a",
+        ] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Month::parse("2026-12").unwrap().next().to_string(), "2027-01");
-        assert_eq!(Month::parse("2026-01").unwrap().previous().to_string(), "2025-12");
+        assert_eq!(
+            Month::parse("2026-12").unwrap().next().to_string(),
+            "2027-01"
+        );
+        assert_eq!(
+            Month::parse("2026-01").unwrap().previous().to_string(),
+            "2025-12"
+        );
     }
 
     #[test]

@@ -14,14 +14,19 @@ use diesel::sql_types::{Nullable, Text, Timestamp};
 
 use super::{Format, Month, ReportError};
 use crate::db::DbConn;
-use crate::db::schema::{body_persons, bodies, forwards, messages, report_choices, services, ticket_services};
+use crate::db::schema::{
+    bodies, body_persons, forwards, messages, report_choices, services, ticket_services,
+};
 
 /// Rows read per page.
 const PAGE: i64 = 2000;
 /// The longest content kept in a cell (characters).
 pub const MAX_CONTENT: usize = 1000;
 
-const LABELS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/reports/monthly.json"));
+const LABELS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/templates/reports/monthly.json"
+));
 
 /// The report's words (headers in Kazakh and Russian, status words) from
 /// `templates/reports/monthly.json`.
@@ -34,7 +39,8 @@ pub struct Labels {
 
 impl Labels {
     pub fn load() -> Labels {
-        let v: serde_json::Value = serde_json::from_str(LABELS).expect("templates/reports/monthly.json is valid JSON");
+        let v: serde_json::Value =
+            serde_json::from_str(LABELS).expect("templates/reports/monthly.json is valid JSON");
         let list = |l: &str| -> Vec<String> {
             v["headers"][l]
                 .as_array()
@@ -175,7 +181,11 @@ fn extras(conn: &mut DbConn, ids: &[String], lang: &str) -> Result<Extras, Repor
     }
     let persons: Vec<(String, String)> = ticket_services::table
         .inner_join(services::table)
-        .inner_join(body_persons::table.on(body_persons::id.nullable().eq(services::responsible_person_id)))
+        .inner_join(
+            body_persons::table.on(body_persons::id
+                .nullable()
+                .eq(services::responsible_person_id)),
+        )
         .filter(ticket_services::ticket_id.eq_any(ids))
         .select((ticket_services::ticket_id, body_persons::name))
         .load(conn)?;
@@ -191,7 +201,10 @@ fn extras(conn: &mut DbConn, ids: &[String], lang: &str) -> Result<Extras, Repor
         .load(conn)?;
     let mut forwarded: HashMap<String, Vec<String>> = HashMap::new();
     for (t, kk, ru) in fw {
-        forwarded.entry(t).or_default().push(if lang == "kk" { kk } else { ru });
+        forwarded
+            .entry(t)
+            .or_default()
+            .push(if lang == "kk" { kk } else { ru });
     }
     Ok(Extras {
         content,
@@ -238,7 +251,12 @@ pub fn for_each_row(
 ) -> Result<u64, ReportError> {
     let labels = Labels::load();
     let choices: HashMap<(String, String), (String, String)> = report_choices::table
-        .select((report_choices::kind, report_choices::code, report_choices::name_kk, report_choices::name_ru))
+        .select((
+            report_choices::kind,
+            report_choices::code,
+            report_choices::name_kk,
+            report_choices::name_ru,
+        ))
         .load::<(String, String, String, String)>(conn)?
         .into_iter()
         .map(|(k, c, kk, ru)| ((k, c), (kk, ru)))
@@ -255,7 +273,10 @@ pub fn for_each_row(
     let range = month.range();
     let mut after = (range.0 - chrono::Duration::seconds(1), String::new());
     let mut n: u64 = 0;
-    let (forwarded_word, request_word) = (labels.plain("forwarded", lang), labels.plain("request", lang));
+    let (forwarded_word, request_word) = (
+        labels.plain("forwarded", lang),
+        labels.plain("request", lang),
+    );
     let mut row = Row::default();
     loop {
         let rows = page(conn, scope, range, &after)?;
@@ -282,11 +303,18 @@ pub fn for_each_row(
                 measures.push_str(&format!("; {forwarded_word}: {}", list.join(", ")));
             }
             measures.push_str(&format!("; {request_word} {}", r.number));
-            let content = extra.content.remove(&r.id).unwrap_or_else(|| clip(&r.subject, MAX_CONTENT));
+            let content = extra
+                .content
+                .remove(&r.id)
+                .unwrap_or_else(|| clip(&r.subject, MAX_CONTENT));
             row.cells = [
                 n.to_string(),
                 local(r.registered_at),
-                extra.responsible.remove(&r.id).or(r.operator).unwrap_or_default(),
+                extra
+                    .responsible
+                    .remove(&r.id)
+                    .or(r.operator)
+                    .unwrap_or_default(),
                 name_in(crate::tickets::domain::REGIONS, r.region.as_deref(), lang),
                 applicant,
                 name_in(crate::tickets::domain::TOPICS, r.topic.as_deref(), lang),
@@ -327,17 +355,31 @@ fn csv_line(out: &mut dyn Write, cells: &[String]) -> std::io::Result<()> {
 
 /// Writes the report as CSV (UTF-8 with a BOM, so spreadsheets read the Cyrillic; the
 /// Kazakh then the Russian header row).
-pub fn write_csv(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, out: &mut dyn Write) -> Result<u64, ReportError> {
+pub fn write_csv(
+    conn: &mut DbConn,
+    month: Month,
+    scope: &Scope,
+    lang: &str,
+    out: &mut dyn Write,
+) -> Result<u64, ReportError> {
     let labels = Labels::load();
     out.write_all("\u{feff}".as_bytes())?;
     csv_line(out, &labels.headers_kk)?;
     csv_line(out, &labels.headers_ru)?;
-    for_each_row(conn, month, scope, lang, |row| Ok(csv_line(out, &row.cells)?))
+    for_each_row(conn, month, scope, lang, |row| {
+        Ok(csv_line(out, &row.cells)?)
+    })
 }
 
 /// Writes the report as XLSX to `path` (constant-memory mode: rows go to a temporary
 /// file as they come, strings inline).
-pub fn write_xlsx(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, path: &Path) -> Result<u64, ReportError> {
+pub fn write_xlsx(
+    conn: &mut DbConn,
+    month: Month,
+    scope: &Scope,
+    lang: &str,
+    path: &Path,
+) -> Result<u64, ReportError> {
     use rust_xlsxwriter::{Format as Style, FormatAlign, Workbook};
     let labels = Labels::load();
     let mut book = Workbook::new();
@@ -345,16 +387,25 @@ pub fn write_xlsx(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, pa
     // about 1.5 times larger), and ZIP64 so a month of any size fits.
     book.set_zip_compression_level(1);
     book.use_zip_large_file(true);
-    let head = Style::new().set_bold().set_text_wrap().set_align(FormatAlign::Top);
+    let head = Style::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_align(FormatAlign::Top);
     let wrap = Style::new().set_text_wrap().set_align(FormatAlign::Top);
     let n;
     {
         let sheet = book.add_worksheet_with_constant_memory()?;
         sheet.set_name(&labels.sheet)?;
-        for (col, width) in [6.0, 18.0, 24.0, 20.0, 26.0, 18.0, 60.0, 36.0, 30.0, 30.0].into_iter().enumerate() {
+        for (col, width) in [6.0, 18.0, 24.0, 20.0, 26.0, 18.0, 60.0, 36.0, 30.0, 30.0]
+            .into_iter()
+            .enumerate()
+        {
             sheet.set_column_width(col as u16, width)?;
         }
-        for (r, headers) in [&labels.headers_kk, &labels.headers_ru].into_iter().enumerate() {
+        for (r, headers) in [&labels.headers_kk, &labels.headers_ru]
+            .into_iter()
+            .enumerate()
+        {
             for (c, h) in headers.iter().enumerate() {
                 sheet.write_string_with_format(r as u32, c as u16, h, &head)?;
             }
@@ -381,7 +432,14 @@ pub fn write_xlsx(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, pa
 }
 
 /// Writes the report in `format` to `path`; returns the number of rows.
-pub fn write_file(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, format: Format, path: &Path) -> Result<u64, ReportError> {
+pub fn write_file(
+    conn: &mut DbConn,
+    month: Month,
+    scope: &Scope,
+    lang: &str,
+    format: Format,
+    path: &Path,
+) -> Result<u64, ReportError> {
     match format {
         Format::Xlsx => write_xlsx(conn, month, scope, lang, path),
         Format::Csv => {
@@ -394,7 +452,13 @@ pub fn write_file(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, fo
 }
 
 /// The report as bytes (e-mail attachments and API downloads), through a temporary file.
-pub fn to_bytes(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, format: Format) -> Result<(Vec<u8>, u64), ReportError> {
+pub fn to_bytes(
+    conn: &mut DbConn,
+    month: Month,
+    scope: &Scope,
+    lang: &str,
+    format: Format,
+) -> Result<(Vec<u8>, u64), ReportError> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join(format!("report.{}", format.extension()));
     let n = write_file(conn, month, scope, lang, format, &path)?;
@@ -405,7 +469,11 @@ pub fn to_bytes(conn: &mut DbConn, month: Month, scope: &Scope, lang: &str, form
 pub fn file_name(month: Month, scope: &Scope, format: Format) -> String {
     match scope {
         Scope::All => format!("report-P1-{month}.{}", format.extension()),
-        Scope::Body { id, .. } => format!("report-P1-{month}-{}.{}", &id[..id.len().min(8)], format.extension()),
+        Scope::Body { id, .. } => format!(
+            "report-P1-{month}-{}.{}",
+            &id[..id.len().min(8)],
+            format.extension()
+        ),
     }
 }
 

@@ -42,7 +42,11 @@ fn fmt_value(v: f64) -> String {
 
 /// The chart's id prefix: letters and digits of `id` only.
 fn clean_id(id: &str) -> String {
-    let s: String = id.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+    let s: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(40)
+        .collect();
     if s.is_empty() { "chart".into() } else { s }
 }
 
@@ -66,13 +70,21 @@ pub fn bar_chart(id: &str, title: &str, desc: &str, bars: &[(String, f64)]) -> S
     let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max);
     let mut out = String::new();
     open(&mut out, &id, title, desc, w, h);
-    let _ = write!(out, "<text x=\"8\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>", esc(&short(title, 70)));
+    let _ = write!(
+        out,
+        "<text x=\"8\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        esc(&short(title, 70))
+    );
     if bars.is_empty() {
         let _ = write!(out, "<text x=\"8\" y=\"{}\">—</text>", top + 16.0);
     }
     for (i, (label, value)) in bars.iter().enumerate() {
         let y = top + row_h * i as f64;
-        let len = if max > 0.0 { (value.max(0.0) / max) * bar_w } else { 0.0 };
+        let len = if max > 0.0 {
+            (value.max(0.0) / max) * bar_w
+        } else {
+            0.0
+        };
         let _ = write!(
             out,
             "<g><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
@@ -95,7 +107,13 @@ pub fn bar_chart(id: &str, title: &str, desc: &str, bars: &[(String, f64)]) -> S
 /// A line chart of one or more series over the same x labels (months), each point
 /// labelled with its value; series are told apart by colour and dash and named in a
 /// legend.
-pub fn line_chart(id: &str, title: &str, desc: &str, x: &[String], series: &[(String, Vec<f64>)]) -> String {
+pub fn line_chart(
+    id: &str,
+    title: &str,
+    desc: &str,
+    x: &[String],
+    series: &[(String, Vec<f64>)],
+) -> String {
     let id = clean_id(id);
     let (left, top, plot_w, plot_h) = (50.0, 40.0, 520.0, 200.0);
     let legend_h = 18.0 * series.len() as f64;
@@ -110,7 +128,11 @@ pub fn line_chart(id: &str, title: &str, desc: &str, x: &[String], series: &[(St
     let dashes = ["", "6 3", "2 2", "8 2 2 2", "1 3"];
     let mut out = String::new();
     open(&mut out, &id, title, desc, w, h);
-    let _ = write!(out, "<text x=\"8\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>", esc(&short(title, 70)));
+    let _ = write!(
+        out,
+        "<text x=\"8\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        esc(&short(title, 70))
+    );
     let _ = write!(
         out,
         "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#5b6570\"/>\
@@ -126,7 +148,11 @@ pub fn line_chart(id: &str, title: &str, desc: &str, x: &[String], series: &[(St
         left - 4.0,
         top + plot_h
     );
-    let step = if x.len() > 1 { plot_w / (x.len() - 1) as f64 } else { 0.0 };
+    let step = if x.len() > 1 {
+        plot_w / (x.len() - 1) as f64
+    } else {
+        0.0
+    };
     for (i, label) in x.iter().enumerate() {
         let _ = write!(
             out,
@@ -142,7 +168,13 @@ pub fn line_chart(id: &str, title: &str, desc: &str, x: &[String], series: &[(St
         let points: Vec<String> = values
             .iter()
             .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", left + step * i as f64, top + plot_h - v.max(0.0) / max * plot_h))
+            .map(|(i, v)| {
+                format!(
+                    "{:.1},{:.1}",
+                    left + step * i as f64,
+                    top + plot_h - v.max(0.0) / max * plot_h
+                )
+            })
             .collect();
         let _ = write!(
             out,
@@ -150,7 +182,10 @@ pub fn line_chart(id: &str, title: &str, desc: &str, x: &[String], series: &[(St
             points.join(" ")
         );
         for (i, v) in values.iter().enumerate() {
-            let (px, py) = (left + step * i as f64, top + plot_h - v.max(0.0) / max * plot_h);
+            let (px, py) = (
+                left + step * i as f64,
+                top + plot_h - v.max(0.0) / max * plot_h,
+            );
             let _ = write!(
                 out,
                 "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{colour}\"/><text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
@@ -201,7 +236,10 @@ mod tests {
             "Оценки",
             "Средняя оценка по месяцам",
             &["2026-10".into(), "2026-11".into()],
-            &[("Средняя".into(), vec![4.0, 4.5]), ("Жалобы".into(), vec![1.0, 0.0])],
+            &[
+                ("Средняя".into(), vec![4.0, 4.5]),
+                ("Жалобы".into(), vec![1.0, 0.0]),
+            ],
         );
         assert!(svg.contains(">Средняя<") && svg.contains(">Жалобы<"));
         assert!(svg.contains(">4.50<") && svg.contains(">2026-11<"));

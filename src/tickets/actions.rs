@@ -446,7 +446,10 @@ pub fn rate(
     let Some(id) = find_id(conn, number)? else {
         return Ok(RatingOutcome::Unknown);
     };
-    let channel: String = tickets::table.find(&id).select(tickets::channel).first(conn)?;
+    let channel: String = tickets::table
+        .find(&id)
+        .select(tickets::channel)
+        .first(conn)?;
     let source = if actor.starts_with("telegram:") {
         crate::ratings::Source::Telegram
     } else {

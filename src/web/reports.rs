@@ -35,12 +35,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/reports/runs/{id}/retry", web::post().to(retry_run))
         .route("/api/v1/reports/choices", web::get().to(list_choices))
         .route("/api/v1/reports/choices", web::post().to(create_choice))
-        .route("/api/v1/reports/choices/{id}", web::patch().to(update_choice))
-        .route("/api/v1/tickets/{number}/classification", web::put().to(classify))
-        .route("/api/v1/reports/discrepancies", web::get().to(list_discrepancies))
-        .route("/api/v1/reports/discrepancies", web::post().to(create_discrepancy))
-        .route("/api/v1/reports/discrepancies/{id}", web::get().to(get_discrepancy))
-        .route("/api/v1/reports/discrepancies/{id}/answer", web::post().to(answer_discrepancy));
+        .route(
+            "/api/v1/reports/choices/{id}",
+            web::patch().to(update_choice),
+        )
+        .route(
+            "/api/v1/tickets/{number}/classification",
+            web::put().to(classify),
+        )
+        .route(
+            "/api/v1/reports/discrepancies",
+            web::get().to(list_discrepancies),
+        )
+        .route(
+            "/api/v1/reports/discrepancies",
+            web::post().to(create_discrepancy),
+        )
+        .route(
+            "/api/v1/reports/discrepancies/{id}",
+            web::get().to(get_discrepancy),
+        )
+        .route(
+            "/api/v1/reports/discrepancies/{id}/answer",
+            web::post().to(answer_discrepancy),
+        );
 }
 
 impl From<ReportError> for ApiError {
@@ -61,12 +79,18 @@ fn report_db(e: ReportError) -> crate::db::DbError {
 }
 
 fn invalid(list: Vec<(String, String)>) -> ApiError {
-    ApiError::Invalid(list.into_iter().map(|(f, m)| FieldError::new(&f, m)).collect())
+    ApiError::Invalid(
+        list.into_iter()
+            .map(|(f, m)| FieldError::new(&f, m))
+            .collect(),
+    )
 }
 
 fn outcome_error(o: Outcome) -> ApiError {
     match o {
-        Outcome::Invalid { field, message } => ApiError::Invalid(vec![FieldError::new(&field, message)]),
+        Outcome::Invalid { field, message } => {
+            ApiError::Invalid(vec![FieldError::new(&field, message)])
+        }
         Outcome::AlreadyRated => ApiError::Conflict("this conversation was already rated".into()),
         Outcome::Unknown => ApiError::NotFound("no such ticket or rating offer".into()),
         Outcome::Recorded { .. } => ApiError::internal("a recorded rating is not an error"),
@@ -97,7 +121,11 @@ fn lang_of(s: &str) -> Language {
 }
 
 /// Checks a link's token: the offer, or the page that says why not.
-async fn offer_of(app: &AppData, req: &HttpRequest, token: &str) -> Result<ratings::Offer, HttpResponse> {
+async fn offer_of(
+    app: &AppData,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<ratings::Offer, HttpResponse> {
     let fallback = super::page_language(req);
     let now = app.clock.now().naive_utc();
     let t = token.to_string();
@@ -118,14 +146,27 @@ async fn offer_of(app: &AppData, req: &HttpRequest, token: &str) -> Result<ratin
         .await;
     match found {
         Ok(Ok(Some(o))) => Ok(o),
-        Ok(Ok(None)) => Err(page(app, fallback, StatusCode::NOT_FOUND, context! { state => "forged" })),
+        Ok(Ok(None)) => Err(page(
+            app,
+            fallback,
+            StatusCode::NOT_FOUND,
+            context! { state => "forged" },
+        )),
         Ok(Err((ratings::TokenError::Expired, lang))) => {
             let lang = lang.map(|l| lang_of(&l)).unwrap_or(fallback);
-            Err(page(app, lang, StatusCode::GONE, context! { state => "expired" }))
+            Err(page(
+                app,
+                lang,
+                StatusCode::GONE,
+                context! { state => "expired" },
+            ))
         }
-        Ok(Err((ratings::TokenError::Forged, _))) => {
-            Err(page(app, fallback, StatusCode::NOT_FOUND, context! { state => "forged" }))
-        }
+        Ok(Err((ratings::TokenError::Forged, _))) => Err(page(
+            app,
+            fallback,
+            StatusCode::NOT_FOUND,
+            context! { state => "forged" },
+        )),
         Err(e) => {
             tracing::error!(error = %e, "rating link");
             Err(HttpResponse::ServiceUnavailable()
@@ -136,7 +177,11 @@ async fn offer_of(app: &AppData, req: &HttpRequest, token: &str) -> Result<ratin
 }
 
 /// GET /rate/{token}/{score}: the one-click rating from the e-mail.
-async fn rate_link(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
+async fn rate_link(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
     let (token, score) = path.into_inner();
     let offer = match offer_of(&app, &req, &token).await {
         Ok(o) => o,
@@ -156,7 +201,12 @@ async fn rate_link(app: AppData, req: HttpRequest, path: web::Path<(String, Stri
         );
     };
     if offer.used {
-        return page(&app, lang, StatusCode::CONFLICT, context! { state => "used" });
+        return page(
+            &app,
+            lang,
+            StatusCode::CONFLICT,
+            context! { state => "used" },
+        );
     }
     let input = ratings::RatingInput {
         ticket_id: offer.ticket_id.clone(),
@@ -173,11 +223,23 @@ async fn rate_link(app: AppData, req: HttpRequest, path: web::Path<(String, Stri
             StatusCode::OK,
             context! { state => "recorded", score, token, number => offer.number },
         ),
-        Ok(Outcome::AlreadyRated) => page(&app, lang, StatusCode::CONFLICT, context! { state => "used" }),
-        Ok(_) => page(&app, lang, StatusCode::NOT_FOUND, context! { state => "forged" }),
+        Ok(Outcome::AlreadyRated) => page(
+            &app,
+            lang,
+            StatusCode::CONFLICT,
+            context! { state => "used" },
+        ),
+        Ok(_) => page(
+            &app,
+            lang,
+            StatusCode::NOT_FOUND,
+            context! { state => "forged" },
+        ),
         Err(e) => {
             tracing::error!(error = %e, "rating link");
-            HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "30")).body("temporarily unavailable")
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", "30"))
+                .body("temporarily unavailable")
         }
     }
 }
@@ -186,7 +248,8 @@ fn read_form(body: &[u8]) -> Result<HashMap<String, String>, String> {
     if body.len() > MAX_FORM {
         return Err(format!("the form is larger than {} KiB", MAX_FORM / 1024));
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())?;
     let mut map = HashMap::new();
     for (k, v) in pairs {
         map.entry(k).or_insert(v);
@@ -197,12 +260,22 @@ fn read_form(body: &[u8]) -> Result<HashMap<String, String>, String> {
 fn survey(form: &HashMap<String, String>, key: &str) -> Result<Option<i32>, ()> {
     match form.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => s.parse::<i32>().ok().filter(|v| (1..=3).contains(v)).map(Some).ok_or(()),
+        Some(s) => s
+            .parse::<i32>()
+            .ok()
+            .filter(|v| (1..=3).contains(v))
+            .map(Some)
+            .ok_or(()),
     }
 }
 
 fn bad_form(app: &AppData, lang: Language, message: &str) -> HttpResponse {
-    page(app, lang, StatusCode::UNPROCESSABLE_ENTITY, context! { state => "invalid", message })
+    page(
+        app,
+        lang,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        context! { state => "invalid", message },
+    )
 }
 
 fn invalid_text(lang: Language, field: &str) -> &'static str {
@@ -217,7 +290,12 @@ fn invalid_text(lang: Language, field: &str) -> &'static str {
 }
 
 /// POST /rate/{token}/comment: the optional comment and survey after a link rating.
-async fn rate_comment(app: AppData, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
+async fn rate_comment(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
     let token = path.into_inner();
     let offer = match offer_of(&app, &req, &token).await {
         Ok(o) => o,
@@ -228,24 +306,48 @@ async fn rate_comment(app: AppData, req: HttpRequest, path: web::Path<String>, b
         Ok(f) => f,
         Err(_) => return bad_form(&app, lang, invalid_text(lang, "comment")),
     };
-    let (Ok(q1), Ok(q2)) = (survey(&form, "satisfied_process"), survey(&form, "satisfied_info")) else {
+    let (Ok(q1), Ok(q2)) = (
+        survey(&form, "satisfied_process"),
+        survey(&form, "satisfied_info"),
+    ) else {
         return bad_form(&app, lang, invalid_text(lang, "survey"));
     };
     let comment = form.get("comment").cloned();
     let id = offer.request_id.clone();
-    match app.db.write(move |c| ratings::add_comment(c, &id, comment.as_deref(), q1, q2)).await {
-        Ok(Outcome::Recorded { .. }) => page(&app, lang, StatusCode::OK, context! { state => "commented" }),
+    match app
+        .db
+        .write(move |c| ratings::add_comment(c, &id, comment.as_deref(), q1, q2))
+        .await
+    {
+        Ok(Outcome::Recorded { .. }) => page(
+            &app,
+            lang,
+            StatusCode::OK,
+            context! { state => "commented" },
+        ),
         Ok(Outcome::Invalid { field, .. }) => bad_form(&app, lang, invalid_text(lang, &field)),
-        Ok(_) => page(&app, lang, StatusCode::CONFLICT, context! { state => "used" }),
+        Ok(_) => page(
+            &app,
+            lang,
+            StatusCode::CONFLICT,
+            context! { state => "used" },
+        ),
         Err(e) => {
             tracing::error!(error = %e, "rating comment");
-            HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "30")).body("temporarily unavailable")
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", "30"))
+                .body("temporarily unavailable")
         }
     }
 }
 
 /// POST /appeals/{number}/rating: the status page's form (its key proves the applicant).
-async fn rate_form(app: AppData, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
+async fn rate_form(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
     let number = path.into_inner();
     let mut lang = super::page_language(&req);
     let form = match read_form(&body) {
@@ -257,12 +359,24 @@ async fn rate_form(app: AppData, req: HttpRequest, path: web::Path<String>, body
     }
     let key = form.get("key").cloned().unwrap_or_default();
     if key.len() > 200 || number.len() > 40 {
-        return page(&app, lang, StatusCode::NOT_FOUND, context! { state => "forged" });
+        return page(
+            &app,
+            lang,
+            StatusCode::NOT_FOUND,
+            context! { state => "forged" },
+        );
     }
-    let Some(score) = form.get("score").and_then(|s| s.trim().parse::<i32>().ok()).filter(|s| (1..=5).contains(s)) else {
+    let Some(score) = form
+        .get("score")
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|s| (1..=5).contains(s))
+    else {
         return bad_form(&app, lang, invalid_text(lang, "score"));
     };
-    let (Ok(q1), Ok(q2)) = (survey(&form, "satisfied_process"), survey(&form, "satisfied_info")) else {
+    let (Ok(q1), Ok(q2)) = (
+        survey(&form, "satisfied_process"),
+        survey(&form, "satisfied_info"),
+    ) else {
         return bad_form(&app, lang, invalid_text(lang, "survey"));
     };
     let comment = form.get("comment").cloned();
@@ -295,17 +409,38 @@ async fn rate_form(app: AppData, req: HttpRequest, path: web::Path<String>, body
         })
         .await;
     match done {
-        Ok(None) => page(&app, lang, StatusCode::NOT_FOUND, context! { state => "forged" }),
+        Ok(None) => page(
+            &app,
+            lang,
+            StatusCode::NOT_FOUND,
+            context! { state => "forged" },
+        ),
         Ok(Some(Outcome::Recorded { .. })) => {
             // Back to the status page, which now thanks for the rating.
-            let url = format!("/appeals/{}?key={}&lang={}", number.to_ascii_uppercase(), key, lang.as_str());
-            HttpResponse::SeeOther().insert_header(("Location", url)).finish()
+            let url = format!(
+                "/appeals/{}?key={}&lang={}",
+                number.to_ascii_uppercase(),
+                key,
+                lang.as_str()
+            );
+            HttpResponse::SeeOther()
+                .insert_header(("Location", url))
+                .finish()
         }
-        Ok(Some(Outcome::Invalid { field, .. })) => bad_form(&app, lang, invalid_text(lang, &field)),
-        Ok(Some(_)) => page(&app, lang, StatusCode::CONFLICT, context! { state => "used" }),
+        Ok(Some(Outcome::Invalid { field, .. })) => {
+            bad_form(&app, lang, invalid_text(lang, &field))
+        }
+        Ok(Some(_)) => page(
+            &app,
+            lang,
+            StatusCode::CONFLICT,
+            context! { state => "used" },
+        ),
         Err(e) => {
             tracing::error!(error = %e, "status page rating");
-            HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "30")).body("temporarily unavailable")
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", "30"))
+                .body("temporarily unavailable")
         }
     }
 }
@@ -325,14 +460,22 @@ async fn rate_api(
     path: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = who.require(|r| r.may(Permission::WorkTickets) || r == Role::Pbx, "record ratings")?.clone();
+    let user = who
+        .require(
+            |r| r.may(Permission::WorkTickets) || r == Role::Pbx,
+            "record ratings",
+        )?
+        .clone();
     let number = path.into_inner();
     let v = body.into_inner();
     let mut errors = Vec::new();
     let score = match v.get("score").and_then(|s| s.as_i64()) {
         Some(s) => i32::try_from(s).unwrap_or(0),
         None => {
-            errors.push(FieldError::new("score", "required: a whole number from 1 to 5"));
+            errors.push(FieldError::new(
+                "score",
+                "required: a whole number from 1 to 5",
+            ));
             0
         }
     };
@@ -362,7 +505,11 @@ async fn rate_api(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let source = if user.role == Role::Pbx { Source::Phone } else { Source::Api };
+    let source = if user.role == Role::Pbx {
+        Source::Phone
+    } else {
+        Source::Api
+    };
     let outcome = app
         .db
         .write(move |c| {
@@ -395,7 +542,11 @@ async fn rate_api(
 
 type Query = web::Query<HashMap<String, String>>;
 
-fn month_param(q: &HashMap<String, String>, key: &str, errors: &mut Vec<FieldError>) -> Option<Month> {
+fn month_param(
+    q: &HashMap<String, String>,
+    key: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Month> {
     match q.get(key) {
         None => {
             errors.push(FieldError::new(key, "required: a month, YYYY-MM"));
@@ -411,7 +562,10 @@ fn month_param(q: &HashMap<String, String>, key: &str, errors: &mut Vec<FieldErr
     }
 }
 
-fn range_params(q: &HashMap<String, String>, errors: &mut Vec<FieldError>) -> Option<(Month, Month)> {
+fn range_params(
+    q: &HashMap<String, String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<(Month, Month)> {
     let from = month_param(q, "from", errors);
     let to = month_param(q, "to", errors);
     let (from, to) = (from?, to?);
@@ -426,7 +580,10 @@ fn range_params(q: &HashMap<String, String>, errors: &mut Vec<FieldError>) -> Op
         m = m.next();
     }
     if n > analytics::MAX_MONTHS {
-        errors.push(FieldError::new("to", format!("at most {} months at once", analytics::MAX_MONTHS)));
+        errors.push(FieldError::new(
+            "to",
+            format!("at most {} months at once", analytics::MAX_MONTHS),
+        ));
         return None;
     }
     Some((from, to))
@@ -451,7 +608,10 @@ async fn figures(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, Ap
     let by = match q.get("by").map(|b| ratings::GroupBy::parse(b)) {
         Some(Ok(b)) => Some(b),
         _ => {
-            errors.push(FieldError::new("by", "required: operator, queue, channel or month"));
+            errors.push(FieldError::new(
+                "by",
+                "required: operator, queue, channel or month",
+            ));
             None
         }
     };
@@ -470,10 +630,15 @@ async fn figures(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, Ap
         let chart = svg::bar_chart(
             "ratings",
             &format!("Средняя оценка (1-5) / Орташа баға: {}", by.as_str()),
-            &format!("{from} — {to}: {} оценок", list.iter().map(|f| f.ratings).sum::<i64>()),
+            &format!(
+                "{from} — {to}: {} оценок",
+                list.iter().map(|f| f.ratings).sum::<i64>()
+            ),
             &bars,
         );
-        return Ok(HttpResponse::Ok().content_type("image/svg+xml; charset=utf-8").body(chart));
+        return Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml; charset=utf-8")
+            .body(chart));
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "by": by.as_str(), "from": from.to_string(), "to": to.to_string(), "figures": list
@@ -545,7 +710,10 @@ async fn monthly_report(app: AppData, who: Authed, q: Query) -> Result<HttpRespo
     let (name, bytes) = out.map_err(ApiError::NotFound)?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
         .body(bytes))
 }
 
@@ -561,7 +729,11 @@ async fn ict_report(app: AppData, who: Authed, q: Query) -> Result<HttpResponse,
     who.may(Permission::ReadReports)?;
     let mut errors = Vec::new();
     let month = month_param(&q, "month", &mut errors);
-    let format = q.get("format").map(String::as_str).unwrap_or("json").to_string();
+    let format = q
+        .get("format")
+        .map(String::as_str)
+        .unwrap_or("json")
+        .to_string();
     if !matches!(format.as_str(), "json" | "csv") {
         errors.push(FieldError::new("format", "json or csv"));
     }
@@ -577,7 +749,10 @@ async fn ict_report(app: AppData, who: Authed, q: Query) -> Result<HttpResponse,
     if format == "csv" {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header(("Content-Disposition", format!("attachment; filename=\"report-P3-{month}.csv\"")))
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"report-P3-{month}.csv\""),
+            ))
             .body(analytics::ict_csv(&v)));
     }
     Ok(HttpResponse::Ok().json(v))
@@ -602,12 +777,19 @@ async fn analytics_report(app: AppData, who: Authed, q: Query) -> Result<HttpRes
     let by = match q.get("by").map(|b| Dimension::parse(b)) {
         Some(Ok(b)) => Some(b),
         _ => {
-            errors.push(FieldError::new("by", "required: month, region, body or channel"));
+            errors.push(FieldError::new(
+                "by",
+                "required: month, region, body or channel",
+            ));
             None
         }
     };
     let range = range_params(&q, &mut errors);
-    let format = q.get("format").map(String::as_str).unwrap_or("json").to_string();
+    let format = q
+        .get("format")
+        .map(String::as_str)
+        .unwrap_or("json")
+        .to_string();
     if !matches!(format.as_str(), "json" | "csv" | "svg") {
         errors.push(FieldError::new("format", "json, csv or svg"));
     }
@@ -624,7 +806,10 @@ async fn analytics_report(app: AppData, who: Authed, q: Query) -> Result<HttpRes
             .content_type("text/csv; charset=utf-8")
             .insert_header((
                 "Content-Disposition",
-                format!("attachment; filename=\"analytics-{}-{from}-{to}.csv\"", by.as_str()),
+                format!(
+                    "attachment; filename=\"analytics-{}-{from}-{to}.csv\"",
+                    by.as_str()
+                ),
             ))
             .body(analytics::analytics_csv(&rows))),
         "svg" => {
@@ -633,8 +818,14 @@ async fn analytics_report(app: AppData, who: Authed, q: Query) -> Result<HttpRes
             let chart = if by == Dimension::Month {
                 let x: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
                 let series = vec![
-                    ("Обращения / Өтініштер".to_string(), rows.iter().map(|r| r.appeals as f64).collect()),
-                    ("Жалобы / Шағымдар".to_string(), rows.iter().map(|r| r.complaints as f64).collect()),
+                    (
+                        "Обращения / Өтініштер".to_string(),
+                        rows.iter().map(|r| r.appeals as f64).collect(),
+                    ),
+                    (
+                        "Жалобы / Шағымдар".to_string(),
+                        rows.iter().map(|r| r.complaints as f64).collect(),
+                    ),
                     (
                         "Нарушения сроков / Мерзім бұзылуы".to_string(),
                         rows.iter().map(|r| r.deadline_violations as f64).collect(),
@@ -644,11 +835,18 @@ async fn analytics_report(app: AppData, who: Authed, q: Query) -> Result<HttpRes
             } else {
                 let bars: Vec<(String, f64)> = rows
                     .iter()
-                    .map(|r| (r.name.clone().unwrap_or_else(|| r.key.clone()), r.appeals as f64))
+                    .map(|r| {
+                        (
+                            r.name.clone().unwrap_or_else(|| r.key.clone()),
+                            r.appeals as f64,
+                        )
+                    })
                     .collect();
                 svg::bar_chart("analytics", &title, &desc, &bars)
             };
-            Ok(HttpResponse::Ok().content_type("image/svg+xml; charset=utf-8").body(chart))
+            Ok(HttpResponse::Ok()
+                .content_type("image/svg+xml; charset=utf-8")
+                .body(chart))
         }
         _ => Ok(HttpResponse::Ok().json(serde_json::json!({
             "by": by.as_str(), "from": from.to_string(), "to": to.to_string(), "rows": rows
@@ -674,7 +872,10 @@ async fn runs(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, ApiEr
                 .to_string(),
         ),
     };
-    let list = app.db.run(move |c| jobs::list_runs(c, month.as_deref())).await?;
+    let list = app
+        .db
+        .run(move |c| jobs::list_runs(c, month.as_deref()))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "runs": list })))
 }
 
@@ -703,7 +904,11 @@ async fn run(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpR
     request_body(content = serde_json::Value, description = "`{\"report\": \"P1\"|\"P3\", \"month\": \"YYYY-MM\"}`"),
     responses((status = 202, description = "the run", body = serde_json::Value))
 )]
-async fn start_run(app: AppData, who: Authed, body: web::Json<serde_json::Value>) -> Result<HttpResponse, ApiError> {
+async fn start_run(
+    app: AppData,
+    who: Authed,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
     let user = who.may(Permission::RunReports)?.clone();
     let mut errors = Vec::new();
     let report = match body.get("report").and_then(|r| r.as_str()) {
@@ -728,11 +933,18 @@ async fn start_run(app: AppData, who: Authed, body: web::Json<serde_json::Value>
         return Err(ApiError::Invalid(errors));
     };
     if month >= Month::of(app.clock.now()) {
-        return Err(ApiError::Invalid(vec![FieldError::new("month", "only a month that is over can be reported")]));
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "month",
+            "only a month that is over can be reported",
+        )]));
     }
     let due = app
         .calendar()
-        .monthly_report_due(month.range().0.and_utc(), &report, &app.config.working_hours)
+        .monthly_report_due(
+            month.range().0.and_utc(),
+            &report,
+            &app.config.working_hours,
+        )
         .map_err(ApiError::internal)?
         .due_at
         .naive_utc();
@@ -755,7 +967,11 @@ async fn start_run(app: AppData, who: Authed, body: web::Json<serde_json::Value>
     params(("id" = String, Path, description = "run id")),
     responses((status = 202, description = "`{retried: n, run}`", body = serde_json::Value))
 )]
-async fn retry_run(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn retry_run(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     who.may(Permission::RunReports)?;
     let id = super::input::record_id(&path, "report run")?;
     let out = app
@@ -770,7 +986,9 @@ async fn retry_run(app: AppData, who: Authed, path: web::Path<String>) -> Result
         .await?;
     app.jobs_wakeup.notify_one();
     match out {
-        Some((n, v)) => Ok(HttpResponse::Accepted().json(serde_json::json!({ "retried": n, "run": v }))),
+        Some((n, v)) => {
+            Ok(HttpResponse::Accepted().json(serde_json::json!({ "retried": n, "run": v })))
+        }
         None => Err(ApiError::NotFound("no such report run".into())),
     }
 }
@@ -796,7 +1014,11 @@ async fn list_choices(app: AppData, who: Authed) -> Result<HttpResponse, ApiErro
     request_body(content = serde_json::Value, description = "`{\"kind\": \"bylaw_violation\"|\"staff_action\", \"code\", \"name\": {\"kk\", \"ru\"}, \"position\"?}`"),
     responses((status = 201, description = "the choice", body = serde_json::Value))
 )]
-async fn create_choice(app: AppData, who: Authed, body: web::Json<serde_json::Value>) -> Result<HttpResponse, ApiError> {
+async fn create_choice(
+    app: AppData,
+    who: Authed,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ManageReportChoices)?;
     let v = body.into_inner();
     match app.db.write(move |c| choices::create(c, &v)).await? {
@@ -849,7 +1071,11 @@ async fn classify(
     let number = path.into_inner();
     let v = body.into_inner();
     let n2 = number.clone();
-    match app.db.write(move |c| choices::set_on_ticket(c, &n2, &v, &user.login)).await? {
+    match app
+        .db
+        .write(move |c| choices::set_on_ticket(c, &n2, &v, &user.login))
+        .await?
+    {
         Ok(cl) => Ok(HttpResponse::Ok().json(cl)),
         Err(choices::SetError::NotFound) => Err(ApiError::NotFound(format!(
             "ticket {} not found",
@@ -880,12 +1106,20 @@ async fn list_discrepancies(app: AppData, who: Authed) -> Result<HttpResponse, A
     request_body(content = serde_json::Value, description = "`{\"report\": \"P1\"|\"P3\", \"month\": \"YYYY-MM\", \"body_id\", \"figures\": text or JSON, \"details\"?}`"),
     responses((status = 201, description = "the request with its deadline", body = serde_json::Value))
 )]
-async fn create_discrepancy(app: AppData, who: Authed, body: web::Json<serde_json::Value>) -> Result<HttpResponse, ApiError> {
+async fn create_discrepancy(
+    app: AppData,
+    who: Authed,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
     let user = who.may(Permission::RunReports)?.clone();
     let v = body.into_inner();
     let now = app.clock.now();
     let a = app.get_ref().clone();
-    match app.db.write(move |c| discrepancy::create(c, &a, &v, &user.login, now)).await? {
+    match app
+        .db
+        .write(move |c| discrepancy::create(c, &a, &v, &user.login, now))
+        .await?
+    {
         Ok(d) => Ok(HttpResponse::Created().json(d)),
         Err(list) => Err(invalid(list)),
     }
@@ -899,7 +1133,11 @@ async fn create_discrepancy(app: AppData, who: Authed, body: web::Json<serde_jso
     params(("id" = String, Path, description = "request id")),
     responses((status = 200, description = "the request", body = serde_json::Value))
 )]
-async fn get_discrepancy(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_discrepancy(
+    app: AppData,
+    who: Authed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
     let id = super::input::record_id(&path, "discrepancy request")?;
     match app.db.run(move |c| discrepancy::get(c, &id)).await? {
@@ -926,12 +1164,19 @@ async fn answer_discrepancy(
     let user = who.may(Permission::RunReports)?.clone();
     let id = super::input::record_id(&path, "discrepancy request")?;
     let v = body.into_inner();
-    let out = app.db.write(move |c| discrepancy::answer(c, &id, &v, &user.login)).await?;
+    let out = app
+        .db
+        .write(move |c| discrepancy::answer(c, &id, &v, &user.login))
+        .await?;
     app.jobs_wakeup.notify_one();
     match out {
         Ok(d) => Ok(HttpResponse::Accepted().json(d)),
-        Err(discrepancy::AnswerError::NotFound) => Err(ApiError::NotFound("no such discrepancy request".into())),
-        Err(discrepancy::AnswerError::Answered) => Err(ApiError::Conflict("this request was already answered".into())),
+        Err(discrepancy::AnswerError::NotFound) => {
+            Err(ApiError::NotFound("no such discrepancy request".into()))
+        }
+        Err(discrepancy::AnswerError::Answered) => Err(ApiError::Conflict(
+            "this request was already answered".into(),
+        )),
         Err(discrepancy::AnswerError::Invalid(list)) => Err(invalid(list)),
     }
 }
