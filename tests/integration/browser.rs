@@ -250,7 +250,8 @@ async fn form_in_chromium(backend: Backend) {
     // the mouse and keyboard, without JavaScript.
     d.wait_for_text("Оператордың жұмысын бағалаңыз").await;
     d.click("#rating input[name=score][value='5']").await;
-    d.click("#rating input[name=satisfied_process][value='3']").await;
+    d.click("#rating input[name=satisfied_process][value='3']")
+        .await;
     d.type_into("#rating-comment", "Помогло, спасибо").await;
     d.click("#rating button[type=submit]").await;
     d.wait_for_text("Бағаңызға рахмет").await;

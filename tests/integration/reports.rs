@@ -294,7 +294,11 @@ async fn r10_email_links_rate_once_expire_and_a_reopened_ticket_is_rated_again(b
     let links = wait_links(&r.smtp, "rate-ru@example.kz", 1).await;
     // Clicked six times at once: one rating.
     let clicks = (0..6).map(|_| get_page(t, &links[1]));
-    let mut codes: Vec<u16> = futures_util::future::join_all(clicks).await.into_iter().map(|(s, _)| s).collect();
+    let mut codes: Vec<u16> = futures_util::future::join_all(clicks)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
     codes.sort();
     assert_eq!(codes, [200, 409, 409, 409, 409, 409]);
     r.clock.advance(Duration::days(15));
