@@ -8,6 +8,9 @@
 //!
 //! cargo build --release && cargo run --release --example monthly_report -- sqlite
 //! cargo run --release --example monthly_report -- postgres [postgres://URL]   # else a throwaway cluster
+//!
+//! BENCH_BIN=path/to/release/baylanys times that binary instead (the seeding is SQL, so
+//! the example itself may be a debug build).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -57,7 +60,10 @@ fn main() {
     let given_url = args.next();
     let n: u64 = env_or("BENCH_TICKETS", 1_000_000);
     let format: String = env_or("BENCH_FORMAT", "xlsx".to_string());
-    let bin = server_bin();
+    // BENCH_BIN: another build of the binary to time (e.g. a release one beside a debug example).
+    let bin = std::env::var_os("BENCH_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(server_bin);
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut cluster = None;
     let db = match (backend.as_str(), given_url) {
