@@ -129,6 +129,12 @@ pub enum Permission {
     ReadKnowledgeBase,
     /// Write, version, publish, import and export Knowledge Base articles (drafts too).
     EditKnowledgeBase,
+    /// Read ratings, the monthly reports, the ICT report and the analytics.
+    ReadReports,
+    /// Start or retry a report run; record and answer discrepancy requests (P2).
+    RunReports,
+    /// Keep the choices of the report's classifications.
+    ManageReportChoices,
 }
 
 impl Permission {
@@ -161,6 +167,9 @@ impl Permission {
             Permission::ReleaseRecords => "release record requests",
             Permission::ReadKnowledgeBase => "read the Knowledge Base",
             Permission::EditKnowledgeBase => "edit the Knowledge Base",
+            Permission::ReadReports => "read ratings, reports and analytics",
+            Permission::RunReports => "run reports and answer discrepancy requests",
+            Permission::ManageReportChoices => "keep the report's classification choices",
         }
     }
 }
@@ -231,6 +240,12 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         ],
     ),
     (Permission::EditKnowledgeBase, &[Editor]),
+    (
+        Permission::ReadReports,
+        &[Supervisor, Admin, Quality, Informatization],
+    ),
+    (Permission::RunReports, &[Supervisor, Admin]),
+    (Permission::ManageReportChoices, &[Admin]),
 ];
 
 #[derive(Debug, Clone, Serialize)]

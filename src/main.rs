@@ -118,6 +118,10 @@ enum Command {
     Kb {
         #[command(subcommand)]
         command: KbCommand,
+    /// The monthly reports (P1 Appendix 2, P3 ICT), written to a file on demand.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
     },
 }
 
@@ -235,6 +239,25 @@ enum CallsCommand {
     Import {
         /// The CSV file (`-` for stdin).
         file: std::path::PathBuf,
+enum ReportCommand {
+    /// Write the monthly report of Appendix 2 (P1) for MONTH to FILE (XLSX, or CSV when
+    /// FILE ends in .csv or --format csv); prints the number of rows.
+    Monthly {
+        /// The month, YYYY-MM (Almaty time).
+        #[arg(long)]
+        month: String,
+        /// The file to write (replaced if it exists).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// xlsx or csv [default: from the file's extension, else xlsx].
+        #[arg(long)]
+        format: Option<String>,
+        /// Only this registry body's part (its services, forwards and region).
+        #[arg(long)]
+        body: Option<String>,
+        /// The language of the values: ru or kk (headers are in both) [default: ru].
+        #[arg(long, default_value = "ru")]
+        lang: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -829,6 +852,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             command: CallsCommand::Import { file, config },
         } => calls_import(&file, existing(Config::load(&config)?)).await,
         Command::Kb { command } => kb(command).await,
+        Command::Report { command } => report(command).await,
         Command::IngestEmail { config } => Ok(ingest_email(config).await),
         Command::Telegram {
             command: TelegramCommand::SetWebhook { url, config },
@@ -1212,6 +1236,47 @@ async fn load_calendar(
 
 /// One-shot commands work on an existing database and never create one: a mistyped path
 /// must not become a second, empty database with its own registration numbers.
+async fn report(command: ReportCommand) -> Result<ExitCode, AnyError> {
+    use baylanys::reports::{Format, Month, monthly};
+    let ReportCommand::Monthly {
+        month,
+        out,
+        format,
+        body,
+        lang,
+        config,
+    } = command;
+    let month = Month::parse(&month).map_err(|e| format!("--month: {e}"))?;
+    let format = match format.as_deref() {
+        Some(f) => Format::parse(f).map_err(|e| format!("--format: {e}"))?,
+        None if out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+        {
+            Format::Csv
+        }
+        None => Format::Xlsx,
+    };
+    if lang != "ru" && lang != "kk" {
+        return Err("--lang: must be ru or kk".into());
+    }
+    let app = baylanys::AppState::build(existing(Config::load(&config)?)).await?;
+    let started = std::time::Instant::now();
+    let rows = app
+        .db
+        .run(move |c| {
+            let scope = match &body {
+                Some(id) => monthly::Scope::of_body(c, id),
+                None => Ok(monthly::Scope::All),
+            };
+            Ok(scope.and_then(|s| monthly::write_file(c, month, &s, &lang, format, &out)))
+        })
+        .await??;
+    eprintln!("{rows} rows in {:.2} s", started.elapsed().as_secs_f64());
+    println!("{rows}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn existing(mut config: Config) -> Config {
     config.create_database = false;
     config

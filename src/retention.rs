@@ -83,6 +83,14 @@ pub fn anonymise(conn: &mut DbConn, ticket_id: &str, now: NaiveDateTime) -> Resu
             forwards::sent.eq(serde_json::json!({ "question": REMOVED }).to_string()),
         ))
         .execute(conn)?;
+    // The applicant's rating comments (R10) may name them; the scores stay for the reports.
+    diesel::update(
+        crate::db::schema::ratings::table
+            .filter(crate::db::schema::ratings::ticket_id.eq(ticket_id))
+            .filter(crate::db::schema::ratings::comment.is_not_null()),
+    )
+    .set(crate::db::schema::ratings::comment.eq(REMOVED))
+    .execute(conn)?;
     crate::tickets::audit::erase_personal(conn, ticket_id)?;
     diesel::update(tickets::table.find(ticket_id))
         .set((

@@ -170,6 +170,10 @@ pub fn link_and_acknowledge(
         "registered_from_call",
         serde_json::json!({"call_id": call_id}),
     )?;
+    // A survey score the call already has is the new ticket's rating (R10).
+    if let Some(call) = super::find(conn, call_id)? {
+        super::rate_from_survey(conn, &call)?;
+    }
     let mut acks = Acks::default();
     let caller: String = calls::table
         .filter(calls::call_id.eq(call_id))

@@ -634,6 +634,7 @@ pub fn record_event(
             .first(conn)
             .optional()?;
     }
+    rate_from_survey(conn, &call)?;
     let recording_queued = match &ev.recording {
         Some(r) => recordings::accept(conn, &call.call_id, r, recordings, now)?,
         None => false,
@@ -646,6 +647,34 @@ pub fn record_event(
         ticket_number,
         recording_queued,
     })
+}
+
+/// R10 on the phone: the post-call survey score is the conversation's rating, given to
+/// the operator who took the call, once the call is on a ticket (when the score lands on
+/// a call that has one, or when the call card makes its ticket). A second score for the
+/// same conversation is not recorded again (the ratings keep one per conversation).
+pub fn rate_from_survey(conn: &mut DbConn, call: &CallRow) -> Result<(), DbError> {
+    let (Some(score), Some(ticket_id)) = (call.survey, &call.ticket_id) else {
+        return Ok(());
+    };
+    let outcome = crate::ratings::record(
+        conn,
+        crate::ratings::RatingInput {
+            ticket_id: ticket_id.clone(),
+            operator: call.operator.clone(),
+            channel: baylanys_core::Channel::Phone.as_str().into(),
+            score,
+            source: Some(crate::ratings::Source::Phone),
+            comment: None,
+            satisfied_process: None,
+            satisfied_info: None,
+            request_id: None,
+        },
+    )?;
+    if let crate::ratings::Outcome::Invalid { field, message } = outcome {
+        tracing::warn!(call = %call.call_id, %field, %message, "the survey score was not recorded as a rating");
+    }
+    Ok(())
 }
 
 fn same(a: &CallRow, b: &CallRow) -> bool {

@@ -603,6 +603,16 @@ diesel::table! {
         doc -> BigInt,
         ticket_id -> Text,
         terms -> Text,
+// Ratings, monthly reports and discrepancy requests (migrations/*/2026-12-03-000301_ratings_reports).
+diesel::table! {
+    rating_requests (id) {
+        id -> Text,
+        ticket_id -> Text,
+        round -> Integer,
+        operator_id -> Nullable<Text>,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -645,6 +655,21 @@ diesel::table! {
         scope -> Text,
         word -> Text,
         terms -> Text,
+    ratings (id) {
+        id -> Text,
+        ticket_id -> Text,
+        round -> Integer,
+        request_id -> Nullable<Text>,
+        operator_id -> Nullable<Text>,
+        queue -> Text,
+        channel -> Text,
+        source -> Text,
+        score -> Integer,
+        satisfied_process -> Nullable<Integer>,
+        satisfied_info -> Nullable<Integer>,
+        comment -> Nullable<Text>,
+        month -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -665,6 +690,16 @@ diesel::table! {
         updated_by -> Text,
         published_at -> Nullable<Timestamp>,
         published_by -> Nullable<Text>,
+    report_choices (id) {
+        id -> Text,
+        kind -> Text,
+        code -> Text,
+        name_kk -> Text,
+        name_ru -> Text,
+        position -> Integer,
+        active -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -682,6 +717,27 @@ diesel::table! {
         created_at -> Timestamp,
         stored_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
+    ticket_classifications (ticket_id) {
+        ticket_id -> Text,
+        bylaw_violation -> Nullable<Text>,
+        staff_action -> Nullable<Text>,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_runs (id) {
+        id -> Text,
+        report -> Text,
+        month -> Text,
+        status -> Text,
+        started_by -> Text,
+        rows_total -> Integer,
+        due_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 
@@ -704,6 +760,19 @@ diesel::table! {
         note -> Nullable<Text>,
         author -> Text,
         at -> Timestamp,
+    report_deliveries (id) {
+        id -> Text,
+        run_id -> Text,
+        body_id -> Text,
+        scope -> Text,
+        address -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        rows_sent -> Nullable<Integer>,
+        file_name -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -786,3 +855,64 @@ diesel::allow_tables_to_appear_in_same_query!(ticket_presence, tickets);
 
 diesel::allow_tables_to_appear_in_same_query!(ticket_search, tickets);
 diesel::allow_tables_to_appear_in_same_query!(kb_articles, kb_versions, kb_search);
+    discrepancies (id) {
+        id -> Text,
+        run_id -> Nullable<Text>,
+        report -> Text,
+        month -> Text,
+        body_id -> Text,
+        figures -> Text,
+        details -> Text,
+        status -> Text,
+        due_at -> Timestamp,
+        deadline -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+        answer_status -> Nullable<Text>,
+        answer_error -> Nullable<Text>,
+        answer_sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(report_deliveries -> report_runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    rating_requests,
+    ratings,
+    report_choices,
+    ticket_classifications,
+    report_runs,
+    report_deliveries,
+    discrepancies,
+);
+// Each new table with the older ones it is joined to (pairs, so no pair is declared twice).
+diesel::allow_tables_to_appear_in_same_query!(rating_requests, tickets);
+diesel::allow_tables_to_appear_in_same_query!(rating_requests, users);
+diesel::allow_tables_to_appear_in_same_query!(rating_requests, contacts);
+diesel::allow_tables_to_appear_in_same_query!(rating_requests, bodies);
+diesel::allow_tables_to_appear_in_same_query!(ratings, tickets);
+diesel::allow_tables_to_appear_in_same_query!(ratings, users);
+diesel::allow_tables_to_appear_in_same_query!(ratings, contacts);
+diesel::allow_tables_to_appear_in_same_query!(ratings, bodies);
+diesel::allow_tables_to_appear_in_same_query!(report_choices, tickets);
+diesel::allow_tables_to_appear_in_same_query!(report_choices, users);
+diesel::allow_tables_to_appear_in_same_query!(report_choices, contacts);
+diesel::allow_tables_to_appear_in_same_query!(report_choices, bodies);
+diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, tickets);
+diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, users);
+diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, contacts);
+diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, bodies);
+diesel::allow_tables_to_appear_in_same_query!(report_runs, tickets);
+diesel::allow_tables_to_appear_in_same_query!(report_runs, users);
+diesel::allow_tables_to_appear_in_same_query!(report_runs, contacts);
+diesel::allow_tables_to_appear_in_same_query!(report_runs, bodies);
+diesel::allow_tables_to_appear_in_same_query!(report_deliveries, tickets);
+diesel::allow_tables_to_appear_in_same_query!(report_deliveries, users);
+diesel::allow_tables_to_appear_in_same_query!(report_deliveries, contacts);
+diesel::allow_tables_to_appear_in_same_query!(report_deliveries, bodies);
+diesel::allow_tables_to_appear_in_same_query!(discrepancies, tickets);
+diesel::allow_tables_to_appear_in_same_query!(discrepancies, users);
+diesel::allow_tables_to_appear_in_same_query!(discrepancies, contacts);
+diesel::allow_tables_to_appear_in_same_query!(discrepancies, bodies);

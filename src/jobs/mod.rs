@@ -151,6 +151,11 @@ impl Registry {
             .register::<crate::calls::recordings::FetchRecording>()
             .register::<crate::calls::recordings::RecordingRetention>()
             .register::<crate::calls::requests::RecordRequestTimer>()
+            .register::<crate::ratings::RatingInvite>()
+            .register::<crate::reports::jobs::MonthlyReports>()
+            .register::<crate::reports::jobs::ReportMail>()
+            .register::<crate::reports::discrepancy::DiscrepancyAnswer>()
+            .register::<crate::reports::discrepancy::DiscrepancyReminder>()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

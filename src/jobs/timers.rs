@@ -109,8 +109,13 @@ pub async fn tick(app: &Arc<AppState>) -> Result<(), DbError> {
             day: now.format("%Y-%m-%d").to_string(),
         }
     });
+    // P1, P3: the monthly reports on the previous month, once their send time came.
+    let reports = crate::reports::jobs::due(&app.calendar(), &app.config.working_hours, now);
     app.db
         .write(move |c| {
+            for r in &reports {
+                enqueue_job(c, r, None)?;
+            }
             enqueue_job(c, &sweep, None)?;
             if let Some(r) = &recordings {
                 enqueue_job(c, r, None)?;

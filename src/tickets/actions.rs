@@ -212,6 +212,8 @@ pub fn reply(
         )
         .set(tickets::answered_at.eq(now))
         .execute(conn)?;
+        // R10: a final reply ends the conversation: the applicant is asked to rate it.
+        crate::ratings::offer(conn, &t.id, Some(&author.id), now)?;
     }
     event(
         conn,
@@ -430,24 +432,10 @@ pub fn close(
         "closed",
         serde_json::json!({"resolution": resolution}),
     )?;
-    if t.channel == Channel::Telegram.as_str() || t.channel == Channel::WhatsApp.as_str() {
-        let language = t.language.parse().unwrap_or_default();
-        let rendered = outbox.templates.rating_request(language, &t.number)?;
-        for (channel, address) in applicant_routes(&t, false) {
-            queue_outbound(
-                conn,
-                outbox.mail_domain,
-                &t.id,
-                crate::tickets::Recipient {
-                    channel,
-                    address: &address,
-                },
-                OutboundKind::RatingRequest,
-                None,
-                &rendered,
-            )?;
-        }
-    }
+    // R10: the close ends the conversation; a rating is offered on its channel unless
+    // the final reply already offered one.
+    let _ = outbox;
+    crate::ratings::offer(conn, &t.id, Some(&actor.id), now)?;
     Ok(())
 }
 
@@ -459,31 +447,39 @@ pub enum RatingOutcome {
     Unknown,
 }
 
-/// R10: a rating is recorded once.
+/// R10: a rating is recorded once per conversation (see [`crate::ratings::record`]);
+/// `actor` is `telegram:CHAT` for the bot's keyboard.
 pub fn rate(
     conn: &mut DbConn,
     number: &str,
     rating: i32,
     actor: &str,
 ) -> Result<RatingOutcome, DbError> {
-    if !(1..=5).contains(&rating) {
-        return Ok(RatingOutcome::Unknown);
-    }
     let Some(id) = find_id(conn, number)? else {
         return Ok(RatingOutcome::Unknown);
     };
-    let n = diesel::update(tickets::table.find(&id).filter(tickets::rating.is_null()))
-        .set(tickets::rating.eq(rating))
-        .execute(conn)?;
-    if n == 0 {
-        return Ok(RatingOutcome::AlreadyRated);
-    }
-    event(
+    let channel: String = tickets::table
+        .find(&id)
+        .select(tickets::channel)
+        .first(conn)?;
+    let source = if actor.starts_with("telegram:") {
+        crate::ratings::Source::Telegram
+    } else {
+        crate::ratings::Source::Api
+    };
+    let outcome = crate::ratings::record(
         conn,
-        &id,
-        actor,
-        "rated",
-        serde_json::json!({"rating": rating}),
+        crate::ratings::RatingInput {
+            ticket_id: id,
+            channel,
+            score: rating,
+            source: Some(source),
+            ..Default::default()
+        },
     )?;
-    Ok(RatingOutcome::Recorded)
+    Ok(match outcome {
+        crate::ratings::Outcome::Recorded { .. } => RatingOutcome::Recorded,
+        crate::ratings::Outcome::AlreadyRated => RatingOutcome::AlreadyRated,
+        _ => RatingOutcome::Unknown,
+    })
 }

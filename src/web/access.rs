@@ -311,6 +311,41 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     (
         "POST",
         "/api/v1/calls/{call_id}/ticket",
+    // Ratings (R10) and reports (P1-P4).
+    ("GET", "/rate/{token}/{score}", Anyone),
+    ("POST", "/rate/{token}/comment", Anyone),
+    ("POST", "/appeals/{number}/rating", Anyone),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/ratings",
+        MayOr(&[P::WorkTickets], &[Role::Pbx]),
+    ),
+    ("GET", "/api/v1/ratings/figures", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/monthly", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/ict", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/analytics", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/runs", May(&[P::ReadReports])),
+    ("POST", "/api/v1/reports/runs", May(&[P::RunReports])),
+    ("GET", "/api/v1/reports/runs/{id}", May(&[P::ReadReports])),
+    (
+        "POST",
+        "/api/v1/reports/runs/{id}/retry",
+        May(&[P::RunReports]),
+    ),
+    ("GET", "/api/v1/reports/choices", May(&[P::ReadTickets])),
+    (
+        "POST",
+        "/api/v1/reports/choices",
+        May(&[P::ManageReportChoices]),
+    ),
+    (
+        "PATCH",
+        "/api/v1/reports/choices/{id}",
+        May(&[P::ManageReportChoices]),
+    ),
+    (
+        "PUT",
+        "/api/v1/tickets/{number}/classification",
         May(&[P::WorkTickets]),
     ),
     (
@@ -449,6 +484,24 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/v1/kb/export", May(&[P::EditKnowledgeBase])),
     ("POST", "/api/v1/kb/import", May(&[P::EditKnowledgeBase])),
+        "/api/v1/reports/discrepancies",
+        May(&[P::ReadReports]),
+    ),
+    (
+        "POST",
+        "/api/v1/reports/discrepancies",
+        May(&[P::RunReports]),
+    ),
+    (
+        "GET",
+        "/api/v1/reports/discrepancies/{id}",
+        May(&[P::ReadReports]),
+    ),
+    (
+        "POST",
+        "/api/v1/reports/discrepancies/{id}/answer",
+        May(&[P::RunReports]),
+    ),
 ];
 
 impl Access {

@@ -17,6 +17,7 @@ pub mod public;
 pub mod queues;
 pub mod ratelimit;
 pub mod registry;
+pub mod reports;
 pub mod services;
 pub mod status_page;
 pub mod telegram_hook;
@@ -508,6 +509,7 @@ pub fn server(
             .configure(outages::routes)
             .configure(calls::routes)
             .configure(kb::routes)
+            .configure(reports::routes)
             .configure(mail_api::routes)
             .configure(telegram_hook::routes)
             .configure(whatsapp_hook::routes)

@@ -124,6 +124,15 @@ async fn render(
         .db
         .run(move |c| crate::tickets::queries::status_view(c, &n, &k))
         .await;
+    // R10: the rating form (web/rating_form.html) when an offer is open.
+    let (n, k, now) = (number.to_string(), key.to_string(), app.clock.now().naive_utc());
+    let rating = app
+        .db
+        .run(move |c| crate::ratings::status_for(c, &n, &k, now))
+        .await
+        .ok()
+        .flatten()
+        .map(|(_, r)| r);
     let v = match view {
         Ok(Some(v)) => v,
         Ok(None) => return not_found(app, lang),
@@ -139,7 +148,7 @@ async fn render(
             "web/status.html",
             lang,
             context! {
-                just_registered, stages, notice,
+                just_registered, stages, notice, rating, key,
                 switch_url => format!("{page}&lang="),
                 status_url,
                 files_base => format!("/appeals/{number}/files/"),

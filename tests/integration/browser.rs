@@ -306,6 +306,18 @@ async fn form_in_chromium(backend: Backend) {
     assert_eq!(r.status(), 202);
     d.goto(&link).await;
     d.wait_for_text("Обновите NCALayer.").await;
+    // R10: the final reply offers the rating on the status page; a person rates with
+    // the mouse and keyboard, without JavaScript.
+    d.wait_for_text("Оператордың жұмысын бағалаңыз").await;
+    d.click("#rating input[name=score][value='5']").await;
+    d.click("#rating input[name=satisfied_process][value='3']")
+        .await;
+    d.type_into("#rating-comment", "Помогло, спасибо").await;
+    d.click("#rating button[type=submit]").await;
+    d.wait_for_text("Бағаңызға рахмет").await;
+    let thanks = d.text("#rating-thanks").await;
+    assert!(thanks.contains("5/5"), "{thanks}");
+    d.screenshot(&format!("status-rated-{backend:?}")).await;
     d.quit().await;
     t.stop().await;
 }

@@ -45,6 +45,7 @@ mod faults;
 mod openapi;
 mod outages;
 mod registry;
+mod reports;
 mod retention;
 mod services;
 mod status_page;

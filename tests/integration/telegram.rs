@@ -710,6 +710,27 @@ async fn r10_rating_only_when_asked_and_from_the_applicant(backend: Backend) {
         200
     );
     assert_eq!(rating_of(&s.app, &number).await, Some(5));
+    // The rating counts for the operator who answered, on the Telegram channel.
+    let month = baylanys::reports::Month::of(chrono::Utc::now()).to_string();
+    let sup = token_for(&s.app, "sup", Role::Supervisor).await;
+    for (by, key) in [("channel", "telegram"), ("operator", "op")] {
+        let v: Value = s
+            .client
+            .get(format!(
+                "{}/api/v1/ratings/figures?by={by}&from={month}&to={month}",
+                s.url
+            ))
+            .bearer_auth(&sup)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["figures"][0]["key"], key, "{v}");
+        assert_eq!(v["figures"][0]["ratings"], 1, "{v}");
+        assert_eq!(v["figures"][0]["scores"][4], 1, "{v}");
+    }
     s.stop().await;
 }
 
