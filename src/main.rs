@@ -118,10 +118,36 @@ enum Command {
     Kb {
         #[command(subcommand)]
         command: KbCommand,
+    },
     /// The monthly reports (P1 Appendix 2, P3 ICT), written to a file on demand.
     Report {
         #[command(subcommand)]
         command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Write the monthly report of Appendix 2 (P1) for MONTH to FILE (XLSX, or CSV when
+    /// FILE ends in .csv or --format csv); prints the number of rows.
+    Monthly {
+        /// The month, YYYY-MM (Almaty time).
+        #[arg(long)]
+        month: String,
+        /// The file to write (replaced if it exists).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// xlsx or csv [default: from the file's extension, else xlsx].
+        #[arg(long)]
+        format: Option<String>,
+        /// Only this registry body's part (its services, forwards and region).
+        #[arg(long)]
+        body: Option<String>,
+        /// The language of the values: ru or kk (headers are in both) [default: ru].
+        #[arg(long, default_value = "ru")]
+        lang: String,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -239,25 +265,6 @@ enum CallsCommand {
     Import {
         /// The CSV file (`-` for stdin).
         file: std::path::PathBuf,
-enum ReportCommand {
-    /// Write the monthly report of Appendix 2 (P1) for MONTH to FILE (XLSX, or CSV when
-    /// FILE ends in .csv or --format csv); prints the number of rows.
-    Monthly {
-        /// The month, YYYY-MM (Almaty time).
-        #[arg(long)]
-        month: String,
-        /// The file to write (replaced if it exists).
-        #[arg(long)]
-        out: std::path::PathBuf,
-        /// xlsx or csv [default: from the file's extension, else xlsx].
-        #[arg(long)]
-        format: Option<String>,
-        /// Only this registry body's part (its services, forwards and region).
-        #[arg(long)]
-        body: Option<String>,
-        /// The language of the values: ru or kk (headers are in both) [default: ru].
-        #[arg(long, default_value = "ru")]
-        lang: String,
         #[command(flatten)]
         config: ConfigArgs,
     },

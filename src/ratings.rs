@@ -653,7 +653,12 @@ fn invite(
     if offer.used {
         return Ok(());
     }
-    type Addresses = (Option<String>, Option<String>, Option<String>, Option<String>);
+    type Addresses = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let (email, chat, conversation, whatsapp): Addresses = tickets::table
         .inner_join(contacts::table)
         .filter(tickets::id.eq(&offer.ticket_id))

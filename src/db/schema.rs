@@ -192,24 +192,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    whatsapp_messages (message_id) {
-        message_id -> Text,
-        handled_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    whatsapp_sent (remote_id) {
-        remote_id -> Text,
-        message_id -> Nullable<Text>,
-        status -> Nullable<Text>,
-        status_rank -> Integer,
-        error -> Nullable<Text>,
-        updated_at -> Timestamp,
-    }
-}
-
-diesel::table! {
     telegram_updates (update_id) {
         update_id -> BigInt,
         handled_at -> Timestamp,
@@ -445,57 +427,7 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(tickets -> contacts (contact_id));
-diesel::joinable!(messages -> tickets (ticket_id));
-diesel::joinable!(attachments -> messages (message_id));
-diesel::joinable!(ticket_events -> tickets (ticket_id));
-diesel::joinable!(api_tokens -> users (user_id));
-diesel::joinable!(service_steps -> services (service_id));
-diesel::joinable!(ticket_services -> services (service_id));
-diesel::joinable!(ticket_services -> tickets (ticket_id));
-diesel::joinable!(body_persons -> bodies (body_id));
-diesel::joinable!(body_systems -> bodies (body_id));
-diesel::joinable!(forwards -> tickets (ticket_id));
-diesel::joinable!(forwards -> bodies (body_id));
-diesel::joinable!(forward_deliveries -> forwards (forward_id));
-diesel::joinable!(forward_messages -> forwards (forward_id));
-
-diesel::allow_tables_to_appear_in_same_query!(
-    contacts,
-    users,
-    api_tokens,
-    tickets,
-    raw_payloads,
-    messages,
-    attachments,
-    ticket_events,
-    jobs,
-    calendar_days,
-    calendar_years,
-    counters,
-    channel_state,
-    telegram_updates,
-    whatsapp_messages,
-    whatsapp_sent,
-    idempotency_keys,
-    queues,
-    staff_notices,
-    bodies,
-    body_persons,
-    systems,
-    body_systems,
-    forwards,
-    forward_deliveries,
-    forward_messages,
-    quality_notices,
-    services,
-    service_steps,
-    ticket_services,
-    body_digests,
-);
-
 // Planned-outage broadcasts (migrations/*/2026-12-02-000004_outages).
-
 diesel::table! {
     outages (id) {
         id -> Text,
@@ -574,16 +506,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(outage_notices -> outages (outage_id));
-diesel::joinable!(outage_deliveries -> outage_notices (notice_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    outages,
-    outage_notices,
-    outage_deliveries,
-    telegram_link_codes,
-    bodies,
-);
-
 // The operator console's sessions and sign-in locks
 // (migrations/*/2026-12-03-000101_console_sessions).
 diesel::table! {
@@ -596,23 +518,6 @@ diesel::table! {
         expires_at -> Timestamp,
         ended_at -> Nullable<Timestamp>,
         user_agent -> Nullable<Text>,
-// Search and the Knowledge Base (migrations/*/2026-12-03-000201_kb). The full-text parts
-// (FTS5 tables, tsvector columns) are per engine and read through SQL in src/search.
-diesel::table! {
-    ticket_search (doc) {
-        doc -> BigInt,
-        ticket_id -> Text,
-        terms -> Text,
-// Ratings, monthly reports and discrepancy requests (migrations/*/2026-12-03-000301_ratings_reports).
-diesel::table! {
-    rating_requests (id) {
-        id -> Text,
-        ticket_id -> Text,
-        round -> Integer,
-        operator_id -> Nullable<Text>,
-        expires_at -> Timestamp,
-        used_at -> Nullable<Timestamp>,
-        created_at -> Timestamp,
     }
 }
 
@@ -625,51 +530,42 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(console_sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(console_sessions, users, sign_in_failures);
-
-// The phone channel (migrations/*/2026-12-03-000401_calls).
+// The console's presence notices and saved filters
+// (migrations/*/2026-12-03-000102_console_work).
+diesel::table! {
+    ticket_presence (ticket_id, user_id) {
+        ticket_id -> Text,
+        user_id -> Text,
+        state -> Text,
+        expires_at -> Timestamp,
+    }
+}
 
 diesel::table! {
-    calls (id) {
+    saved_filters (id) {
         id -> Text,
-        call_id -> Text,
-        caller -> Text,
-        called -> Text,
-        queue -> Text,
-        arrived_at -> Timestamp,
-        answered_at -> Nullable<Timestamp>,
-        ended_at -> Nullable<Timestamp>,
-        operator -> Nullable<Text>,
-        disposition -> Nullable<Text>,
-        wait_secs -> Nullable<BigInt>,
-        local_day -> Text,
-        local_hour -> Integer,
-        survey -> Nullable<Integer>,
-        ticket_id -> Nullable<Text>,
-        source -> Text,
-        events -> Text,
+        user_id -> Text,
+        name -> Text,
+        query -> Text,
         created_at -> Timestamp,
-        updated_at -> Timestamp,
+    }
+}
+
+// Search and the Knowledge Base (migrations/*/2026-12-03-000201_kb). The full-text parts
+// (FTS5 tables, tsvector columns) are per engine and read through SQL in src/search.
+diesel::table! {
+    ticket_search (doc) {
+        doc -> BigInt,
+        ticket_id -> Text,
+        terms -> Text,
+    }
+}
+
+diesel::table! {
     search_vocab (scope, word) {
         scope -> Text,
         word -> Text,
         terms -> Text,
-    ratings (id) {
-        id -> Text,
-        ticket_id -> Text,
-        round -> Integer,
-        request_id -> Nullable<Text>,
-        operator_id -> Nullable<Text>,
-        queue -> Text,
-        channel -> Text,
-        source -> Text,
-        score -> Integer,
-        satisfied_process -> Nullable<Integer>,
-        satisfied_info -> Nullable<Integer>,
-        comment -> Nullable<Text>,
-        month -> Text,
-        created_at -> Timestamp,
     }
 }
 
@@ -690,6 +586,74 @@ diesel::table! {
         updated_by -> Text,
         published_at -> Nullable<Timestamp>,
         published_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    kb_versions (article_id, version) {
+        article_id -> Text,
+        version -> Integer,
+        language -> Text,
+        title -> Text,
+        body -> Text,
+        tags -> Text,
+        service_id -> Nullable<Text>,
+        body_id -> Nullable<Text>,
+        changed -> Text,
+        note -> Nullable<Text>,
+        author -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    kb_search (doc) {
+        doc -> BigInt,
+        source -> Text,
+        ref_id -> Text,
+        state -> Text,
+        language -> Text,
+        service_id -> Nullable<Text>,
+        body_id -> Nullable<Text>,
+        version -> Integer,
+        title_terms -> Text,
+        body_terms -> Text,
+    }
+}
+
+// Ratings, monthly reports and discrepancy requests (migrations/*/2026-12-03-000301_ratings_reports).
+diesel::table! {
+    rating_requests (id) {
+        id -> Text,
+        ticket_id -> Text,
+        round -> Integer,
+        operator_id -> Nullable<Text>,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ratings (id) {
+        id -> Text,
+        ticket_id -> Text,
+        round -> Integer,
+        request_id -> Nullable<Text>,
+        operator_id -> Nullable<Text>,
+        queue -> Text,
+        channel -> Text,
+        source -> Text,
+        score -> Integer,
+        satisfied_process -> Nullable<Integer>,
+        satisfied_info -> Nullable<Integer>,
+        comment -> Nullable<Text>,
+        month -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     report_choices (id) {
         id -> Text,
         kind -> Text,
@@ -704,19 +668,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    call_recordings (id) {
-        id -> Text,
-        call_id -> Text,
-        status -> Text,
-        source_url -> Nullable<Text>,
-        content_type -> Nullable<Text>,
-        size -> Nullable<BigInt>,
-        sha256 -> Nullable<Text>,
-        content -> Nullable<Binary>,
-        error -> Nullable<Text>,
-        created_at -> Timestamp,
-        stored_at -> Nullable<Timestamp>,
-        deleted_at -> Nullable<Timestamp>,
     ticket_classifications (ticket_id) {
         ticket_id -> Text,
         bylaw_violation -> Nullable<Text>,
@@ -742,24 +693,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    call_access (id) {
-        id -> Text,
-        call_id -> Text,
-        actor -> Text,
-        action -> Text,
-    kb_versions (article_id, version) {
-        article_id -> Text,
-        version -> Integer,
-        language -> Text,
-        title -> Text,
-        body -> Text,
-        tags -> Text,
-        service_id -> Nullable<Text>,
-        body_id -> Nullable<Text>,
-        changed -> Text,
-        note -> Nullable<Text>,
-        author -> Text,
-        at -> Timestamp,
     report_deliveries (id) {
         id -> Text,
         run_id -> Text,
@@ -773,6 +706,81 @@ diesel::table! {
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    discrepancies (id) {
+        id -> Text,
+        run_id -> Nullable<Text>,
+        report -> Text,
+        month -> Text,
+        body_id -> Text,
+        figures -> Text,
+        details -> Text,
+        status -> Text,
+        due_at -> Timestamp,
+        deadline -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+        answer_status -> Nullable<Text>,
+        answer_error -> Nullable<Text>,
+        answer_sent_at -> Nullable<Timestamp>,
+    }
+}
+
+// The phone channel (migrations/*/2026-12-03-000401_calls).
+diesel::table! {
+    calls (id) {
+        id -> Text,
+        call_id -> Text,
+        caller -> Text,
+        called -> Text,
+        queue -> Text,
+        arrived_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        operator -> Nullable<Text>,
+        disposition -> Nullable<Text>,
+        wait_secs -> Nullable<BigInt>,
+        local_day -> Text,
+        local_hour -> Integer,
+        survey -> Nullable<Integer>,
+        ticket_id -> Nullable<Text>,
+        source -> Text,
+        events -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    call_recordings (id) {
+        id -> Text,
+        call_id -> Text,
+        status -> Text,
+        source_url -> Nullable<Text>,
+        content_type -> Nullable<Text>,
+        size -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
+        content -> Nullable<Binary>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        stored_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    call_access (id) {
+        id -> Text,
+        call_id -> Text,
+        actor -> Text,
+        action -> Text,
+        at -> Timestamp,
     }
 }
 
@@ -805,79 +813,98 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    whatsapp_messages (message_id) {
+        message_id -> Text,
+        handled_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    whatsapp_sent (remote_id) {
+        remote_id -> Text,
+        message_id -> Nullable<Text>,
+        status -> Nullable<Text>,
+        status_rank -> Integer,
+        error -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(tickets -> contacts (contact_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(service_steps -> services (service_id));
+diesel::joinable!(ticket_services -> services (service_id));
+diesel::joinable!(ticket_services -> tickets (ticket_id));
+diesel::joinable!(body_persons -> bodies (body_id));
+diesel::joinable!(body_systems -> bodies (body_id));
+diesel::joinable!(forwards -> tickets (ticket_id));
+diesel::joinable!(forwards -> bodies (body_id));
+diesel::joinable!(forward_deliveries -> forwards (forward_id));
+diesel::joinable!(forward_messages -> forwards (forward_id));
+diesel::joinable!(outage_notices -> outages (outage_id));
+diesel::joinable!(outage_deliveries -> outage_notices (notice_id));
+diesel::joinable!(console_sessions -> users (user_id));
+diesel::joinable!(ticket_presence -> users (user_id));
+diesel::joinable!(ticket_presence -> tickets (ticket_id));
+diesel::joinable!(report_deliveries -> report_runs (run_id));
 diesel::joinable!(record_request_items -> record_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    calls,
-    call_recordings,
-    call_access,
-    record_requests,
-    record_request_items,
+    contacts,
+    users,
+    api_tokens,
+    tickets,
+    raw_payloads,
+    messages,
+    attachments,
+    ticket_events,
+    jobs,
+    calendar_days,
+    calendar_years,
+    counters,
+    channel_state,
+    telegram_updates,
+    idempotency_keys,
+    queues,
+    staff_notices,
+    bodies,
+    body_persons,
+    systems,
+    body_systems,
+    forwards,
+    forward_deliveries,
+    forward_messages,
+    quality_notices,
+    services,
+    service_steps,
+    ticket_services,
+    body_digests,
+    whatsapp_messages,
+    whatsapp_sent,
 );
-// The console's presence notices and saved filters
-// (migrations/*/2026-12-03-000102_console_work).
-diesel::table! {
-    ticket_presence (ticket_id, user_id) {
-        ticket_id -> Text,
-        user_id -> Text,
-        state -> Text,
-        expires_at -> Timestamp,
-    }
-}
 
-diesel::table! {
-    saved_filters (id) {
-        id -> Text,
-        user_id -> Text,
-        name -> Text,
-        query -> Text,
-        created_at -> Timestamp,
-    }
-}
+diesel::allow_tables_to_appear_in_same_query!(
+    outages,
+    outage_notices,
+    outage_deliveries,
+    telegram_link_codes,
+    bodies
+);
 
-diesel::joinable!(ticket_presence -> users (user_id));
-diesel::joinable!(ticket_presence -> tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(console_sessions, users, sign_in_failures);
+
 diesel::allow_tables_to_appear_in_same_query!(ticket_presence, users, saved_filters);
+
 diesel::allow_tables_to_appear_in_same_query!(ticket_presence, tickets);
-    kb_search (doc) {
-        doc -> BigInt,
-        source -> Text,
-        ref_id -> Text,
-        state -> Text,
-        language -> Text,
-        service_id -> Nullable<Text>,
-        body_id -> Nullable<Text>,
-        version -> Integer,
-        title_terms -> Text,
-        body_terms -> Text,
-    }
-}
 
 diesel::allow_tables_to_appear_in_same_query!(ticket_search, tickets);
-diesel::allow_tables_to_appear_in_same_query!(kb_articles, kb_versions, kb_search);
-    discrepancies (id) {
-        id -> Text,
-        run_id -> Nullable<Text>,
-        report -> Text,
-        month -> Text,
-        body_id -> Text,
-        figures -> Text,
-        details -> Text,
-        status -> Text,
-        due_at -> Timestamp,
-        deadline -> Text,
-        created_by -> Text,
-        created_at -> Timestamp,
-        answer -> Nullable<Text>,
-        answered_by -> Nullable<Text>,
-        answered_at -> Nullable<Timestamp>,
-        answer_status -> Nullable<Text>,
-        answer_error -> Nullable<Text>,
-        answer_sent_at -> Nullable<Timestamp>,
-    }
-}
 
-diesel::joinable!(report_deliveries -> report_runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(kb_articles, kb_versions, kb_search);
+
 diesel::allow_tables_to_appear_in_same_query!(
     rating_requests,
     ratings,
@@ -885,34 +912,70 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_classifications,
     report_runs,
     report_deliveries,
-    discrepancies,
+    discrepancies
 );
+
 // Each new table with the older ones it is joined to (pairs, so no pair is declared twice).
 diesel::allow_tables_to_appear_in_same_query!(rating_requests, tickets);
+
 diesel::allow_tables_to_appear_in_same_query!(rating_requests, users);
+
 diesel::allow_tables_to_appear_in_same_query!(rating_requests, contacts);
+
 diesel::allow_tables_to_appear_in_same_query!(rating_requests, bodies);
+
 diesel::allow_tables_to_appear_in_same_query!(ratings, tickets);
+
 diesel::allow_tables_to_appear_in_same_query!(ratings, users);
+
 diesel::allow_tables_to_appear_in_same_query!(ratings, contacts);
+
 diesel::allow_tables_to_appear_in_same_query!(ratings, bodies);
+
 diesel::allow_tables_to_appear_in_same_query!(report_choices, tickets);
+
 diesel::allow_tables_to_appear_in_same_query!(report_choices, users);
+
 diesel::allow_tables_to_appear_in_same_query!(report_choices, contacts);
+
 diesel::allow_tables_to_appear_in_same_query!(report_choices, bodies);
+
 diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, tickets);
+
 diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, users);
+
 diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, contacts);
+
 diesel::allow_tables_to_appear_in_same_query!(ticket_classifications, bodies);
+
 diesel::allow_tables_to_appear_in_same_query!(report_runs, tickets);
+
 diesel::allow_tables_to_appear_in_same_query!(report_runs, users);
+
 diesel::allow_tables_to_appear_in_same_query!(report_runs, contacts);
+
 diesel::allow_tables_to_appear_in_same_query!(report_runs, bodies);
+
 diesel::allow_tables_to_appear_in_same_query!(report_deliveries, tickets);
+
 diesel::allow_tables_to_appear_in_same_query!(report_deliveries, users);
+
 diesel::allow_tables_to_appear_in_same_query!(report_deliveries, contacts);
+
 diesel::allow_tables_to_appear_in_same_query!(report_deliveries, bodies);
+
 diesel::allow_tables_to_appear_in_same_query!(discrepancies, tickets);
+
 diesel::allow_tables_to_appear_in_same_query!(discrepancies, users);
+
 diesel::allow_tables_to_appear_in_same_query!(discrepancies, contacts);
+
 diesel::allow_tables_to_appear_in_same_query!(discrepancies, bodies);
+
+diesel::allow_tables_to_appear_in_same_query!(
+    calls,
+    call_recordings,
+    call_access,
+    record_requests,
+    record_request_items
+);

@@ -359,6 +359,7 @@ impl Job for DiscrepancyAnswer {
             attachments: Vec::new(),
             message_id: Some(format!("{}@{}", self.id, app.mail_domain)),
             references: Vec::new(),
+            last_inbound_at: None,
         };
         adapter
             .send(&out)

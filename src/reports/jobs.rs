@@ -465,6 +465,7 @@ impl Job for ReportMail {
             }],
             message_id: Some(format!("{}@{}", self.delivery_id, app.mail_domain)),
             references: Vec::new(),
+            last_inbound_at: None,
         };
         adapter
             .send(&out)

@@ -54,8 +54,6 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/openapi.json", Anyone),
     ("GET", "/api/docs", Anyone),
     ("POST", "/telegram/webhook", Secret),
-    ("GET", "/whatsapp/webhook", Signed),
-    ("POST", "/whatsapp/webhook", Signed),
     (
         "PUT",
         "/api/v1/calendar/days/{date}",
@@ -92,21 +90,6 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     (
         "POST",
         "/api/v1/tickets/{number}/status",
-        May(&[P::WorkTickets]),
-    ),
-    (
-        "POST",
-        "/api/v1/tickets/{number}/notes",
-        May(&[P::WorkTickets]),
-    ),
-    (
-        "POST",
-        "/api/v1/tickets/{number}/merge",
-        May(&[P::WorkTickets]),
-    ),
-    (
-        "POST",
-        "/api/v1/tickets/{number}/split",
         May(&[P::WorkTickets]),
     ),
     (
@@ -304,75 +287,20 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/outages/{id}/complete",
         May(&[P::DeclareOutages]),
     ),
-    ("POST", "/api/v1/calls", May(&[P::SubmitCalls])),
-    ("POST", "/api/v1/calls/import", May(&[P::SubmitCalls])),
-    ("GET", "/api/v1/calls/stats", May(&[P::ReadCallStats])),
-    ("GET", "/api/v1/calls/{call_id}", May(&[P::ReadTickets])),
     (
         "POST",
-        "/api/v1/calls/{call_id}/ticket",
-    // Ratings (R10) and reports (P1-P4).
-    ("GET", "/rate/{token}/{score}", Anyone),
-    ("POST", "/rate/{token}/comment", Anyone),
-    ("POST", "/appeals/{number}/rating", Anyone),
-    (
-        "POST",
-        "/api/v1/tickets/{number}/ratings",
-        MayOr(&[P::WorkTickets], &[Role::Pbx]),
-    ),
-    ("GET", "/api/v1/ratings/figures", May(&[P::ReadReports])),
-    ("GET", "/api/v1/reports/monthly", May(&[P::ReadReports])),
-    ("GET", "/api/v1/reports/ict", May(&[P::ReadReports])),
-    ("GET", "/api/v1/reports/analytics", May(&[P::ReadReports])),
-    ("GET", "/api/v1/reports/runs", May(&[P::ReadReports])),
-    ("POST", "/api/v1/reports/runs", May(&[P::RunReports])),
-    ("GET", "/api/v1/reports/runs/{id}", May(&[P::ReadReports])),
-    (
-        "POST",
-        "/api/v1/reports/runs/{id}/retry",
-        May(&[P::RunReports]),
-    ),
-    ("GET", "/api/v1/reports/choices", May(&[P::ReadTickets])),
-    (
-        "POST",
-        "/api/v1/reports/choices",
-        May(&[P::ManageReportChoices]),
-    ),
-    (
-        "PATCH",
-        "/api/v1/reports/choices/{id}",
-        May(&[P::ManageReportChoices]),
-    ),
-    (
-        "PUT",
-        "/api/v1/tickets/{number}/classification",
+        "/api/v1/tickets/{number}/notes",
         May(&[P::WorkTickets]),
     ),
     (
-        "GET",
-        "/api/v1/calls/{call_id}/recording",
-        May(&[P::ListenRecordings]),
-    ),
-    (
-        "GET",
-        "/api/v1/calls/{call_id}/recording/access",
-        May(&[P::ListenRecordings]),
-    ),
-    ("POST", "/api/v1/record-requests", May(&[P::RequestRecords])),
-    (
-        "GET",
-        "/api/v1/record-requests/{id}",
-        May(&[P::RequestRecords, P::ReleaseRecords]),
+        "POST",
+        "/api/v1/tickets/{number}/merge",
+        May(&[P::WorkTickets]),
     ),
     (
         "POST",
-        "/api/v1/record-requests/{id}/release",
-        May(&[P::ReleaseRecords]),
-    ),
-    (
-        "GET",
-        "/api/v1/record-requests/{id}/archive",
-        May(&[P::RequestRecords]),
+        "/api/v1/tickets/{number}/split",
+        May(&[P::WorkTickets]),
     ),
     // The operator console (src/web/console): pages behind the session cookie.
     ("GET", "/console/login", Anyone),
@@ -450,16 +378,6 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/console/tickets/{number}/split",
         Console(&[P::WorkTickets]),
     ),
-    (
-        "GET",
-        "/console/calls/{call_id}",
-        Console(&[P::ReadTickets]),
-    ),
-    (
-        "POST",
-        "/console/calls/{call_id}/ticket",
-        Console(&[P::WorkTickets]),
-    ),
     ("GET", "/api/v1/kb/articles", May(&[P::ReadKnowledgeBase])),
     ("POST", "/api/v1/kb/articles", May(&[P::EditKnowledgeBase])),
     (
@@ -484,6 +402,90 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/v1/kb/export", May(&[P::EditKnowledgeBase])),
     ("POST", "/api/v1/kb/import", May(&[P::EditKnowledgeBase])),
+    ("POST", "/api/v1/calls", May(&[P::SubmitCalls])),
+    ("POST", "/api/v1/calls/import", May(&[P::SubmitCalls])),
+    ("GET", "/api/v1/calls/stats", May(&[P::ReadCallStats])),
+    ("GET", "/api/v1/calls/{call_id}", May(&[P::ReadTickets])),
+    (
+        "POST",
+        "/api/v1/calls/{call_id}/ticket",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "GET",
+        "/api/v1/calls/{call_id}/recording",
+        May(&[P::ListenRecordings]),
+    ),
+    (
+        "GET",
+        "/api/v1/calls/{call_id}/recording/access",
+        May(&[P::ListenRecordings]),
+    ),
+    ("POST", "/api/v1/record-requests", May(&[P::RequestRecords])),
+    (
+        "GET",
+        "/api/v1/record-requests/{id}",
+        May(&[P::RequestRecords, P::ReleaseRecords]),
+    ),
+    (
+        "POST",
+        "/api/v1/record-requests/{id}/release",
+        May(&[P::ReleaseRecords]),
+    ),
+    (
+        "GET",
+        "/api/v1/record-requests/{id}/archive",
+        May(&[P::RequestRecords]),
+    ),
+    (
+        "GET",
+        "/console/calls/{call_id}",
+        Console(&[P::ReadTickets]),
+    ),
+    (
+        "POST",
+        "/console/calls/{call_id}/ticket",
+        Console(&[P::WorkTickets]),
+    ),
+    // Ratings (R10) and reports (P1-P4).
+    ("GET", "/rate/{token}/{score}", Anyone),
+    ("POST", "/rate/{token}/comment", Anyone),
+    ("POST", "/appeals/{number}/rating", Anyone),
+    (
+        "POST",
+        "/api/v1/tickets/{number}/ratings",
+        MayOr(&[P::WorkTickets], &[Role::Pbx]),
+    ),
+    ("GET", "/api/v1/ratings/figures", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/monthly", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/ict", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/analytics", May(&[P::ReadReports])),
+    ("GET", "/api/v1/reports/runs", May(&[P::ReadReports])),
+    ("POST", "/api/v1/reports/runs", May(&[P::RunReports])),
+    ("GET", "/api/v1/reports/runs/{id}", May(&[P::ReadReports])),
+    (
+        "POST",
+        "/api/v1/reports/runs/{id}/retry",
+        May(&[P::RunReports]),
+    ),
+    ("GET", "/api/v1/reports/choices", May(&[P::ReadTickets])),
+    (
+        "POST",
+        "/api/v1/reports/choices",
+        May(&[P::ManageReportChoices]),
+    ),
+    (
+        "PATCH",
+        "/api/v1/reports/choices/{id}",
+        May(&[P::ManageReportChoices]),
+    ),
+    (
+        "PUT",
+        "/api/v1/tickets/{number}/classification",
+        May(&[P::WorkTickets]),
+    ),
+    (
+        "GET",
         "/api/v1/reports/discrepancies",
         May(&[P::ReadReports]),
     ),
@@ -502,6 +504,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/reports/discrepancies/{id}/answer",
         May(&[P::RunReports]),
     ),
+    ("GET", "/whatsapp/webhook", Signed),
+    ("POST", "/whatsapp/webhook", Signed),
 ];
 
 impl Access {

@@ -125,7 +125,11 @@ async fn render(
         .run(move |c| crate::tickets::queries::status_view(c, &n, &k))
         .await;
     // R10: the rating form (web/rating_form.html) when an offer is open.
-    let (n, k, now) = (number.to_string(), key.to_string(), app.clock.now().naive_utc());
+    let (n, k, now) = (
+        number.to_string(),
+        key.to_string(),
+        app.clock.now().naive_utc(),
+    );
     let rating = app
         .db
         .run(move |c| crate::ratings::status_for(c, &n, &k, now))
