@@ -433,6 +433,13 @@ fn digest(
     date: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
+    // A digest that runs on a later day than its own (a backlog, a restart) is dropped:
+    // it would list that day's overdue tickets under another day's date, and the day's
+    // own digest follows. As for a day the server was down: not caught up.
+    if now.with_timezone(&chrono_tz::Asia::Almaty).date_naive() != date {
+        tracing::info!(%date, "a stale overdue digest is skipped");
+        return Ok(());
+    }
     let rows: Vec<(String, String, String, NaiveDateTime)> = tickets::table
         .filter(answered::overdue(now))
         .order(tickets::due_at.asc())

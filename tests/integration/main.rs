@@ -172,8 +172,8 @@ async fn shutdown_joins_every_thread_and_task(backend: Backend) {
     };
     assert_eq!(stopped.registrar_threads, writers);
     assert_eq!(
-        stopped.tasks, 4,
-        "worker, timers, housekeeping, audit sealing"
+        stopped.tasks, 5,
+        "worker, timers, housekeeping, audit sealing, search indexing"
     );
     // The HTTP workers let go of their copy as their threads wind down, just after.
     eventually("no thread or task still holds the state", || {

@@ -320,8 +320,8 @@ async fn lmtp_listener_is_one_more_task_and_stops_with_the_server(backend: Backe
     assert_eq!(&greeting, b"220 ");
     let stopped = app.stop().await;
     assert_eq!(
-        stopped.tasks, 5,
-        "worker, timers, housekeeping, audit sealing, LMTP"
+        stopped.tasks, 6,
+        "worker, timers, housekeeping, audit sealing, search indexing, LMTP"
     );
     let mut rest = String::new();
     let _ = idle.read_to_string(&mut rest).await;

@@ -882,6 +882,8 @@ async fn o1_every_notice_kind_goes_out_on_time_and_reschedule_and_cancel_keep_th
         .smtp
         .to(to)
         .iter()
+        // Only the outage notices: the monthly report of the 5th goes to bodies too.
+        .filter(|m| m.contains("text/calendar"))
         .map(|m| ics_of(m))
         .filter(|c| {
             c["events"][0]["uid"]
