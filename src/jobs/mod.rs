@@ -340,11 +340,16 @@ pub fn claim(
     // (possibly moved) clock that decides what is due.
     let wall = Utc::now().naive_utc();
     let lease = wall + Duration::seconds(lease_secs);
-    let due = jobs::run_at.le(now).and(
-        jobs::status.eq(JobStatus::Pending.as_str()).or(jobs::status
-            .eq(JobStatus::Running.as_str())
-            .and(jobs::lease_until.lt(wall))),
-    );
+    // Due: its time has come on the (injectable) clock; or it was made to run at once
+    // (`run_at` no later than its creation, both wall time), whatever that clock says.
+    let due = jobs::run_at
+        .le(now)
+        .or(jobs::run_at.le(jobs::created_at))
+        .and(
+            jobs::status.eq(JobStatus::Pending.as_str()).or(jobs::status
+                .eq(JobStatus::Running.as_str())
+                .and(jobs::lease_until.lt(wall))),
+        );
     let ids: Vec<String> = match conn {
         DbConn::Pg(c) => jobs::table
             .filter(due)
