@@ -25,30 +25,23 @@ const STRINGS_RU: &str = include_str!(concat!(
     "/templates/web/ru.json"
 ));
 /// The operator console's UI strings (`templates/console/<lang>.json`): staff read
-/// Kazakh, Russian or English.
-const CONSOLE_STRINGS: [(&str, &str); 3] = [
-    (
-        "kk",
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/templates/console/kk.json"
-        )),
-    ),
-    (
-        "ru",
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/templates/console/ru.json"
-        )),
-    ),
-    (
-        "en",
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/templates/console/en.json"
-        )),
-    ),
-];
+/// Kazakh, Russian or English. Each portal keeps its own strings beside them
+/// (`templates/console/<portal>/<lang>.json`); all are one map per language, so their
+/// keys are prefixed with the portal's name.
+macro_rules! console_strings {
+    ($($section:literal),*) => {
+        [
+            ("kk", &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/console/kk.json")),
+                $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/console/", $section, "/kk.json")),)*]),
+            ("ru", &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/console/ru.json")),
+                $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/console/", $section, "/ru.json")),)*]),
+            ("en", &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/console/en.json")),
+                $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/console/", $section, "/en.json")),)*]),
+        ]
+    };
+}
+const CONSOLE_STRINGS: [(&str, &[&str]); 3] =
+    console_strings!("agency", "ici", "dashboard", "admin");
 
 /// Short messages of the form and the appeal API (field errors and the like), one
 /// catalogue per language; each value is a template.
@@ -135,14 +128,23 @@ impl Templates {
             Value::from_serialize(&v)
         };
         let mut console_keys: Option<Vec<String>> = None;
-        let console_strings = CONSOLE_STRINGS.map(|(lang, source)| {
-            let map: std::collections::BTreeMap<String, serde_json::Value> =
-                serde_json::from_str(source)
-                    .unwrap_or_else(|e| panic!("templates/console/{lang}.json is invalid: {e}"));
+        let console_strings = CONSOLE_STRINGS.map(|(lang, sources)| {
+            let mut map = std::collections::BTreeMap::<String, serde_json::Value>::new();
+            for source in sources {
+                let part: std::collections::BTreeMap<String, serde_json::Value> =
+                    serde_json::from_str(source).unwrap_or_else(|e| {
+                        panic!("templates/console: a {lang}.json is invalid: {e}")
+                    });
+                for (key, value) in part {
+                    if map.insert(key.clone(), value).is_some() {
+                        panic!("templates/console: `{key}` is in two {lang}.json files")
+                    }
+                }
+            }
             let these: Vec<String> = map.keys().cloned().collect();
             match &console_keys {
                 Some(k) if *k != these => {
-                    panic!("templates/console/{lang}.json does not have the same keys as kk.json")
+                    panic!("templates/console: the {lang}.json files do not have the same keys as kk")
                 }
                 _ => console_keys = Some(these),
             }

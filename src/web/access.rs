@@ -447,6 +447,18 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/console/calls/{call_id}/ticket",
         Console(&[P::WorkTickets]),
     ),
+    // The agency portal (src/web/console/agency.rs).
+    ("GET", "/console/agency", Console(&[P::AnswerForwards])),
+    // (the agency portal's routes end here)
+    // The ici portal (src/web/console/ici.rs).
+    ("GET", "/console/ici", Console(&[P::DeclareOutages])),
+    // (the ici portal's routes end here)
+    // The dashboard portal (src/web/console/dashboard.rs).
+    ("GET", "/console/dashboard", Console(&[P::ReadReports])),
+    // (the dashboard portal's routes end here)
+    // The admin portal (src/web/console/admin.rs).
+    ("GET", "/console/admin", Console(&[P::ManageUsers])),
+    // (the admin portal's routes end here)
     // Ratings (R10) and reports (P1-P4).
     ("GET", "/rate/{token}/{score}", Anyone),
     ("POST", "/rate/{token}/comment", Anyone),

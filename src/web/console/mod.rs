@@ -13,7 +13,11 @@
 //! - [`Staff::require`] checks a permission; [`see_other`] redirects after a POST, with
 //!   an optional notice shown on the next page.
 
+pub mod admin;
+pub mod agency;
 pub mod calls;
+pub mod dashboard;
+pub mod ici;
 pub mod login;
 pub mod queue;
 pub mod ticket;
@@ -104,7 +108,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/console/tickets/{number}/split",
             web::post().to(ticket::split),
         )
-        .configure(calls::routes);
+        .configure(calls::routes)
+        .configure(agency::routes)
+        .configure(ici::routes)
+        .configure(dashboard::routes)
+        .configure(admin::routes);
 }
 
 /// One entry of the console's navigation: shown to the roles it is for.
@@ -126,6 +134,26 @@ pub const NAV: &[NavItem] = &[
         key: "queue",
         href: "/console/queue",
         shown_to: |r| r.may(Permission::ReadTickets),
+    },
+    NavItem {
+        key: "agency",
+        href: "/console/agency",
+        shown_to: |r| r.may(Permission::AnswerForwards),
+    },
+    NavItem {
+        key: "ici",
+        href: "/console/ici",
+        shown_to: |r| r.may(Permission::DeclareOutages),
+    },
+    NavItem {
+        key: "dashboard",
+        href: "/console/dashboard",
+        shown_to: |r| r.may(Permission::ReadReports),
+    },
+    NavItem {
+        key: "admin",
+        href: "/console/admin",
+        shown_to: |r| r.may(Permission::ManageUsers),
     },
 ];
 

@@ -1,0 +1,1 @@
+//! The dashboard portal's pages (src/web/console/dashboard.rs), on both backends.

@@ -1,0 +1,1 @@
+//! The ici portal's pages (src/web/console/ici.rs), on both backends.
