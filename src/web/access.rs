@@ -378,6 +378,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/console/tickets/{number}/split",
         Console(&[P::WorkTickets]),
     ),
+    (
+        "POST",
+        "/console/tickets/{number}/kb",
+        Console(&[P::WorkTickets]),
+    ),
+    (
+        "POST",
+        "/console/tickets/{number}/forward",
+        Console(&[P::ForwardTickets]),
+    ),
     ("GET", "/api/v1/kb/articles", May(&[P::ReadKnowledgeBase])),
     ("POST", "/api/v1/kb/articles", May(&[P::EditKnowledgeBase])),
     (

@@ -54,6 +54,7 @@ mod retention;
 mod services;
 mod status_page;
 mod telegram;
+mod ticket_page;
 mod timers;
 mod web_input;
 mod whatsapp;

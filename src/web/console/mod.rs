@@ -108,6 +108,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/console/tickets/{number}/split",
             web::post().to(ticket::split),
         )
+        .route("/console/tickets/{number}/kb", web::post().to(ticket::kb))
+        .route(
+            "/console/tickets/{number}/forward",
+            web::post().to(ticket::forward),
+        )
         .configure(calls::routes)
         .configure(agency::routes)
         .configure(ici::routes)

@@ -26,13 +26,33 @@ fn url_of(number: &str) -> String {
     format!("/console/tickets/{number}")
 }
 
-/// What the reply box keeps when a reply is refused (409 stale, 422).
+/// What the reply box keeps when a reply is refused (409 stale, 422), or when the page
+/// comes back from a Knowledge Base search.
 #[derive(Default)]
 pub struct Draft {
     pub text: String,
     pub problem: Option<String>,
     pub stale: bool,
+    pub kb: KbPanel,
+    /// Why the forward form was refused, field by field.
+    pub forward_problems: Vec<(String, String)>,
 }
+
+/// The Knowledge Base panel of the reply box: what was searched, in which language, what
+/// was found and which answer was put into the reply.
+#[derive(Default)]
+pub struct KbPanel {
+    pub q: String,
+    /// `kk` or `ru`; none: the applicant's language.
+    pub language: Option<String>,
+    pub searched: bool,
+    pub hits: Vec<crate::kb::Hit>,
+    pub inserted: Option<String>,
+    pub problem: Option<String>,
+}
+
+/// How many answers the panel shows for one search.
+const KB_HITS: i64 = 8;
 
 pub async fn page(
     app: AppData,
@@ -96,6 +116,19 @@ async fn render(
     };
     let lang = staff.language();
     let kk = lang == baylanys_core::Language::Kk;
+    let applicant_language = match v["language"].as_str() {
+        Some("kk") => "kk",
+        _ => "ru",
+    };
+    let kb = &draft.kb;
+    let kb_language = kb.language.as_deref().unwrap_or(applicant_language);
+    let ict_categories: Vec<String> = app
+        .config
+        .forwards
+        .categories()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let explanation = v["deadline"]["explanation"][lang.as_str()]
         .as_str()
         .or_else(|| v["deadline"]["explanation"]["ru"].as_str())
@@ -116,6 +149,16 @@ async fn render(
             staff_logins => staff_logins.iter().map(|(l, n)| context!{ login => l, name => n }).collect::<Vec<_>>(),
             may_work => staff.may(Permission::WorkTickets),
             draft => draft.text, problem => draft.problem, stale => draft.stale,
+            kb => context! {
+                q => &kb.q, language => kb_language, searched => kb.searched,
+                hits => minijinja::Value::from_serialize(&kb.hits),
+                inserted => &kb.inserted, problem => &kb.problem,
+            },
+            applicant_language,
+            may_read_kb => staff.may(Permission::ReadKnowledgeBase),
+            may_forward => staff.may(Permission::ForwardTickets),
+            ict_categories,
+            forward_problems => draft.forward_problems.iter().map(|(f, m)| context!{ field => f, message => m }).collect::<Vec<_>>(),
             max_mb => app.config.max_attachment_bytes / (1024 * 1024),
         },
     )
@@ -388,6 +431,7 @@ pub async fn reply(
             text,
             problem: Some(problem),
             stale: false,
+            ..Draft::default()
         };
         return render(
             &app,
@@ -452,11 +496,228 @@ pub async fn reply(
                 text,
                 problem: Some(m),
                 stale: true,
+                ..Draft::default()
             };
             render(&app, &req, &staff, &number, StatusCode::CONFLICT, draft).await
         }
         Err(e) => Err(ConsoleError::from(e).in_language(lang)),
     }
+}
+
+/// The Knowledge Base panel: the reply box's own form, sent here by its search and
+/// insert buttons (`formaction`), so the draft the operator has written comes back with
+/// the answers found, or with the chosen answer added to it. Works without JavaScript;
+/// chosen files are not kept (a browser cannot give them back), so files come last.
+pub async fn kb(
+    app: AppData,
+    req: HttpRequest,
+    staff: Staff,
+    path: web::Path<String>,
+    payload: Multipart,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    staff.require(Permission::ReadKnowledgeBase)?;
+    let form = read_reply(payload, app.config.max_attachment_bytes)
+        .await
+        .map_err(|m| staff.error(StatusCode::UNPROCESSABLE_ENTITY, m))?;
+    let q = input::clean(form.kb_q.clone()).trim().to_string();
+    let mut panel = KbPanel {
+        q: q.clone(),
+        searched: true,
+        ..KbPanel::default()
+    };
+    match form.kb_language.as_deref() {
+        None => {}
+        Some(l @ ("kk" | "ru")) => panel.language = Some(l.to_string()),
+        Some(other) => {
+            panel.problem = Some(format!(
+                "kb_language: `{}` is not kk or ru",
+                input::shown(other)
+            ))
+        }
+    }
+    if q.chars().count() > 500 {
+        panel.problem = Some("kb_q: at most 500 characters".into());
+    }
+    let mut text = input::clean(form.text.clone());
+    let mut status = StatusCode::OK;
+    if panel.problem.is_some() {
+        status = StatusCode::UNPROCESSABLE_ENTITY;
+    } else {
+        let n = number.clone();
+        let language = panel.language.clone();
+        let hits = app
+            .db
+            .run(move |c| {
+                // The applicant's language unless the operator chose the other one.
+                let language = match language {
+                    Some(l) => l,
+                    None => {
+                        use crate::db::schema::tickets;
+                        use diesel::prelude::*;
+                        let l: Option<String> = tickets::table
+                            .filter(tickets::number.eq(&n))
+                            .select(tickets::language)
+                            .first(c)
+                            .optional()?;
+                        match l.as_deref() {
+                            Some("kk") => "kk".to_string(),
+                            _ => "ru".to_string(),
+                        }
+                    }
+                };
+                let params = crate::kb::SearchParams {
+                    q,
+                    language: Some(language),
+                    service: None,
+                    body: None,
+                    drafts: false,
+                    limit: KB_HITS,
+                    offset: 0,
+                };
+                crate::kb::search(c, &params)
+            })
+            .await?;
+        panel.hits = hits;
+        if let Some(pick) = &form.kb_insert {
+            match panel
+                .hits
+                .iter()
+                .find(|h| &format!("{}:{}", h.kind, h.id) == pick)
+            {
+                Some(h) => {
+                    if !text.trim().is_empty() {
+                        text.push_str("\n\n");
+                    }
+                    text.push_str(h.text.trim());
+                    panel.inserted = Some(h.title.clone());
+                }
+                None => {
+                    status = StatusCode::UNPROCESSABLE_ENTITY;
+                    panel.problem = Some(staff.text(&app, "kb_gone"));
+                }
+            }
+        }
+    }
+    let draft = Draft {
+        text,
+        kb: panel,
+        ..Draft::default()
+    };
+    render(&app, &req, &staff, &number, status, draft).await
+}
+
+/// Forward to a body: the same `forwards::create` as `POST /api/v1/tickets/{n}/forwards`.
+/// The form names the body (or an ICT category, for the ICI operator), the question, the
+/// messages and files to send, and whether personal data goes too (masked otherwise).
+/// A refusal shows the page again with each field's message next to the form.
+pub async fn forward(
+    app: AppData,
+    req: HttpRequest,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ConsoleError> {
+    let number = number_of(&staff, &path.into_inner())?;
+    staff.require(Permission::ForwardTickets)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        staff.error(
+            StatusCode::BAD_REQUEST,
+            format!("the form cannot be read: {e}"),
+        )
+    })?;
+    let one = |k: &str| {
+        pairs
+            .iter()
+            .find(|(x, _)| x == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let all = |k: &str| -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|(x, _)| x == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let body_id = match one("body") {
+        None => None,
+        Some(b) => match input::record_id(&b, "body") {
+            Ok(id) => Some(id),
+            Err(_) => {
+                problems.push((
+                    "body".into(),
+                    format!("`{}` is not a body id", input::shown(&b)),
+                ));
+                None
+            }
+        },
+    };
+    let question = input::clean(one("question").unwrap_or_default());
+    if question.trim().is_empty() {
+        problems.push((
+            "question".into(),
+            "required: write what the body is asked".into(),
+        ));
+    } else if question.chars().count() > crate::forwards::MAX_TEXT_CHARS {
+        problems.push((
+            "question".into(),
+            format!("at most {} characters", crate::forwards::MAX_TEXT_CHARS),
+        ));
+    }
+    let (messages, attachments) = (all("message"), all("attachment"));
+    if messages.len() > 200 || attachments.len() > 200 {
+        problems.push((
+            "message".into(),
+            "at most 200 messages and 200 files in one forward".into(),
+        ));
+    }
+    let input = crate::forwards::NewForward {
+        body: body_id,
+        question,
+        messages,
+        attachments,
+        include_personal_data: matches!(
+            one("personal_data").as_deref(),
+            Some("yes" | "on" | "true" | "1")
+        ),
+        category: one("category").filter(|c| c.chars().count() <= 64),
+    };
+    if problems.is_empty() {
+        let now = app.clock.now();
+        let (a, n, user) = (app.clone(), number.clone(), staff.user().clone());
+        let made = app
+            .db
+            .write(move |c| Ok(crate::forwards::create(c, &a, &n, &user, &input, now)))
+            .await?;
+        match made {
+            Ok(_) => {
+                app.jobs_wakeup.notify_one();
+                return Ok(see_other(&url_of(&number), Some("forwarded")));
+            }
+            Err(crate::forwards::ForwardError::Invalid(list)) => problems = list,
+            Err(e) => {
+                return Err(
+                    ConsoleError::from(crate::web::ApiError::from(e)).in_language(staff.language())
+                );
+            }
+        }
+    }
+    let draft = Draft {
+        forward_problems: problems,
+        ..Draft::default()
+    };
+    render(
+        &app,
+        &req,
+        &staff,
+        &number,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        draft,
+    )
+    .await
 }
 
 struct ReplyForm {
@@ -466,6 +727,10 @@ struct ReplyForm {
     cards: Vec<String>,
     files: Vec<Attachment>,
     too_large: Option<String>,
+    /// The Knowledge Base panel's fields, sent with the reply box.
+    kb_q: String,
+    kb_language: Option<String>,
+    kb_insert: Option<String>,
 }
 
 async fn read_reply(mut payload: Multipart, max_file: u64) -> Result<ReplyForm, String> {
@@ -476,6 +741,9 @@ async fn read_reply(mut payload: Multipart, max_file: u64) -> Result<ReplyForm, 
         cards: Vec::new(),
         files: Vec::new(),
         too_large: None,
+        kb_q: String::new(),
+        kb_language: None,
+        kb_insert: None,
     };
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| format!("the form cannot be read: {e}"))?;
@@ -531,6 +799,11 @@ async fn read_reply(mut payload: Multipart, max_file: u64) -> Result<ReplyForm, 
         match name.as_str() {
             "text" => f.text = value,
             "final" => f.final_reply = matches!(value.as_str(), "yes" | "on" | "true" | "1"),
+            "kb_q" => f.kb_q = value,
+            "kb_language" => {
+                f.kb_language = Some(value.trim().to_string()).filter(|l| !l.is_empty())
+            }
+            "kb_insert" => f.kb_insert = Some(value.trim().to_string()).filter(|v| !v.is_empty()),
             "last_seen" => {
                 f.last_seen =
                     Some(value.trim().to_string()).filter(|v| !v.is_empty() && v.len() <= 64)
