@@ -218,22 +218,40 @@ async fn seal_audit_log(state: Arc<AppState>) {
 /// the rows indexed so far.
 async fn index_for_search(state: Arc<AppState>) {
     let mut total = 0usize;
+    let mut after = String::new();
+    let mut tickets_done = false;
     loop {
         if state.shutdown.is_cancelled() {
             return;
         }
+        let from = after.clone();
         let done = state
             .db
-            .write(|c| Ok(search::tickets::backfill(c, 200)? + kb::backfill(c, 200)?))
+            .write(move |c| {
+                if tickets_done {
+                    return Ok((kb::backfill(c, 200)?, None));
+                }
+                search::tickets::backfill(c, &from, 200)
+            })
             .await;
         match done {
-            Ok(0) => break,
-            Ok(n) => total += n,
+            Ok((n, Some(last))) => {
+                total += n;
+                after = last;
+            }
+            Ok((n, None)) if !tickets_done => {
+                total += n;
+                tickets_done = true;
+            }
+            Ok((0, None)) => break,
+            Ok((n, None)) => total += n,
             Err(e) => {
                 tracing::warn!(error = %e, "indexing older rows for search failed; the next start tries again");
                 return;
             }
         }
+        // Between batches the other writers (appeals, sign-ins) go first.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     if total > 0 {
         tracing::info!(rows = total, "indexed older rows for search");

@@ -136,10 +136,18 @@ pub fn forget(conn: &mut DbConn, ticket_id: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Indexes up to `batch` tickets that have no row yet (those of an older release);
-/// returns how many. Anonymised tickets stay out.
-pub fn backfill(conn: &mut DbConn, batch: i64) -> Result<usize, DbError> {
+/// Indexes up to `batch` tickets after `after` (in id order; `""` starts at the first)
+/// that have no row yet (those of an older release); returns how many, and the last id
+/// looked at when there may be more, to start the next batch after it. The cursor keeps
+/// each batch a short range scan, so a big backfill never holds the write lock long.
+/// Anonymised tickets stay out.
+pub fn backfill(
+    conn: &mut DbConn,
+    after: &str,
+    batch: i64,
+) -> Result<(usize, Option<String>), DbError> {
     let ids: Vec<String> = tickets::table
+        .filter(tickets::id.gt(after))
         .filter(tickets::anonymised_at.is_null())
         .filter(diesel::dsl::not(diesel::dsl::exists(
             ticket_search::table
@@ -153,7 +161,10 @@ pub fn backfill(conn: &mut DbConn, batch: i64) -> Result<usize, DbError> {
     for id in &ids {
         reindex(conn, id)?;
     }
-    Ok(ids.len())
+    let more = (ids.len() as i64 == batch)
+        .then(|| ids.last().cloned())
+        .flatten();
+    Ok((ids.len(), more))
 }
 
 /// The doc number below which the page after ticket `after` starts.

@@ -712,10 +712,35 @@ async fn r6_ticket_search_finds_inflections_typos_and_follow_ups(backend: Backen
     let n = t
         .app
         .db
-        .write(|c| baylanys::search::tickets::backfill(c, 100))
+        .write(|c| baylanys::search::tickets::backfill(c, "", 100))
         .await
         .unwrap();
-    assert_eq!(n, 4);
+    assert_eq!(n, (4, None));
+    // A batch that may not be the last names where the next starts.
+    t.app
+        .db
+        .write(|c| {
+            use diesel::prelude::*;
+            diesel::sql_query("DELETE FROM ticket_search").execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (first, next) = t
+        .app
+        .db
+        .write(|c| baylanys::search::tickets::backfill(c, "", 3))
+        .await
+        .unwrap();
+    assert_eq!(first, 3);
+    let next = next.expect("more after the first three");
+    let rest = t
+        .app
+        .db
+        .write(move |c| baylanys::search::tickets::backfill(c, &next, 3))
+        .await
+        .unwrap();
+    assert_eq!(rest, (1, None));
     assert_eq!(
         numbers(&tickets(&t, &op, &[("q", "справки несудимость")]).await).len(),
         2
