@@ -61,6 +61,7 @@ pub struct FileConfig {
     pub recording_retention_days: Option<u32>,
     pub console_idle_minutes: Option<u32>,
     pub console_session_hours: Option<u32>,
+    pub console_poll_seconds: Option<u32>,
     pub whatsapp_token: Option<String>,
     pub whatsapp_phone_number_id: Option<String>,
     pub whatsapp_app_secret: Option<String>,
@@ -246,6 +247,10 @@ pub struct ConfigArgs {
     /// Operator console: a session ends this many hours after sign-in, however active (1-72) [default: 12].
     #[arg(long, env = "BAYLANYS_CONSOLE_SESSION_HOURS")]
     pub console_session_hours: Option<u32>,
+    /// Operator console: where JavaScript runs, the queue page asks for new tickets this
+    /// often and adds them to the list (2-300 seconds) [default: 15].
+    #[arg(long, env = "BAYLANYS_CONSOLE_POLL_SECONDS")]
+    pub console_poll_seconds: Option<u32>,
     /// WhatsApp Business Cloud API access token (a system user's); with the phone number
     /// id it turns the WhatsApp channel on.
     #[arg(long, env = "BAYLANYS_WHATSAPP_TOKEN", hide_env_values = true)]
@@ -334,6 +339,8 @@ pub struct Config {
     /// Operator console sessions: idle and absolute expiry.
     pub console_idle: chrono::Duration,
     pub console_session_max: chrono::Duration,
+    /// How often the queue page's script asks for new tickets, in seconds.
+    pub console_poll_seconds: u32,
     /// The WhatsApp channel runs when the token and the phone number id are set.
     pub whatsapp_token: Option<String>,
     pub whatsapp_phone_number_id: Option<String>,
@@ -457,6 +464,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "console_session_hours",
                 format!("`{console_session_hours}` must be 1-72 hours"),
+            ));
+        }
+        let console_poll_seconds = a
+            .console_poll_seconds
+            .or(f.console_poll_seconds)
+            .unwrap_or(15);
+        if !(2..=300).contains(&console_poll_seconds) {
+            return Err(ConfigError::Invalid(
+                "console_poll_seconds",
+                format!("`{console_poll_seconds}` must be 2-300 seconds"),
             ));
         }
         let reminder_hours = a.reminder_hours.or(f.reminder_hours).unwrap_or(4);
@@ -623,6 +640,7 @@ impl Config {
             reminder_hours,
             console_idle: chrono::Duration::minutes(console_idle_minutes.into()),
             console_session_max: chrono::Duration::hours(console_session_hours.into()),
+            console_poll_seconds,
             staff_language,
             outage_dispatch_margin: {
                 let m = a

@@ -16,7 +16,40 @@ both_backends!(
     ticket_page_kb_answer_in_chromium_reaches_the_applicant_by_email,
     ticket_page_kb_panel_keeps_the_draft_and_refuses_bad_input,
     ticket_page_forwards_to_a_body_masked_and_names_each_wrong_field,
+    queue_adds_new_tickets_in_place_and_a_reply_goes_out_from_the_keyboard_alone,
 );
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// Presses Tab until the focus is on `css`; every control passed on the way must have
+/// a name a screen reader reads (its label, aria-label, or text). Returns the stops.
+async fn tab_to(d: &Driver, css: &str, most: usize) -> Vec<String> {
+    let mut stops = Vec::new();
+    for _ in 0..most {
+        d.keys(TAB).await;
+        let v = d
+            .execute(
+                "const e = document.activeElement;\
+                 const label = (e.labels && e.labels.length) ? e.labels[0].textContent : '';\
+                 const byId = e.getAttribute('aria-labelledby');\
+                 const named = label || e.getAttribute('aria-label') || \
+                   (byId && document.getElementById(byId) ? document.getElementById(byId).textContent : '') || \
+                   (e.tagName === 'INPUT' ? '' : e.textContent) || e.getAttribute('title') || '';\
+                 return [e.matches(arguments[0]), e.tagName + '#' + e.id, named.trim()];",
+                vec![json!(css)],
+            )
+            .await;
+        let at = v[1].as_str().unwrap_or_default().to_string();
+        let name = v[2].as_str().unwrap_or_default().to_string();
+        assert!(!name.is_empty(), "{at} has no name a screen reader reads");
+        stops.push(format!("{at} ({name})"));
+        if v[0] == json!(true) {
+            return stops;
+        }
+    }
+    panic!("{most} Tabs never reached {css}: {stops:#?}");
+}
 
 const ANSWER_RU: &str = "Чтобы войти на портал eGov, используйте ЭЦП или одноразовый пароль.";
 
@@ -357,5 +390,68 @@ async fn ticket_page_forwards_to_a_body_masked_and_names_each_wrong_field(backen
     assert!(text.contains("Почему не выдают справку?"), "{text}");
     assert!(!text.contains("900101300123"), "the IIN is masked:\n{text}");
     assert!(!text.contains("aigul@example.kz"), "{text}");
+    t.stop().await;
+}
+
+async fn queue_adds_new_tickets_in_place_and_a_reply_goes_out_from_the_keyboard_alone(
+    backend: Backend,
+) {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let t = spawn_config(backend, |c| {
+        c.smtp_url = Some(url);
+        c.console_poll_seconds = 2;
+    })
+    .await;
+    let first = register(&t, "Первое обращение").await;
+    sink.wait_for_messages(1, Duration::from_secs(20));
+    staff(&t, "aliya", Role::Operator).await;
+    let d = Driver::start().await;
+    d.goto(&format!("{}/console/login?lang=ru", t.url)).await;
+    // Sign-in from the keyboard: Tab to each field, type, Enter.
+    tab_to(&d, "#login", 30).await;
+    d.keys("aliya").await;
+    tab_to(&d, "#password", 5).await;
+    d.keys(PASSWORD).await;
+    d.keys(ENTER).await;
+    d.wait_for_text("Выйти").await;
+    d.goto(&format!("{}/console/queue?view=unassigned", t.url))
+        .await;
+    d.wait_for_text(&first).await;
+    // A ticket that arrives while the page is open joins the list without a reload.
+    let marker = d.execute("window.__same_page = 1; return 1;", vec![]).await;
+    assert_eq!(marker, json!(1));
+    let second = register(&t, "Второе обращение").await;
+    d.wait_for_text(&second).await;
+    assert_eq!(
+        d.execute("return window.__same_page || 0;", vec![]).await,
+        json!(1),
+        "the page was not reloaded"
+    );
+    d.wait_for_text("В список добавлены новые обращения").await;
+    // From the queue to the ticket, and the reply, with Tab and Enter only.
+    let stops = tab_to(&d, &format!("a.ticket-link[href$='{first}']"), 80).await;
+    eprintln!("Tab stops to the first ticket: {}", stops.len());
+    d.keys(ENTER).await;
+    d.wait_for_text("Первое обращение").await;
+    tab_to(&d, "#take", 120).await;
+    d.keys(ENTER).await;
+    d.wait_for_text("обращение назначено вам").await;
+    tab_to(&d, "#reply-text", 120).await;
+    d.keys("Ответ с клавиатуры.").await;
+    tab_to(&d, "#reply-send", 20).await;
+    d.keys(ENTER).await;
+    d.wait_for_text("ответ поставлен в очередь").await;
+    d.quit().await;
+    let sent = sink.wait_for_messages(3, Duration::from_secs(20));
+    assert!(
+        sent.iter().any(|m| {
+            mail_parser::MessageParser::default()
+                .parse(m)
+                .and_then(|p| p.body_text(0).map(|b| b.contains("Ответ с клавиатуры.")))
+                .unwrap_or(false)
+        }),
+        "the reply typed from the keyboard was mailed"
+    );
     t.stop().await;
 }

@@ -15,10 +15,28 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (v) {
           if (!v) { return; }
-          if (v.stamp && v.stamp !== seen) {
-            var box = document.getElementById(poll.getAttribute("data-target"));
+          if (!v.stamp || v.stamp === seen) { return; }
+          var box = document.getElementById(poll.getAttribute("data-target"));
+          var table = document.getElementById(poll.getAttribute("data-refresh") || "");
+          // New tickets join the list in place, unless the operator is choosing rows
+          // (ticked boxes, focus in the table): then the notice offers a reload.
+          var busy = !table || table.querySelector("input:checked") ||
+                     table.contains(document.activeElement);
+          if (busy) {
             if (box) { box.hidden = false; box.textContent = v.message || box.textContent; }
+            return;
           }
+          fetch(window.location.href, { credentials: "same-origin" })
+            .then(function (r) { return r.ok ? r.text() : null; })
+            .then(function (html) {
+              if (!html) { return; }
+              var fresh = new DOMParser().parseFromString(html, "text/html")
+                .getElementById(table.id);
+              if (!fresh) { return; }
+              table.innerHTML = fresh.innerHTML;
+              seen = v.stamp;
+              if (box) { box.hidden = false; box.textContent = poll.getAttribute("data-added") || ""; }
+            });
         })
         .catch(function () {});
     };

@@ -252,6 +252,7 @@ pub async fn page(
             topics => options(crate::tickets::domain::TOPICS),
             saved => saved,
             newest => newest.unwrap_or_default(),
+            poll_seconds => app.config.console_poll_seconds,
             may_work => staff.may(Permission::WorkTickets),
         },
     )
