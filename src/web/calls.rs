@@ -582,7 +582,8 @@ async fn release_request(
     tag = "calls",
     summary = "The released request as one ZIP: recordings, transcripts of the written channels, manifest.json with each file's sha256",
     params(("id" = String, Path, description = "record request id")),
-    responses((status = 200, description = "the ZIP", body = String, content_type = "application/zip"))
+    responses((status = 200, description = "the ZIP", body = String, content_type = "application/zip"),
+        (status = 409, description = "not released yet: a supervisor releases the request first"))
 )]
 async fn request_archive(
     app: AppData,

@@ -335,7 +335,8 @@ fn format_of(q: Option<&str>, req: Option<&HttpRequest>) -> Result<Format, ApiEr
     tag = "kb",
     summary = "The whole base (each article's newest version and whether it is published), as JSON or CSV",
     params(FormatQuery),
-    responses((status = 200, description = "the file", body = String))
+    responses((status = 200, description = "the file: JSON `{\"articles\": [...]}`, or CSV with `?format=csv`",
+        content((serde_json::Value = "application/json"), (String = "text/csv"))))
 )]
 async fn export_base(
     app: AppData,

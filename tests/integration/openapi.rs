@@ -182,6 +182,59 @@ async fn seed(t: &TestApp, token: &str) -> Value {
                "title": {"kk": "Жұмыстар", "ru": "Работы"}, "text": {"kk": "Мәтін", "ru": "Текст"}}),
     )
     .await;
+    // The records of the later routes, made with the roles that may make them.
+    let as_role = |login: &'static str, role: Role, path: &'static str, body: Value| async move {
+        let token = t.token(login, role).await;
+        let r = t.post_auth(path, &token, body).await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert!(status.is_success(), "seeding {path}: {status}: {v}");
+        v
+    };
+    let article = as_role(
+        "st-editor",
+        Role::Editor,
+        "/api/v1/kb/articles",
+        json!({"language": "ru", "title": "Вход на портал", "body": "Войдите с ЭЦП.",
+               "publish": true}),
+    )
+    .await;
+    let call = as_role(
+        "st-pbx",
+        Role::Pbx,
+        "/api/v1/calls",
+        json!({"call_id": "st-call-1", "event": "ended", "caller": "+77015550001",
+               "called": "1414", "queue": "general", "arrived_at": "2026-12-03T10:00:00+05:00",
+               "answered_at": "2026-12-03T10:00:20+05:00", "ended_at": "2026-12-03T10:03:00+05:00",
+               "disposition": "answered"}),
+    )
+    .await;
+    let request = as_role(
+        "st-quality",
+        Role::Quality,
+        "/api/v1/record-requests",
+        json!({"date": "2026-12-03", "phone": "+77015550001"}),
+    )
+    .await;
+    let run = post(
+        "/api/v1/reports/runs",
+        json!({"report": "P1", "month": "2026-11"}),
+    )
+    .await;
+    let discrepancy = as_role(
+        "st-supervisor",
+        Role::Supervisor,
+        "/api/v1/reports/discrepancies",
+        json!({"report": "P1", "month": "2026-11", "body_id": body_id,
+               "figures": {"ours": 120, "theirs": 118}}),
+    )
+    .await;
+    let choice = post(
+        "/api/v1/reports/choices",
+        json!({"kind": "staff_action", "code": "rude",
+               "name": {"kk": "Әдепсіздік", "ru": "Некорректное поведение"}}),
+    )
+    .await;
     json!({
         "number": number,
         "body": body_id,
@@ -189,6 +242,12 @@ async fn seed(t: &TestApp, token: &str) -> Value {
         "service": service["id"],
         "forward": forward["id"],
         "outage": outage["id"],
+        "article": article["id"],
+        "call": call["call_id"],
+        "request": request["id"],
+        "run": run["id"],
+        "discrepancy": discrepancy["id"],
+        "choice": choice["id"],
     })
 }
 
@@ -210,6 +269,12 @@ fn config_naming(ids: &Value) -> String {
         ("^/api/v1/forwards/", "id", s("forward")),
         ("^/api/v1/outages/", "id", s("outage")),
         ("^/api/v1/systems/", "code", "egov-portal".to_string()),
+        ("^/api/v1/kb/articles/", "id", s("article")),
+        ("^/api/v1/calls/", "call_id", s("call")),
+        ("^/api/v1/record-requests/", "id", s("request")),
+        ("^/api/v1/reports/runs/", "id", s("run")),
+        ("^/api/v1/reports/discrepancies/", "id", s("discrepancy")),
+        ("^/api/v1/reports/choices/", "id", s("choice")),
     ] {
         out.push_str(&format!(
             "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n"
@@ -217,6 +282,8 @@ fn config_naming(ids: &Value) -> String {
     }
     out
 }
+
+static REPORTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// One schemathesis run; panics with its report unless it passed.
 async fn schemathesis(
@@ -251,6 +318,15 @@ async fn schemathesis(
         .expect("schemathesis finishes within 10 minutes")
         .expect("schemathesis runs");
     let report = String::from_utf8_lossy(&out.stdout);
+    // The whole report where asked (which operations met only 404 or 403, say).
+    if let Ok(dir) = std::env::var("BAYLANYS_SCHEMATHESIS_REPORTS") {
+        let name = format!(
+            "{dir}/schemathesis-{}-{}.txt",
+            std::process::id(),
+            REPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let _ = std::fs::write(name, report.as_bytes());
+    }
     let summary = report
         .rfind("SUMMARY")
         .map_or(&report[..0], |at| &report[at..]);
@@ -319,6 +395,27 @@ async fn schemathesis_finds_no_server_error_and_every_answer_matches_the_documen
         ],
     )
     .await;
+    // The operations of the roles an administrator is not: the Knowledge Base's editors,
+    // and the oversight bodies that ask for recordings.
+    for (login, role, paths) in [
+        ("st-editor-2", Role::Editor, "^/api/v1/kb/"),
+        (
+            "st-quality-2",
+            Role::Quality,
+            "^/api/v1/(record-requests|calls/[^/]+/recording)",
+        ),
+    ] {
+        let token = t.token(login, role).await;
+        schemathesis(
+            &t,
+            &token,
+            dir.path(),
+            Some(&config),
+            20,
+            &["--include-path-regex", paths],
+        )
+        .await;
+    }
     eprintln!(
         "schemathesis on {backend:?}: {:.0} s",
         started.elapsed().as_secs_f64()
