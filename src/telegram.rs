@@ -116,67 +116,6 @@ fn set_state(c: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// What the chat is told about a message intake took, queued as `deliver` jobs in the
-/// intake transaction (never sent from the request): "added to your appeal" for a
-/// follow-up, and the bot's note on each file it could not take.
-pub fn queue_chat_notices(
-    c: &mut DbConn,
-    ctx: &crate::tickets::intake::IntakeContext<'_>,
-    reg: &crate::tickets::intake::Registered,
-    msg: &InboundMessage,
-) -> Result<(), DbError> {
-    let language = msg.language.unwrap_or(reg.language);
-    let mut texts = Vec::new();
-    if !reg.new_ticket {
-        let joined = ctx
-            .templates
-            .telegram_text(
-                "joined",
-                language,
-                &serde_json::json!({ "number": reg.number }),
-            )
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        texts.push(joined);
-    }
-    let skipped = msg
-        .fields
-        .get("telegram_files_skipped")
-        .and_then(serde_json::Value::as_array);
-    for file in skipped.into_iter().flatten() {
-        if let Some(notice) = file.get("notice").and_then(serde_json::Value::as_str) {
-            texts.push(notice.to_owned());
-        }
-    }
-    if let Some(files) = skipped {
-        crate::tickets::event(
-            c,
-            &reg.ticket_id,
-            &format!("telegram:{}", msg.sender.address),
-            "files_skipped",
-            serde_json::json!({ "message_id": reg.message_id, "files": files }),
-        )?;
-    }
-    for text in texts {
-        let rendered = crate::tickets::Rendered {
-            text,
-            ..Default::default()
-        };
-        crate::tickets::queue_outbound(
-            c,
-            ctx.mail_domain,
-            &reg.ticket_id,
-            crate::tickets::Recipient {
-                channel: Channel::Telegram,
-                address: &msg.sender.address,
-            },
-            baylanys_core::OutboundKind::Notice,
-            None,
-            &rendered,
-        )?;
-    }
-    Ok(())
-}
-
 /// Forgets handled update ids older than `days`: the stored offset already keeps
 /// Telegram from sending them again; the ids only guard against a redelivery soon after.
 pub fn prune_update_log(c: &mut DbConn, days: i64) -> Result<usize, DbError> {

@@ -269,68 +269,6 @@ fn apply_to_message(
     Ok(())
 }
 
-/// What the sender is told about a message intake took, queued as `deliver` jobs in the
-/// intake transaction: "added to your appeal" for a follow-up, and the note on a file
-/// that was not taken.
-pub fn queue_chat_notices(
-    c: &mut DbConn,
-    ctx: &crate::tickets::intake::IntakeContext<'_>,
-    reg: &crate::tickets::intake::Registered,
-    msg: &InboundMessage,
-) -> Result<(), DbError> {
-    let language = msg.language.unwrap_or(reg.language);
-    let mut texts = Vec::new();
-    if !reg.new_ticket {
-        let joined = ctx
-            .templates
-            .channel_text(
-                "whatsapp",
-                "joined",
-                language,
-                &serde_json::json!({ "number": reg.number }),
-            )
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        texts.push(joined);
-    }
-    let skipped = msg
-        .fields
-        .get("whatsapp_files_skipped")
-        .and_then(serde_json::Value::as_array);
-    for file in skipped.into_iter().flatten() {
-        if let Some(notice) = file.get("notice").and_then(serde_json::Value::as_str) {
-            texts.push(notice.to_owned());
-        }
-    }
-    if let Some(files) = skipped {
-        crate::tickets::event(
-            c,
-            &reg.ticket_id,
-            &format!("whatsapp:{}", msg.sender.address),
-            "files_skipped",
-            serde_json::json!({ "message_id": reg.message_id, "files": files }),
-        )?;
-    }
-    for text in texts {
-        let rendered = crate::tickets::Rendered {
-            text,
-            ..Default::default()
-        };
-        crate::tickets::queue_outbound(
-            c,
-            ctx.mail_domain,
-            &reg.ticket_id,
-            crate::tickets::Recipient {
-                channel: Channel::WhatsApp,
-                address: &msg.sender.address,
-            },
-            baylanys_core::OutboundKind::Notice,
-            None,
-            &rendered,
-        )?;
-    }
-    Ok(())
-}
-
 /// Handles one stored webhook body (a row of `raw_payloads`): the job makes a body
 /// survive a restart, and makes several instances handle it once.
 #[derive(Debug, Clone, Serialize, Deserialize)]

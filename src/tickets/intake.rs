@@ -97,13 +97,74 @@ pub fn intake(
         Some(existing) => append(conn, ctx, msg, existing, raw_payload_id, now)?,
         None => register(conn, ctx, msg, &contact_id, raw_payload_id, now)?,
     };
-    if msg.channel == Channel::Telegram {
-        crate::telegram::queue_chat_notices(conn, ctx, &reg, msg)?;
-    }
-    if msg.channel == Channel::WhatsApp {
-        crate::whatsapp::queue_chat_notices(conn, ctx, &reg, msg)?;
+    if matches!(msg.channel, Channel::Telegram | Channel::WhatsApp) {
+        queue_chat_notices(conn, ctx, &reg, msg)?;
     }
     Ok(reg)
+}
+
+/// What a chat (Telegram, WhatsApp) is told about a message intake took, queued as
+/// `deliver` jobs in the intake transaction (never sent from the request): "added to your
+/// appeal" for a follow-up (the channel's `joined` text), and the channel's note on each
+/// file it could not take (`<channel>_files_skipped`).
+fn queue_chat_notices(
+    c: &mut DbConn,
+    ctx: &IntakeContext<'_>,
+    reg: &Registered,
+    msg: &InboundMessage,
+) -> Result<(), DbError> {
+    let channel = msg.channel.as_str();
+    let language = msg.language.unwrap_or(reg.language);
+    let mut texts = Vec::new();
+    if !reg.new_ticket {
+        let joined = ctx
+            .templates
+            .channel_text(
+                channel,
+                "joined",
+                language,
+                &serde_json::json!({ "number": reg.number }),
+            )
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        texts.push(joined);
+    }
+    let skipped = msg
+        .fields
+        .get(&format!("{channel}_files_skipped"))
+        .and_then(serde_json::Value::as_array);
+    for file in skipped.into_iter().flatten() {
+        if let Some(notice) = file.get("notice").and_then(serde_json::Value::as_str) {
+            texts.push(notice.to_owned());
+        }
+    }
+    if let Some(files) = skipped {
+        crate::tickets::event(
+            c,
+            &reg.ticket_id,
+            &format!("{channel}:{}", msg.sender.address),
+            "files_skipped",
+            serde_json::json!({ "message_id": reg.message_id, "files": files }),
+        )?;
+    }
+    for text in texts {
+        let rendered = crate::tickets::Rendered {
+            text,
+            ..Default::default()
+        };
+        crate::tickets::queue_outbound(
+            c,
+            ctx.mail_domain,
+            &reg.ticket_id,
+            crate::tickets::Recipient {
+                channel: msg.channel,
+                address: &msg.sender.address,
+            },
+            baylanys_core::OutboundKind::Notice,
+            None,
+            &rendered,
+        )?;
+    }
+    Ok(())
 }
 
 /// The earlier registration a repeated update points to: message, ticket, number,
