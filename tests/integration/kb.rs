@@ -699,15 +699,14 @@ async fn r6_ticket_search_finds_inflections_typos_and_follow_ups(backend: Backen
         numbers(&tickets(&t, &op, &[("q", "несудимость"), ("status", "closed")]).await).is_empty()
     );
     // Rows without an index row (an older release's) are indexed at start.
-    t.app
-        .db
-        .write(|c| {
+    let forget_index = || {
+        t.app.db.write(|c| {
             use diesel::prelude::*;
             diesel::sql_query("DELETE FROM ticket_search").execute(c)?;
             Ok(())
         })
-        .await
-        .unwrap();
+    };
+    forget_index().await.unwrap();
     assert!(numbers(&tickets(&t, &op, &[("q", "несудимость")]).await).is_empty());
     let n = t
         .app
@@ -717,15 +716,7 @@ async fn r6_ticket_search_finds_inflections_typos_and_follow_ups(backend: Backen
         .unwrap();
     assert_eq!(n, (4, None));
     // A batch that may not be the last names where the next starts.
-    t.app
-        .db
-        .write(|c| {
-            use diesel::prelude::*;
-            diesel::sql_query("DELETE FROM ticket_search").execute(c)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    forget_index().await.unwrap();
     let (first, next) = t
         .app
         .db

@@ -64,31 +64,44 @@ async fn register(t: &TestApp, text: &str) -> String {
         .to_string()
 }
 
+/// POSTs `body` to `path` and returns the created record's id.
+async fn created(t: &TestApp, path: &str, token: &str, body: Value) -> String {
+    let r = t.post_auth(path, token, body).await;
+    assert_eq!(r.status(), 201, "{path}");
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .expect("an id")
+        .to_string()
+}
+
+/// Signs `login` in to the console in Chromium, in Russian.
+async fn chromium_sign_in(d: &Driver, t: &TestApp, login: &str) {
+    d.goto(&format!("{}/console/login?lang=ru", t.url)).await;
+    d.type_into("#login", login).await;
+    d.type_into("#password", PASSWORD).await;
+    d.click("#sign-in").await;
+    d.wait_for_text("Выйти").await;
+}
+
 /// Two published answers, one per language; returns the Russian one's id.
 async fn answers(t: &TestApp) -> String {
     let editor = t.token("kb-editor", Role::Editor).await;
-    let r = t
-        .post_auth(
-            "/api/v1/kb/articles",
-            &editor,
-            json!({"language": "ru", "title": "Вход на портал eGov", "body": ANSWER_RU,
-                   "tags": ["egov"], "publish": true}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = t
-        .post_auth(
-            "/api/v1/kb/articles",
-            &editor,
-            json!({"language": "kk", "title": "Порталға кіру",
-                   "body": "Порталға ЭЦҚ арқылы кіріңіз.", "publish": true}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    let id = created(
+        t,
+        "/api/v1/kb/articles",
+        &editor,
+        json!({"language": "ru", "title": "Вход на портал eGov", "body": ANSWER_RU,
+               "tags": ["egov"], "publish": true}),
+    )
+    .await;
+    created(
+        t,
+        "/api/v1/kb/articles",
+        &editor,
+        json!({"language": "kk", "title": "Порталға кіру",
+               "body": "Порталға ЭЦҚ арқылы кіріңіз.", "publish": true}),
+    )
+    .await;
     id
 }
 
@@ -101,11 +114,7 @@ async fn ticket_page_kb_answer_in_chromium_reaches_the_applicant_by_email(backen
     sink.wait_for_messages(1, Duration::from_secs(20));
     staff(&t, "aliya", Role::Operator).await;
     let d = Driver::start().await;
-    d.goto(&format!("{}/console/login?lang=ru", t.url)).await;
-    d.type_into("#login", "aliya").await;
-    d.type_into("#password", PASSWORD).await;
-    d.click("#sign-in").await;
-    d.wait_for_text("Выйти").await;
+    chromium_sign_in(&d, &t, "aliya").await;
     d.goto(&format!("{}/console/tickets/{number}", t.url)).await;
     d.wait_for_text("Не могу войти на портал").await;
     // The operator starts the reply, then looks for an answer: another inflected form
@@ -264,20 +273,15 @@ async fn ticket_page_forwards_to_a_body_masked_and_names_each_wrong_field(backen
     let url = sink.url();
     let t = spawn_config(backend, |c| c.smtp_url = Some(url)).await;
     let admin = t.token("fw-admin", Role::Admin).await;
-    let r = t
-        .post_auth(
-            "/api/v1/bodies",
-            &admin,
-            json!({"kind": "central_state_body",
-                   "name": {"kk": "Әділет министрлігі", "ru": "Министерство юстиции"},
-                   "email": "office@minjust.example.kz"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let body = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let body = created(
+        &t,
+        "/api/v1/bodies",
+        &admin,
+        json!({"kind": "central_state_body",
+               "name": {"kk": "Әділет министрлігі", "ru": "Министерство юстиции"},
+               "email": "office@minjust.example.kz"}),
+    )
+    .await;
     let number = register(&t, "Справку о несудимости не выдают, мой ИИН 900101300123").await;
     let other = register(&t, "Другой вопрос").await;
     sink.wait_for_messages(2, Duration::from_secs(20));
