@@ -978,10 +978,7 @@ pub fn history(c: &mut DbConn, f: &ForwardRow) -> Result<Vec<serde_json::Value>,
         .select(forward_deliveries::delivered_at.assume_not_null())
         .load(c)?;
     for at in reminders {
-        list.push((
-            at,
-            serde_json::json!({"kind": "reminded", "at": iso(&at)}),
-        ));
+        list.push((at, serde_json::json!({"kind": "reminded", "at": iso(&at)})));
     }
     if let Some(at) = &f.answered_at {
         let text: Option<String> = match &f.answer_message_id {
@@ -1004,10 +1001,7 @@ pub fn history(c: &mut DbConn, f: &ForwardRow) -> Result<Vec<serde_json::Value>,
         ));
     }
     if let Some(at) = &f.relayed_at {
-        list.push((
-            *at,
-            serde_json::json!({"kind": "relayed", "at": iso(at)}),
-        ));
+        list.push((*at, serde_json::json!({"kind": "relayed", "at": iso(at)})));
     }
     list.sort_by_key(|(at, _)| *at);
     Ok(list.into_iter().map(|(_, v)| v).collect())

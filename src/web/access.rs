@@ -477,7 +477,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/console/ici/outages/new",
         Console(&[P::DeclareOutages]),
     ),
-    ("POST", "/console/ici/outages", Console(&[P::DeclareOutages])),
+    (
+        "POST",
+        "/console/ici/outages",
+        Console(&[P::DeclareOutages]),
+    ),
     (
         "GET",
         "/console/ici/outages/{id}",

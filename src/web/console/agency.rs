@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{ConsoleError, Staff, see_other};
 use crate::forwards::{self, ForwardStatus, ListFilter};
-use crate::web::{AppData, ApiError, input};
+use crate::web::{ApiError, AppData, input};
 
 /// Most files one answer carries.
 const MAX_FILES: usize = 10;
@@ -69,16 +69,14 @@ pub(super) fn shown_times(v: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
         J::String(s)
-            if s.len() >= 20 && s.as_bytes()[4] == b'-' && DateTime::parse_from_rfc3339(s).is_ok() =>
+            if s.len() >= 20
+                && s.as_bytes()[4] == b'-'
+                && DateTime::parse_from_rfc3339(s).is_ok() =>
         {
             J::String(local(s))
         }
         J::Array(a) => J::Array(a.iter().map(shown_times).collect()),
-        J::Object(o) => J::Object(
-            o.iter()
-                .map(|(k, x)| (k.clone(), shown_times(x)))
-                .collect(),
-        ),
+        J::Object(o) => J::Object(o.iter().map(|(k, x)| (k.clone(), shown_times(x))).collect()),
         other => other.clone(),
     }
 }
@@ -149,9 +147,7 @@ pub(super) async fn list_page(
         }
         None => (Vec::new(), None),
     };
-    let today = now
-        .with_timezone(&chrono_tz::Asia::Almaty)
-        .date_naive();
+    let today = now.with_timezone(&chrono_tz::Asia::Almaty).date_naive();
     let kk = staff.language() == baylanys_core::Language::Kk;
     let items: Vec<Value> = list
         .iter()
@@ -184,12 +180,7 @@ pub(super) async fn list_page(
         })
         .collect();
     let status_text = status.map(|s| s.as_str()).unwrap_or("all");
-    let next_url = next.map(|n| {
-        format!(
-            "{}?status={status_text}&after={n}",
-            portal.list
-        )
-    });
+    let next_url = next.map(|n| format!("{}?status={status_text}&after={n}", portal.list));
     staff.page(
         app,
         req,
@@ -233,7 +224,16 @@ pub(super) async fn forward_page(
     portal: Portal,
     raw_id: &str,
 ) -> Result<HttpResponse, ConsoleError> {
-    render(app, req, staff, portal, raw_id, StatusCode::OK, Draft::default()).await
+    render(
+        app,
+        req,
+        staff,
+        portal,
+        raw_id,
+        StatusCode::OK,
+        Draft::default(),
+    )
+    .await
 }
 
 async fn render(
@@ -271,7 +271,10 @@ async fn render(
         && due.with_timezone(&chrono_tz::Asia::Almaty).date_naive()
             == now.with_timezone(&chrono_tz::Asia::Almaty).date_naive();
     let errors = |list: Vec<(String, String)>| -> Value {
-        Value::from_serialize(list.into_iter().collect::<std::collections::BTreeMap<_, _>>())
+        Value::from_serialize(
+            list.into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )
     };
     let has_errors = !draft.answer_errors.is_empty() || !draft.decline_errors.is_empty();
     staff.page_with_status(
@@ -336,10 +339,7 @@ pub(super) async fn forward_attachment(
         Err(()) => Err(no_forward(app, staff, &id)),
         Ok(None) => Err(staff.error(
             StatusCode::NOT_FOUND,
-            format!(
-                "{}: {att}",
-                staff.text(app, "agency_no_attachment")
-            ),
+            format!("{}: {att}", staff.text(app, "agency_no_attachment")),
         )),
         Ok(Some(file)) => Ok(crate::web::api::download(file, &att)),
     }
@@ -410,10 +410,26 @@ pub(super) async fn answer_in(
             answer_errors: errors,
             ..Default::default()
         };
-        return render(app, req, staff, portal, &id, StatusCode::UNPROCESSABLE_ENTITY, draft).await;
+        return render(
+            app,
+            req,
+            staff,
+            portal,
+            &id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            draft,
+        )
+        .await;
     }
-    match crate::web::forwards::answer_forward(app, staff.user(), f, text.clone(), form.files, "console")
-        .await
+    match crate::web::forwards::answer_forward(
+        app,
+        staff.user(),
+        f,
+        text.clone(),
+        form.files,
+        "console",
+    )
+    .await
     {
         Ok(_) => Ok(see_other(
             &format!("{}/{id}", portal.forwards),
@@ -430,10 +446,22 @@ pub(super) async fn answer_in(
         Err(ApiError::Invalid(fields)) => {
             let draft = Draft {
                 answer_text: text,
-                answer_errors: fields.into_iter().map(|e| (field_of(&e.field), e.message)).collect(),
+                answer_errors: fields
+                    .into_iter()
+                    .map(|e| (field_of(&e.field), e.message))
+                    .collect(),
                 ..Default::default()
             };
-            render(app, req, staff, portal, &id, StatusCode::UNPROCESSABLE_ENTITY, draft).await
+            render(
+                app,
+                req,
+                staff,
+                portal,
+                &id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                draft,
+            )
+            .await
         }
         Err(e) => Err(ConsoleError::from(e).in_language(staff.language())),
     }
@@ -461,7 +489,15 @@ async fn decline(
     path: web::Path<String>,
     form: web::Form<DeclineForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    decline_in(&app, &req, &staff, AGENCY, &path.into_inner(), form.into_inner()).await
+    decline_in(
+        &app,
+        &req,
+        &staff,
+        AGENCY,
+        &path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
 
 /// The refusal form: a reason is required.
@@ -492,7 +528,16 @@ pub(super) async fn decline_in(
             decline_errors: vec![("reason".into(), p)],
             ..Default::default()
         };
-        return render(app, req, staff, portal, &id, StatusCode::UNPROCESSABLE_ENTITY, draft).await;
+        return render(
+            app,
+            req,
+            staff,
+            portal,
+            &id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            draft,
+        )
+        .await;
     }
     match crate::web::forwards::decline_forward(app, staff.user(), f, reason.clone()).await {
         Ok(_) => Ok(see_other(

@@ -17,7 +17,7 @@ use super::{ConsoleError, Staff, see_other};
 use crate::auth::Permission;
 use crate::outages::{OutageError, OutageInput, store};
 use crate::web::outages::Declared;
-use crate::web::{AppData, ApiError, input};
+use crate::web::{ApiError, AppData, input};
 
 pub const ICI: Portal = Portal {
     list: "/console/ici/forwards",
@@ -58,8 +58,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The form's fields, in the order the form has them (errors of other fields are
 /// shown above the form).
 const FIELDS: [&str; 11] = [
-    "kind", "starts_at", "ends_at", "systems", "impact", "title_kk", "title_ru", "text_kk",
-    "text_ru", "reason", "form",
+    "kind",
+    "starts_at",
+    "ends_at",
+    "systems",
+    "impact",
+    "title_kk",
+    "title_ru",
+    "text_kk",
+    "text_ru",
+    "reason",
+    "form",
 ];
 
 /// `datetime-local` values are Astana time, to the minute.
@@ -108,16 +117,9 @@ fn errors_value(errors: &[(String, String)]) -> (Value, Vec<Value>) {
 }
 
 /// `GET /console/ici`: the outages with their lead-time compliance.
-async fn index(
-    app: AppData,
-    req: HttpRequest,
-    staff: Staff,
-) -> Result<HttpResponse, ConsoleError> {
+async fn index(app: AppData, req: HttpRequest, staff: Staff) -> Result<HttpResponse, ConsoleError> {
     let now = app.clock.now();
-    let list = app
-        .db
-        .run(move |c| store::list_with_lead(c, now))
-        .await?;
+    let list = app.db.run(move |c| store::list_with_lead(c, now)).await?;
     let items: Vec<serde_json::Value> = list.iter().map(shown_times).collect();
     staff.page(
         &app,
@@ -139,10 +141,7 @@ async fn render_form(
     chosen: &[String],
     errors: &[(String, String)],
 ) -> Result<HttpResponse, ConsoleError> {
-    let systems = app
-        .db
-        .run(crate::registry::systems::list)
-        .await?;
+    let systems = app.db.run(crate::registry::systems::list).await?;
     let kk = staff.language() == baylanys_core::Language::Kk;
     let systems: Vec<Value> = systems
         .iter()
@@ -161,10 +160,8 @@ async fn render_form(
     if values["form_key"].is_empty() {
         values.insert("form_key", crate::auth::random_secret());
     }
-    let earliest = crate::outages::earliest_planned_start(
-        app.clock.now(),
-        app.config.outage_dispatch_margin,
-    );
+    let earliest =
+        crate::outages::earliest_planned_start(app.clock.now(), app.config.outage_dispatch_margin);
     let (by_field, summary) = errors_value(errors);
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -215,7 +212,11 @@ fn instant_of(
         None => {
             errors.push((
                 field.to_string(),
-                format!("`{}`: {}", input::shown(v), staff.text(app, "ici_time_invalid")),
+                format!(
+                    "`{}`: {}",
+                    input::shown(v),
+                    staff.text(app, "ici_time_invalid")
+                ),
             ));
             None
         }
@@ -250,7 +251,11 @@ async fn declare(
     form: web::Form<Pairs>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (form, systems) = fields_of(form.into_inner());
-    let get = |k: &str| form.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let get = |k: &str| {
+        form.get(k)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let mut errors = Vec::new();
     let mut body = serde_json::Map::new();
     for k in ["kind", "impact"] {
@@ -396,7 +401,15 @@ async fn outage(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = outage_id(&staff, &path.into_inner())?;
-    render_outage(&app, &req, &staff, &id, StatusCode::OK, OutageDraft::default()).await
+    render_outage(
+        &app,
+        &req,
+        &staff,
+        &id,
+        StatusCode::OK,
+        OutageDraft::default(),
+    )
+    .await
 }
 
 /// A store action's refusal as the outage page again: 409 with the explanation, 422
@@ -454,7 +467,11 @@ async fn reschedule(
 ) -> Result<HttpResponse, ConsoleError> {
     let id = outage_id(&staff, &path.into_inner())?;
     let (form, _) = fields_of(form.into_inner());
-    let get = |k: &str| form.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let get = |k: &str| {
+        form.get(k)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let i = id.clone();
     let Some(current) = app.db.run(move |c| store::get(c, &i)).await? else {
         return Err(no_outage(&app, &staff, &id));
@@ -466,7 +483,10 @@ async fn reschedule(
     };
     let mut errors = Vec::new();
     let mut body = serde_json::Map::new();
-    for (k, was) in [("starts_at", current.starts_at), ("ends_at", current.ends_at)] {
+    for (k, was) in [
+        ("starts_at", current.starts_at),
+        ("ends_at", current.ends_at),
+    ] {
         let given = get(k);
         if given.is_empty() {
             errors.push((k.to_string(), staff.text(&app, "ici_time_required")));
@@ -598,5 +618,13 @@ async fn forward_decline(
     form: web::Form<agency::DeclineForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     ici_only(&staff)?;
-    agency::decline_in(&app, &req, &staff, ICI, &path.into_inner(), form.into_inner()).await
+    agency::decline_in(
+        &app,
+        &req,
+        &staff,
+        ICI,
+        &path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
