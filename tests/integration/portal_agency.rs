@@ -504,14 +504,30 @@ async fn agency_portal_forms_refuse_bad_input_beside_the_field_and_forged_csrf(b
     )
     .await;
     assert_eq!(f["status"], "open", "{f}");
-    // A refusal with its reason closes it; a second one is the 409 page.
-    let res = b
-        .post(
-            &format!("{url}/decline"),
-            &[("csrf", &csrf), ("reason", "Не в нашей компетенции")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
+    // An answer and a refusal sent at once (two tabs): one closes the forward, the other
+    // gets the 409 page.
+    let mut b2 = Browser {
+        t,
+        cookies: b.cookies.clone(),
+    };
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("text", "Ответ из второй вкладки");
+    let answer_url = format!("{url}/answer");
+    let decline_url = format!("{url}/decline");
+    let decline_form = [
+        ("csrf", csrf.as_str()),
+        ("reason", "Не в нашей компетенции"),
+    ];
+    let (x, y) = tokio::join!(
+        b2.post_multipart(&answer_url, form),
+        b.post(&decline_url, &decline_form)
+    );
+    let mut statuses = [x.status().as_u16(), y.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [303, 409], "one wins, the other is told");
+    let answered = x.status() == 303;
+    // A second refusal is the 409 page too.
     let res = b
         .post(
             &format!("{url}/decline"),
@@ -524,8 +540,25 @@ async fn agency_portal_forms_refuse_bad_input_beside_the_field_and_forged_csrf(b
             .await,
     )
     .await;
-    assert_eq!(f["status"], "declined");
-    assert_eq!(f["decline_reason"], "Не в нашей компетенции");
+    if answered {
+        assert_eq!(f["status"], "answered", "{f}");
+    } else {
+        assert_eq!(f["status"], "declined", "{f}");
+        assert_eq!(f["decline_reason"], "Не в нашей компетенции");
+    }
+    // Exactly one of them reached the ticket.
+    let (_, d) = json_of(
+        t.get_auth(&format!("/api/v1/tickets/{}", r.number), &r.op)
+            .await,
+    )
+    .await;
+    let answers = d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["body_text"] == "Ответ из второй вкладки")
+        .count();
+    assert_eq!(answers, usize::from(answered), "{d}");
     r.t.stop().await;
 }
 
@@ -588,6 +621,23 @@ async fn agency_portal_in_chromium_a_forward_answered_reaches_the_ticket(backend
         .await;
     d.wait_for_text(&r.own_ref).await;
     found.extend(axe_of(&d, &axe, "list, narrow").await);
+    // WCAG 1.4.10: nothing scrolls sideways on a 320 px screen (a wide table scrolls
+    // inside its own focusable region).
+    let wide = d
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await;
+    assert!(wide.as_u64().unwrap() <= 320, "{wide} px wide at 320 px");
+    d.goto(&format!("{}/console/agency/forwards/{}", t.url, r.own))
+        .await;
+    d.wait_for_text("Вопрос для юстиции").await;
+    let wide = d
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await;
+    assert!(
+        wide.as_u64().unwrap() <= 320,
+        "forward: {wide} px wide at 320 px"
+    );
+    found.extend(axe_of(&d, &axe, "forward, narrow").await);
     d.screenshot(&format!("agency-answered-{backend:?}")).await;
     d.quit().await;
     // The answer reached the ticket.

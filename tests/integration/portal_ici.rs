@@ -381,6 +381,10 @@ async fn ici_portal_ict_forwards_are_the_agency_pages_for_the_ici_body(backend: 
     let csrf = b.sign_in("ici").await;
     let page = b.get("/console/ici").await.text().await.unwrap();
     assert!(page.contains("href=\"/console/ici/forwards\""), "{page}");
+    assert!(
+        !page.contains("Мекеме порталы"),
+        "no agency portal in the ICI user's navigation: {page}"
+    );
     let page = b.get("/console/ici/forwards").await.text().await.unwrap();
     assert!(
         page.contains(&reference) && page.contains("incident"),
@@ -495,6 +499,21 @@ async fn ici_portal_in_chromium_an_outage_declared_queues_its_notices(backend: B
     d.goto(&format!("{}/console/ici/outages/{id}", t.url)).await;
     d.wait_for_text("Министерство юстиции").await;
     found.extend(axe_of(&d, &axe, "outage, narrow").await);
+    for path in [
+        format!("/console/ici/outages/{id}"),
+        "/console/ici/outages/new".to_string(),
+        "/console/ici".to_string(),
+    ] {
+        d.goto(&format!("{}{path}", t.url)).await;
+        d.wait_for_text("</main>").await;
+        let wide = d
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await;
+        assert!(
+            wide.as_u64().unwrap() <= 320,
+            "{path}: {wide} px wide at 320 px"
+        );
+    }
     d.screenshot(&format!("ici-declared-{backend:?}")).await;
     d.quit().await;
     // Its notice went to the recipient, and the proof says so.
