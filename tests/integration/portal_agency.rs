@@ -497,6 +497,17 @@ async fn agency_portal_forms_refuse_bad_input_beside_the_field_and_forged_csrf(b
     assert_eq!(res.status(), 422);
     let page = res.text().await.unwrap();
     assert!(page.contains("id=\"decline-reason-error\""), "{page}");
+    // A reason over the limit (far beyond 16 KB of form) is named beside its field too.
+    let long = "я".repeat(20_001);
+    let res = b
+        .post(
+            &format!("{url}/decline"),
+            &[("csrf", csrf.as_str()), ("reason", &long)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"decline-reason-error\""), "{page}");
     // Nothing of it reached the forward.
     let (_, f) = json_of(
         t.get_auth(&format!("/api/v1/forwards/{}", r.own), &r.op)

@@ -322,6 +322,11 @@ async fn ici_portal_declares_once_reschedules_cancels_completes_and_names_bad_fi
     assert!(res.text().await.unwrap().contains("id=\"e-reason\""));
     emergency.retain(|(k, _)| *k != "reason");
     emergency.push(("reason", "Авария на линии связи"));
+    // Texts at their longest (4,000 characters each, far beyond 16 KB of form).
+    let (long_kk, long_ru) = ("ә".repeat(4000), "д".repeat(4000));
+    emergency.retain(|(k, _)| *k != "text_kk" && *k != "text_ru");
+    emergency.push(("text_kk", long_kk.as_str()));
+    emergency.push(("text_ru", long_ru.as_str()));
     let res = b.post("/console/ici/outages", &emergency).await;
     assert_eq!(res.status(), 303);
     let url = format!(

@@ -476,10 +476,34 @@ fn field_of(api_field: &str) -> String {
         .to_string()
 }
 
-#[derive(Deserialize)]
+/// An urlencoded form's fields, read here rather than by `web::Form` (whose 16 KB limit
+/// is below a 20,000-character reason or two 4,000-character outage texts in Cyrillic);
+/// the body's size is bounded by the server's payload limit.
+pub(super) fn form_pairs(
+    staff: &Staff,
+    body: &web::Bytes,
+) -> Result<Vec<(String, String)>, ConsoleError> {
+    serde_urlencoded::from_bytes(body).map_err(|e| {
+        staff.error(
+            StatusCode::BAD_REQUEST,
+            format!("the form cannot be read: {e}"),
+        )
+    })
+}
+
 pub struct DeclineForm {
-    #[serde(default)]
     reason: String,
+}
+
+impl DeclineForm {
+    pub(super) fn read(staff: &Staff, body: &web::Bytes) -> Result<DeclineForm, ConsoleError> {
+        let reason = form_pairs(staff, body)?
+            .into_iter()
+            .find(|(k, _)| k == "reason")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        Ok(DeclineForm { reason })
+    }
 }
 
 async fn decline(
@@ -487,17 +511,10 @@ async fn decline(
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<DeclineForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    decline_in(
-        &app,
-        &req,
-        &staff,
-        AGENCY,
-        &path.into_inner(),
-        form.into_inner(),
-    )
-    .await
+    let form = DeclineForm::read(&staff, &body)?;
+    decline_in(&app, &req, &staff, AGENCY, &path.into_inner(), form).await
 }
 
 /// The refusal form: a reason is required.

@@ -248,9 +248,9 @@ async fn declare(
     app: AppData,
     req: HttpRequest,
     staff: Staff,
-    form: web::Form<Pairs>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (form, systems) = fields_of(form.into_inner());
+    let (form, systems) = fields_of(agency::form_pairs(&staff, &body)?);
     let get = |k: &str| {
         form.get(k)
             .map(|s| s.trim().to_string())
@@ -463,10 +463,10 @@ async fn reschedule(
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<Pairs>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = outage_id(&staff, &path.into_inner())?;
-    let (form, _) = fields_of(form.into_inner());
+    let (form, _) = fields_of(agency::form_pairs(&staff, &body)?);
     let get = |k: &str| {
         form.get(k)
             .map(|s| s.trim().to_string())
@@ -615,16 +615,9 @@ async fn forward_decline(
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<agency::DeclineForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
     ici_only(&staff)?;
-    agency::decline_in(
-        &app,
-        &req,
-        &staff,
-        ICI,
-        &path.into_inner(),
-        form.into_inner(),
-    )
-    .await
+    let form = agency::DeclineForm::read(&staff, &body)?;
+    agency::decline_in(&app, &req, &staff, ICI, &path.into_inner(), form).await
 }
