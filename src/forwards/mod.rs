@@ -963,6 +963,50 @@ pub fn mark_relayed(
     )
 }
 
+/// What happened to the forward, as its body may see it, oldest first: sent, each
+/// reminder that reached the body, the answer (its text) or the refusal, and the relay
+/// of the answer to the applicant.
+pub fn history(c: &mut DbConn, f: &ForwardRow) -> Result<Vec<serde_json::Value>, DbError> {
+    let mut list: Vec<(NaiveDateTime, serde_json::Value)> = vec![(
+        f.created_at,
+        serde_json::json!({"kind": "sent", "at": iso(&f.created_at)}),
+    )];
+    let reminders: Vec<NaiveDateTime> = forward_deliveries::table
+        .filter(forward_deliveries::forward_id.eq(&f.id))
+        .filter(forward_deliveries::purpose.eq(delivery::Purpose::Reminder.as_str()))
+        .filter(forward_deliveries::delivered_at.is_not_null())
+        .select(forward_deliveries::delivered_at.assume_not_null())
+        .load(c)?;
+    for at in reminders {
+        list.push((at, serde_json::json!({"kind": "reminded", "at": iso(&at)})));
+    }
+    if let Some(at) = &f.answered_at {
+        let text: Option<String> = match &f.answer_message_id {
+            Some(mid) => messages::table
+                .find(mid)
+                .select(messages::body_text)
+                .first(c)
+                .optional()?,
+            None => None,
+        };
+        list.push((
+            *at,
+            serde_json::json!({"kind": "answered", "at": iso(at), "by": f.closed_by, "text": text}),
+        ));
+    }
+    if let Some(at) = &f.declined_at {
+        list.push((
+            *at,
+            serde_json::json!({"kind": "declined", "at": iso(at), "by": f.closed_by, "text": f.decline_reason}),
+        ));
+    }
+    if let Some(at) = &f.relayed_at {
+        list.push((*at, serde_json::json!({"kind": "relayed", "at": iso(at)})));
+    }
+    list.sort_by_key(|(at, _)| *at);
+    Ok(list.into_iter().map(|(_, v)| v).collect())
+}
+
 /// Whether an attachment was sent with a forward (what a body may download).
 pub fn sent_attachment(f: &ForwardRow, attachment_id: &str) -> bool {
     json_of(&f.sent)["attachments"]

@@ -669,6 +669,22 @@ pub fn summarise(o: &Outage, issued: Option<DateTime<Utc>>, list: &[RecipientVie
     }
 }
 
+/// The outage's lead summary and the recipients of the notice it is measured on.
+pub fn lead_of(
+    conn: &mut DbConn,
+    o: &Outage,
+    now: DateTime<Utc>,
+) -> Result<(LeadSummary, Vec<RecipientView>), DbError> {
+    let (list, issued) = match &o.lead_notice_id {
+        Some(n) => (
+            recipients(conn, n, o.starts_at, now)?,
+            notice_time(conn, n)?,
+        ),
+        None => (Vec::new(), None),
+    };
+    Ok((summarise(o, issued, &list), list))
+}
+
 /// `GET /api/v1/outages/{id}`: the outage, its lead and each recipient's proof.
 pub fn detail(
     conn: &mut DbConn,
@@ -678,14 +694,7 @@ pub fn detail(
     let Some(o) = get(conn, id)? else {
         return Ok(None);
     };
-    let (list, issued) = match &o.lead_notice_id {
-        Some(n) => (
-            recipients(conn, n, o.starts_at, now)?,
-            notice_time(conn, n)?,
-        ),
-        None => (Vec::new(), None),
-    };
-    let lead = summarise(&o, issued, &list);
+    let (lead, list) = lead_of(conn, &o, now)?;
     let mut v = serde_json::to_value(&o).expect("an outage serialises");
     v["phase"] = o.phase(now).into();
     v["lead"] = serde_json::to_value(&lead).expect("serialises");
@@ -718,14 +727,7 @@ pub fn compliance(
     let mut items = Vec::new();
     let mut breaches = 0;
     for o in starting_between(conn, from, to)? {
-        let (list, issued) = match &o.lead_notice_id {
-            Some(n) => (
-                recipients(conn, n, o.starts_at, now)?,
-                notice_time(conn, n)?,
-            ),
-            None => (Vec::new(), None),
-        };
-        let lead = summarise(&o, issued, &list);
+        let (lead, list) = lead_of(conn, &o, now)?;
         if o.lead_breach {
             breaches += 1;
         }
@@ -750,6 +752,23 @@ pub fn current_and_upcoming(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec
         .limit(500)
         .load(conn)?;
     rows.into_iter().map(from_row).collect()
+}
+
+/// The outages a calendar subscription shows, each with its lead summary (the list of
+/// `GET /api/v1/outages` and the ICI operator's portal).
+pub fn list_with_lead(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+) -> Result<Vec<serde_json::Value>, DbError> {
+    let mut out = Vec::new();
+    for o in for_feed(conn, now)? {
+        let (lead, _) = lead_of(conn, &o, now)?;
+        let mut v = serde_json::to_value(&o).expect("an outage serialises");
+        v["phase"] = o.phase(now).into();
+        v["lead"] = serde_json::to_value(&lead).expect("serialises");
+        out.push(v);
+    }
+    Ok(out)
 }
 
 /// What a calendar subscription shows: everything ending in the last 30 days or later,

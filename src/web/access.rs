@@ -459,9 +459,84 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     // The agency portal (src/web/console/agency.rs).
     ("GET", "/console/agency", Console(&[P::AnswerForwards])),
+    (
+        "GET",
+        "/console/agency/forwards/{id}",
+        Console(&[P::AnswerForwards]),
+    ),
+    (
+        "GET",
+        "/console/agency/forwards/{id}/attachments/{attachment}",
+        Console(&[P::AnswerForwards]),
+    ),
+    (
+        "POST",
+        "/console/agency/forwards/{id}/answer",
+        Console(&[P::AnswerForwards]),
+    ),
+    (
+        "POST",
+        "/console/agency/forwards/{id}/decline",
+        Console(&[P::AnswerForwards]),
+    ),
     // (the agency portal's routes end here)
     // The ici portal (src/web/console/ici.rs).
     ("GET", "/console/ici", Console(&[P::DeclareOutages])),
+    (
+        "GET",
+        "/console/ici/outages/new",
+        Console(&[P::DeclareOutages]),
+    ),
+    (
+        "POST",
+        "/console/ici/outages",
+        Console(&[P::DeclareOutages]),
+    ),
+    (
+        "GET",
+        "/console/ici/outages/{id}",
+        Console(&[P::DeclareOutages]),
+    ),
+    (
+        "POST",
+        "/console/ici/outages/{id}/reschedule",
+        Console(&[P::DeclareOutages]),
+    ),
+    (
+        "POST",
+        "/console/ici/outages/{id}/cancel",
+        Console(&[P::DeclareOutages]),
+    ),
+    (
+        "POST",
+        "/console/ici/outages/{id}/complete",
+        Console(&[P::DeclareOutages]),
+    ),
+    (
+        "GET",
+        "/console/ici/forwards",
+        Console(&[P::AnswerForwards]),
+    ),
+    (
+        "GET",
+        "/console/ici/forwards/{id}",
+        Console(&[P::AnswerForwards]),
+    ),
+    (
+        "GET",
+        "/console/ici/forwards/{id}/attachments/{attachment}",
+        Console(&[P::AnswerForwards]),
+    ),
+    (
+        "POST",
+        "/console/ici/forwards/{id}/answer",
+        Console(&[P::AnswerForwards]),
+    ),
+    (
+        "POST",
+        "/console/ici/forwards/{id}/decline",
+        Console(&[P::AnswerForwards]),
+    ),
     // (the ici portal's routes end here)
     // The dashboard portal (src/web/console/dashboard.rs).
     ("GET", "/console/dashboard", Console(&[P::ReadReports])),

@@ -429,7 +429,7 @@ async fn list(
     get,
     path = "/api/v1/forwards/{id}",
     tag = "forwards",
-    summary = "One forward with its deliveries and the body's messages",
+    summary = "One forward with its deliveries and the body's messages (a body's user: what was sent and its history)",
     params(("id" = String, Path, description = "forward id")),
     responses((status = 200, description = "the forward", body = serde_json::Value))
 )]
@@ -449,7 +449,9 @@ async fn get_forward(
                 return Ok(None);
             };
             if is_body_user(&user) {
-                Ok(Some(f.body_view(now)))
+                let mut v = f.body_view(now);
+                v["history"] = forwards::history(c, &f.row)?.into();
+                Ok(Some(v))
             } else {
                 f.staff_view(c, now).map(Some)
             }
@@ -500,7 +502,7 @@ async fn get_forward_attachment(
 }
 
 /// The forward of a body user's own body, or 404.
-async fn own_forward(
+pub(crate) async fn own_forward(
     app: &AppData,
     user: &User,
     id: &str,
@@ -555,17 +557,34 @@ async fn post_answer(
     }
     let files = decode_attachments(files, app.config.max_attachment_bytes)?;
     let text = text.unwrap_or_default();
+    let (landed, message_id) = answer_forward(&app, &user, f, text, files, "api").await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "forward_id": id, "status": "answered", "landed": landed, "message_id": message_id,
+    })))
+}
+
+/// The body's answer to its own forward `f` (checked by the caller), as the API and the
+/// agency and ICI portals give it: the first answer closes the forward and lands in the
+/// ticket; a later one is a 409.
+pub(crate) async fn answer_forward(
+    app: &AppData,
+    user: &User,
+    f: forwards::ForwardRow,
+    text: String,
+    files: Vec<baylanys_core::Attachment>,
+    channel: &'static str,
+) -> Result<(forwards::Landed, String), ApiError> {
     let now = app.clock.now();
     let a = app.clone();
     let login = user.login.clone();
-    let (landed, message_id) = app
+    let out = app
         .db
         .write(move |c| {
             let answer = forwards::Answer {
                 text: &text,
                 attachments: &files,
                 by: &login,
-                channel: "api",
+                channel,
                 address: &login,
                 raw_payload_id: None,
                 external_id: None,
@@ -575,9 +594,26 @@ async fn post_answer(
         })
         .await??;
     app.jobs_wakeup.notify_one();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "forward_id": id, "status": "answered", "landed": landed, "message_id": message_id,
-    })))
+    Ok(out)
+}
+
+/// The body's refusal of its own forward `f` (API and portals); returns the F4 notice
+/// raised, if any.
+pub(crate) async fn decline_forward(
+    app: &AppData,
+    user: &User,
+    f: forwards::ForwardRow,
+    reason: String,
+) -> Result<Option<String>, ApiError> {
+    let now = app.clock.now();
+    let a = app.clone();
+    let login = user.login.clone();
+    let notice = app
+        .db
+        .write(move |c| Ok(forwards::decline(c, &a, &f, &reason, &login, now)))
+        .await??;
+    app.jobs_wakeup.notify_one();
+    Ok(notice)
 }
 
 #[utoipa::path(
@@ -606,14 +642,7 @@ async fn post_decline(
         return Err(ApiError::Invalid(errors));
     }
     let reason = reason.unwrap_or_default();
-    let now = app.clock.now();
-    let a = app.clone();
-    let login = user.login.clone();
-    let notice = app
-        .db
-        .write(move |c| Ok(forwards::decline(c, &a, &f, &reason, &login, now)))
-        .await??;
-    app.jobs_wakeup.notify_one();
+    let notice = decline_forward(&app, &user, f, reason).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "forward_id": id, "status": "declined", "quality_notice_id": notice,
     })))

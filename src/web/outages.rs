@@ -45,7 +45,7 @@ impl From<OutageError> for ApiError {
 
 /// What a declaration with an `Idempotency-Key` found: a new outage, or the one a
 /// retry of the same request already declared.
-enum Declared {
+pub(crate) enum Declared {
     New(String),
     Replayed(String),
     OtherRequest,
@@ -74,8 +74,32 @@ async fn declare(
         )
     });
     let input = OutageInput::from_json(&body, true)?;
+    match declare_once(&app, &user.login, key, input).await? {
+        Declared::New(id) => respond(&app, HttpResponse::Created(), id).await,
+        Declared::Replayed(id) => {
+            let mut r = HttpResponse::Created();
+            r.insert_header(("Idempotent-Replayed", "true"));
+            respond(&app, r, id).await
+        }
+        Declared::OtherRequest => Err(ApiError::Invalid(vec![FieldError::new(
+            "Idempotency-Key",
+            "was already used for a different declaration in the last 24 hours: use a new key",
+        )])),
+    }
+}
+
+/// Declares `input` once per `key` (its name and the request's hash): a retry with the
+/// same key and request finds the outage the first one declared (the API's
+/// Idempotency-Key, the portal form's own key).
+pub(crate) async fn declare_once(
+    app: &AppData,
+    login: &str,
+    key: Option<(String, String)>,
+    input: OutageInput,
+) -> Result<Declared, ApiError> {
     let now = app.clock.now();
     let state = app.get_ref().clone();
+    let login = login.to_string();
     let declared = app
         .db
         .write(move |c| {
@@ -93,7 +117,7 @@ async fn declare(
                     None => {}
                 }
             }
-            let outage = match store::declare(c, &state, &input, &user.login, now) {
+            let outage = match store::declare(c, &state, &input, &login, now) {
                 Ok(o) => o,
                 Err(OutageError::Db(e)) => return Err(e),
                 Err(e) => return Ok(Err(e)),
@@ -115,18 +139,7 @@ async fn declare(
         })
         .await??;
     app.jobs_wakeup.notify_one();
-    match declared {
-        Declared::New(id) => respond(&app, HttpResponse::Created(), id).await,
-        Declared::Replayed(id) => {
-            let mut r = HttpResponse::Created();
-            r.insert_header(("Idempotent-Replayed", "true"));
-            respond(&app, r, id).await
-        }
-        Declared::OtherRequest => Err(ApiError::Invalid(vec![FieldError::new(
-            "Idempotency-Key",
-            "was already used for a different declaration in the last 24 hours: use a new key",
-        )])),
-    }
+    Ok(declared)
 }
 
 async fn respond(
@@ -166,21 +179,13 @@ async fn detail(
     get,
     path = "/api/v1/outages",
     tag = "outages",
-    summary = "Outages ending in the last 30 days or later",
+    summary = "Outages ending in the last 30 days or later, each with its phase and lead summary",
     responses((status = 200, description = "`{outages: [...]}`", body = serde_json::Value))
 )]
 async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadOutages)?;
     let now = app.clock.now();
-    let list = app.db.run(move |c| store::for_feed(c, now)).await?;
-    let items: Vec<serde_json::Value> = list
-        .iter()
-        .map(|o| {
-            let mut v = serde_json::to_value(o).expect("serialises");
-            v["phase"] = o.phase(now).into();
-            v
-        })
-        .collect();
+    let items = app.db.run(move |c| store::list_with_lead(c, now)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "outages": items })))
 }
 

@@ -143,7 +143,8 @@ pub const NAV: &[NavItem] = &[
     NavItem {
         key: "agency",
         href: "/console/agency",
-        shown_to: |r| r.may(Permission::AnswerForwards),
+        // The ICI operator's users answer their ICT forwards in their own portal.
+        shown_to: |r| r.may(Permission::AnswerForwards) && r != Role::Ici,
     },
     NavItem {
         key: "ici",
