@@ -442,9 +442,17 @@ mod tests {
         let Some(o) = schema.as_object() else {
             return true;
         };
-        let described = ["properties", "items", "oneOf", "anyOf", "allOf", "enum", "const"]
-            .iter()
-            .any(|k| o.contains_key(*k))
+        let described = [
+            "properties",
+            "items",
+            "oneOf",
+            "anyOf",
+            "allOf",
+            "enum",
+            "const",
+        ]
+        .iter()
+        .any(|k| o.contains_key(*k))
             || o.get("additionalProperties").is_some_and(Value::is_object);
         let scalar = match &o.get("type") {
             Some(Value::String(t)) => t != "object",
@@ -481,7 +489,11 @@ mod tests {
         }
         let unexplained: Vec<_> = vague
             .iter()
-            .filter(|(m, p, s)| !FREE_FORM.iter().any(|(fm, fp, fs, _)| (fm, fp, fs) == (&m.as_str(), &p.as_str(), &s.as_str())))
+            .filter(|(m, p, s)| {
+                !FREE_FORM
+                    .iter()
+                    .any(|(fm, fp, fs, _)| (fm, fp, fs) == (&m.as_str(), &p.as_str(), &s.as_str()))
+            })
             .collect();
         assert!(
             unexplained.is_empty(),
@@ -491,7 +503,9 @@ mod tests {
         // An exception that has got a schema since is taken off the list.
         for (m, p, s, _) in FREE_FORM {
             assert!(
-                vague.iter().any(|(vm, vp, vs)| (vm.as_str(), vp.as_str(), vs.as_str()) == (*m, *p, *s)),
+                vague
+                    .iter()
+                    .any(|(vm, vp, vs)| (vm.as_str(), vp.as_str(), vs.as_str()) == (*m, *p, *s)),
                 "{m} {p} {s} is in FREE_FORM but has a schema now"
             );
         }
