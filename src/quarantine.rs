@@ -85,7 +85,7 @@ pub fn link(
 }
 
 /// One quarantined payload as operators see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QuarantineItem {
     pub id: String,
     /// `email` or `telegram`: only e-mail can be retried or released as a ticket.
@@ -115,7 +115,7 @@ impl HeldKind {
 }
 
 /// One page of a listing, newest first, and where the next page starts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QuarantinePage {
     pub items: Vec<QuarantineItem>,
     /// Pass as `after` for the next page; absent on the last page.

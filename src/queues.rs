@@ -12,7 +12,7 @@ pub const DEFAULT_QUEUE: &str = "general";
 /// Reminders before the due instant are bounded to a week of working hours.
 pub const MAX_REMINDER_HOURS: u32 = 60;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Queue {
     pub code: String,
     pub name_kk: String,

@@ -13,7 +13,7 @@ use super::data::{self, Holiday};
 use super::text::Names;
 
 /// What an administrator can declare a date to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DayKind {
     /// A public holiday: off, and moves to the next working day when it falls on a weekend.

@@ -10,7 +10,7 @@ use super::deadlines::movable_days_warning;
 use super::text::{self, Explanation};
 
 /// Where a day's status comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Builtin,
@@ -18,9 +18,11 @@ pub enum Source {
 }
 
 /// One day that is not what its weekday alone would make it (or a named holiday on a weekend).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListedDay {
     pub date: NaiveDate,
+    /// `Mon` .. `Sun`.
+    #[schema(value_type = String)]
     pub weekday: Weekday,
     pub working: bool,
     pub kind: DayKind,
@@ -31,7 +33,7 @@ pub struct ListedDay {
     pub note: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct YearListing {
     pub year: i32,
     /// False when the year's movable days (Kurban Ait, transfers) are not all set yet.

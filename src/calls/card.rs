@@ -132,7 +132,7 @@ pub fn message_of(call: &CallRow, input: &CardInput) -> InboundMessage {
 }
 
 /// What went out besides the card's own answer.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Acks {
     pub sms: Option<String>,
     pub email: Option<String>,

@@ -48,7 +48,8 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = CallsImported)]
 pub struct Imported {
     pub lines: usize,
     pub imported: usize,

@@ -29,10 +29,12 @@ text_enum!(
     }
 );
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = WaitFigures)]
 pub struct Figures {
     /// The group (`2026-12-03 10:00`, a date, a queue, an operator login); absent in the total.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub key: Option<String>,
     pub calls: i64,
     pub offered: i64,

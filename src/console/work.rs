@@ -189,7 +189,7 @@ pub fn check_current(conn: &mut DbConn, number: &str, last_seen: &str) -> Result
 }
 
 /// The applicant's other tickets (the same contact), newest first.
-#[derive(Debug, Clone, Serialize, Queryable)]
+#[derive(Debug, Clone, Serialize, Queryable, utoipa::ToSchema)]
 pub struct OtherTicket {
     pub number: String,
     pub status: String,

@@ -659,7 +659,7 @@ fn link_message(
 }
 
 /// What became of an answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Landed {
     /// It answered the forward.

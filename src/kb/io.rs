@@ -75,7 +75,8 @@ fn problem(line: usize, field: &str, message: impl Into<String>) -> ImportError 
 }
 
 /// What an import did.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = KbImported)]
 pub struct Imported {
     pub created: usize,
     pub updated: usize,

@@ -54,7 +54,7 @@ fn bad(field: &str, message: impl Into<String>) -> (String, String) {
 
 /// An article as editors see it (the head version) or as staff see it (the published
 /// version).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Article {
     pub id: String,
     pub language: String,
@@ -79,7 +79,8 @@ pub struct Article {
 }
 
 /// One version: its texts, and who changed which fields when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = KbVersion)]
 pub struct Version {
     pub version: i32,
     pub language: String,
@@ -917,7 +918,8 @@ pub struct SearchParams {
 
 /// One found article or passport, with its title and a passage highlighted (HTML,
 /// escaped, matching words in `<mark>`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = KbHit)]
 pub struct Hit {
     /// `article` or `passport`.
     pub kind: String,

@@ -22,7 +22,7 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Outage {
     pub id: String,
     pub kind: OutageKind,
@@ -405,7 +405,7 @@ pub fn complete(
 // ---------------------------------------------------------------------------------------
 // Views
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub id: String,
     pub channel: String,
@@ -421,7 +421,7 @@ pub struct DeliveryView {
     pub failed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecipientView {
     pub body_id: String,
     pub name: Names,
@@ -558,7 +558,7 @@ pub fn recipients(
         .collect())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NoticeView {
     pub id: String,
     pub kind: String,
@@ -631,7 +631,7 @@ pub fn notice_time(conn: &mut DbConn, notice_id: &str) -> Result<Option<DateTime
         .map(utc))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LeadSummary {
     pub deadline: DateTime<Utc>,
     pub notice_id: Option<String>,

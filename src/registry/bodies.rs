@@ -10,7 +10,7 @@ use crate::db::{DbConn, DbError, new_id, now};
 /// The longest reference pattern an administrator may set (a regex, compiled per mail).
 const MAX_PATTERN: usize = 200;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Body {
     pub id: String,
     pub kind: BodyKind,
@@ -38,7 +38,7 @@ pub struct Body {
     pub persons: Vec<Person>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Person {
     pub id: String,
     pub body_id: String,

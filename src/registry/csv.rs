@@ -389,13 +389,14 @@ pub fn export(conn: &mut DbConn, kind: Kind) -> Result<String, DbError> {
 }
 
 /// What an import did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Imported {
     pub kind: String,
     pub created: usize,
     pub updated: usize,
     /// Generated webhook secrets, by body id: shown this once.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(required = false)]
     pub webhook_secrets: BTreeMap<String, String>,
 }
 

@@ -84,7 +84,7 @@ pub fn at_intake(
     Ok(Some((routing.queue.clone(), deadline)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactBody {
     pub number: String,
     pub body_id: Option<String>,

@@ -26,7 +26,7 @@ text_enum!(
     }
 );
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LinkedService {
     pub service_id: String,
     pub register_number: String,
@@ -37,7 +37,7 @@ pub struct LinkedService {
     pub linked_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Proposal {
     pub service_id: String,
     pub register_number: String,

@@ -56,7 +56,7 @@ text_enum!(
 );
 
 /// A name in both languages of the registry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Names {
     pub kk: String,
     pub ru: String,

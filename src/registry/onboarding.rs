@@ -77,7 +77,7 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepView {
     pub id: String,
     pub step: String,
@@ -313,7 +313,7 @@ pub fn record(
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OverdueStep {
     pub service_id: String,
     pub register_number: String,

@@ -31,7 +31,7 @@ pub const PASSPORT_TEXTS: [&str; 8] = [
 ];
 
 /// The service passport (002 §10-11).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Passport {
     pub term: Option<NamesOwned>,
     pub forms: Vec<String>,
@@ -47,7 +47,7 @@ pub struct Passport {
 }
 
 /// A text in both languages, stored in the passport JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NamesOwned {
     pub kk: String,
     pub ru: String,
@@ -94,7 +94,7 @@ const MAX_KEYWORDS: usize = 50;
 const MAX_BYLAWS: usize = 4000;
 const MAX_PASSPORT_TEXT: usize = 8000;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PersonRef {
     pub id: String,
     pub name: String,
@@ -103,7 +103,7 @@ pub struct PersonRef {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Service {
     pub id: String,
     pub register_number: String,

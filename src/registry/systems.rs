@@ -7,7 +7,7 @@ use super::{Names, RegistryError, bad, names_from};
 use crate::db::schema::systems;
 use crate::db::{DbConn, DbError, now};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct System {
     pub code: String,
     pub name: Names,

@@ -16,7 +16,7 @@ text_enum!(
     }
 );
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Choice {
     pub id: String,
     pub kind: String,
@@ -247,7 +247,7 @@ pub fn update(
     Ok(Some(Ok(get(conn, id)?.expect("exists"))))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Classification {
     pub number: String,
     pub bylaw_violation: Option<String>,

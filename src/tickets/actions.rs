@@ -135,7 +135,7 @@ pub struct ReplyInput {
     pub final_reply: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReplyQueued {
     pub number: String,
     pub message_ids: Vec<String>,

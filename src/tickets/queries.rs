@@ -11,7 +11,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConn, DbError};
 
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = tickets)]
 pub struct TicketRow {
     pub id: String,
@@ -279,7 +279,7 @@ pub fn count(conn: &mut DbConn, f: &ListFilter, now: DateTime<Utc>) -> Result<i6
     Ok(filtered(f, now).count().get_result(conn)?)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: String,
     pub direction: String,
@@ -296,7 +296,7 @@ pub struct MessageView {
     pub attachments: Vec<AttachmentView>,
 }
 
-#[derive(Debug, Serialize, Queryable)]
+#[derive(Debug, Serialize, Queryable, utoipa::ToSchema)]
 pub struct AttachmentView {
     pub id: String,
     #[serde(skip)]
@@ -307,7 +307,7 @@ pub struct AttachmentView {
     pub sha256: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     pub at: String,
     pub actor: String,
@@ -315,7 +315,7 @@ pub struct EventView {
     pub data: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub name: Option<String>,
     pub email: Option<String>,
@@ -323,7 +323,7 @@ pub struct ContactView {
     pub telegram_chat_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: TicketRow,

@@ -86,7 +86,7 @@ struct ListQuery {
     tag = "tickets",
     summary = "List tickets, newest first",
     params(ListQuery),
-    responses((status = 200, description = "`{tickets: [...], next_after}`: a page of tickets; pass `next_after` as `after` for the next", body = serde_json::Value))
+    responses((status = 200, description = "a page of tickets; pass `next_after` as `after` for the next", body = TicketPage))
 )]
 async fn list_tickets(
     app: AppData,
@@ -231,7 +231,7 @@ async fn list_tickets(
     tag = "tickets",
     summary = "One ticket with messages, deliveries, events, forwards and its deadline explanation",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
-    responses((status = 200, description = "the ticket", body = serde_json::Value))
+    responses((status = 200, description = "the ticket", body = TicketJson))
 )]
 async fn get_ticket(
     app: AppData,
@@ -422,7 +422,7 @@ pub(super) fn decode_attachments(
     summary = "Reply to the applicant through the ticket's channel",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
     request_body(content = ReplyBody),
-    responses((status = 202, description = "the reply is queued for delivery: `{message_id, ...}`", body = serde_json::Value))
+    responses((status = 202, description = "the reply is queued for delivery", body = tickets::ReplyQueued))
 )]
 async fn post_reply(
     app: AppData,
@@ -694,7 +694,7 @@ struct NoteBody {
     summary = "Add an internal note: staff only, never sent to the applicant",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
     request_body(content = NoteBody),
-    responses((status = 201, description = "`{message_id}`: the note, in the ticket's messages with direction `internal`", body = serde_json::Value))
+    responses((status = 201, description = "the note, in the ticket's messages with direction `internal`", body = NoteCreated))
 )]
 async fn post_note(
     app: AppData,
@@ -756,7 +756,7 @@ struct SplitBody {
     summary = "Split one of the applicant's later messages off into a ticket of its own",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
     request_body(content = SplitBody),
-    responses((status = 201, description = "`{number}`: the new ticket", body = serde_json::Value))
+    responses((status = 201, description = "the new ticket", body = SplitCreated))
 )]
 async fn post_split(
     app: AppData,
@@ -791,7 +791,7 @@ struct DueQuery {
     tag = "calendar",
     summary = "The due instant N working days after a moment (R5)",
     params(DueQuery),
-    responses((status = 200, description = "`{from, due_at, working_days, explanation}`", body = serde_json::Value))
+    responses((status = 200, description = "the due instant and why", body = DueAnswer))
 )]
 async fn calendar_due(app: AppData, q: web::Query<DueQuery>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -885,7 +885,7 @@ fn parse_year(text: &str) -> Result<i32, ApiError> {
     tag = "calendar",
     summary = "The working-day calendar of a year",
     params(("year" = String, Path, description = "a year, e.g. 2026")),
-    responses((status = 200, description = "the year's days off, moved days and their sources", body = serde_json::Value))
+    responses((status = 200, description = "the year's days off, moved days and their sources", body = crate::calendar::YearListing))
 )]
 async fn calendar_year(app: AppData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let year = parse_year(&path.into_inner())?;
@@ -923,7 +923,7 @@ struct DayBody {
     summary = "Override one day of the calendar",
     params(("date" = String, Path, description = "YYYY-MM-DD")),
     request_body(content = DayBody),
-    responses((status = 200, description = "the day as now recorded", body = serde_json::Value))
+    responses((status = 200, description = "the day as now recorded", body = DayRecorded))
 )]
 async fn put_calendar_day(
     app: AppData,
@@ -997,7 +997,7 @@ struct MovableDaysBody {
     summary = "Confirm the year's movable holidays",
     params(("year" = String, Path, description = "a year, e.g. 2026")),
     request_body(content = MovableDaysBody),
-    responses((status = 200, description = "the confirmation as recorded", body = serde_json::Value))
+    responses((status = 200, description = "the year as now confirmed", body = crate::calendar::YearListing))
 )]
 async fn put_movable_days(
     app: AppData,
@@ -1045,7 +1045,7 @@ struct ApplicantQuery {
     tag = "tickets",
     summary = "Everything held about one applicant (personal data law)",
     params(ApplicantQuery),
-    responses((status = 200, description = "the applicant's tickets, messages and events", body = serde_json::Value))
+    responses((status = 200, description = "the applicant's tickets, messages and events", body = ApplicantExport))
 )]
 async fn export_applicant(
     app: AppData,
@@ -1086,4 +1086,74 @@ async fn export_applicant(
             "attachment; filename=\"applicant.json\"",
         ))
         .json(v))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built with `json!` (schema only: nothing constructs them).
+
+/// A page of tickets.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_tickets builds this shape with json!
+struct TicketPage {
+    tickets: Vec<tickets::TicketRow>,
+    /// The last ticket's id when the page is full: pass it as `after`.
+    next_after: Option<String>,
+}
+
+/// One ticket as staff see it: the detail, its registry links, its forwards and the
+/// applicant's other tickets (`contact` carries `body_id` too).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: ticket_json builds this shape
+struct TicketJson {
+    #[serde(flatten)]
+    detail: tickets::TicketDetail,
+    services: Vec<crate::registry::links::LinkedService>,
+    service_proposals: Vec<crate::registry::links::Proposal>,
+    forwards: Vec<super::forwards::ForwardView>,
+    other_tickets: Vec<crate::console::work::OtherTicket>,
+    /// The newest message that is not an internal note (pass it as `last_seen_message_id`).
+    last_message_id: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: post_note answers with json!
+struct NoteCreated {
+    message_id: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: post_split answers with json!
+struct SplitCreated {
+    /// The new ticket's registration number.
+    number: String,
+}
+
+/// A deadline (calendar::due_json).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: calendar::due_json builds it
+pub(super) struct DueAnswer {
+    due_at: String,
+    /// The date counting starts from (YYYY-MM-DD).
+    effective_from: String,
+    /// `R5` (the reply deadline) or `C1` (another count of working days).
+    rule: String,
+    explanation: crate::calendar::Explanation,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: put_calendar_day answers with json!
+struct DayRecorded {
+    date: String,
+    kind: DayKind,
+    note: String,
+    /// Whether the day is now a working day.
+    working: bool,
+}
+
+/// Everything held about one applicant.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: retention::export builds it
+struct ApplicantExport {
+    contacts: Vec<serde_json::Value>,
+    tickets: Vec<serde_json::Value>,
 }

@@ -94,8 +94,8 @@ fn call_path(raw: &str) -> Result<String, ApiError> {
     summary = "Report a call event from the PBX (merged by call_id in any order; a redelivery changes nothing)",
     request_body(content = serde_json::Value, description = "`{\"call_id\", \"event\": \"arrived\"|\"answered\"|\"ended\", \"caller\", \"called\", \"queue\", \"arrived_at\", \"answered_at\"?, \"ended_at\"?, \"operator\"? (login), \"disposition\"? (\"answered\"|\"abandoned\"|\"busy\"|\"failed\"; required with `ended`), \"recording\"?: {\"url\" or \"content_base64\", \"content_type\"}, \"survey\"?: 1-5}`; times RFC 3339 with offset"),
     responses(
-        (status = 201, description = "the call, created by this event", body = serde_json::Value),
-        (status = 200, description = "the call, merged (`changed`: false for a redelivery)", body = serde_json::Value)
+        (status = 201, description = "the call, created by this event", body = CallRecorded),
+        (status = 200, description = "the call, merged (`changed`: false for a redelivery)", body = CallRecorded)
     )
 )]
 async fn event(
@@ -131,7 +131,7 @@ async fn event(
     tag = "calls",
     summary = "Import Asterisk's Master.csv call records (one transaction: a bad line is named and nothing is imported)",
     request_body(content = String, content_type = "text/csv", description = "Master.csv lines: accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags, uniqueid, userfield"),
-    responses((status = 200, description = "`{lines, imported, already_known}`", body = serde_json::Value))
+    responses((status = 200, description = "how many lines were read, imported and already known", body = calls::import::Imported))
 )]
 async fn import_csv(app: AppData, who: Authed, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     who.may(Permission::SubmitCalls)?;
@@ -172,7 +172,7 @@ struct StatsQuery {
         ("to" = String, Query, description = "last day, inclusive"),
         ("by" = Option<String>, Query, description = "hour, day, queue or operator")
     ),
-    responses((status = 200, description = "`{from, to, by, total, groups}`", body = serde_json::Value))
+    responses((status = 200, description = "the figures of the range, in total and by group", body = WaitStats))
 )]
 async fn wait_stats(
     app: AppData,
@@ -239,7 +239,7 @@ async fn wait_stats(
     tag = "calls",
     summary = "One call: its times, wait, operator, ticket (number and deadline to read out) and recording",
     params(("call_id" = String, Path, description = "the PBX's call id")),
-    responses((status = 200, description = "the call", body = serde_json::Value))
+    responses((status = 200, description = "the call", body = CallView))
 )]
 async fn detail(
     app: AppData,
@@ -270,7 +270,7 @@ async fn detail(
     summary = "The call card: register the caller's matter as a phone ticket (R5 deadline), acknowledged by SMS and/or e-mail if asked",
     params(("call_id" = String, Path, description = "the PBX's call id")),
     request_body(content = serde_json::Value, description = "`{\"topic\", \"region\", \"text\", \"language\": \"kk\"|\"ru\", \"email\"?, \"name\"?, \"sms\"?: true}`"),
-    responses((status = 201, description = "`{number, registered_at, due_at, call_id, acknowledgements}`", body = serde_json::Value))
+    responses((status = 201, description = "the ticket registered for the call", body = CallTicket))
 )]
 async fn ticket(
     app: AppData,
@@ -464,7 +464,7 @@ async fn recording(
     tag = "calls",
     summary = "Who listened to or downloaded a call's recording, and when",
     params(("call_id" = String, Path, description = "the PBX's call id")),
-    responses((status = 200, description = "`{call_id, access: [{actor, action, at}]}`", body = serde_json::Value))
+    responses((status = 200, description = "every access to the recording", body = RecordingAccessLog))
 )]
 async fn recording_access(
     app: AppData,
@@ -484,7 +484,7 @@ async fn recording_access(
     tag = "calls",
     summary = "R11: request the recordings and transcripts of a number on a date (due in 4 hours)",
     request_body(content = serde_json::Value, description = "`{\"date\": \"YYYY-MM-DD\", \"phone\", \"time_from\"?: \"HH:MM\", \"time_to\"?: \"HH:MM\", \"ticket\"?: number}`"),
-    responses((status = 201, description = "the request with what was found and its deadline", body = serde_json::Value))
+    responses((status = 201, description = "the request with what was found and its deadline", body = RecordRequest))
 )]
 async fn submit_request(
     app: AppData,
@@ -529,7 +529,7 @@ async fn visible_request(
     tag = "calls",
     summary = "A record request: what was found, its deadline, when it was answered",
     params(("id" = String, Path, description = "record request id")),
-    responses((status = 200, description = "the request", body = serde_json::Value))
+    responses((status = 200, description = "the request", body = RecordRequest))
 )]
 async fn request_detail(
     app: AppData,
@@ -553,7 +553,7 @@ async fn request_detail(
     tag = "calls",
     summary = "A supervisor releases a record request to its requester (the answer time against the R11 deadline)",
     params(("id" = String, Path, description = "record request id")),
-    responses((status = 200, description = "the request", body = serde_json::Value))
+    responses((status = 200, description = "the request", body = RecordRequest))
 )]
 async fn release_request(
     app: AppData,
@@ -605,4 +605,130 @@ async fn request_archive(
         ))
         .insert_header(("Cache-Control", "no-store"))
         .body(zip))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built as JSON values (schema only: nothing constructs them).
+
+/// A call (calls::view): the PBX's record with its times in UTC, its ticket and recording.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: calls::view builds it
+struct CallView {
+    call_id: String,
+    caller: String,
+    called: String,
+    queue: String,
+    arrived_at: chrono::DateTime<chrono::Utc>,
+    answered_at: Option<chrono::DateTime<chrono::Utc>>,
+    ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    operator: Option<String>,
+    disposition: Option<String>,
+    /// R3: answered minus arrived (an abandoned call: until it ended).
+    wait_secs: Option<i64>,
+    /// The Almaty day it arrived, YYYY-MM-DD.
+    local_day: String,
+    local_hour: i32,
+    survey: Option<i32>,
+    /// `events` or `import`.
+    source: String,
+    /// The events received, in order.
+    events: Vec<String>,
+    ticket: Option<CallTicketRef>,
+    recording: Option<RecordingSummary>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: calls::view builds it
+struct CallTicketRef {
+    number: String,
+    due_at: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: recordings::summary builds it
+struct RecordingSummary {
+    status: String,
+    content_type: Option<String>,
+    size: Option<i64>,
+    sha256: Option<String>,
+    error: Option<String>,
+}
+
+/// The call after an event, and what the event did.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: event adds these to calls::view
+struct CallRecorded {
+    #[serde(flatten)]
+    call: CallView,
+    created: bool,
+    changed: bool,
+    /// Fields this event gave differently from what was stored first (kept as stored).
+    ignored: Vec<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: wait_stats answers with json!
+struct WaitStats {
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    /// The grouping asked for, if any.
+    by: Option<String>,
+    /// R3's target wait, in seconds.
+    target_secs: i64,
+    total: stats::Figures,
+    groups: Vec<stats::Figures>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: register_card builds it
+struct CallTicket {
+    number: String,
+    registered_at: String,
+    due_at: String,
+    due: super::api::DueAnswer,
+    call_id: String,
+    caller: String,
+    acknowledgements: card::Acks,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: recording_access answers with json!
+struct RecordingAccessLog {
+    call_id: String,
+    access: Vec<RecordingAccess>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: recordings::access_log builds it
+struct RecordingAccess {
+    actor: String,
+    action: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An R11 record request (requests::view).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: requests::view builds it
+struct RecordRequest {
+    id: String,
+    requester: String,
+    requester_role: String,
+    date: String,
+    phone: String,
+    time_from: Option<String>,
+    time_to: Option<String>,
+    ticket: Option<String>,
+    status: String,
+    submitted_at: chrono::DateTime<chrono::Utc>,
+    due_at: chrono::DateTime<chrono::Utc>,
+    due_at_local: String,
+    /// `R11`.
+    rule: String,
+    answered_at: Option<chrono::DateTime<chrono::Utc>>,
+    answered_on_time: Option<bool>,
+    released_by: Option<String>,
+    downloaded_at: Option<chrono::DateTime<chrono::Utc>>,
+    escalated_at: Option<chrono::DateTime<chrono::Utc>>,
+    calls: Vec<CallView>,
+    tickets: Vec<String>,
 }

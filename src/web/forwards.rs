@@ -182,7 +182,7 @@ fn id_list(
     summary = "Forward a question about the ticket to a registry body",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
     request_body(content = serde_json::Value, description = "`{\"body\": ID, \"question\", \"messages\"?: [ids], \"attachments\"?: [ids], \"include_personal_data\"?: false, \"category\"?}`; no `body` but a `category`: the ICI operator (F9)"),
-    responses((status = 201, description = "the forward", body = serde_json::Value))
+    responses((status = 201, description = "the forward", body = ForwardView))
 )]
 async fn create_forward(
     app: AppData,
@@ -280,7 +280,7 @@ struct ListQuery {
     tag = "forwards",
     summary = "Forwards, earliest deadline first (agency/ici users: their body's only)",
     params(ListQuery),
-    responses((status = 200, description = "`{forwards: [...], next_after}`", body = serde_json::Value))
+    responses((status = 200, description = "a page of forwards (staff also see each one's `ticket`)", body = ForwardPage))
 )]
 async fn list_forwards(
     app: AppData,
@@ -297,7 +297,7 @@ async fn list_forwards(
     tag = "forwards",
     summary = "Open forwards past their deadline",
     params(ListQuery),
-    responses((status = 200, description = "`{forwards: [...], next_after}`", body = serde_json::Value))
+    responses((status = 200, description = "a page of forwards (staff also see each one's `ticket`)", body = ForwardPage))
 )]
 async fn list_overdue(
     app: AppData,
@@ -431,7 +431,7 @@ async fn list(
     tag = "forwards",
     summary = "One forward with its deliveries and the body's messages (a body's user: what was sent and its history)",
     params(("id" = String, Path, description = "forward id")),
-    responses((status = 200, description = "the forward", body = serde_json::Value))
+    responses((status = 200, description = "the forward: all of this to staff, the body's view (without the ticket and deliveries) to the body's users", body = ForwardView))
 )]
 async fn get_forward(
     app: AppData,
@@ -522,7 +522,7 @@ pub(crate) async fn own_forward(
     summary = "The body answers the forward",
     params(("id" = String, Path, description = "forward id")),
     request_body(content = serde_json::Value, description = "`{\"text\", \"attachments\"?: [{\"file_name\", \"content_type\"?, \"content_base64\"}]}`"),
-    responses((status = 200, description = "the forward, answered", body = serde_json::Value))
+    responses((status = 200, description = "the answer, recorded", body = ForwardAnswered))
 )]
 async fn post_answer(
     app: AppData,
@@ -623,7 +623,7 @@ pub(crate) async fn decline_forward(
     summary = "The body declines the forward (F4 counts refusals)",
     params(("id" = String, Path, description = "forward id")),
     request_body(content = serde_json::Value, description = "`{\"reason\"}`"),
-    responses((status = 200, description = "the forward, declined", body = serde_json::Value))
+    responses((status = 200, description = "the forward, declined", body = ForwardDeclined))
 )]
 async fn post_decline(
     app: AppData,
@@ -655,7 +655,7 @@ async fn post_decline(
     summary = "Relay the body's answer to the applicant as a reply",
     params(("id" = String, Path, description = "forward id")),
     request_body(content = serde_json::Value, description = "optional `{\"text\"?, \"final\"?: true}`: the answer, edited when `text` is given"),
-    responses((status = 202, description = "the reply is queued", body = serde_json::Value))
+    responses((status = 202, description = "the reply is queued", body = ForwardRelayed))
 )]
 async fn post_relay(
     app: AppData,
@@ -728,7 +728,7 @@ async fn post_relay(
     tag = "forwards",
     summary = "A held mail reply becomes the body's answer",
     params(("id" = String, Path, description = "forward id"), ("message" = String, Path, description = "message id")),
-    responses((status = 200, description = "the forward, answered", body = serde_json::Value))
+    responses((status = 200, description = "where the reply landed", body = ForwardAccepted))
 )]
 async fn post_accept(
     app: AppData,
@@ -768,7 +768,7 @@ struct NoticeQuery {
     tag = "quality",
     summary = "F4 quality notices with their evidence",
     params(NoticeQuery),
-    responses((status = 200, description = "`{notices: [...], next_after}`", body = serde_json::Value))
+    responses((status = 200, description = "a page of notices", body = QualityNoticePage))
 )]
 async fn list_notices(
     app: AppData,
@@ -808,7 +808,7 @@ async fn list_notices(
     tag = "quality",
     summary = "One quality notice",
     params(("id" = String, Path, description = "notice id")),
-    responses((status = 200, description = "the notice", body = serde_json::Value))
+    responses((status = 200, description = "the notice", body = QualityNotice))
 )]
 async fn get_notice(
     app: AppData,
@@ -830,7 +830,7 @@ async fn get_notice(
     tag = "quality",
     summary = "Send the notice to the registry's quality body by mail",
     params(("id" = String, Path, description = "notice id")),
-    responses((status = 200, description = "the notice, confirmed", body = serde_json::Value))
+    responses((status = 200, description = "the notice, confirmed", body = QualityNotice))
 )]
 async fn post_confirm(
     app: AppData,
@@ -846,4 +846,149 @@ async fn post_confirm(
         .await??;
     app.jobs_wakeup.notify_one();
     Ok(HttpResponse::Ok().json(n.view()))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built with `json!` (schema only: nothing constructs them).
+
+/// The body a forward went to.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: Forward::body_view builds it
+struct ForwardBody {
+    id: String,
+    kind: String,
+    name: crate::registry::Names,
+}
+
+/// A forward (Forward::body_view; Forward::staff_view adds the fields marked staff).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: Forward::body_view and staff_view build it
+pub(super) struct ForwardView {
+    id: String,
+    reference: String,
+    body: ForwardBody,
+    category: Option<String>,
+    /// What was sent: the question, messages and files.
+    sent: Value,
+    status: String,
+    due_at: String,
+    overdue: bool,
+    /// The body's own references for it (free-form, as the body gave them).
+    body_references: Value,
+    created_at: String,
+    answered_at: Option<String>,
+    declined_at: Option<String>,
+    decline_reason: Option<String>,
+    /// Staff: the ticket's registration number.
+    ticket: Option<String>,
+    /// Staff.
+    question: Option<String>,
+    /// Staff.
+    include_personal_data: Option<bool>,
+    /// Staff: the deadline's explanation.
+    deadline: Option<Value>,
+    /// Staff.
+    created_by: Option<String>,
+    /// Staff.
+    answer_message_id: Option<String>,
+    /// Staff.
+    closed_by: Option<String>,
+    /// Staff.
+    relayed_at: Option<String>,
+    /// Staff.
+    quality_notice_id: Option<String>,
+    /// Staff.
+    deliveries: Option<Vec<ForwardDelivery>>,
+    /// Staff: the body's replies by mail and what was decided about each.
+    messages_from_body: Option<Vec<BodyMessage>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: DeliveryRow::view builds it
+struct ForwardDelivery {
+    id: String,
+    purpose: String,
+    channel: String,
+    address: String,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    failed_attempts: Value,
+    delivered_at: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: Forward::staff_view builds it
+struct BodyMessage {
+    message_id: String,
+    state: String,
+    reason: Option<String>,
+    decided_by: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_forwards and list_overdue build it
+struct ForwardPage {
+    forwards: Vec<ForwardView>,
+    next_after: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: post_answer answers with json!
+struct ForwardAnswered {
+    forward_id: String,
+    /// `answered`.
+    status: String,
+    landed: forwards::Landed,
+    message_id: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: post_decline answers with json!
+struct ForwardDeclined {
+    forward_id: String,
+    /// `declined`.
+    status: String,
+    /// The F4 notice this refusal raised, if it was the body's second within 30 days.
+    quality_notice_id: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: post_relay answers with json!
+struct ForwardRelayed {
+    forward_id: String,
+    reply: crate::tickets::ReplyQueued,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: post_accept answers with json!
+struct ForwardAccepted {
+    forward_id: String,
+    landed: forwards::Landed,
+}
+
+/// An F4 quality notice (NoticeRow::view).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: NoticeRow::view builds it
+struct QualityNotice {
+    id: String,
+    body_id: String,
+    quality_body_id: Option<String>,
+    /// The two refusals and what they were about.
+    evidence: Value,
+    due_at: String,
+    deadline: Value,
+    status: String,
+    confirmed_by: Option<String>,
+    confirmed_at: Option<String>,
+    sent_at: Option<String>,
+    last_error: Option<String>,
+    created_at: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_notices answers with json!
+struct QualityNoticePage {
+    notices: Vec<QualityNotice>,
+    next_after: Option<String>,
 }

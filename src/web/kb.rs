@@ -107,7 +107,7 @@ struct SearchQuery {
     tag = "kb",
     summary = "Search the Knowledge Base: articles and service passports, ranked, with highlighted titles and passages",
     params(SearchQuery),
-    responses((status = 200, description = "`{hits: [{kind, id, language, state, version, title, title_html, snippet_html, text, tags, service, linked_body, score}]}`", body = serde_json::Value))
+    responses((status = 200, description = "the hits, best first", body = KbHits))
 )]
 async fn search_articles(
     app: AppData,
@@ -171,7 +171,7 @@ async fn search_articles(
     tag = "kb",
     summary = "Write a new article (a draft, version 1, unless `publish`)",
     request_body(content = serde_json::Value, description = "`{\"language\": \"kk\"|\"ru\", \"title\", \"body\", \"tags\"?: [..], \"service\"?: id, \"linked_body\"?: id, \"note\"?, \"publish\"?: bool}`"),
-    responses((status = 201, description = "the article", body = serde_json::Value))
+    responses((status = 201, description = "the article", body = kb::Article))
 )]
 async fn create_article(
     app: AppData,
@@ -194,7 +194,7 @@ async fn create_article(
     tag = "kb",
     summary = "One article: its newest version for editors, its published version for other staff",
     params(("id" = String, Path, description = "article id")),
-    responses((status = 200, description = "the article", body = serde_json::Value))
+    responses((status = 200, description = "the article", body = kb::Article))
 )]
 async fn get_article(
     app: AppData,
@@ -226,7 +226,7 @@ async fn get_article(
     summary = "Change an article: the fields given make a new version (a draft unless `publish`)",
     params(("id" = String, Path, description = "article id")),
     request_body(content = serde_json::Value, description = "any of `language`, `title`, `body`, `tags`, `service`, `linked_body` (null clears a link), `note`, `publish`"),
-    responses((status = 200, description = "the article; `X-New-Version: false` when nothing changed", body = serde_json::Value))
+    responses((status = 200, description = "the article; `X-New-Version: false` when nothing changed", body = kb::Article))
 )]
 async fn update_article(
     app: AppData,
@@ -254,7 +254,7 @@ async fn update_article(
     summary = "Publish a version (the newest by default): staff see it from now on",
     params(("id" = String, Path, description = "article id")),
     request_body(content = serde_json::Value, description = "`{\"version\"?: n}`"),
-    responses((status = 200, description = "the article", body = serde_json::Value))
+    responses((status = 200, description = "the article", body = kb::Article))
 )]
 async fn publish_article(
     app: AppData,
@@ -290,7 +290,7 @@ async fn publish_article(
     tag = "kb",
     summary = "Every version of an article, newest first: its texts, the fields changed, who and when",
     params(("id" = String, Path, description = "article id")),
-    responses((status = 200, description = "`{versions: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the versions, newest first", body = KbVersions))
 )]
 async fn article_versions(
     app: AppData,
@@ -336,7 +336,7 @@ fn format_of(q: Option<&str>, req: Option<&HttpRequest>) -> Result<Format, ApiEr
     summary = "The whole base (each article's newest version and whether it is published), as JSON or CSV",
     params(FormatQuery),
     responses((status = 200, description = "the file: JSON `{\"articles\": [...]}`, or CSV with `?format=csv`",
-        content((serde_json::Value = "application/json"), (String = "text/csv"))))
+        content((KbExport = "application/json"), (String = "text/csv"))))
 )]
 async fn export_base(
     app: AppData,
@@ -366,7 +366,7 @@ async fn export_base(
     summary = "Import articles (the whole file or nothing; a 422 names each bad row as `line N: field`)",
     params(FormatQuery),
     request_body(content = String, description = "JSON (`{\"articles\": [...]}`) or CSV (`?format=csv` or `Content-Type: text/csv`), as export writes it"),
-    responses((status = 200, description = "`{created, updated, unchanged}`", body = serde_json::Value))
+    responses((status = 200, description = "how many articles were created, updated and left unchanged", body = io::Imported))
 )]
 async fn import_base(
     app: AppData,
@@ -383,4 +383,40 @@ async fn import_base(
     })
     .await?;
     Ok(HttpResponse::Ok().json(done))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built with `json!` (schema only: nothing constructs them).
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: search_articles answers with json!
+struct KbHits {
+    hits: Vec<kb::Hit>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: article_versions answers with json!
+struct KbVersions {
+    versions: Vec<kb::Version>,
+}
+
+/// The whole base as JSON (the import takes the same file).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: io::export builds it
+struct KbExport {
+    articles: Vec<KbExported>,
+}
+
+/// An article's newest version in the export.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: io::export builds it
+struct KbExported {
+    id: String,
+    language: String,
+    title: String,
+    body: String,
+    tags: Vec<String>,
+    service: Option<String>,
+    linked_body: Option<String>,
+    published: bool,
 }

@@ -71,7 +71,7 @@ fn outcome_json(outcome: &MailOutcome) -> HttpResponse {
     tag = "mail",
     summary = "Submit one raw RFC 5322 message (what an MTA pipe would)",
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the raw RFC 5322 message, as received (any content type)"),
-    responses((status = 202, description = "registered, joined to a ticket, or quarantined: `{outcome, ...}`", body = serde_json::Value))
+    responses((status = 202, description = "registered, joined to a ticket, or quarantined", body = MailAnswer))
 )]
 async fn post_inbound_email(
     app: AppData,
@@ -102,7 +102,7 @@ struct ListQuery {
     tag = "mail",
     summary = "What every channel quarantined, newest first",
     params(ListQuery),
-    responses((status = 200, description = "`{items: [...], next_after}`", body = serde_json::Value))
+    responses((status = 200, description = "a page of held items", body = crate::quarantine::QuarantinePage))
 )]
 async fn list_quarantine(
     app: AppData,
@@ -125,7 +125,7 @@ async fn list_quarantine(
     tag = "mail",
     summary = "Delivery reports that match none of our messages",
     params(ListQuery),
-    responses((status = 200, description = "`{items: [...], next_after}`", body = serde_json::Value))
+    responses((status = 200, description = "a page of held items", body = crate::quarantine::QuarantinePage))
 )]
 async fn list_unmatched_reports(
     app: AppData,
@@ -181,7 +181,7 @@ async fn list_held(
     tag = "mail",
     summary = "One quarantined item with its raw payload",
     params(("id" = String, Path, description = "quarantine id")),
-    responses((status = 200, description = "the item", body = serde_json::Value))
+    responses((status = 200, description = "the payload exactly as it came: an e-mail, or a chat update's JSON", content((serde_json::Value = "application/json"), (String = "message/rfc822"))))
 )]
 async fn get_quarantined(
     app: AppData,
@@ -223,7 +223,7 @@ async fn get_quarantined(
     tag = "mail",
     summary = "Parse a quarantined e-mail again",
     params(("id" = String, Path, description = "quarantine id")),
-    responses((status = 200, description = "the outcome", body = serde_json::Value))
+    responses((status = 202, description = "the outcome, as the intake answers it", body = MailAnswer))
 )]
 async fn retry_quarantined(
     app: AppData,
@@ -242,7 +242,7 @@ async fn retry_quarantined(
     tag = "mail",
     summary = "Make a ticket of a quarantined item",
     params(("id" = String, Path, description = "quarantine id")),
-    responses((status = 200, description = "the outcome", body = serde_json::Value))
+    responses((status = 202, description = "the outcome, as the intake answers it", body = MailAnswer))
 )]
 async fn release_quarantined(
     app: AppData,
@@ -254,4 +254,26 @@ async fn release_quarantined(
     let id = super::input::record_id(&path.into_inner(), "quarantined item")?;
     let outcome = mail::quarantine_release(&app, &id, &actor).await?;
     Ok(outcome_json(&outcome))
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// What the intake did with a message; the other fields go with their outcome.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: outcome_json builds it
+struct MailAnswer {
+    /// `registered`, `appended`, `duplicate`, `quarantined`, `delivery_status`,
+    /// `forward_answer` or `forward_reply_held`.
+    outcome: String,
+    /// The ticket (registered, appended, delivery_status when matched).
+    number: Option<String>,
+    /// The quarantined item's id.
+    id: Option<String>,
+    /// Why it was quarantined.
+    reason: Option<String>,
+    /// The forward's reference (forward_answer, forward_reply_held).
+    forward: Option<String>,
+    message_id: Option<String>,
+    /// The answer came after the forward was closed.
+    late: Option<bool>,
 }

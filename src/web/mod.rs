@@ -308,12 +308,49 @@ pub fn page_language(req: &HttpRequest) -> Language {
     best.map_or(Language::Kk, |(_, l)| l)
 }
 
+/// `{"status": "ok"}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: healthz answers with json!
+struct Health {
+    /// `ok`.
+    status: String,
+}
+
+/// What readyz checked; each value is `ok`/`applied`/`running` or what is wrong.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: readyz answers with json!
+struct Readiness {
+    /// `ready` or `not ready`.
+    status: String,
+    checks: ReadyChecks,
+    channels: ReadyChannels,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: readyz answers with json!
+struct ReadyChecks {
+    database: String,
+    migrations: String,
+    job_worker: String,
+    timers: String,
+}
+
+/// Each channel's configuration: its transport, or `not configured`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: readyz answers with json!
+struct ReadyChannels {
+    email_out: String,
+    email_in: String,
+    telegram: String,
+    whatsapp: String,
+}
+
 #[utoipa::path(
     get,
     path = "/healthz",
     tag = "health",
     summary = "Liveness: the database answers",
-    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = serde_json::Value))
+    responses((status = 200, description = "alive", body = Health))
 )]
 async fn healthz(app: AppData) -> Result<HttpResponse, ApiError> {
     app.db.ping().await?;
@@ -331,7 +368,7 @@ const STALE_BEAT_SECS: i64 = 60;
     path = "/readyz",
     tag = "health",
     summary = "Readiness: database, migrations, job worker, timers, and each channel's configuration",
-    responses((status = 200, description = "`{status: ready, checks, channels}`", body = serde_json::Value), (status = 503, description = "`{status: not ready, checks, channels}`", body = serde_json::Value))
+    responses((status = 200, description = "ready", body = Readiness), (status = 503, description = "not ready: the checks say what is wrong", body = Readiness))
 )]
 async fn readyz(app: AppData) -> HttpResponse {
     use std::sync::atomic::Ordering::Relaxed;

@@ -411,3 +411,103 @@ fn schema_text(s: &serde_json::Value) -> String {
     }
     kind
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// JSON success answers whose body is, on purpose, not described field by field:
+    /// (method, path, status, why).
+    const FREE_FORM: &[(&str, &str, &str, &str)] = &[
+        (
+            "GET",
+            "/api/v1/openapi.json",
+            "200",
+            "the OpenAPI document itself (its schema is the OpenAPI 3.1 specification's)",
+        ),
+        (
+            "GET",
+            "/api/v1/quarantine/{id}",
+            "200",
+            "a quarantined chat update exactly as the platform sent it (it was quarantined because it could not be read)",
+        ),
+    ];
+
+    /// A schema that says nothing about the body: `{}`, or an object without properties.
+    fn says_nothing(doc: &Value, schema: &Value) -> bool {
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap_or(r);
+            return says_nothing(doc, &doc["components"]["schemas"][name]);
+        }
+        let Some(o) = schema.as_object() else {
+            return true;
+        };
+        let described = [
+            "properties",
+            "items",
+            "oneOf",
+            "anyOf",
+            "allOf",
+            "enum",
+            "const",
+        ]
+        .iter()
+        .any(|k| o.contains_key(*k))
+            || o.get("additionalProperties").is_some_and(Value::is_object);
+        let scalar = match &o.get("type") {
+            Some(Value::String(t)) => t != "object",
+            Some(Value::Array(ts)) => ts.iter().any(|t| t != "object" && t != "null"),
+            _ => false,
+        };
+        !(described || scalar)
+    }
+
+    #[test]
+    fn every_json_success_answer_has_a_schema_that_describes_it() {
+        let doc = serde_json::to_value(super::document()).expect("the document serialises");
+        let mut vague = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("an operation map") {
+                let method = method.to_uppercase();
+                for (status, response) in op["responses"].as_object().expect("responses") {
+                    if !status.starts_with('2') {
+                        continue;
+                    }
+                    let Some(content) = response["content"].as_object() else {
+                        continue;
+                    };
+                    for (kind, media) in content {
+                        if !kind.contains("json") {
+                            continue;
+                        }
+                        if says_nothing(&doc, &media["schema"]) {
+                            vague.push((method.clone(), path.clone(), status.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        let unexplained: Vec<_> = vague
+            .iter()
+            .filter(|(m, p, s)| {
+                !FREE_FORM
+                    .iter()
+                    .any(|(fm, fp, fs, _)| (fm, fp, fs) == (&m.as_str(), &p.as_str(), &s.as_str()))
+            })
+            .collect();
+        assert!(
+            unexplained.is_empty(),
+            "{} JSON success answers have no schema (give each its type, or name it in FREE_FORM with a reason): {unexplained:#?}",
+            unexplained.len()
+        );
+        // An exception that has got a schema since is taken off the list.
+        for (m, p, s, _) in FREE_FORM {
+            assert!(
+                vague
+                    .iter()
+                    .any(|(vm, vp, vs)| (vm.as_str(), vp.as_str(), vs.as_str()) == (*m, *p, *s)),
+                "{m} {p} {s} is in FREE_FORM but has a schema now"
+            );
+        }
+    }
+}

@@ -58,7 +58,7 @@ pub(crate) enum Declared {
     summary = "Declare an outage (O1: planned ones 24 h ahead); takes an optional Idempotency-Key",
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
     request_body(content = serde_json::Value, description = "`{\"kind\": \"planned\"|\"emergency\", \"starts_at\", \"ends_at\" (RFC 3339 with offset), \"systems\": [codes], \"impact\": \"full\"|\"partial\", \"title\": {\"kk\",\"ru\"}, \"text\": {\"kk\",\"ru\"}, \"reason\"}` (`reason` for emergencies only)"),
-    responses((status = 201, description = "the outage as GET shows it", body = serde_json::Value))
+    responses((status = 201, description = "the outage as GET shows it", body = OutageDetail))
 )]
 async fn declare(
     app: AppData,
@@ -158,7 +158,7 @@ async fn respond(
     tag = "outages",
     summary = "One outage with its phase, lead and every recipient's deliveries",
     params(("id" = String, Path, description = "outage id")),
-    responses((status = 200, description = "the outage", body = serde_json::Value))
+    responses((status = 200, description = "the outage", body = OutageDetail))
 )]
 async fn detail(
     app: AppData,
@@ -180,7 +180,7 @@ async fn detail(
     path = "/api/v1/outages",
     tag = "outages",
     summary = "Outages ending in the last 30 days or later, each with its phase and lead summary",
-    responses((status = 200, description = "`{outages: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the outages, each with its phase and lead", body = OutageList))
 )]
 async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadOutages)?;
@@ -196,7 +196,7 @@ async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     summary = "Reschedule or edit an outage (each sends a notice)",
     params(("id" = String, Path, description = "outage id")),
     request_body(content = serde_json::Value, description = "any of `starts_at`, `ends_at`, `systems`, `impact`, `title`, `text`, `reason`"),
-    responses((status = 200, description = "the outage", body = serde_json::Value))
+    responses((status = 200, description = "the outage", body = OutageDetail))
 )]
 async fn change(
     app: AppData,
@@ -223,7 +223,7 @@ async fn change(
     tag = "outages",
     summary = "Cancel an outage",
     params(("id" = String, Path, description = "outage id")),
-    responses((status = 200, description = "the outage", body = serde_json::Value))
+    responses((status = 200, description = "the outage", body = OutageDetail))
 )]
 async fn cancel(
     app: AppData,
@@ -248,7 +248,7 @@ async fn cancel(
     tag = "outages",
     summary = "Complete a started outage",
     params(("id" = String, Path, description = "outage id")),
-    responses((status = 200, description = "the outage", body = serde_json::Value))
+    responses((status = 200, description = "the outage", body = OutageDetail))
 )]
 async fn complete(
     app: AppData,
@@ -276,7 +276,7 @@ async fn complete(
     summary = "A one-time code linking a Telegram chat to the body (or one person)",
     params(("id" = String, Path, description = "body id")),
     request_body(content = serde_json::Value, description = "optional `{\"person_id\"?}`"),
-    responses((status = 201, description = "`{code, expires_at}`", body = serde_json::Value))
+    responses((status = 201, description = "the code to send to the bot", body = LinkCode))
 )]
 async fn telegram_link(
     app: AppData,
@@ -355,7 +355,7 @@ fn month_bounds(text: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     tag = "outages",
     summary = "Outages starting in a month with their lead, unreached recipients and breaches",
     params(MonthQuery),
-    responses((status = 200, description = "the month's compliance report", body = serde_json::Value))
+    responses((status = 200, description = "the month's compliance report", body = Compliance))
 )]
 async fn compliance(
     app: AppData,
@@ -441,6 +441,92 @@ async fn feed(app: AppData) -> Result<HttpResponse, ApiError> {
             "inline; filename=\"baylanys-outages.ics\"",
         ))
         .body(crate::outages::ics::feed(&list, &app.mail_domain, now)))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built as JSON values (schema only: nothing constructs them).
+
+/// An outage with its phase: `upcoming`, `in_progress`, `ended`, `completed`, `cancelled`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list adds `phase` to each outage
+struct OutageListed {
+    #[serde(flatten)]
+    outage: store::Outage,
+    phase: String,
+    lead: store::LeadSummary,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list answers with json!
+struct OutageList {
+    outages: Vec<OutageListed>,
+}
+
+/// One outage with its phase, its lead, every recipient's deliveries and its notices.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: store::detail builds it
+struct OutageDetail {
+    #[serde(flatten)]
+    outage: store::Outage,
+    phase: String,
+    lead: store::LeadSummary,
+    recipients: Vec<store::RecipientView>,
+    notices: Vec<store::NoticeView>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: telegram_link answers with json!
+struct LinkCode {
+    code: String,
+    expires_at: DateTime<Utc>,
+    /// What to send to the bot: `/link CODE`.
+    send_to_the_bot: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: compliance adds `month` to store::compliance
+struct Compliance {
+    /// The month asked, YYYY-MM.
+    month: String,
+    #[serde(flatten)]
+    compliance: OutageCompliance,
+}
+
+/// The month's outages with their lead and breaches (store::compliance).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: store::compliance builds it
+pub(super) struct OutageCompliance {
+    /// How many outages started in the month.
+    outages: usize,
+    /// How many of them breached the lead.
+    breaches: usize,
+    items: Vec<ComplianceItem>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: store::compliance builds it
+struct ComplianceItem {
+    id: String,
+    kind: crate::outages::OutageKind,
+    status: crate::outages::OutageStatus,
+    title: crate::registry::Names,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    declared_at: DateTime<Utc>,
+    lead: store::LeadSummary,
+    lead_breach: bool,
+    breach_reason: Option<String>,
+    /// The recipients not reached in time.
+    unreached: Vec<Unreached>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: store::compliance builds it
+struct Unreached {
+    body_id: String,
+    name: crate::registry::Names,
+    /// `late`, `pending` or `unreached`.
+    state: String,
 }
 
 #[cfg(test)]

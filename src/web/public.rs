@@ -249,7 +249,7 @@ fn replay(stored: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiE
     summary = "Register a citizen's appeal (the JSON twin of the form at GET /)",
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
     request_body(content = AppealInput),
-    responses((status = 201, description = "`{number, registered_at, due_at, status_url}`", body = serde_json::Value), (status = 429, description = "too many appeals from this address (see Retry-After)", body = super::Problem, content_type = "application/problem+json"))
+    responses((status = 201, description = "registered", body = AppealRegistered), (status = 429, description = "too many appeals from this address (see Retry-After)", body = super::Problem, content_type = "application/problem+json"))
 )]
 async fn submit_json(
     app: AppData,
@@ -845,4 +845,17 @@ fn redirect_to_status(body: &str, lang: Language) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url))
         .finish()
+}
+
+/// The answer to a registered appeal (registrar::created_body).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: registrar::created_body builds it
+struct AppealRegistered {
+    /// The registration number, e.g. UCC-2026-000001.
+    number: String,
+    registered_at: String,
+    /// R5: the reply is due by then.
+    due_at: String,
+    /// The appeal's status page, in the appeal's language.
+    status_url: String,
 }

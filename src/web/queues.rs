@@ -36,7 +36,7 @@ impl From<QueueError> for ApiError {
     path = "/api/v1/queues",
     tag = "queues",
     summary = "The queues",
-    responses((status = 200, description = "`{queues: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "every queue", body = QueueList))
 )]
 async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadQueues)?;
@@ -50,7 +50,7 @@ async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     tag = "queues",
     summary = "One queue",
     params(("code" = String, Path, description = "queue code")),
-    responses((status = 200, description = "the queue", body = serde_json::Value))
+    responses((status = 200, description = "the queue", body = crate::queues::Queue))
 )]
 async fn get(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadQueues)?;
@@ -68,7 +68,7 @@ async fn get(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpR
     tag = "queues",
     summary = "Create a queue",
     request_body(content = serde_json::Value, description = "`{\"code\", \"name_kk\", \"name_ru\", \"supervisors\"?: [logins], \"reminders_enabled\"?: true, \"reminder_hours\"?: 1-60}`"),
-    responses((status = 201, description = "the queue", body = serde_json::Value))
+    responses((status = 201, description = "the queue", body = crate::queues::Queue))
 )]
 async fn create(
     app: AppData,
@@ -91,7 +91,7 @@ async fn create(
     summary = "Change a queue (any field but `code`)",
     params(("code" = String, Path, description = "queue code")),
     request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/queues but `code`"),
-    responses((status = 200, description = "the queue", body = serde_json::Value))
+    responses((status = 200, description = "the queue", body = crate::queues::Queue))
 )]
 async fn update(
     app: AppData,
@@ -182,4 +182,10 @@ async fn put_contact(
     } else {
         Err(ApiError::NotFound(format!("no user `{login}`")))
     }
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list answers with json!
+struct QueueList {
+    queues: Vec<crate::queues::Queue>,
 }

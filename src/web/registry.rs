@@ -58,7 +58,7 @@ struct BodyQuery {
     tag = "registry",
     summary = "Registry bodies, filtered by kind, subscription or part of a name",
     params(BodyQuery),
-    responses((status = 200, description = "`{bodies: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the bodies", body = BodyList))
 )]
 async fn list_bodies(
     app: AppData,
@@ -100,7 +100,7 @@ fn with_secret(body: &crate::registry::Body, secret: Option<String>) -> serde_js
     tag = "registry",
     summary = "Add a registry body",
     request_body(content = serde_json::Value, description = "`{\"kind\", \"name\": {\"kk\", \"ru\"}, \"email\"?, \"systems\"?: [codes], \"region\"?, \"phones\"?, \"address\"?, \"website\"?, \"working_hours\"?, \"webhook_url\"?, \"webhook_secret\"?, \"ref_pattern\"?, \"digest\"?: \"none\"|\"daily\"|\"weekly\", \"persons\"?: [...]}`"),
-    responses((status = 201, description = "the body", body = serde_json::Value))
+    responses((status = 201, description = "the body (with `webhook_secret` when one was generated)", body = BodyWithSecret))
 )]
 async fn create_body(
     app: AppData,
@@ -122,7 +122,7 @@ async fn create_body(
     tag = "registry",
     summary = "One body with its persons and subscriptions",
     params(("id" = String, Path, description = "body id")),
-    responses((status = 200, description = "the body", body = serde_json::Value))
+    responses((status = 200, description = "the body", body = crate::registry::Body))
 )]
 async fn get_body(
     app: AppData,
@@ -148,7 +148,7 @@ async fn get_body(
     summary = "Change the fields given (`null` clears)",
     params(("id" = String, Path, description = "body id")),
     request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/bodies"),
-    responses((status = 200, description = "the body", body = serde_json::Value))
+    responses((status = 200, description = "the body (with `webhook_secret` when one was generated)", body = BodyWithSecret))
 )]
 async fn update_body(
     app: AppData,
@@ -173,7 +173,7 @@ async fn update_body(
     summary = "Add a responsible person",
     params(("id" = String, Path, description = "body id")),
     request_body(content = serde_json::Value, description = "`{\"name\", \"position\"?, \"phones\"?, \"email\"?, \"ict_group\"?}`"),
-    responses((status = 201, description = "the person", body = serde_json::Value))
+    responses((status = 201, description = "the person", body = crate::registry::bodies::Person))
 )]
 async fn add_person(
     app: AppData,
@@ -198,7 +198,7 @@ async fn add_person(
     summary = "Change a responsible person",
     params(("id" = String, Path, description = "body id"), ("person" = String, Path, description = "person id")),
     request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/bodies/{id}/persons"),
-    responses((status = 200, description = "the person", body = serde_json::Value))
+    responses((status = 200, description = "the person", body = crate::registry::bodies::Person))
 )]
 async fn update_person(
     app: AppData,
@@ -231,7 +231,7 @@ fn may_read_systems(who: &Authed) -> Result<(), ApiError> {
     path = "/api/v1/systems",
     tag = "registry",
     summary = "The catalogue of e-government systems",
-    responses((status = 200, description = "`{systems: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the systems", body = SystemList))
 )]
 async fn list_systems(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     may_read_systems(&who)?;
@@ -245,7 +245,7 @@ async fn list_systems(app: AppData, who: Authed) -> Result<HttpResponse, ApiErro
     tag = "registry",
     summary = "One system",
     params(("code" = String, Path, description = "system code")),
-    responses((status = 200, description = "the system", body = serde_json::Value))
+    responses((status = 200, description = "the system", body = crate::registry::systems::System))
 )]
 async fn get_system(
     app: AppData,
@@ -270,7 +270,7 @@ async fn get_system(
     tag = "registry",
     summary = "Add a system",
     request_body(content = serde_json::Value, description = "`{\"code\": \"egov-portal\", \"name\": {\"kk\", \"ru\"}}`"),
-    responses((status = 201, description = "the system", body = serde_json::Value))
+    responses((status = 201, description = "the system", body = crate::registry::systems::System))
 )]
 async fn create_system(
     app: AppData,
@@ -296,7 +296,7 @@ async fn create_system(
     summary = "Rename a system",
     params(("code" = String, Path, description = "system code")),
     request_body(content = serde_json::Value, description = "`{\"name\": {\"kk\", \"ru\"}}`"),
-    responses((status = 200, description = "the system", body = serde_json::Value))
+    responses((status = 200, description = "the system", body = crate::registry::systems::System))
 )]
 async fn rename_system(
     app: AppData,
@@ -315,4 +315,29 @@ async fn rename_system(
         .write(move |c| Ok(systems::rename(c, &code, &name)))
         .await??;
     Ok(HttpResponse::Ok().json(s))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built with `json!` (schema only: nothing constructs them).
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_bodies answers with json!
+struct BodyList {
+    bodies: Vec<crate::registry::Body>,
+}
+
+/// A body, and once, the webhook secret generated for it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: with_secret builds it
+struct BodyWithSecret {
+    #[serde(flatten)]
+    body: crate::registry::Body,
+    /// Shown only in the answer that generated it.
+    webhook_secret: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_systems answers with json!
+struct SystemList {
+    systems: Vec<crate::registry::systems::System>,
 }

@@ -452,7 +452,7 @@ async fn rate_form(
     summary = "Record a rating (R10): the phone system's post-call survey, or staff entering one given by voice",
     params(("number" = String, Path, description = "registration number")),
     request_body(content = serde_json::Value, description = "`{\"score\": 1-5, \"operator\"?: login, \"channel\"?: \"phone\", \"satisfied_process\"?: 1-3, \"satisfied_info\"?: 1-3, \"comment\"?: text (2000)}`"),
-    responses((status = 201, description = "`{outcome: recorded, rating_id}`", body = serde_json::Value), (status = 409, description = "this conversation was already rated"))
+    responses((status = 201, description = "the rating, recorded", body = RatingRecorded), (status = 409, description = "this conversation was already rated"))
 )]
 async fn rate_api(
     app: AppData,
@@ -600,7 +600,7 @@ fn range_params(
         ("to" = String, Query, description = "last month, YYYY-MM"),
         ("format" = Option<String>, Query, description = "json (default) | svg")
     ),
-    responses((status = 200, description = "`{by, from, to, figures: [{key, ratings, average, scores[5], satisfied[3], comments}]}`", body = serde_json::Value))
+    responses((status = 200, description = "the figures by group, or with `format=svg` their bar chart", content((RatingFigures = "application/json"), (String = "image/svg+xml"))))
 )]
 async fn figures(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
@@ -723,7 +723,7 @@ async fn monthly_report(app: AppData, who: Authed, q: Query) -> Result<HttpRespo
     tag = "reports",
     summary = "The ICT report (P3): ICT questions and forwards by category with SLA compliance, and the month's outages",
     params(("month" = String, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default) | csv")),
-    responses((status = 200, description = "the report", body = serde_json::Value))
+    responses((status = 200, description = "the report, or with `format=csv` its CSV", content((IctReport = "application/json"), (String = "text/csv"))))
 )]
 async fn ict_report(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
@@ -769,7 +769,7 @@ async fn ict_report(app: AppData, who: Authed, q: Query) -> Result<HttpResponse,
         ("to" = String, Query, description = "YYYY-MM (at most 36 months)"),
         ("format" = Option<String>, Query, description = "json (default) | csv | svg (a bar chart of appeals, or a line chart by month)")
     ),
-    responses((status = 200, description = "`{by, from, to, rows: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the rows by group, or with `format=csv` or `svg` the file", content((AnalyticsReport = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))))
 )]
 async fn analytics_report(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
@@ -860,7 +860,7 @@ async fn analytics_report(app: AppData, who: Authed, q: Query) -> Result<HttpRes
     tag = "reports",
     summary = "Runs of the monthly reports (P1, P3) with each recipient's delivery state",
     params(("month" = Option<String>, Query, description = "YYYY-MM")),
-    responses((status = 200, description = "`{runs: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the runs, newest first", body = ReportRuns))
 )]
 async fn runs(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
@@ -885,7 +885,7 @@ async fn runs(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, ApiEr
     tag = "reports",
     summary = "One run: its deliveries and the discrepancy requests kept with it",
     params(("id" = String, Path, description = "run id")),
-    responses((status = 200, description = "the run", body = serde_json::Value))
+    responses((status = 200, description = "the run", body = ReportRun))
 )]
 async fn run(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
@@ -902,7 +902,7 @@ async fn run(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpR
     tag = "reports",
     summary = "Start (or find) the run of a report on a month and send it to its recipients: once per month and recipient",
     request_body(content = serde_json::Value, description = "`{\"report\": \"P1\"|\"P3\", \"month\": \"YYYY-MM\"}`"),
-    responses((status = 202, description = "the run", body = serde_json::Value))
+    responses((status = 202, description = "the run", body = ReportRun))
 )]
 async fn start_run(
     app: AppData,
@@ -965,7 +965,7 @@ async fn start_run(
     tag = "reports",
     summary = "Send again every delivery of the run that failed",
     params(("id" = String, Path, description = "run id")),
-    responses((status = 202, description = "`{retried: n, run}`", body = serde_json::Value))
+    responses((status = 202, description = "how many deliveries are sent again, and the run", body = RunRetried))
 )]
 async fn retry_run(
     app: AppData,
@@ -998,7 +998,7 @@ async fn retry_run(
     path = "/api/v1/reports/choices",
     tag = "reports",
     summary = "The choices of the report's two classifications (by-law violation, staff actions)",
-    responses((status = 200, description = "`{choices: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the choices", body = ChoiceList))
 )]
 async fn list_choices(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadTickets)?;
@@ -1012,7 +1012,7 @@ async fn list_choices(app: AppData, who: Authed) -> Result<HttpResponse, ApiErro
     tag = "reports",
     summary = "Add a classification choice",
     request_body(content = serde_json::Value, description = "`{\"kind\": \"bylaw_violation\"|\"staff_action\", \"code\", \"name\": {\"kk\", \"ru\"}, \"position\"?}`"),
-    responses((status = 201, description = "the choice", body = serde_json::Value))
+    responses((status = 201, description = "the choice", body = crate::reports::choices::Choice))
 )]
 async fn create_choice(
     app: AppData,
@@ -1034,7 +1034,7 @@ async fn create_choice(
     summary = "Rename, reorder, retire or bring back a choice",
     params(("id" = String, Path, description = "choice id")),
     request_body(content = serde_json::Value, description = "`{\"name\"?: {\"kk\", \"ru\"}, \"position\"?, \"active\"?: bool}`"),
-    responses((status = 200, description = "the choice", body = serde_json::Value))
+    responses((status = 200, description = "the choice", body = crate::reports::choices::Choice))
 )]
 async fn update_choice(
     app: AppData,
@@ -1059,7 +1059,7 @@ async fn update_choice(
     summary = "Record the ticket's two classifications for the monthly report",
     params(("number" = String, Path, description = "registration number")),
     request_body(content = serde_json::Value, description = "`{\"bylaw_violation\"?: code|null, \"staff_action\"?: code|null}`"),
-    responses((status = 200, description = "the classification", body = serde_json::Value))
+    responses((status = 200, description = "the classification", body = crate::reports::choices::Classification))
 )]
 async fn classify(
     app: AppData,
@@ -1090,7 +1090,7 @@ async fn classify(
     path = "/api/v1/reports/discrepancies",
     tag = "reports",
     summary = "Discrepancy requests (P2), newest first",
-    responses((status = 200, description = "`{discrepancies: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the discrepancy requests, newest first", body = DiscrepancyList))
 )]
 async fn list_discrepancies(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
@@ -1104,7 +1104,7 @@ async fn list_discrepancies(app: AppData, who: Authed) -> Result<HttpResponse, A
     tag = "reports",
     summary = "Record a provider's discrepancy request (P2): the explanation is due by the next working day",
     request_body(content = serde_json::Value, description = "`{\"report\": \"P1\"|\"P3\", \"month\": \"YYYY-MM\", \"body_id\", \"figures\": text or JSON, \"details\"?}`"),
-    responses((status = 201, description = "the request with its deadline", body = serde_json::Value))
+    responses((status = 201, description = "the request with its deadline", body = Discrepancy))
 )]
 async fn create_discrepancy(
     app: AppData,
@@ -1131,7 +1131,7 @@ async fn create_discrepancy(
     tag = "reports",
     summary = "One discrepancy request with its answer and the answer's delivery",
     params(("id" = String, Path, description = "request id")),
-    responses((status = 200, description = "the request", body = serde_json::Value))
+    responses((status = 200, description = "the request", body = Discrepancy))
 )]
 async fn get_discrepancy(
     app: AppData,
@@ -1153,7 +1153,7 @@ async fn get_discrepancy(
     summary = "Answer a discrepancy request: the explanation is e-mailed to the provider and kept with the report run",
     params(("id" = String, Path, description = "request id")),
     request_body(content = serde_json::Value, description = "`{\"answer\": text (10000)}`"),
-    responses((status = 202, description = "the request", body = serde_json::Value), (status = 409, description = "already answered"))
+    responses((status = 202, description = "the request", body = Discrepancy), (status = 409, description = "already answered"))
 )]
 async fn answer_discrepancy(
     app: AppData,
@@ -1179,4 +1179,131 @@ async fn answer_discrepancy(
         )),
         Err(discrepancy::AnswerError::Invalid(list)) => Err(invalid(list)),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built with `json!` (schema only: nothing constructs them).
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: rate_api answers with ratings::Outcome::Recorded
+struct RatingRecorded {
+    /// `recorded`.
+    outcome: String,
+    rating_id: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: figures answers with json!
+struct RatingFigures {
+    /// `operator`, `queue`, `channel` or `month`.
+    by: String,
+    from: String,
+    to: String,
+    figures: Vec<ratings::Figures>,
+}
+
+/// The ICT report (P3).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: analytics::ict_report builds it
+struct IctReport {
+    /// `P3`.
+    report: String,
+    month: String,
+    ict_questions: Vec<analytics::IctLine>,
+    ict_forwards: Vec<analytics::IctLine>,
+    outages: super::outages::OutageCompliance,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: analytics_report answers with json!
+struct AnalyticsReport {
+    /// `month`, `region`, `body` or `channel`.
+    by: String,
+    from: String,
+    to: String,
+    rows: Vec<analytics::AnalyticsRow>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: runs answers with json!
+struct ReportRuns {
+    runs: Vec<ReportRun>,
+}
+
+/// A run of a monthly report with each recipient's delivery (jobs::run_view).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: jobs::run_view builds it
+struct ReportRun {
+    id: String,
+    /// `P1` or `P3`.
+    report: String,
+    month: String,
+    status: String,
+    started_by: String,
+    due_at: String,
+    last_error: Option<String>,
+    created_at: String,
+    finished_at: Option<String>,
+    deliveries: Vec<ReportDelivery>,
+    discrepancies: Vec<Discrepancy>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: jobs::run_view builds it
+struct ReportDelivery {
+    id: String,
+    body_id: String,
+    scope: String,
+    address: Option<String>,
+    status: String,
+    attempts: i32,
+    rows: Option<i32>,
+    file_name: Option<String>,
+    last_error: Option<String>,
+    sent_at: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: retry_run answers with json!
+struct RunRetried {
+    retried: i64,
+    run: ReportRun,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_choices answers with json!
+struct ChoiceList {
+    choices: Vec<crate::reports::choices::Choice>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_discrepancies answers with json!
+struct DiscrepancyList {
+    discrepancies: Vec<Discrepancy>,
+}
+
+/// A body's request to check a report's figures (discrepancy::view).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: discrepancy::view builds it
+struct Discrepancy {
+    id: String,
+    run_id: Option<String>,
+    report: String,
+    month: String,
+    body_id: String,
+    /// The body's figures, as it sent them.
+    figures: String,
+    details: String,
+    status: String,
+    due_at: String,
+    /// The deadline's explanation.
+    deadline: serde_json::Value,
+    created_by: String,
+    created_at: String,
+    answer: Option<String>,
+    answered_by: Option<String>,
+    answered_at: Option<String>,
+    answer_status: Option<String>,
+    answer_error: Option<String>,
+    answer_sent_at: Option<String>,
 }

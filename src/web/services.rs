@@ -106,7 +106,7 @@ struct ListQuery {
     tag = "services",
     summary = "Public services, by words of a name, the number or a keyword",
     params(ListQuery),
-    responses((status = 200, description = "`{services: [...], next_after}`", body = serde_json::Value))
+    responses((status = 200, description = "a page of services", body = ServicePage))
 )]
 async fn list_services(
     app: AppData,
@@ -174,7 +174,7 @@ async fn list_services(
     tag = "services",
     summary = "Add a service with its passport",
     request_body(content = serde_json::Value, description = "`{\"register_number\", \"name\": {\"kk\",\"ru\"}, \"body\": ID, \"standard_body\"?, \"responsible_person\"?, \"bylaws\"?, \"bylaw_changes\"?, \"web_page\"?, \"keywords\"?: [..], \"active\"?, \"passport\"?: {...}}`"),
-    responses((status = 201, description = "the service", body = serde_json::Value))
+    responses((status = 201, description = "the service", body = crate::registry::services::Service))
 )]
 async fn create_service(
     app: AppData,
@@ -193,7 +193,7 @@ async fn create_service(
     tag = "services",
     summary = "One service with its onboarding timeline",
     params(("id" = String, Path, description = "service id")),
-    responses((status = 200, description = "the service", body = serde_json::Value))
+    responses((status = 200, description = "the service", body = ServiceWithTimeline))
 )]
 async fn get_service(
     app: AppData,
@@ -229,7 +229,7 @@ async fn get_service(
     summary = "Change the fields given (a passport key given replaces that key)",
     params(("id" = String, Path, description = "service id")),
     request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/services"),
-    responses((status = 200, description = "the service", body = serde_json::Value))
+    responses((status = 200, description = "the service", body = crate::registry::services::Service))
 )]
 async fn update_service(
     app: AppData,
@@ -250,7 +250,7 @@ async fn update_service(
     tag = "services",
     summary = "The service's onboarding timeline",
     params(("id" = String, Path, description = "service id")),
-    responses((status = 200, description = "the timeline", body = serde_json::Value))
+    responses((status = 200, description = "the timeline", body = Timeline))
 )]
 async fn get_timeline(
     app: AppData,
@@ -289,7 +289,7 @@ struct StepBody {
     summary = "Record an onboarding step (F5-F7)",
     params(("id" = String, Path, description = "service id")),
     request_body(content = StepBody),
-    responses((status = 201, description = "the step and the next one it opens", body = serde_json::Value))
+    responses((status = 201, description = "the timeline with the step and the next one it opens", body = Timeline))
 )]
 async fn record_step(
     app: AppData,
@@ -375,7 +375,7 @@ struct OverdueQuery {
     tag = "services",
     summary = "Expected onboarding steps past their deadline, oldest first",
     params(OverdueQuery),
-    responses((status = 200, description = "`{steps: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the overdue steps", body = OverdueSteps))
 )]
 async fn overdue_steps(
     app: AppData,
@@ -426,7 +426,7 @@ fn language_of(lang: Option<&str>) -> Result<Language, ApiError> {
     tag = "services",
     summary = "F8: the stage of an application in the monitoring system",
     params(StageQuery),
-    responses((status = 200, description = "`{outcome: found|not_found|unavailable|not_configured, stage?, message}`", body = serde_json::Value))
+    responses((status = 200, description = "the outcome (`found`, `not_found`, `unavailable`, `not_configured`) and the message for the applicant", body = StageAnswer))
 )]
 async fn stage_lookup(
     app: AppData,
@@ -467,7 +467,7 @@ async fn ticket_id_of(app: &AppData, number: &str) -> Result<String, ApiError> {
     tag = "services",
     summary = "The services linked to a ticket, and the matcher's proposals",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
-    responses((status = 200, description = "`{services: [...], proposals: [...]}`", body = serde_json::Value))
+    responses((status = 200, description = "the linked services and the matcher's proposals", body = TicketServicesProposed))
 )]
 async fn ticket_services(
     app: AppData,
@@ -507,7 +507,7 @@ fn service_id_from(v: &serde_json::Value, field: &str) -> Result<String, ApiErro
     summary = "Link a service to the ticket",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
     request_body(content = LinkBody),
-    responses((status = 200, description = "the ticket's services", body = serde_json::Value))
+    responses((status = 200, description = "the ticket's services", body = TicketServices))
 )]
 async fn link_service(
     app: AppData,
@@ -545,7 +545,7 @@ struct SetBody {
     summary = "Replace the ticket's services",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
     request_body(content = SetBody),
-    responses((status = 200, description = "the ticket's services", body = serde_json::Value))
+    responses((status = 200, description = "the ticket's services", body = TicketServices))
 )]
 async fn set_services(
     app: AppData,
@@ -645,7 +645,7 @@ struct ContactBodyInput {
     summary = "The body the ticket's applicant is referred to",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
     request_body(content = ContactBodyInput),
-    responses((status = 200, description = "the ticket's contact body", body = serde_json::Value))
+    responses((status = 200, description = "the ticket's contact body", body = crate::registry::ict::ContactBody))
 )]
 async fn set_contact_body(
     app: AppData,
@@ -692,7 +692,7 @@ struct CardQuery {
     tag = "registry",
     summary = "R7: the body's contact card",
     params(("id" = String, Path, description = "body id"), CardQuery),
-    responses((status = 200, description = "`{text, ...}`: the card in the language asked", body = serde_json::Value))
+    responses((status = 200, description = "the card in the language asked", body = BodyCard))
 )]
 async fn body_card(
     app: AppData,
@@ -778,7 +778,7 @@ impl From<ImportError> for ApiError {
     summary = "Import a CSV file (the whole file or nothing; a 422 lists each bad row as `line N: column`)",
     params(("file" = String, Path, description = "`bodies.csv`, `persons.csv` or `services.csv`")),
     request_body(content = String, content_type = "text/csv", description = "the CSV, as GET gives it"),
-    responses((status = 200, description = "what was created and changed", body = serde_json::Value))
+    responses((status = 200, description = "what was created and changed", body = crate::registry::csv::Imported))
 )]
 async fn import_csv(
     app: AppData,
@@ -805,4 +805,71 @@ async fn import_csv(
     }
     let done = write_as(&app, move |c| registry_csv::import(c, kind, &body)).await?;
     Ok(HttpResponse::Ok().json(done))
+}
+
+// ---------------------------------------------------------------------------------------
+// The shapes of the answers built with `json!` (schema only: nothing constructs them).
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: list_services answers with json!
+struct ServicePage {
+    services: Vec<crate::registry::services::Service>,
+    next_after: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: get_service adds `onboarding` to the service
+struct ServiceWithTimeline {
+    #[serde(flatten)]
+    service: crate::registry::services::Service,
+    onboarding: Vec<onboarding::StepView>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: get_timeline and record_step answer with json!
+struct Timeline {
+    service_id: String,
+    onboarding: Vec<onboarding::StepView>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: overdue_steps answers with json!
+struct OverdueSteps {
+    overdue: Vec<onboarding::OverdueStep>,
+}
+
+/// The stage lookup's outcome, with what was asked and the message for the applicant.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: stage_lookup adds these to the outcome
+struct StageAnswer {
+    #[serde(flatten)]
+    stage: stage::Stage,
+    application: String,
+    message: String,
+    /// `kk` or `ru`.
+    lang: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: ticket_services answers with json!
+struct TicketServicesProposed {
+    number: String,
+    services: Vec<links::LinkedService>,
+    proposals: Vec<links::Proposal>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: link_service and set_services answer with json!
+struct TicketServices {
+    number: String,
+    services: Vec<links::LinkedService>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: body_card answers with json!
+struct BodyCard {
+    body_id: String,
+    /// `kk` or `ru`.
+    lang: String,
+    text: String,
 }
