@@ -144,7 +144,9 @@ impl Templates {
             let these: Vec<String> = map.keys().cloned().collect();
             match &console_keys {
                 Some(k) if *k != these => {
-                    panic!("templates/console: the {lang}.json files do not have the same keys as kk")
+                    panic!(
+                        "templates/console: the {lang}.json files do not have the same keys as kk"
+                    )
                 }
                 _ => console_keys = Some(these),
             }
