@@ -8,6 +8,7 @@ pub mod choices;
 pub mod discrepancy;
 pub mod jobs;
 pub mod monthly;
+pub mod service_level;
 pub mod svg;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};

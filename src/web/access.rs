@@ -540,6 +540,26 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     // (the ici portal's routes end here)
     // The dashboard portal (src/web/console/dashboard.rs).
     ("GET", "/console/dashboard", Console(&[P::ReadReports])),
+    (
+        "GET",
+        "/console/dashboard/ratings",
+        Console(&[P::ReadReports]),
+    ),
+    (
+        "GET",
+        "/console/dashboard/analytics",
+        Console(&[P::ReadReports]),
+    ),
+    (
+        "GET",
+        "/console/dashboard/calls",
+        Console(&[P::ReadCallStats]),
+    ),
+    (
+        "GET",
+        "/console/dashboard/export",
+        Console(&[P::ReadReports]),
+    ),
     // (the dashboard portal's routes end here)
     // The admin portal (src/web/console/admin.rs).
     ("GET", "/console/admin", Console(&[P::ManageUsers])),
@@ -557,6 +577,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/reports/monthly", May(&[P::ReadReports])),
     ("GET", "/api/v1/reports/ict", May(&[P::ReadReports])),
     ("GET", "/api/v1/reports/analytics", May(&[P::ReadReports])),
+    (
+        "GET",
+        "/api/v1/reports/service-level",
+        May(&[P::ReadReports]),
+    ),
     ("GET", "/api/v1/reports/runs", May(&[P::ReadReports])),
     ("POST", "/api/v1/reports/runs", May(&[P::RunReports])),
     ("GET", "/api/v1/reports/runs/{id}", May(&[P::ReadReports])),

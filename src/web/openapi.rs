@@ -131,6 +131,7 @@ use super::{AppData, access};
         super::reports::monthly_report,
         super::reports::ict_report,
         super::reports::analytics_report,
+        super::reports::service_level_report,
         super::reports::runs,
         super::reports::run,
         super::reports::start_run,

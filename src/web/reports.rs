@@ -29,6 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/reports/monthly", web::get().to(monthly_report))
         .route("/api/v1/reports/ict", web::get().to(ict_report))
         .route("/api/v1/reports/analytics", web::get().to(analytics_report))
+        .route(
+            "/api/v1/reports/service-level",
+            web::get().to(service_level_report),
+        )
         .route("/api/v1/reports/runs", web::get().to(runs))
         .route("/api/v1/reports/runs", web::post().to(start_run))
         .route("/api/v1/reports/runs/{id}", web::get().to(run))
@@ -1306,4 +1310,95 @@ struct Discrepancy {
     answer_status: Option<String>,
     answer_error: Option<String>,
     answer_sent_at: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/service-level",
+    tag = "reports",
+    summary = "The service level of a period: registered, answered, answered on time, overdue now; in total and by queue, operator, channel or day (the supervisor dashboard's figures; the overdue tickets themselves: `GET /api/v1/tickets?overdue=true`)",
+    params(
+        ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (Almaty); default: this month's 1st"),
+        ("to" = Option<String>, Query, description = "last day, inclusive; default: today; at most 366 days"),
+        ("by" = Option<String>, Query, description = "queue | operator | channel | day"),
+        ("format" = Option<String>, Query, description = "json (default) | csv")
+    ),
+    responses((status = 200, description = "`{from, to, by, now, total, groups}`; each line `{key, name_kk?, name_ru?, registered, answered, answered_on_time, answered_late, overdue_now, pending, on_time_percent}`",
+        content((ServiceLevel = "application/json"), (String = "text/csv"))))
+)]
+async fn service_level_report(
+    app: AppData,
+    who: Authed,
+    q: Query,
+) -> Result<HttpResponse, ApiError> {
+    use crate::reports::service_level::{self, GroupBy, Period};
+    who.may(Permission::ReadReports)?;
+    let now = app.clock.now();
+    let mut errors = Vec::new();
+    let period = match Period::parse(
+        q.get("from").map(String::as_str),
+        q.get("to").map(String::as_str),
+        now,
+    ) {
+        Ok(p) => Some(p),
+        Err(list) => {
+            errors.extend(
+                list.into_iter()
+                    .map(|e| FieldError::new(e.field, e.message())),
+            );
+            None
+        }
+    };
+    let by = match q.get("by").map(|b| b.trim()).filter(|b| !b.is_empty()) {
+        None => None,
+        Some(b) => match GroupBy::parse(b) {
+            Ok(g) => Some(g),
+            Err(_) => {
+                errors.push(FieldError::new("by", "queue, operator, channel or day"));
+                None
+            }
+        },
+    };
+    let format = q.get("format").map(String::as_str).unwrap_or("json");
+    if !matches!(format, "json" | "csv") {
+        errors.push(FieldError::new("format", "json or csv"));
+    }
+    let (Some(period), true) = (period, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let (total, groups) = app
+        .db
+        .run(move |c| service_level::service_level(c, period, by, now))
+        .await?;
+    if format == "csv" {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                format!(
+                    "attachment; filename=\"service-level-{}-{}-{}.csv\"",
+                    by.map_or("total", |b| b.as_str()),
+                    period.from,
+                    period.to
+                ),
+            ))
+            .body(service_level::csv(by, &total, &groups)));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "from": period.from, "to": period.to, "by": by.map(|b| b.as_str()),
+        "now": crate::reports::utc(now.naive_utc()),
+        "total": total, "groups": groups,
+    })))
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: service_level_report answers with json!
+struct ServiceLevel {
+    from: String,
+    to: String,
+    /// `queue`, `operator`, `channel` or `day`; null for the total only.
+    by: Option<String>,
+    now: String,
+    total: crate::reports::service_level::Line,
+    groups: Vec<crate::reports::service_level::Line>,
 }

@@ -12,10 +12,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// `GET /console/admin`: the portal's first page.
-async fn index(
-    app: web::Data<AppData>,
-    req: HttpRequest,
-    staff: Staff,
-) -> Result<HttpResponse, ConsoleError> {
+async fn index(app: AppData, req: HttpRequest, staff: Staff) -> Result<HttpResponse, ConsoleError> {
     staff.page(&app, &req, "console/admin/index.html", context! {})
 }
