@@ -21,6 +21,7 @@ pub mod reports;
 pub mod services;
 pub mod status_page;
 pub mod telegram_hook;
+pub mod users;
 pub mod whatsapp_hook;
 
 use std::future::Future;
@@ -540,6 +541,7 @@ pub fn server(
             .configure(status_page::routes)
             .configure(api::routes)
             .configure(queues::routes)
+            .configure(users::routes)
             .configure(services::routes)
             .configure(registry::routes)
             .configure(forwards::routes)

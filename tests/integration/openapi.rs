@@ -562,6 +562,7 @@ async fn the_answers_of_real_records_match_their_documented_schemas(backend: Bac
         ),
         ("/api/v1/queues", "/api/v1/queues".into()),
         ("/api/v1/queues/{code}", "/api/v1/queues/general".into()),
+        ("/api/v1/users", "/api/v1/users".into()),
         ("/api/v1/bodies", "/api/v1/bodies".into()),
         ("/api/v1/bodies/{id}", format!("/api/v1/bodies/{body}")),
         (
@@ -827,6 +828,26 @@ async fn the_answers_of_real_records_match_their_documented_schemas(backend: Bac
         patch(
             "/api/v1/queues/st-queue".into(),
             json!({"reminder_hours": 2}),
+        )
+        .await,
+    )
+    .await;
+    a.take(
+        "POST",
+        "/api/v1/users",
+        post(
+            "/api/v1/users".into(),
+            json!({"login": "st-user", "role": "agency", "body_id": body, "password": "correct horse battery", "email": "st@goscorp.kz"}),
+        )
+        .await,
+    )
+    .await;
+    a.take(
+        "PATCH",
+        "/api/v1/users/{login}",
+        patch(
+            "/api/v1/users/st-user".into(),
+            json!({"role": "operator", "active": false, "unlock": true}),
         )
         .await,
     )

@@ -270,12 +270,7 @@ async fn render(
         && !overdue
         && due.with_timezone(&chrono_tz::Asia::Almaty).date_naive()
             == now.with_timezone(&chrono_tz::Asia::Almaty).date_naive();
-    let errors = |list: Vec<(String, String)>| -> Value {
-        Value::from_serialize(
-            list.into_iter()
-                .collect::<std::collections::BTreeMap<_, _>>(),
-        )
-    };
+    let errors = super::field_errors;
     let has_errors = !draft.answer_errors.is_empty() || !draft.decline_errors.is_empty();
     staff.page_with_status(
         app,
