@@ -1159,7 +1159,7 @@ async fn templates_page(
         Language::Kk => "Анықтаманы eGov порталынан алуға болады.",
         _ => "Справку можно получить на портале eGov.",
     };
-    let mut languages = Vec::new();
+    let mut previews = Vec::new();
     for l in [Language::Kk, Language::Ru] {
         let shown = |name: &str, r: Result<crate::tickets::Rendered, crate::templates::TemplateError>| match r {
             Ok(r) => context! { name, subject => r.subject, text => r.text, html => r.html, error => None::<String> },
@@ -1193,7 +1193,7 @@ async fn templates_page(
                 ),
             ),
         ];
-        languages.push(context! { code => l.as_str(), messages });
+        previews.push(context! { code => l.as_str(), messages });
     }
     staff.page(
         &app,
@@ -1201,10 +1201,11 @@ async fn templates_page(
         "console/admin/templates.html",
         context! {
             sections => sections(&req),
-            languages,
+            previews,
             number,
             registered => crate::templates::local_time(now),
             due => crate::templates::local_time(deadline.due_at),
         },
     )
 }
+
