@@ -868,6 +868,11 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::User {
             command: UserCommand::Add(a),
         } => {
+            // Mistakes the flags alone show fail before a password is asked for.
+            baylanys::auth::Role::parse(&a.role).map_err(|m| format!("--role: {m}"))?;
+            if let Some(e) = &a.email {
+                baylanys::auth::check_email(e).map_err(|m| format!("--email: {m}"))?;
+            }
             let app = baylanys::AppState::build(existing(Config::load(&a.config)?)).await?;
             let input = baylanys::users::NewUser {
                 login: a.login.clone(),
