@@ -188,12 +188,24 @@ async fn admin_portal_keeps_staff_accounts_as_the_api_does(backend: Backend) {
     let mut f = Browser::new(&t);
     let mut last = 0;
     for _ in 0..5 {
-        last = f.sign_in_as("dana", "wrong password!").await.status().as_u16();
+        last = f
+            .sign_in_as("dana", "wrong password!")
+            .await
+            .status()
+            .as_u16();
     }
     assert_eq!(last, 429, "locked");
     assert!(account(&t, &token, "dana").await["locked_until"].is_string());
-    let page = b.get("/console/admin/users/dana").await.text().await.unwrap();
-    assert!(page.contains("locked until") && page.contains("id=\"unlock\""), "{page}");
+    let page = b
+        .get("/console/admin/users/dana")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("locked until") && page.contains("id=\"unlock\""),
+        "{page}"
+    );
     let res = b
         .post("/console/admin/users/dana/unlock", &[("csrf", &csrf)])
         .await;
@@ -268,7 +280,10 @@ async fn admin_portal_keeps_staff_accounts_as_the_api_does(backend: Backend) {
         "{page}"
     );
     let a = account(&t, &token, "root").await;
-    assert_eq!((a["role"].as_str(), a["active"].as_bool()), (Some("admin"), Some(true)));
+    assert_eq!(
+        (a["role"].as_str(), a["active"].as_bool()),
+        (Some("admin"), Some(true))
+    );
 
     // The API: the same functions, the same refusals, as problem+json naming the field.
     let (s, v) = json_of(
@@ -652,12 +667,20 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let (_, q) = json_of(t.get_auth("/api/v1/queues/ict", &token).await).await;
     assert_eq!(
-        (&q["name_ru"], &q["supervisors"], &q["reminders_enabled"], &q["active"]),
+        (
+            &q["name_ru"],
+            &q["supervisors"],
+            &q["reminders_enabled"],
+            &q["active"]
+        ),
         (&json!("ИКТ"), &json!([]), &json!(false), &json!(false)),
         "{q}"
     );
     let page = b.get("/console/admin/queues").await.text().await.unwrap();
-    assert!(page.contains("id=\"q-ict\"") && page.contains(">closed<"), "{page}");
+    assert!(
+        page.contains("id=\"q-ict\"") && page.contains(">closed<"),
+        "{page}"
+    );
     // A closed queue takes no transfers.
     let (s, created) = json_of(
         t.post_json("/api/v1/appeals", appeal("Вопрос про ЭЦП"))
@@ -700,10 +723,11 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
         page[start..start + 16].to_string()
     };
     let before = due_of(&page);
-    let year = chrono::Datelike::year(
-        &chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty),
+    let year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Almaty));
+    assert!(
+        page.contains(&format!("id=\"d-{year}-01-01\"")),
+        "New Year is listed"
     );
-    assert!(page.contains(&format!("id=\"d-{year}-01-01\"")), "New Year is listed");
     // The day the deadline falls on becomes a day off: the deadline moves past it.
     let (day, month, y) = (&before[0..2], &before[3..5], &before[6..10]);
     let date = format!("{y}-{month}-{day}");
@@ -740,7 +764,10 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
         .find(|d| d["date"] == date.as_str())
         .cloned()
         .unwrap_or_else(|| panic!("{date} in {listing}"));
-    assert_eq!((&listed["working"], &listed["source"]), (&json!(false), &json!("override")));
+    assert_eq!(
+        (&listed["working"], &listed["source"]),
+        (&json!(false), &json!("override"))
+    );
 
     // The registry: lists with links, export, and an import from the page.
     let body = new_body(
@@ -758,7 +785,10 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
             .starts_with("text/csv")
     );
     let csv = res.text().await.unwrap();
-    assert!(csv.contains(&body) && csv.contains("Министерство юстиции"), "{csv}");
+    assert!(
+        csv.contains(&body) && csv.contains("Министерство юстиции"),
+        "{csv}"
+    );
     let file = "id,kind,name_kk,name_ru\n,local_executive_body,Алматы әкімдігі,Акимат Алматы\n";
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf.clone())
@@ -798,7 +828,12 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
     );
 
     // The templates: what applicants get, in Kazakh and Russian, with the sample number.
-    let page = b.get("/console/admin/templates").await.text().await.unwrap();
+    let page = b
+        .get("/console/admin/templates")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains("id=\"tpl-kk-ack_email\"") && page.contains("id=\"tpl-ru-ack_email\""),
         "{page}"
@@ -808,7 +843,10 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
         "{page}"
     );
     assert!(page.contains(&format!("UCC-{year}-000123")), "{page}");
-    assert!(!page.contains("class=\"error\""), "every template renders: {page}");
+    assert!(
+        !page.contains("class=\"error\""),
+        "every template renders: {page}"
+    );
     for m in ["ack_telegram", "reply", "transfer", "rating", "oversize"] {
         assert!(page.contains(&format!("id=\"tpl-ru-{m}\"")), "{m}");
     }

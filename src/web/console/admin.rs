@@ -250,15 +250,7 @@ async fn user_page(
     staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    render_user(
-        &app,
-        &req,
-        &staff,
-        &path.into_inner(),
-        StatusCode::OK,
-        None,
-    )
-    .await
+    render_user(&app, &req, &staff, &path.into_inner(), StatusCode::OK, None).await
 }
 
 async fn render_user(
@@ -288,8 +280,10 @@ async fn render_user(
         let mut d = Draft::default();
         d.values.insert("name".into(), account.name.clone());
         d.values.insert("role".into(), account.role.as_str().into());
-        d.values
-            .insert("body_id".into(), account.body_id.clone().unwrap_or_default());
+        d.values.insert(
+            "body_id".into(),
+            account.body_id.clone().unwrap_or_default(),
+        );
         d
     });
     let bodies = body_choices(app, staff).await?;
@@ -535,7 +529,8 @@ fn queue_draft(q: &crate::queues::Queue) -> Draft {
     d.values.insert("code".into(), q.code.clone());
     d.values.insert("name_kk".into(), q.name_kk.clone());
     d.values.insert("name_ru".into(), q.name_ru.clone());
-    d.values.insert("supervisors".into(), q.supervisors.join(", "));
+    d.values
+        .insert("supervisors".into(), q.supervisors.join(", "));
     d.values.insert(
         "reminders_enabled".into(),
         if q.reminders_enabled { "1" } else { "0" }.into(),
@@ -585,7 +580,10 @@ async fn render_queues(
 }
 
 /// A queue's field errors by the form's field (`supervisors[1]` is `supervisors`).
-fn queue_errors(staff: &Staff, e: crate::queues::QueueError) -> Result<Vec<(String, String)>, ConsoleError> {
+fn queue_errors(
+    staff: &Staff,
+    e: crate::queues::QueueError,
+) -> Result<Vec<(String, String)>, ConsoleError> {
     let fields = match ApiError::from(e) {
         ApiError::Conflict(m) => return Ok(vec![("code".into(), m)]),
         other => refused_fields(staff, other)?,
@@ -987,7 +985,11 @@ async fn render_registry(
         })
         .collect();
     let next_url = (services.len() as i64 == SERVICES_PAGE)
-        .then(|| services.last().map(|s| format!("/console/admin/registry?after={}#services", s.id)))
+        .then(|| {
+            services
+                .last()
+                .map(|s| format!("/console/admin/registry?after={}#services", s.id))
+        })
         .flatten();
     let (done, secrets) = match outcome.done {
         Some((created, updated, secrets)) => (
@@ -1081,8 +1083,15 @@ async fn registry_import(
             "kind",
             staff.text(&app, "admin_import_kind_missing"),
         );
-        return render_registry(&app, &req, &staff, StatusCode::UNPROCESSABLE_ENTITY, None, o)
-            .await;
+        return render_registry(
+            &app,
+            &req,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            o,
+        )
+        .await;
     };
     let problem = if over {
         Some(format!(
@@ -1097,8 +1106,15 @@ async fn registry_import(
     };
     if let Some(m) = problem {
         let o = refuse(kind_text, "file", m);
-        return render_registry(&app, &req, &staff, StatusCode::UNPROCESSABLE_ENTITY, None, o)
-            .await;
+        return render_registry(
+            &app,
+            &req,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            o,
+        )
+        .await;
     }
     match crate::web::services::import_file(&app, kind, web::Bytes::from(data)).await {
         Ok(done) if done.webhook_secrets.is_empty() => Ok(see_other(
@@ -1125,7 +1141,15 @@ async fn registry_import(
                 done: None,
                 problems: refused_fields(&staff, e)?,
             };
-            render_registry(&app, &req, &staff, StatusCode::UNPROCESSABLE_ENTITY, None, o).await
+            render_registry(
+                &app,
+                &req,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                o,
+            )
+            .await
         }
     }
 }
@@ -1161,22 +1185,50 @@ async fn templates_page(
     };
     let mut previews = Vec::new();
     for l in [Language::Kk, Language::Ru] {
-        let shown = |name: &str, r: Result<crate::tickets::Rendered, crate::templates::TemplateError>| match r {
-            Ok(r) => context! { name, subject => r.subject, text => r.text, html => r.html, error => None::<String> },
-            Err(e) => context! { name, subject => None::<String>, text => "", html => None::<String>, error => Some(e.to_string()) },
-        };
+        let shown =
+            |name: &str, r: Result<crate::tickets::Rendered, crate::templates::TemplateError>| {
+                match r {
+                    Ok(r) => {
+                        context! { name, subject => r.subject, text => r.text, html => r.html, error => None::<String> }
+                    }
+                    Err(e) => {
+                        context! { name, subject => None::<String>, text => "", html => None::<String>, error => Some(e.to_string()) }
+                    }
+                }
+            };
         let messages = vec![
             shown(
                 "ack_email",
-                t.acknowledgement(l, &number, now, &deadline, Channel::Email, Some(status_url.as_str())),
+                t.acknowledgement(
+                    l,
+                    &number,
+                    now,
+                    &deadline,
+                    Channel::Email,
+                    Some(status_url.as_str()),
+                ),
             ),
             shown(
                 "ack_telegram",
-                t.acknowledgement(l, &number, now, &deadline, Channel::Telegram, Some(status_url.as_str())),
+                t.acknowledgement(
+                    l,
+                    &number,
+                    now,
+                    &deadline,
+                    Channel::Telegram,
+                    Some(status_url.as_str()),
+                ),
             ),
             shown(
                 "ack_web_form",
-                t.acknowledgement(l, &number, now, &deadline, Channel::WebForm, Some(status_url.as_str())),
+                t.acknowledgement(
+                    l,
+                    &number,
+                    now,
+                    &deadline,
+                    Channel::WebForm,
+                    Some(status_url.as_str()),
+                ),
             ),
             shown(
                 "reply",
@@ -1208,4 +1260,3 @@ async fn templates_page(
         },
     )
 }
-

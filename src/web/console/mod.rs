@@ -292,7 +292,10 @@ impl Staff {
 
 /// A form's (field, what to fix) pairs as the map its template reads (`errors.name`).
 pub fn field_errors(list: Vec<(String, String)>) -> Value {
-    Value::from_serialize(list.into_iter().collect::<std::collections::BTreeMap<_, _>>())
+    Value::from_serialize(
+        list.into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
 }
 
 /// A console page's HTML with the headers every console page has.
