@@ -50,6 +50,16 @@ fn location(r: &reqwest::Response) -> String {
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
+/// The fields a problem+json 422 names, in order.
+fn fields_of(v: &Value) -> Vec<&str> {
+    v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("a field"))
+        .collect()
+}
+
 async fn account(t: &TestApp, token: &str, login: &str) -> Value {
     let (s, v) = json_of(t.get_auth("/api/v1/users", token).await).await;
     assert_eq!(s, 200, "{v}");
@@ -320,12 +330,7 @@ async fn admin_portal_keeps_staff_accounts_as_the_api_does(backend: Backend) {
         "application/problem+json"
     );
     let v: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = v["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_of(&v);
     assert_eq!(fields, ["extra"], "unknown fields first: {v}");
     let (s, v) = json_of(
         t.post_auth(
@@ -337,12 +342,7 @@ async fn admin_portal_keeps_staff_accounts_as_the_api_does(backend: Backend) {
     )
     .await;
     assert_eq!(s, 422);
-    let fields: Vec<&str> = v["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_of(&v);
     assert_eq!(fields, ["login", "password", "body_id"], "{v}");
     let (s, v) = json_of(
         t.patch_auth("/api/v1/users/root", &token, json!({"active": false}))

@@ -230,13 +230,11 @@ async fn user_create(
             &format!("/console/admin/users/{}", a.login),
             Some("admin_user_created"),
         )),
-        Err(ApiError::Conflict(m)) => {
-            draft.errors = vec![("login".into(), m)];
-            draft.values.insert("password".into(), String::new());
-            render_users(&app, &req, &staff, StatusCode::UNPROCESSABLE_ENTITY, draft).await
-        }
         Err(e) => {
-            draft.errors = refused_fields(&staff, e)?;
+            draft.errors = match e {
+                ApiError::Conflict(m) => vec![("login".into(), m)],
+                other => refused_fields(&staff, other)?,
+            };
             // A password is never sent back to the browser.
             draft.values.insert("password".into(), String::new());
             render_users(&app, &req, &staff, StatusCode::UNPROCESSABLE_ENTITY, draft).await
@@ -1045,15 +1043,8 @@ async fn read_import(mut payload: Multipart) -> Result<(String, Vec<u8>, bool), 
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| format!("the form cannot be read: {e}"))?;
         let name = field.name().unwrap_or("").to_string();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| format!("the form cannot be read: {e}"))?;
-            if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
-                over = true;
-                continue;
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let (bytes, too_long) = super::field_bytes(&mut field, MAX_IMPORT_BYTES).await?;
+        over |= too_long;
         match name.as_str() {
             "kind" => kind = String::from_utf8_lossy(&bytes).trim().to_string(),
             "file" => data = bytes,
