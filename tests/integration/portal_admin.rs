@@ -512,6 +512,47 @@ async fn admin_portal_refuses_other_roles_forged_csrf_and_bad_input_beside_the_f
         .await;
     assert_eq!(res.status(), 422);
     assert_eq!(b.get("/console/admin/users/nobody").await.status(), 404);
+    // One character over each limit; markup in a name is shown as text, never run.
+    let long_login = "a".repeat(65);
+    let long_name = "я".repeat(201);
+    for (login, name, field) in [
+        (long_login.as_str(), "Ержан", "login"),
+        ("erzhan", long_name.as_str(), "name"),
+    ] {
+        let res = b
+            .post(
+                "/console/admin/users",
+                &[
+                    ("csrf", &csrf),
+                    ("login", login),
+                    ("name", name),
+                    ("role", "operator"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{field}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(&format!("id=\"f-{field}-error\"")), "{page}");
+    }
+    let res = b
+        .post(
+            "/console/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("login", "mallory"),
+                ("name", "<script>alert(1)</script>"),
+                ("role", "operator"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = b.get("/console/admin/users").await.text().await.unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;") && !page.contains("<script>alert(1)"),
+        "{page}"
+    );
 
     // Queues: hours out of range (read as the API reads its JSON), then a bad code, no
     // Kazakh name, an unknown supervisor; `general` stays open.
@@ -847,7 +888,15 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
         !page.contains("class=\"error\""),
         "every template renders: {page}"
     );
-    for m in ["ack_telegram", "reply", "transfer", "rating", "oversize"] {
+    for m in [
+        "ack_telegram",
+        "ack_web_form",
+        "reply",
+        "transfer",
+        "rating",
+        "rating_email",
+        "oversize",
+    ] {
         assert!(page.contains(&format!("id=\"tpl-ru-{m}\"")), "{m}");
     }
     t.stop().await;
@@ -903,6 +952,21 @@ async fn admin_portal_in_chromium_a_new_user_signs_in(backend: Backend) {
         d.find(wait).await;
         found.extend(axe_of(&d, &axe, path).await);
     }
+    // WCAG 1.4.10: nothing scrolls sideways on a 320 px screen.
+    d.resize(320, 640).await;
+    for path in ["/console/admin/users", "/console/admin/templates"] {
+        d.goto(&format!("{}{path}", t.url)).await;
+        d.find("#admin-sections").await;
+        let wide = d
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await;
+        assert!(
+            wide.as_u64().unwrap() <= 320,
+            "{path}: {wide} px wide at 320 px"
+        );
+        found.extend(axe_of(&d, &axe, &format!("{path}, narrow")).await);
+    }
+    d.resize(1280, 900).await;
     // A Saturday made a working day from the form lands in the year's table.
     let year = chrono::Datelike::year(&chrono::Utc::now());
     let mut saturday = chrono::NaiveDate::from_ymd_opt(year, 12, 31).expect("a date");

@@ -1170,6 +1170,15 @@ async fn templates_page(
         )
         .map_err(|e| staff.error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let t = &app.templates;
+    let rating_links: Vec<Value> = (1..=5)
+        .map(|score| {
+            let url = format!(
+                "{}/rate/SAMPLE/{score}",
+                app.config.public_url.trim_end_matches('/')
+            );
+            context! { score, url }
+        })
+        .collect();
     let sample_reply = |l: Language| match l {
         Language::Kk => "Анықтаманы eGov порталынан алуға болады.",
         _ => "Справку можно получить на портале eGov.",
@@ -1227,6 +1236,14 @@ async fn templates_page(
             ),
             shown("transfer", t.transfer_notice(l, &number, "ict")),
             shown("rating", t.rating_request(l, &number)),
+            shown(
+                "rating_email",
+                t.message(
+                    "rating_email",
+                    l,
+                    context! { number => &number, links => &rating_links, days => crate::ratings::LINK_DAYS },
+                ),
+            ),
             shown(
                 "oversize",
                 t.message(
