@@ -176,6 +176,12 @@ async fn seed(t: &TestApp, token: &str) -> Value {
         json!({"body": body_id, "question": "Өтінішке жауап беріңізші"}),
     )
     .await;
+    // A staff account the generated changes go to (not the caller's own).
+    post(
+        "/api/v1/users",
+        json!({"login": "st-fuzz", "role": "operator", "password": "correct horse battery"}),
+    )
+    .await;
     let starts = chrono::Utc::now() + chrono::Duration::days(10);
     let outage = post(
         "/api/v1/outages",
@@ -278,6 +284,7 @@ fn config_naming(ids: &Value) -> String {
         ("^/api/v1/reports/runs/", "id", s("run")),
         ("^/api/v1/reports/discrepancies/", "id", s("discrepancy")),
         ("^/api/v1/reports/choices/", "id", s("choice")),
+        ("^/api/v1/users/[^/]+$", "login", "st-fuzz".to_string()),
     ] {
         out.push_str(&format!(
             "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n"
