@@ -213,6 +213,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/users", May(&[P::ManageUsers])),
     ("POST", "/api/v1/users", May(&[P::ManageUsers])),
     ("PATCH", "/api/v1/users/{login}", May(&[P::ManageUsers])),
+    ("GET", "/api/v1/templates/preview", May(&[P::ManageUsers])),
     ("GET", "/api/v1/bodies", May(&[P::ReadRegistry])),
     ("POST", "/api/v1/bodies", May(&[P::ManageRegistry])),
     (

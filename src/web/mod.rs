@@ -13,6 +13,7 @@ pub mod mail_api;
 pub mod metrics;
 pub mod openapi;
 pub mod outages;
+pub mod previews;
 pub mod public;
 pub mod queues;
 pub mod ratelimit;
@@ -542,6 +543,7 @@ pub fn server(
             .configure(api::routes)
             .configure(queues::routes)
             .configure(users::routes)
+            .configure(previews::routes)
             .configure(services::routes)
             .configure(registry::routes)
             .configure(forwards::routes)

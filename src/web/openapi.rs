@@ -79,6 +79,7 @@ use super::{AppData, access};
         super::users::list,
         super::users::create,
         super::users::change,
+        super::previews::get_preview,
         super::registry::list_bodies,
         super::registry::create_body,
         super::registry::get_body,

@@ -570,6 +570,10 @@ async fn the_answers_of_real_records_match_their_documented_schemas(backend: Bac
         ("/api/v1/queues", "/api/v1/queues".into()),
         ("/api/v1/queues/{code}", "/api/v1/queues/general".into()),
         ("/api/v1/users", "/api/v1/users".into()),
+        (
+            "/api/v1/templates/preview",
+            "/api/v1/templates/preview".into(),
+        ),
         ("/api/v1/bodies", "/api/v1/bodies".into()),
         ("/api/v1/bodies/{id}", format!("/api/v1/bodies/{body}")),
         (

@@ -888,6 +888,39 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
         !page.contains("class=\"error\""),
         "every template renders: {page}"
     );
+    // Its JSON twin: the same messages, administrators only.
+    let (s, v) = json_of(t.get_auth("/api/v1/templates/preview", &token).await).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["number"], format!("UCC-{year}-000123"));
+    let languages: Vec<&str> = v["languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["language"].as_str().unwrap())
+        .collect();
+    assert_eq!(languages, ["kk", "ru"]);
+    for l in v["languages"].as_array().unwrap() {
+        for m in l["messages"].as_array().unwrap() {
+            assert!(
+                m["error"].is_null() && !m["text"].as_str().unwrap().is_empty(),
+                "{m}"
+            );
+        }
+    }
+    let ack = &v["languages"][1]["messages"][0];
+    assert_eq!(ack["name"], "ack_email");
+    assert!(
+        ack["html"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("UCC-{year}-000123")),
+        "{ack}"
+    );
+    let sup = t.token("sup-token", Role::Supervisor).await;
+    assert_eq!(
+        t.get_auth("/api/v1/templates/preview", &sup).await.status(),
+        403
+    );
     for m in [
         "ack_telegram",
         "ack_web_form",

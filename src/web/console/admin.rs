@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use baylanys_core::{Channel, Language};
+use baylanys_core::Language;
 use futures_util::StreamExt;
 use minijinja::{Value, context};
 
@@ -1148,123 +1148,24 @@ async fn registry_import(
 // ---------------------------------------------------------------------------------------
 // Templates preview
 
-/// The applicant-facing messages, rendered in Kazakh and Russian with sample data.
+/// The applicant-facing messages, rendered in Kazakh and Russian with sample data (the
+/// same as `GET /api/v1/templates/preview`).
 async fn templates_page(
     app: AppData,
     req: HttpRequest,
     staff: Staff,
 ) -> Result<HttpResponse, ConsoleError> {
-    let now = app.clock.now();
-    let number = format!("UCC-{}-000123", almaty_year(&app));
-    let status_url = format!(
-        "{}/appeals/{number}",
-        app.config.public_url.trim_end_matches('/')
-    );
-    let deadline = app
-        .calendar()
-        .working_days_due(
-            now,
-            crate::calendar::R5_REPLY_WORKING_DAYS,
-            "R5",
-            &app.config.working_hours,
-        )
-        .map_err(|e| staff.error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let t = &app.templates;
-    let rating_links: Vec<Value> = (1..=5)
-        .map(|score| {
-            let url = format!(
-                "{}/rate/SAMPLE/{score}",
-                app.config.public_url.trim_end_matches('/')
-            );
-            context! { score, url }
-        })
-        .collect();
-    let sample_reply = |l: Language| match l {
-        Language::Kk => "Анықтаманы eGov порталынан алуға болады.",
-        _ => "Справку можно получить на портале eGov.",
-    };
-    let mut previews = Vec::new();
-    for l in [Language::Kk, Language::Ru] {
-        let shown =
-            |name: &str, r: Result<crate::tickets::Rendered, crate::templates::TemplateError>| {
-                match r {
-                    Ok(r) => {
-                        context! { name, subject => r.subject, text => r.text, html => r.html, error => None::<String> }
-                    }
-                    Err(e) => {
-                        context! { name, subject => None::<String>, text => "", html => None::<String>, error => Some(e.to_string()) }
-                    }
-                }
-            };
-        let messages = vec![
-            shown(
-                "ack_email",
-                t.acknowledgement(
-                    l,
-                    &number,
-                    now,
-                    &deadline,
-                    Channel::Email,
-                    Some(status_url.as_str()),
-                ),
-            ),
-            shown(
-                "ack_telegram",
-                t.acknowledgement(
-                    l,
-                    &number,
-                    now,
-                    &deadline,
-                    Channel::Telegram,
-                    Some(status_url.as_str()),
-                ),
-            ),
-            shown(
-                "ack_web_form",
-                t.acknowledgement(
-                    l,
-                    &number,
-                    now,
-                    &deadline,
-                    Channel::WebForm,
-                    Some(status_url.as_str()),
-                ),
-            ),
-            shown(
-                "reply",
-                t.reply(l, &number, sample_reply(l), None, Channel::Email),
-            ),
-            shown("transfer", t.transfer_notice(l, &number, "ict")),
-            shown("rating", t.rating_request(l, &number)),
-            shown(
-                "rating_email",
-                t.message(
-                    "rating_email",
-                    l,
-                    context! { number => &number, links => &rating_links, days => crate::ratings::LINK_DAYS },
-                ),
-            ),
-            shown(
-                "oversize",
-                t.message(
-                    "oversize",
-                    l,
-                    context! { number => &number, files => vec!["scan.pdf"], limit => "10 MB" },
-                ),
-            ),
-        ];
-        previews.push(context! { code => l.as_str(), messages });
-    }
+    let preview = crate::web::previews::preview(&app)
+        .map_err(|e| ConsoleError::from(e).in_language(staff.language()))?;
     staff.page(
         &app,
         &req,
         "console/admin/templates.html",
         context! {
             sections => sections(&req),
-            previews,
-            number,
-            registered => crate::templates::local_time(now),
-            due => crate::templates::local_time(deadline.due_at),
+            preview => Value::from_serialize(super::agency::shown_times(
+                &serde_json::to_value(&preview).unwrap_or_default(),
+            )),
         },
     )
 }
