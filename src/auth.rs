@@ -95,7 +95,7 @@ pub enum Permission {
     ReadQueues,
     /// Add and change queues.
     ManageQueues,
-    /// Set staff members' contact addresses.
+    /// Keep staff accounts: add, change roles, deactivate, passwords, contacts.
     ManageUsers,
     /// Read the registry: bodies, persons, systems, services.
     ReadRegistry,
@@ -150,7 +150,7 @@ impl Permission {
             Permission::ManageCalendar => "change the calendar",
             Permission::ReadQueues => "read queues",
             Permission::ManageQueues => "manage queues",
-            Permission::ManageUsers => "set staff contacts",
+            Permission::ManageUsers => "manage staff accounts",
             Permission::ReadRegistry => "read the registry of bodies and services",
             Permission::ManageRegistry => "change the registry of bodies and services",
             Permission::ExportPersonalData => "export an applicant's personal data",
@@ -347,7 +347,7 @@ pub fn check_body_for(
     let needs = matches!(role, Role::Agency | Role::Ici);
     Ok(match (needs, body_id) {
         (true, None) => Err(format!(
-            "a user with role `{}` belongs to a body: give --body ID (see `GET /api/v1/bodies`)",
+            "a user with role `{}` belongs to a body: give its id (`body_id`; `--body` in the CLI; see `GET /api/v1/bodies`)",
             role.as_str()
         )),
         (false, Some(_)) => Err(format!(

@@ -79,6 +79,7 @@ pub mod state;
 pub mod telegram;
 pub mod templates;
 pub mod tickets;
+pub mod users;
 pub mod web;
 pub mod webhooks;
 pub mod whatsapp;

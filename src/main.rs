@@ -512,6 +512,7 @@ impl QueueFields {
             }),
             reminders_enabled,
             reminder_hours: self.reminder_hours,
+            active: None,
         })
     }
 }
@@ -867,50 +868,37 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::User {
             command: UserCommand::Add(a),
         } => {
-            let role = baylanys::auth::Role::parse(&a.role)?;
-            let email = a
-                .email
-                .as_deref()
-                .map(baylanys::auth::check_email)
-                .transpose()
-                .map_err(|e| format!("--email: {e}"))?;
-            let app = baylanys::AppState::build(existing(Config::load(&a.config)?)).await?;
-            let password = user_password(a.no_password)?;
-            let name = a.name.unwrap_or_else(|| a.login.clone());
-            let login = a.login.clone();
-            let body = a.body.clone();
-            let b2 = body.clone();
-            if let Err(m) = app
-                .db
-                .run(move |c| baylanys::auth::check_body_for(c, role, b2.as_deref()))
-                .await?
-            {
-                return Err(m.into());
+            // Mistakes the flags alone show fail before a password is asked for.
+            baylanys::auth::Role::parse(&a.role).map_err(|m| format!("--role: {m}"))?;
+            if let Some(e) = &a.email {
+                baylanys::auth::check_email(e).map_err(|m| format!("--email: {m}"))?;
             }
-            let user = app
+            let app = baylanys::AppState::build(existing(Config::load(&a.config)?)).await?;
+            let input = baylanys::users::NewUser {
+                login: a.login.clone(),
+                name: a.name.clone(),
+                role: a.role.clone(),
+                password: user_password(a.no_password)?,
+                body_id: a.body.clone(),
+                email: a.email.clone(),
+            };
+            let now = app.clock.now();
+            let created = app
                 .db
-                .write(move |c| {
-                    let user = baylanys::auth::add_user_in(
-                        c,
-                        &login,
-                        &name,
-                        role,
-                        password.as_deref(),
-                        body.as_deref(),
-                    )?;
-                    if let Some(e) = &email {
-                        baylanys::auth::set_contact(c, &login, Some(Some(e)), None)?;
-                    }
-                    Ok(user)
-                })
-                .await
-                .map_err(|e| {
-                    if e.is_unique_violation() {
-                        format!("a user with login `{}` already exists", a.login)
-                    } else {
-                        e.to_string()
-                    }
-                })?;
+                .write(move |c| Ok(baylanys::users::create(c, &input, now)))
+                .await?;
+            let user = created.map_err(|e| match e {
+                baylanys::users::UserError::Invalid(list) => list
+                    .into_iter()
+                    .map(|(field, m)| match field.as_str() {
+                        "body_id" => format!("--body: {m}"),
+                        "password" => format!("BAYLANYS_PASSWORD: {m}"),
+                        f => format!("--{f}: {m}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            })?;
             println!("added user {} ({})", user.login, user.role.as_str());
             Ok(ExitCode::SUCCESS)
         }
@@ -921,7 +909,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let l = login.clone();
             let lifted = app
                 .db
-                .write(move |c| baylanys::console::sessions::unlock(c, &l))
+                .write(move |c| baylanys::users::unlock(c, &l))
                 .await?;
             if lifted {
                 println!("the sign-in lock of {login} is lifted");

@@ -21,6 +21,8 @@ pub struct Queue {
     pub reminders_enabled: bool,
     /// Working hours before the due instant; `None`: the server's default.
     pub reminder_hours: Option<u32>,
+    /// False: closed to new tickets and transfers; its tickets stay where they are.
+    pub active: bool,
 }
 
 /// What a create or an update gives; absent fields stay as they are.
@@ -32,6 +34,7 @@ pub struct QueueInput {
     pub supervisors: Option<Vec<String>>,
     pub reminders_enabled: Option<bool>,
     pub reminder_hours: Option<u32>,
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +130,10 @@ impl QueueInput {
                     Some(b) => input.reminders_enabled = Some(b),
                     None => errors.push(bad(key, "must be true or false")),
                 },
+                "active" => match value.as_bool() {
+                    Some(b) => input.active = Some(b),
+                    None => errors.push(bad(key, "must be true or false")),
+                },
                 "reminder_hours" => match value.as_u64() {
                     Some(h) if (1..=u64::from(MAX_REMINDER_HOURS)).contains(&h) => {
                         input.reminder_hours = Some(h as u32)
@@ -138,7 +145,7 @@ impl QueueInput {
                 },
                 other => errors.push(bad(
                     other,
-                    "unknown field: expected code, name_kk, name_ru, supervisors, reminders_enabled, reminder_hours",
+                    "unknown field: expected code, name_kk, name_ru, supervisors, reminders_enabled, reminder_hours, active",
                 )),
             }
         }
@@ -150,7 +157,7 @@ impl QueueInput {
     }
 }
 
-type Row = (String, String, String, String, i32, Option<i32>);
+type Row = (String, String, String, String, i32, Option<i32>, i32);
 
 fn from_row(r: Row) -> Queue {
     Queue {
@@ -160,6 +167,7 @@ fn from_row(r: Row) -> Queue {
         supervisors: serde_json::from_str(&r.3).unwrap_or_default(),
         reminders_enabled: r.4 != 0,
         reminder_hours: r.5.and_then(|h| u32::try_from(h).ok()),
+        active: r.6 != 0,
     }
 }
 
@@ -170,6 +178,7 @@ const COLUMNS: (
     queues::supervisors,
     queues::reminders_enabled,
     queues::reminder_hours,
+    queues::active,
 ) = (
     queues::code,
     queues::name_kk,
@@ -177,6 +186,7 @@ const COLUMNS: (
     queues::supervisors,
     queues::reminders_enabled,
     queues::reminder_hours,
+    queues::active,
 );
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Queue>, DbError> {
@@ -198,6 +208,11 @@ pub fn get(conn: &mut DbConn, code: &str) -> Result<Option<Queue>, DbError> {
 
 pub fn exists(conn: &mut DbConn, code: &str) -> Result<bool, DbError> {
     Ok(get(conn, code)?.is_some())
+}
+
+/// Whether tickets may be filed in or transferred to the queue.
+pub fn is_open(conn: &mut DbConn, code: &str) -> Result<bool, DbError> {
+    Ok(get(conn, code)?.is_some_and(|q| q.active))
 }
 
 /// Every supervisor must be an active user.
@@ -262,6 +277,7 @@ pub fn create(conn: &mut DbConn, input: &QueueInput) -> Result<Queue, QueueError
             queues::supervisors.eq(serde_json::json!(supervisors).to_string()),
             queues::reminders_enabled.eq(i32::from(input.reminders_enabled.unwrap_or(true))),
             queues::reminder_hours.eq(input.reminder_hours.map(|h| h as i32)),
+            queues::active.eq(i32::from(input.active.unwrap_or(true))),
             queues::created_at.eq(now),
             queues::updated_at.eq(now),
         ))
@@ -296,6 +312,15 @@ pub fn update(conn: &mut DbConn, code: &str, input: &QueueInput) -> Result<Queue
     if let Some(h) = input.reminder_hours {
         q.reminder_hours = Some(h);
     }
+    if let Some(a) = input.active {
+        if !a && code == DEFAULT_QUEUE {
+            errors.push(bad(
+                "active",
+                format!("`{DEFAULT_QUEUE}` is where intake files new tickets: it stays open"),
+            ));
+        }
+        q.active = a;
+    }
     if !errors.is_empty() {
         return Err(QueueError::Invalid(errors));
     }
@@ -306,6 +331,7 @@ pub fn update(conn: &mut DbConn, code: &str, input: &QueueInput) -> Result<Queue
             queues::supervisors.eq(serde_json::json!(q.supervisors).to_string()),
             queues::reminders_enabled.eq(i32::from(q.reminders_enabled)),
             queues::reminder_hours.eq(q.reminder_hours.map(|h| h as i32)),
+            queues::active.eq(i32::from(q.active)),
             queues::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)?;

@@ -132,6 +132,9 @@ pub fn sign_in(
         });
     }
     diesel::delete(sign_in_failures::table.find(login)).execute(conn)?;
+    diesel::update(users::table.find(&user.id))
+        .set(users::last_sign_in_at.eq(Some(naive(now))))
+        .execute(conn)?;
     let token = crate::auth::random_secret();
     let id = crate::auth::hash_secret(&token);
     let csrf = crate::auth::random_secret();

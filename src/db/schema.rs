@@ -31,6 +31,8 @@ diesel::table! {
         telegram_chat_id -> Nullable<Text>,
         body_id -> Nullable<Text>,
         language -> Nullable<Text>,
+        // (migrations/*/2026-12-04-000601_admin_portal)
+        last_sign_in_at -> Nullable<Timestamp>,
     }
 }
 
@@ -219,6 +221,8 @@ diesel::table! {
         reminder_hours -> Nullable<Integer>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        // (migrations/*/2026-12-04-000601_admin_portal)
+        active -> Integer,
     }
 }
 

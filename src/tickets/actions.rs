@@ -294,6 +294,12 @@ pub fn transfer(
             ),
         ));
     }
+    if !crate::queues::is_open(conn, queue)? {
+        return Err(ActionError::invalid(
+            "queue",
+            format!("queue `{queue}` is closed to new tickets: choose another one"),
+        ));
+    }
     let from: String = tickets::table
         .find(&t.id)
         .select(tickets::queue)

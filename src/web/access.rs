@@ -210,6 +210,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/users/{login}/contact",
         May(&[P::ManageUsers]),
     ),
+    ("GET", "/api/v1/users", May(&[P::ManageUsers])),
+    ("POST", "/api/v1/users", May(&[P::ManageUsers])),
+    ("PATCH", "/api/v1/users/{login}", May(&[P::ManageUsers])),
+    ("GET", "/api/v1/templates/preview", May(&[P::ManageUsers])),
     ("GET", "/api/v1/bodies", May(&[P::ReadRegistry])),
     ("POST", "/api/v1/bodies", May(&[P::ManageRegistry])),
     (
@@ -563,6 +567,75 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     // (the dashboard portal's routes end here)
     // The admin portal (src/web/console/admin.rs).
     ("GET", "/console/admin", Console(&[P::ManageUsers])),
+    ("GET", "/console/admin/users", Console(&[P::ManageUsers])),
+    ("POST", "/console/admin/users", Console(&[P::ManageUsers])),
+    (
+        "GET",
+        "/console/admin/users/{login}",
+        Console(&[P::ManageUsers]),
+    ),
+    (
+        "POST",
+        "/console/admin/users/{login}",
+        Console(&[P::ManageUsers]),
+    ),
+    (
+        "POST",
+        "/console/admin/users/{login}/password",
+        Console(&[P::ManageUsers]),
+    ),
+    (
+        "POST",
+        "/console/admin/users/{login}/active",
+        Console(&[P::ManageUsers]),
+    ),
+    (
+        "POST",
+        "/console/admin/users/{login}/unlock",
+        Console(&[P::ManageUsers]),
+    ),
+    ("GET", "/console/admin/queues", Console(&[P::ManageQueues])),
+    ("POST", "/console/admin/queues", Console(&[P::ManageQueues])),
+    (
+        "GET",
+        "/console/admin/queues/{code}",
+        Console(&[P::ManageQueues]),
+    ),
+    (
+        "POST",
+        "/console/admin/queues/{code}",
+        Console(&[P::ManageQueues]),
+    ),
+    (
+        "GET",
+        "/console/admin/calendar",
+        Console(&[P::ManageCalendar]),
+    ),
+    (
+        "POST",
+        "/console/admin/calendar/days",
+        Console(&[P::ManageCalendar]),
+    ),
+    (
+        "GET",
+        "/console/admin/registry",
+        Console(&[P::ManageRegistry]),
+    ),
+    (
+        "POST",
+        "/console/admin/registry/import",
+        Console(&[P::ManageRegistry]),
+    ),
+    (
+        "GET",
+        "/console/admin/registry/{file}",
+        Console(&[P::ManageRegistry]),
+    ),
+    (
+        "GET",
+        "/console/admin/templates",
+        Console(&[P::ManageUsers]),
+    ),
     // (the admin portal's routes end here)
     // Ratings (R10) and reports (P1-P4).
     ("GET", "/rate/{token}/{score}", Anyone),

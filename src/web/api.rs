@@ -932,16 +932,31 @@ async fn put_calendar_day(
     body: web::Json<DayBody>,
 ) -> Result<HttpResponse, ApiError> {
     let user = who.may(Permission::ManageCalendar)?.clone();
-    let text = path.into_inner();
-    let mut body = body.into_inner();
-    body.note = clean(body.note);
+    let body = body.into_inner();
+    let o = set_calendar_day(&app, &user, &path.into_inner(), &body.kind, body.note).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "date": o.date.to_string(), "kind": o.kind.as_str(), "note": o.note,
+        "working": app.calendar().is_working_day(o.date),
+    })))
+}
+
+/// Checks and stores one day's override by `user` and reloads the calendar (the API's
+/// PUT and the admin portal's form).
+pub(crate) async fn set_calendar_day(
+    app: &AppData,
+    user: &crate::auth::User,
+    text: &str,
+    kind: &str,
+    note: String,
+) -> Result<DayOverride, ApiError> {
+    let note = clean(note);
     let mut errors = Vec::new();
-    input::at_most(&mut errors, "note", Some(&body.note), MAX_NOTE_CHARS);
-    let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+    input::at_most(&mut errors, "note", Some(&note), MAX_NOTE_CHARS);
+    let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| {
             errors.push(FieldError::new(
                 "date",
-                format!("`{}` is not a date like 2027-05-16", input::shown(&text)),
+                format!("`{}` is not a date like 2027-05-16", input::shown(text)),
             ))
         })
         .ok();
@@ -954,12 +969,11 @@ async fn put_calendar_day(
             ),
         ));
     }
-    let kind = body
-        .kind
+    let kind = kind
         .parse::<DayKind>()
         .map_err(|e| errors.push(FieldError::new("kind", e.to_string())))
         .ok();
-    if body.note.trim().is_empty() {
+    if note.trim().is_empty() {
         errors.push(FieldError::new(
             "note",
             "required: name the act that decided it (decree number and date)",
@@ -971,17 +985,14 @@ async fn put_calendar_day(
     let o = DayOverride {
         date,
         kind,
-        note: body.note.trim().to_string(),
+        note: note.trim().to_string(),
     };
-    let stored = o.clone();
+    let (stored, login) = (o.clone(), user.login.clone());
     app.db
-        .write(move |c| crate::calendar::store::store_day(c, &stored, &user.login))
+        .write(move |c| crate::calendar::store::store_day(c, &stored, &login))
         .await?;
     app.reload_calendar().await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "date": o.date.to_string(), "kind": o.kind.as_str(), "note": o.note,
-        "working": app.calendar().is_working_day(o.date),
-    })))
+    Ok(o)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -13,6 +13,7 @@ pub mod mail_api;
 pub mod metrics;
 pub mod openapi;
 pub mod outages;
+pub mod previews;
 pub mod public;
 pub mod queues;
 pub mod ratelimit;
@@ -21,6 +22,7 @@ pub mod reports;
 pub mod services;
 pub mod status_page;
 pub mod telegram_hook;
+pub mod users;
 pub mod whatsapp_hook;
 
 use std::future::Future;
@@ -540,6 +542,8 @@ pub fn server(
             .configure(status_page::routes)
             .configure(api::routes)
             .configure(queues::routes)
+            .configure(users::routes)
+            .configure(previews::routes)
             .configure(services::routes)
             .configure(registry::routes)
             .configure(forwards::routes)

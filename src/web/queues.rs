@@ -67,7 +67,7 @@ async fn get(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpR
     path = "/api/v1/queues",
     tag = "queues",
     summary = "Create a queue",
-    request_body(content = serde_json::Value, description = "`{\"code\", \"name_kk\", \"name_ru\", \"supervisors\"?: [logins], \"reminders_enabled\"?: true, \"reminder_hours\"?: 1-60}`"),
+    request_body(content = serde_json::Value, description = "`{\"code\", \"name_kk\", \"name_ru\", \"supervisors\"?: [logins], \"reminders_enabled\"?: true, \"reminder_hours\"?: 1-60, \"active\"?: true}`"),
     responses((status = 201, description = "the queue", body = crate::queues::Queue))
 )]
 async fn create(

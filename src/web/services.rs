@@ -715,7 +715,8 @@ async fn body_card(
     })))
 }
 
-fn kind_of(file: &str) -> Result<Kind, ApiError> {
+/// The registry file a path names (`bodies.csv`, ...).
+pub(crate) fn kind_of(file: &str) -> Result<Kind, ApiError> {
     file.strip_suffix(".csv")
         .and_then(|k| Kind::parse(k).ok())
         .ok_or_else(|| {
@@ -741,6 +742,11 @@ async fn export_csv(
 ) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadRegistry)?;
     let kind = kind_of(&path)?;
+    export_file(&app, kind).await
+}
+
+/// The registry file as a CSV download (the API's and the admin portal's).
+pub(crate) async fn export_file(app: &AppData, kind: Kind) -> Result<HttpResponse, ApiError> {
     let text = app.db.run(move |c| registry_csv::export(c, kind)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -749,6 +755,15 @@ async fn export_csv(
             format!("attachment; filename=\"{}.csv\"", kind.as_str()),
         ))
         .body(text))
+}
+
+/// Imports a registry file whole or not at all (the API's and the admin portal's).
+pub(crate) async fn import_file(
+    app: &AppData,
+    kind: Kind,
+    bytes: web::Bytes,
+) -> Result<registry_csv::Imported, ApiError> {
+    write_as(app, move |c| registry_csv::import(c, kind, &bytes)).await
 }
 
 impl From<ImportError> for ApiError {
@@ -803,7 +818,7 @@ async fn import_csv(
             "send the file as `Content-Type: text/csv` (UTF-8, a header row)".into(),
         ));
     }
-    let done = write_as(&app, move |c| registry_csv::import(c, kind, &body)).await?;
+    let done = import_file(&app, kind, body).await?;
     Ok(HttpResponse::Ok().json(done))
 }
 

@@ -176,6 +176,12 @@ async fn seed(t: &TestApp, token: &str) -> Value {
         json!({"body": body_id, "question": "Өтінішке жауап беріңізші"}),
     )
     .await;
+    // A staff account the generated changes go to (not the caller's own).
+    post(
+        "/api/v1/users",
+        json!({"login": "st-fuzz", "role": "operator", "password": "correct horse battery"}),
+    )
+    .await;
     let starts = chrono::Utc::now() + chrono::Duration::days(10);
     let outage = post(
         "/api/v1/outages",
@@ -278,6 +284,7 @@ fn config_naming(ids: &Value) -> String {
         ("^/api/v1/reports/runs/", "id", s("run")),
         ("^/api/v1/reports/discrepancies/", "id", s("discrepancy")),
         ("^/api/v1/reports/choices/", "id", s("choice")),
+        ("^/api/v1/users/[^/]+$", "login", "st-fuzz".to_string()),
     ] {
         out.push_str(&format!(
             "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n"
@@ -562,6 +569,11 @@ async fn the_answers_of_real_records_match_their_documented_schemas(backend: Bac
         ),
         ("/api/v1/queues", "/api/v1/queues".into()),
         ("/api/v1/queues/{code}", "/api/v1/queues/general".into()),
+        ("/api/v1/users", "/api/v1/users".into()),
+        (
+            "/api/v1/templates/preview",
+            "/api/v1/templates/preview".into(),
+        ),
         ("/api/v1/bodies", "/api/v1/bodies".into()),
         ("/api/v1/bodies/{id}", format!("/api/v1/bodies/{body}")),
         (
@@ -827,6 +839,26 @@ async fn the_answers_of_real_records_match_their_documented_schemas(backend: Bac
         patch(
             "/api/v1/queues/st-queue".into(),
             json!({"reminder_hours": 2}),
+        )
+        .await,
+    )
+    .await;
+    a.take(
+        "POST",
+        "/api/v1/users",
+        post(
+            "/api/v1/users".into(),
+            json!({"login": "st-user", "role": "agency", "body_id": body, "password": "correct horse battery", "email": "st@goscorp.kz"}),
+        )
+        .await,
+    )
+    .await;
+    a.take(
+        "PATCH",
+        "/api/v1/users/{login}",
+        patch(
+            "/api/v1/users/st-user".into(),
+            json!({"role": "operator", "active": false, "unlock": true}),
         )
         .await,
     )

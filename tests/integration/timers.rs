@@ -333,6 +333,7 @@ async fn r5_no_reminder_for_a_ticket_answered_in_time(backend: Backend) {
         supervisors: Some(vec!["sup1".into()]),
         reminders_enabled: Some(false),
         reminder_hours: None,
+        active: None,
     };
     r.a.app
         .db

@@ -270,12 +270,7 @@ async fn render(
         && !overdue
         && due.with_timezone(&chrono_tz::Asia::Almaty).date_naive()
             == now.with_timezone(&chrono_tz::Asia::Almaty).date_naive();
-    let errors = |list: Vec<(String, String)>| -> Value {
-        Value::from_serialize(
-            list.into_iter()
-                .collect::<std::collections::BTreeMap<_, _>>(),
-        )
-    };
+    let errors = super::field_errors;
     let has_errors = !draft.answer_errors.is_empty() || !draft.decline_errors.is_empty();
     staff.page_with_status(
         app,
@@ -599,16 +594,7 @@ async fn read_answer(mut payload: Multipart, max_file: u64) -> Result<AnswerForm
         } else {
             256 * 1024
         };
-        let mut data = Vec::new();
-        let mut over = false;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| format!("the form cannot be read: {e}"))?;
-            if data.len() + chunk.len() > limit {
-                over = true;
-                continue;
-            }
-            data.extend_from_slice(&chunk);
-        }
+        let (data, over) = super::field_bytes(&mut field, limit).await?;
         match name.as_str() {
             "attachments" => {
                 // A file input left empty sends a part without a name or bytes.

@@ -290,6 +290,33 @@ impl Staff {
     }
 }
 
+/// A multipart field's bytes, at most `limit` of them, and whether it had more (the rest
+/// is read and dropped, so the fields after it can still be read).
+pub(crate) async fn field_bytes(
+    field: &mut actix_multipart::Field,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), String> {
+    use futures_util::StreamExt;
+    let (mut data, mut over) = (Vec::new(), false);
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| format!("the form cannot be read: {e}"))?;
+        if data.len() + chunk.len() > limit {
+            over = true;
+            continue;
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok((data, over))
+}
+
+/// A form's (field, what to fix) pairs as the map its template reads (`errors.name`).
+pub fn field_errors(list: Vec<(String, String)>) -> Value {
+    Value::from_serialize(
+        list.into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+}
+
 /// A console page's HTML with the headers every console page has.
 pub fn html_response(status: StatusCode, html: String) -> HttpResponse {
     let mut r = HttpResponse::build(status);

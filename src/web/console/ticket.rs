@@ -757,16 +757,7 @@ async fn read_reply(mut payload: Multipart, max_file: u64) -> Result<ReplyForm, 
         } else {
             256 * 1024
         };
-        let mut data = Vec::new();
-        let mut over = false;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| format!("the form cannot be read: {e}"))?;
-            if data.len() + chunk.len() > limit {
-                over = true;
-                continue;
-            }
-            data.extend_from_slice(&chunk);
-        }
+        let (data, over) = super::field_bytes(&mut field, limit).await?;
         if name == "attachments" {
             let Some(file_name) = file_name.as_deref().and_then(baylanys_core::safe_file_name)
             else {
