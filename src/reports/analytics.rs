@@ -319,38 +319,3 @@ pub fn ict_recipients(conn: &mut DbConn, month: Month) -> Result<Vec<String>, Re
         .load(conn)?)
 }
 
-/// P3 as CSV: one section per part.
-pub fn ict_csv(v: &serde_json::Value) -> String {
-    let mut s =
-        String::from("\u{feff}section,key,total,answered_on_time,late_or_overdue,sla_percent\r\n");
-    for section in ["ict_questions", "ict_forwards"] {
-        for l in v[section].as_array().into_iter().flatten() {
-            s.push_str(&format!(
-                "{section},{},{},{},{},{}\r\n",
-                l["key"]
-                    .as_str()
-                    .unwrap_or("")
-                    .replace([',', '"', '\n'], " "),
-                l["total"],
-                l["answered_on_time"],
-                l["late_or_overdue"],
-                l["sla_percent"]
-                    .as_f64()
-                    .map(|p| p.to_string())
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    for o in v["outages"]["items"].as_array().into_iter().flatten() {
-        s.push_str(&format!(
-            "outage,{},,,{},\r\n",
-            o["id"].as_str().unwrap_or(""),
-            if o["lead_breach"].as_bool() == Some(true) {
-                1
-            } else {
-                0
-            }
-        ));
-    }
-    s
-}

@@ -347,7 +347,7 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-fn csv_line(out: &mut dyn Write, cells: &[String]) -> std::io::Result<()> {
+pub(crate) fn csv_line(out: &mut dyn Write, cells: &[String]) -> std::io::Result<()> {
     let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
     out.write_all(line.join(",").as_bytes())?;
     out.write_all(b"\r\n")

@@ -820,6 +820,53 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["report"], "P3");
     assert!(v["outages"]["items"].is_array(), "{v}");
+    // P3 as the workbook its recipients get: three sheets, Kazakh and Russian headers.
+    let resp = t
+        .get_auth(&format!("/api/v1/reports/ict?month={month}&format=xlsx"), &quality)
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("report-P3-{month}.xlsx"))
+    );
+    let mut book: Xlsx<_> =
+        Xlsx::new(Cursor::new(resp.bytes().await.unwrap().to_vec())).expect("a valid XLSX");
+    assert_eq!(
+        book.sheet_names(),
+        [
+            "Сұрақтар - Вопросы",
+            "Жолдамалар - Направления",
+            "Ажыратулар - Отключения"
+        ]
+    );
+    let outages = book.worksheet_range("Ажыратулар - Отключения").unwrap();
+    let rows: Vec<Vec<String>> = outages.rows().map(|r| r.iter().map(cell).collect()).collect();
+    assert_eq!(rows[0][0], "Ажырату");
+    assert_eq!(rows[1][7], "24 часа соблюдены");
+    let csv = t
+        .get_auth(
+            &format!("/api/v1/reports/ict?month={month}&format=csv&lang=kk"),
+            &quality,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("\r\nКатегория,Всего,"), "{csv}");
+    let (s, v) = json_of(
+        t.get_auth(
+            &format!("/api/v1/reports/ict?month={month}&format=pdf&lang=en"),
+            &quality,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&v)),
+        (422, vec!["format".to_string(), "lang".to_string()])
+    );
 }
 
 async fn mails_with_attachment(smtp: &Smtp, to: &str) -> Vec<(String, Vec<u8>)> {
@@ -880,6 +927,7 @@ async fn p1_two_instances_send_each_part_once_by_the_5th_and_a_failed_send_is_re
             "reject-akimat@almaty.kz",
             Some("almaty"),
         ),
+        ("informatization_body", "it@mcriap.gov.kz", None),
     ] {
         let mut body = json!({"kind": kind, "name": {"kk": format!("{email} kk"), "ru": format!("{email} ru")}, "email": email});
         if let Some(r) = region {
@@ -1042,7 +1090,11 @@ async fn p1_two_instances_send_each_part_once_by_the_5th_and_a_failed_send_is_re
     assert_eq!(s, 422, "a month not over yet");
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(r.smtp.to("qa@quality.kz").len(), 1);
-    // P3 went to nobody here (no informatization body or ICI operator): an empty run.
+    // P3 went to the informatization body, once, as a workbook of three sheets.
+    eventually("P3 reaches the informatization body", || async {
+        !r.smtp.to("it@mcriap.gov.kz").is_empty()
+    })
+    .await;
     let (_, v) = json_of(t.get_auth("/api/v1/reports/runs?month=2026-11", &sup).await).await;
     let p3 = v["runs"]
         .as_array()
@@ -1051,7 +1103,14 @@ async fn p1_two_instances_send_each_part_once_by_the_5th_and_a_failed_send_is_re
         .find(|r| r["report"] == "P3")
         .expect("a P3 run")
         .clone();
-    assert_eq!(p3["deliveries"], json!([]), "{p3}");
+    assert_eq!(p3["deliveries"].as_array().unwrap().len(), 1, "{p3}");
+    let ict = mails_with_attachment(&r.smtp, "it@mcriap.gov.kz").await;
+    assert_eq!(ict.len(), 1, "P3 is sent once");
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(ict[0].1.clone())).expect("a valid XLSX");
+    assert_eq!(book.sheet_names().len(), 3);
+    let first = book.worksheet_range("Сұрақтар - Вопросы").unwrap();
+    let head: Vec<String> = first.rows().nth(1).unwrap().iter().map(cell).collect();
+    assert_eq!(head[..2], ["Категория", "Всего"]);
     b.stop().await;
 }
 
