@@ -427,8 +427,88 @@ pub fn write_xlsx(
             Ok(())
         })?;
     }
+    if matches!(scope, Scope::All) {
+        calls_sheet(conn, &mut book, month, lang, &head)?;
+    }
     book.save(path)?;
     Ok(n)
+}
+
+/// The whole center's copy also carries the month's R3 call figures (seed 001 §7: the
+/// average wait within 30 seconds): the total, then by day and by queue.
+fn calls_sheet(
+    conn: &mut DbConn,
+    book: &mut rust_xlsxwriter::Workbook,
+    month: Month,
+    lang: &str,
+    head: &rust_xlsxwriter::Format,
+) -> Result<(), ReportError> {
+    use crate::calls::stats::{Figures, GroupBy, figures};
+    let labels = Labels::load();
+    let words = &labels.v["calls"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let (first, last) = (
+        month.first_day(),
+        month.next().first_day() - chrono::Duration::days(1),
+    );
+    let (total, days) = figures(conn, first, last, Some(GroupBy::Day))?;
+    let (_, queues) = figures(conn, first, last, Some(GroupBy::Queue))?;
+    let sheet = book.add_worksheet();
+    sheet.set_name(text(&words["sheet"]))?;
+    sheet.set_column_width(0, 40.0)?;
+    for c in 1..10 {
+        sheet.set_column_width(c, 16.0)?;
+    }
+    for (r, l) in ["kk", "ru"].into_iter().enumerate() {
+        for (c, h) in words["headers"][l].as_array().into_iter().flatten().enumerate() {
+            sheet.write_string_with_format(r as u32, c as u16, text(h), head)?;
+        }
+    }
+    fn line(
+        sheet: &mut rust_xlsxwriter::Worksheet,
+        r: &mut u32,
+        key: &str,
+        f: &Figures,
+    ) -> Result<(), ReportError> {
+        sheet.write_string(*r, 0, key)?;
+        let counts = [
+            f.calls,
+            f.offered,
+            f.answered,
+            f.abandoned,
+            f.busy_or_failed,
+            f.answered_within_30s,
+        ];
+        for (c, v) in counts.into_iter().enumerate() {
+            sheet.write_number(*r, c as u16 + 1, v as f64)?;
+        }
+        let percent = |x: Option<f64>| x.map(|x| (x * 1000.0).round() / 10.0);
+        for (c, v) in [
+            f.average_wait_secs.map(|w| (w * 10.0).round() / 10.0),
+            percent(f.answered_within_30s_share),
+            percent(f.abandoned_share),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = v {
+                sheet.write_number(*r, c as u16 + 7, v)?;
+            }
+        }
+        *r += 1;
+        Ok(())
+    }
+    let mut r: u32 = 2;
+    line(sheet, &mut r, &text(&words["total"][lang]), &total)?;
+    for (title, groups) in [("by_day", &days), ("by_queue", &queues)] {
+        r += 1;
+        sheet.write_string_with_format(r, 0, text(&words[title][lang]), head)?;
+        r += 1;
+        for g in groups {
+            line(sheet, &mut r, g.key.as_deref().unwrap_or("-"), g)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the report in `format` to `path`; returns the number of rows.

@@ -653,6 +653,46 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
     assert_eq!(rows[3][4], "Иванов Иван Иванович");
     assert_eq!(rows[3][3], "Алматы");
     assert!(rows[3][7].contains(&n2) && rows[3][8].is_empty());
+    // The whole center's copy carries the month's R3 call figures on a second sheet:
+    // one call answered after 20 s, one abandoned after 50 s.
+    let pbx = t.token("pbx", Role::Pbx).await;
+    let at = |secs: i64| {
+        (Utc::now().duration_trunc(Duration::seconds(1)).unwrap() + Duration::seconds(secs))
+            .to_rfc3339()
+    };
+    for call in [
+        json!({"call_id": "r3-1", "event": "ended", "caller": "+77011234567", "called": "1414",
+               "queue": "1414", "arrived_at": at(-200), "answered_at": at(-180), "ended_at": at(-100),
+               "operator": "op", "disposition": "answered"}),
+        json!({"call_id": "r3-2", "event": "ended", "caller": "+77017654321", "called": "1414",
+               "queue": "1414", "arrived_at": at(-200), "ended_at": at(-150), "disposition": "abandoned"}),
+    ] {
+        let (s, v) = json_of(t.post_auth("/api/v1/calls", &pbx, call).await).await;
+        assert!(s == 200 || s == 201, "{s} {v}");
+    }
+    let bytes = get(format!("month={month}&format=xlsx"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(book.sheet_names(), ["Есеп-Отчёт", "Қоңыраулар - Звонки"]);
+    let calls: Vec<Vec<String>> = book
+        .worksheet_range("Қоңыраулар - Звонки")
+        .unwrap()
+        .rows()
+        .map(|r| r.iter().map(cell).collect())
+        .collect();
+    assert_eq!(calls[1][7], "Среднее ожидание, с");
+    assert!(calls[2][0].starts_with("Итого"), "{calls:?}");
+    // calls, offered, answered, abandoned, busy/failed, within 30 s, average wait, shares.
+    assert_eq!(
+        calls[2][1..],
+        ["2", "2", "1", "1", "0", "1", "35", "50", "50"],
+        "{calls:?}"
+    );
+    let queue = calls.iter().position(|r| r[0] == "По очередям").unwrap();
+    assert_eq!(calls[queue + 1][..2], ["1414", "2"], "{calls:?}");
     // The values in Kazakh.
     let rows = xlsx_rows(
         &get(format!("month={month}&format=xlsx&lang=kk"))
