@@ -261,10 +261,10 @@ mod tests {
         assert!(csv.contains("Инцидент,2,2,0,100\r\n"), "{csv}");
         // A category without a name keeps its code; a missing share stays empty.
         assert!(csv.contains("custom_cat,1,0,0,\r\n"), "{csv}");
-        // 18 h announced, 17.5 h achieved, Almaty times, the breach, a formula defused.
+        // 18 h announced, 17.5 h achieved, Almaty times (UTC+5), the breach, a formula defused.
         assert!(
             csv.contains(
-                "\"'=SUM(A1) eGov, works\",Плановое,10.11.2026 10:00,10.11.2026 12:00,09.11.2026 16:00,18,17.5,Нет,declared late,Акимат\r\n"
+                "\"'=SUM(A1) eGov, works\",Плановое,10.11.2026 09:00,10.11.2026 11:00,09.11.2026 15:00,18,17.5,Нет,declared late,Акимат\r\n"
             ),
             "{csv}"
         );

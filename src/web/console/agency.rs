@@ -9,7 +9,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_core::Attachment;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -580,8 +579,12 @@ struct AnswerForm {
     file_problem: Option<(&'static str, String)>,
 }
 
-async fn read_answer(payload: web::Payload, max_file: u64) -> Result<AnswerForm, String> {
-    let parts = super::read_parts(payload, max_file, MAX_FILES).await?;
+async fn read_answer(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max_file: u64,
+) -> Result<AnswerForm, String> {
+    let parts = super::read_parts(req, payload, max_file, MAX_FILES).await?;
     let file_problem = match (&parts.too_large, &parts.too_many) {
         (Some(name), _) => Some(("agency_file_too_large", name.clone())),
         (None, Some(name)) => Some(("agency_too_many_files", name.clone())),

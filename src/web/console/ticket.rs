@@ -5,7 +5,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_core::Attachment;
-use futures_util::StreamExt;
 use minijinja::context;
 use serde::Deserialize;
 
@@ -732,8 +731,12 @@ struct ReplyForm {
     kb_insert: Option<String>,
 }
 
-async fn read_reply(payload: web::Payload, max_file: u64) -> Result<ReplyForm, String> {
-    let parts = super::read_parts(payload, max_file, 10).await?;
+async fn read_reply(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max_file: u64,
+) -> Result<ReplyForm, String> {
+    let parts = super::read_parts(req, payload, max_file, 10).await?;
     if parts.too_many.is_some() {
         return Err("at most 10 files in one reply".into());
     }
