@@ -129,7 +129,7 @@ const SELECT: &str = "SELECT t.id, t.number, t.registered_at, t.region, t.topic,
      LEFT JOIN users u ON u.id = t.assignee_id \
      LEFT JOIN ticket_classifications tc ON tc.ticket_id = t.id \
      WHERE t.registered_at >= $1 AND t.registered_at < $2 \
-     AND (t.registered_at, t.id) > ($3, $4)";
+     AND (t.registered_at > $3 OR t.id > $4)";
 
 fn page(
     conn: &mut DbConn,
@@ -137,6 +137,10 @@ fn page(
     (from, to): (NaiveDateTime, NaiveDateTime),
     after: &(NaiveDateTime, String),
 ) -> Result<Vec<PageRow>, ReportError> {
+    // The page starts at the last row read: a row-value comparison, `(registered_at,
+    // id) > ($3, $4)`, is not a range start for SQLite (each page scanned the month
+    // from its first row: quadratic), so the lower bound is given as a plain one.
+    let from = from.max(after.0);
     let order = format!(" ORDER BY t.registered_at, t.id LIMIT {PAGE}");
     Ok(match scope {
         Scope::All => diesel::sql_query(format!("{SELECT}{order}"))
@@ -242,12 +246,46 @@ fn name_in(list: &[(&str, &str, &str)], code: Option<&str>, lang: &str) -> Strin
 
 /// Calls `f` with each row of the month's report (or part), in order of arrival;
 /// returns how many there were. `lang` (kk or ru) is the language of the values.
+///
+/// Two threads share the work: this one reads the pages and builds their rows, another
+/// runs `f` (writing the file) on the previous page meanwhile; a few pages at most are
+/// in between, so memory stays bounded. An error on either side stops both.
 pub fn for_each_row(
     conn: &mut DbConn,
     month: Month,
     scope: &Scope,
     lang: &str,
-    mut f: impl FnMut(&Row) -> Result<(), ReportError>,
+    mut f: impl FnMut(&Row) -> Result<(), ReportError> + Send,
+) -> Result<u64, ReportError> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
+        let writer = s.spawn(move || -> Result<(), ReportError> {
+            for page in rx {
+                for row in &page {
+                    f(row)?;
+                }
+            }
+            Ok(())
+        });
+        // A send fails only when the writer stopped: its error is the one to report.
+        let read = build_rows(conn, month, scope, lang, |page| tx.send(page).is_ok());
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        written?;
+        read
+    })
+}
+
+/// Reads the month's rows page by page and hands each page to `send`, until the end or
+/// until `send` says stop.
+fn build_rows(
+    conn: &mut DbConn,
+    month: Month,
+    scope: &Scope,
+    lang: &str,
+    mut send: impl FnMut(Vec<Row>) -> bool,
 ) -> Result<u64, ReportError> {
     let labels = Labels::load();
     let choices: HashMap<(String, String), (String, String)> = report_choices::table
@@ -270,6 +308,10 @@ pub fn for_each_row(
                 .unwrap_or_else(|| c.clone()),
         }
     };
+    let status_words: HashMap<&str, String> = ["new", "open", "waiting", "answered", "closed"]
+        .into_iter()
+        .map(|k| (k, labels.word("status", lang, k)))
+        .collect();
     let range = month.range();
     let mut after = (range.0 - chrono::Duration::seconds(1), String::new());
     let mut n: u64 = 0;
@@ -277,7 +319,6 @@ pub fn for_each_row(
         labels.plain("forwarded", lang),
         labels.plain("request", lang),
     );
-    let mut row = Row::default();
     loop {
         let rows = page(conn, scope, range, &after)?;
         let Some(last) = rows.last() else {
@@ -287,18 +328,20 @@ pub fn for_each_row(
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let mut extra = extras(conn, &ids, lang)?;
         let full = rows.len() as i64 == PAGE;
+        let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             n += 1;
             // The name as given with this appeal, else the contact's.
             let applicant = r
                 .applicant
                 .as_deref()
-                .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-                .and_then(|v| v["name"].as_str().map(str::to_string))
-                .filter(|s| !s.trim().is_empty())
+                .and_then(applicant_name)
                 .or_else(|| r.applicant_name.clone())
                 .unwrap_or_default();
-            let mut measures = labels.word("status", lang, &r.status);
+            let mut measures = match status_words.get(r.status.as_str()) {
+                Some(w) => w.clone(),
+                None => labels.word("status", lang, &r.status),
+            };
             if let Some(list) = extra.forwarded.remove(&r.id) {
                 measures.push_str(&format!("; {forwarded_word}: {}", list.join(", ")));
             }
@@ -307,29 +350,44 @@ pub fn for_each_row(
                 .content
                 .remove(&r.id)
                 .unwrap_or_else(|| clip(&r.subject, MAX_CONTENT));
-            row.cells = [
-                n.to_string(),
-                local(r.registered_at),
-                extra
-                    .responsible
-                    .remove(&r.id)
-                    .or(r.operator)
-                    .unwrap_or_default(),
-                name_in(crate::tickets::domain::REGIONS, r.region.as_deref(), lang),
-                applicant,
-                name_in(crate::tickets::domain::TOPICS, r.topic.as_deref(), lang),
-                content,
-                measures,
-                choice("bylaw_violation", &r.bylaw_violation),
-                choice("staff_action", &r.staff_action),
-            ];
-            f(&row)?;
+            out.push(Row {
+                cells: [
+                    n.to_string(),
+                    local(r.registered_at),
+                    extra
+                        .responsible
+                        .remove(&r.id)
+                        .or(r.operator)
+                        .unwrap_or_default(),
+                    name_in(crate::tickets::domain::REGIONS, r.region.as_deref(), lang),
+                    applicant,
+                    name_in(crate::tickets::domain::TOPICS, r.topic.as_deref(), lang),
+                    content,
+                    measures,
+                    choice("bylaw_violation", &r.bylaw_violation),
+                    choice("staff_action", &r.staff_action),
+                ],
+            });
         }
-        if !full {
+        if !send(out) || !full {
             break;
         }
     }
     Ok(n)
+}
+
+/// The applicant's name in the JSON kept with an appeal, if it has a non-blank one.
+fn applicant_name(json: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Given<'a> {
+        #[serde(borrow)]
+        name: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Given>(json)
+        .ok()?
+        .name
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.into_owned())
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading apostrophe (CSV only:
@@ -360,7 +418,7 @@ pub fn write_csv(
     month: Month,
     scope: &Scope,
     lang: &str,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<u64, ReportError> {
     let labels = Labels::load();
     out.write_all("\u{feff}".as_bytes())?;
