@@ -14,9 +14,7 @@ use diesel::sql_types::{Nullable, Text, Timestamp};
 
 use super::{Format, Month, ReportError};
 use crate::db::DbConn;
-use crate::db::schema::{
-    bodies, body_persons, forwards, messages, report_choices, services, ticket_services,
-};
+use crate::db::schema::{bodies, forwards, report_choices};
 
 /// Rows read per page.
 const PAGE: i64 = 2000;
@@ -121,10 +119,23 @@ struct PageRow {
     bylaw_violation: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     staff_action: Option<String>,
+    /// The first inbound message's text, one character past [`MAX_CONTENT`] at most.
+    #[diesel(sql_type = Nullable<Text>)]
+    content: Option<String>,
+    /// The responsible person of a service linked to the ticket.
+    #[diesel(sql_type = Nullable<Text>)]
+    responsible: Option<String>,
 }
 
+/// One statement per page: the ticket, its applicant, operator and classification, and
+/// (as subqueries, one index probe each) its first inbound text and a responsible person.
 const SELECT: &str = "SELECT t.id, t.number, t.registered_at, t.region, t.topic, t.subject, t.status, \
-     c.name AS applicant_name, t.applicant, u.name AS operator, tc.bylaw_violation, tc.staff_action \
+     c.name AS applicant_name, t.applicant, u.name AS operator, tc.bylaw_violation, tc.staff_action, \
+     (SELECT substr(m.body_text, 1, 1001) FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'in' \
+      ORDER BY m.created_at LIMIT 1) AS content, \
+     (SELECT bp.name FROM ticket_services ts JOIN services s ON s.id = ts.service_id \
+      JOIN body_persons bp ON bp.id = s.responsible_person_id WHERE ts.ticket_id = t.id \
+      ORDER BY ts.service_id LIMIT 1) AS responsible \
      FROM tickets t JOIN contacts c ON c.id = t.contact_id \
      LEFT JOIN users u ON u.id = t.assignee_id \
      LEFT JOIN ticket_classifications tc ON tc.ticket_id = t.id \
@@ -165,38 +176,12 @@ fn page(
     })
 }
 
-/// Everything the rows of one page need besides the ticket itself.
-struct Extras {
-    content: HashMap<String, String>,
-    responsible: HashMap<String, String>,
-    forwarded: HashMap<String, Vec<String>>,
-}
-
-fn extras(conn: &mut DbConn, ids: &[String], lang: &str) -> Result<Extras, ReportError> {
-    let mut content = HashMap::with_capacity(ids.len());
-    let msgs: Vec<(String, String)> = messages::table
-        .filter(messages::ticket_id.eq_any(ids))
-        .filter(messages::direction.eq("in"))
-        .order((messages::ticket_id, messages::created_at))
-        .select((messages::ticket_id, messages::body_text))
-        .load(conn)?;
-    for (t, text) in msgs {
-        content.entry(t).or_insert_with(|| clip(&text, MAX_CONTENT));
-    }
-    let persons: Vec<(String, String)> = ticket_services::table
-        .inner_join(services::table)
-        .inner_join(
-            body_persons::table.on(body_persons::id
-                .nullable()
-                .eq(services::responsible_person_id)),
-        )
-        .filter(ticket_services::ticket_id.eq_any(ids))
-        .select((ticket_services::ticket_id, body_persons::name))
-        .load(conn)?;
-    let mut responsible = HashMap::new();
-    for (t, name) in persons {
-        responsible.entry(t).or_insert(name);
-    }
+/// The bodies each ticket of a page was forwarded to, in order, by name in `lang`.
+fn forwarded(
+    conn: &mut DbConn,
+    ids: &[String],
+    lang: &str,
+) -> Result<HashMap<String, Vec<String>>, ReportError> {
     let fw: Vec<(String, String, String)> = forwards::table
         .inner_join(bodies::table)
         .filter(forwards::ticket_id.eq_any(ids))
@@ -210,11 +195,7 @@ fn extras(conn: &mut DbConn, ids: &[String], lang: &str) -> Result<Extras, Repor
             .or_default()
             .push(if lang == "kk" { kk } else { ru });
     }
-    Ok(Extras {
-        content,
-        responsible,
-        forwarded,
-    })
+    Ok(forwarded)
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -225,11 +206,20 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// `dd.mm.yyyy hh:mm` in Almaty (written by hand: a format string is parsed per call).
 fn local(at: NaiveDateTime) -> String {
-    Utc.from_utc_datetime(&at)
-        .with_timezone(&chrono_tz::Asia::Almaty)
-        .format("%d.%m.%Y %H:%M")
-        .to_string()
+    use chrono::{Datelike, Timelike};
+    let t = Utc
+        .from_utc_datetime(&at)
+        .with_timezone(&chrono_tz::Asia::Almaty);
+    format!(
+        "{:02}.{:02}.{:04} {:02}:{:02}",
+        t.day(),
+        t.month(),
+        t.year(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 fn name_in(list: &[(&str, &str, &str)], code: Option<&str>, lang: &str) -> String {
@@ -288,7 +278,8 @@ fn build_rows(
     mut send: impl FnMut(Vec<Row>) -> bool,
 ) -> Result<u64, ReportError> {
     let labels = Labels::load();
-    let choices: HashMap<(String, String), (String, String)> = report_choices::table
+    // A few dozen choices: a list (a lookup allocates nothing).
+    let choices: Vec<((String, String), (String, String))> = report_choices::table
         .select((
             report_choices::kind,
             report_choices::code,
@@ -303,8 +294,9 @@ fn build_rows(
         match code {
             None => String::new(),
             Some(c) => choices
-                .get(&(kind.to_string(), c.clone()))
-                .map(|(kk, ru)| if lang == "kk" { kk.clone() } else { ru.clone() })
+                .iter()
+                .find(|((k, code), _)| k == kind && code == c)
+                .map(|(_, (kk, ru))| if lang == "kk" { kk.clone() } else { ru.clone() })
                 .unwrap_or_else(|| c.clone()),
         }
     };
@@ -326,7 +318,7 @@ fn build_rows(
         };
         after = (last.registered_at, last.id.clone());
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut extra = extras(conn, &ids, lang)?;
+        let mut forwards = forwarded(conn, &ids, lang)?;
         let full = rows.len() as i64 == PAGE;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -342,23 +334,20 @@ fn build_rows(
                 Some(w) => w.clone(),
                 None => labels.word("status", lang, &r.status),
             };
-            if let Some(list) = extra.forwarded.remove(&r.id) {
+            // (Most pages have no forwards: no hashing then.)
+            if let Some(list) = (!forwards.is_empty())
+                .then(|| forwards.remove(&r.id))
+                .flatten()
+            {
                 measures.push_str(&format!("; {forwarded_word}: {}", list.join(", ")));
             }
             measures.push_str(&format!("; {request_word} {}", r.number));
-            let content = extra
-                .content
-                .remove(&r.id)
-                .unwrap_or_else(|| clip(&r.subject, MAX_CONTENT));
+            let content = clip(r.content.as_deref().unwrap_or(&r.subject), MAX_CONTENT);
             out.push(Row {
                 cells: [
                     n.to_string(),
                     local(r.registered_at),
-                    extra
-                        .responsible
-                        .remove(&r.id)
-                        .or(r.operator)
-                        .unwrap_or_default(),
+                    r.responsible.or(r.operator).unwrap_or_default(),
                     name_in(crate::tickets::domain::REGIONS, r.region.as_deref(), lang),
                     applicant,
                     name_in(crate::tickets::domain::TOPICS, r.topic.as_deref(), lang),

@@ -588,7 +588,9 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
         appeal("Жалоба: справку не выдали в срок, сотрудник грубил"),
     )
     .await;
-    let mut b = appeal("Вопрос, не жалоба");
+    // The second appeal's text is longer than a cell keeps.
+    let long = format!("Вопрос, не жалоба. {}", "Очень длинный текст. ".repeat(60));
+    let mut b = appeal(&long);
     b["region"] = json!("almaty");
     b["name"] = json!("Иванов Иван Иванович");
     b["email"] = json!("ivanov@example.kz");
@@ -618,6 +620,37 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
     )
     .await;
     assert_eq!(s, 200, "{v}");
+    // The first is about a service whose responsible person is named in column 3.
+    let (s, body) = json_of(
+        t.post_auth(
+            "/api/v1/bodies",
+            &admin,
+            json!({"kind": "central_state_body", "name": {"kk": "Әділет министрлігі", "ru": "Министерство юстиции"},
+                   "persons": [{"name": "Асқар Нұрланұлы", "position": "бас маман"}]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, service) = json_of(
+        t.post_auth(
+            "/api/v1/services",
+            &admin,
+            json!({"register_number": "701", "name": {"kk": "Анықтама", "ru": "Справка"},
+                   "body": body["id"], "responsible_person": body["persons"][0]["id"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{service}");
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{n1}/services"),
+            &op,
+            json!({"service": service["id"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     answer(t, &op, &n1).await;
     let month = this_month();
     let get = |q: String| {
@@ -650,8 +683,12 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
     );
     assert_eq!(first[8], "Нарушен срок оказания услуги");
     assert_eq!(first[9], "Некорректное поведение сотрудника");
+    assert_eq!(first[2], "Асқар Нұрланұлы", "{first:?}");
     assert_eq!(rows[3][4], "Иванов Иван Иванович");
     assert_eq!(rows[3][3], "Алматы");
+    let clipped = &rows[3][6];
+    assert_eq!(clipped.chars().count(), 1001, "1,000 characters and an ellipsis");
+    assert!(clipped.starts_with("Вопрос, не жалоба.") && clipped.ends_with('…'));
     assert!(rows[3][7].contains(&n2) && rows[3][8].is_empty());
     // The whole center's copy carries the month's R3 call figures on a second sheet:
     // one call answered after 20 s, one abandoned after 50 s.
