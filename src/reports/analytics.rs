@@ -3,6 +3,10 @@
 //! standard not kept and about staff actions; by month, region, body or channel. And P3
 //! (001 §39): ICT questions and forwards by category with their SLA compliance (F3),
 //! and the month's outages with their lead-time compliance (O1).
+//!
+//! A ticket's deadline is kept or missed as the service level counts it (R5: answered
+//! once a final reply went out or it was closed, at that instant; missed when answered
+//! after its due instant, or not answered and past it).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -64,6 +68,18 @@ struct Agg {
 /// bound value there.
 const PARAMS: &str = "(SELECT $1 AS since, $2 AS until, $3 AS now) p";
 
+/// Answered (R5: a final reply, or closed) by the due instant.
+fn on_time() -> String {
+    use super::service_level::{ANSWERED, ANSWERED_AT};
+    format!("{ANSWERED} AND {ANSWERED_AT} <= t.due_at")
+}
+
+/// The deadline missed: answered after the due instant, or not answered and past it.
+fn violated() -> String {
+    use super::service_level::{ANSWERED, ANSWERED_AT};
+    format!("(NOT {ANSWERED} AND t.due_at < p.now) OR ({ANSWERED} AND {ANSWERED_AT} > t.due_at)")
+}
+
 fn sum(cond: &str) -> String {
     format!("SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)")
 }
@@ -108,8 +124,8 @@ fn aggregate(
          FROM {PARAMS} CROSS JOIN tickets t LEFT JOIN ticket_classifications tc ON tc.ticket_id = t.id {join} \
          WHERE t.registered_at >= p.since AND t.registered_at < p.until{group}",
         sum("t.topic = 'complaint'"),
-        sum("t.answered_at IS NOT NULL AND t.answered_at <= t.due_at"),
-        sum("(t.answered_at IS NULL AND t.due_at < p.now) OR t.answered_at > t.due_at"),
+        sum(&on_time()),
+        sum(&violated()),
         sum("tc.bylaw_violation IS NOT NULL"),
         sum("tc.staff_action IS NOT NULL"),
     );
@@ -267,8 +283,8 @@ pub fn ict_report(
             "SELECT t.topic AS k, COUNT(*) AS total, {} AS on_time, {} AS late FROM {PARAMS} CROSS JOIN tickets t \
              WHERE t.registered_at >= p.since AND t.registered_at < p.until AND t.topic IN ({}) \
              GROUP BY t.topic ORDER BY t.topic",
-            sum("t.answered_at IS NOT NULL AND t.answered_at <= t.due_at"),
-            sum("(t.answered_at IS NULL AND t.due_at < p.now) OR t.answered_at > t.due_at"),
+            sum(&on_time()),
+            sum(&violated()),
             topics.join(", ")
         );
         ict_lines(
@@ -317,40 +333,4 @@ pub fn ict_recipients(conn: &mut DbConn, month: Month) -> Result<Vec<String>, Re
         .select(forwards::body_id)
         .distinct()
         .load(conn)?)
-}
-
-/// P3 as CSV: one section per part.
-pub fn ict_csv(v: &serde_json::Value) -> String {
-    let mut s =
-        String::from("\u{feff}section,key,total,answered_on_time,late_or_overdue,sla_percent\r\n");
-    for section in ["ict_questions", "ict_forwards"] {
-        for l in v[section].as_array().into_iter().flatten() {
-            s.push_str(&format!(
-                "{section},{},{},{},{},{}\r\n",
-                l["key"]
-                    .as_str()
-                    .unwrap_or("")
-                    .replace([',', '"', '\n'], " "),
-                l["total"],
-                l["answered_on_time"],
-                l["late_or_overdue"],
-                l["sla_percent"]
-                    .as_f64()
-                    .map(|p| p.to_string())
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    for o in v["outages"]["items"].as_array().into_iter().flatten() {
-        s.push_str(&format!(
-            "outage,{},,,{},\r\n",
-            o["id"].as_str().unwrap_or(""),
-            if o["lead_breach"].as_bool() == Some(true) {
-                1
-            } else {
-                0
-            }
-        ));
-    }
-    s
 }

@@ -362,9 +362,9 @@ pub fn attachment(
         let rows = v["ict_questions"].as_array().map_or(0, |a| a.len())
             + v["ict_forwards"].as_array().map_or(0, |a| a.len());
         return Ok((
-            format!("report-P3-{month}.csv"),
-            Format::Csv.content_type().to_string(),
-            super::analytics::ict_csv(&v).into_bytes(),
+            super::ict::file_name(month, Format::Xlsx),
+            Format::Xlsx.content_type().to_string(),
+            super::ict::xlsx(&v, "ru")?,
             rows as u64,
         ));
     }

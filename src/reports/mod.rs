@@ -6,6 +6,7 @@
 pub mod analytics;
 pub mod choices;
 pub mod discrepancy;
+pub mod ict;
 pub mod jobs;
 pub mod monthly;
 pub mod service_level;

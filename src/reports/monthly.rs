@@ -14,9 +14,7 @@ use diesel::sql_types::{Nullable, Text, Timestamp};
 
 use super::{Format, Month, ReportError};
 use crate::db::DbConn;
-use crate::db::schema::{
-    bodies, body_persons, forwards, messages, report_choices, services, ticket_services,
-};
+use crate::db::schema::{bodies, forwards, report_choices};
 
 /// Rows read per page.
 const PAGE: i64 = 2000;
@@ -121,15 +119,28 @@ struct PageRow {
     bylaw_violation: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     staff_action: Option<String>,
+    /// The first inbound message's text, one character past [`MAX_CONTENT`] at most.
+    #[diesel(sql_type = Nullable<Text>)]
+    content: Option<String>,
+    /// The responsible person of a service linked to the ticket.
+    #[diesel(sql_type = Nullable<Text>)]
+    responsible: Option<String>,
 }
 
+/// One statement per page: the ticket, its applicant, operator and classification, and
+/// (as subqueries, one index probe each) its first inbound text and a responsible person.
 const SELECT: &str = "SELECT t.id, t.number, t.registered_at, t.region, t.topic, t.subject, t.status, \
-     c.name AS applicant_name, t.applicant, u.name AS operator, tc.bylaw_violation, tc.staff_action \
+     c.name AS applicant_name, t.applicant, u.name AS operator, tc.bylaw_violation, tc.staff_action, \
+     (SELECT substr(m.body_text, 1, 1001) FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'in' \
+      ORDER BY m.created_at LIMIT 1) AS content, \
+     (SELECT bp.name FROM ticket_services ts JOIN services s ON s.id = ts.service_id \
+      JOIN body_persons bp ON bp.id = s.responsible_person_id WHERE ts.ticket_id = t.id \
+      ORDER BY ts.service_id LIMIT 1) AS responsible \
      FROM tickets t JOIN contacts c ON c.id = t.contact_id \
      LEFT JOIN users u ON u.id = t.assignee_id \
      LEFT JOIN ticket_classifications tc ON tc.ticket_id = t.id \
      WHERE t.registered_at >= $1 AND t.registered_at < $2 \
-     AND (t.registered_at, t.id) > ($3, $4)";
+     AND (t.registered_at > $3 OR t.id > $4)";
 
 fn page(
     conn: &mut DbConn,
@@ -137,6 +148,10 @@ fn page(
     (from, to): (NaiveDateTime, NaiveDateTime),
     after: &(NaiveDateTime, String),
 ) -> Result<Vec<PageRow>, ReportError> {
+    // The page starts at the last row read: a row-value comparison, `(registered_at,
+    // id) > ($3, $4)`, is not a range start for SQLite (each page scanned the month
+    // from its first row: quadratic), so the lower bound is given as a plain one.
+    let from = from.max(after.0);
     let order = format!(" ORDER BY t.registered_at, t.id LIMIT {PAGE}");
     Ok(match scope {
         Scope::All => diesel::sql_query(format!("{SELECT}{order}"))
@@ -161,38 +176,12 @@ fn page(
     })
 }
 
-/// Everything the rows of one page need besides the ticket itself.
-struct Extras {
-    content: HashMap<String, String>,
-    responsible: HashMap<String, String>,
-    forwarded: HashMap<String, Vec<String>>,
-}
-
-fn extras(conn: &mut DbConn, ids: &[String], lang: &str) -> Result<Extras, ReportError> {
-    let mut content = HashMap::with_capacity(ids.len());
-    let msgs: Vec<(String, String)> = messages::table
-        .filter(messages::ticket_id.eq_any(ids))
-        .filter(messages::direction.eq("in"))
-        .order((messages::ticket_id, messages::created_at))
-        .select((messages::ticket_id, messages::body_text))
-        .load(conn)?;
-    for (t, text) in msgs {
-        content.entry(t).or_insert_with(|| clip(&text, MAX_CONTENT));
-    }
-    let persons: Vec<(String, String)> = ticket_services::table
-        .inner_join(services::table)
-        .inner_join(
-            body_persons::table.on(body_persons::id
-                .nullable()
-                .eq(services::responsible_person_id)),
-        )
-        .filter(ticket_services::ticket_id.eq_any(ids))
-        .select((ticket_services::ticket_id, body_persons::name))
-        .load(conn)?;
-    let mut responsible = HashMap::new();
-    for (t, name) in persons {
-        responsible.entry(t).or_insert(name);
-    }
+/// The bodies each ticket of a page was forwarded to, in order, by name in `lang`.
+fn forwarded(
+    conn: &mut DbConn,
+    ids: &[String],
+    lang: &str,
+) -> Result<HashMap<String, Vec<String>>, ReportError> {
     let fw: Vec<(String, String, String)> = forwards::table
         .inner_join(bodies::table)
         .filter(forwards::ticket_id.eq_any(ids))
@@ -206,11 +195,7 @@ fn extras(conn: &mut DbConn, ids: &[String], lang: &str) -> Result<Extras, Repor
             .or_default()
             .push(if lang == "kk" { kk } else { ru });
     }
-    Ok(Extras {
-        content,
-        responsible,
-        forwarded,
-    })
+    Ok(forwarded)
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -221,11 +206,20 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// `dd.mm.yyyy hh:mm` in Almaty (written by hand: a format string is parsed per call).
 fn local(at: NaiveDateTime) -> String {
-    Utc.from_utc_datetime(&at)
-        .with_timezone(&chrono_tz::Asia::Almaty)
-        .format("%d.%m.%Y %H:%M")
-        .to_string()
+    use chrono::{Datelike, Timelike};
+    let t = Utc
+        .from_utc_datetime(&at)
+        .with_timezone(&chrono_tz::Asia::Almaty);
+    format!(
+        "{:02}.{:02}.{:04} {:02}:{:02}",
+        t.day(),
+        t.month(),
+        t.year(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 fn name_in(list: &[(&str, &str, &str)], code: Option<&str>, lang: &str) -> String {
@@ -242,15 +236,50 @@ fn name_in(list: &[(&str, &str, &str)], code: Option<&str>, lang: &str) -> Strin
 
 /// Calls `f` with each row of the month's report (or part), in order of arrival;
 /// returns how many there were. `lang` (kk or ru) is the language of the values.
+///
+/// Two threads share the work: this one reads the pages and builds their rows, another
+/// runs `f` (writing the file) on the previous page meanwhile; a few pages at most are
+/// in between, so memory stays bounded. An error on either side stops both.
 pub fn for_each_row(
     conn: &mut DbConn,
     month: Month,
     scope: &Scope,
     lang: &str,
-    mut f: impl FnMut(&Row) -> Result<(), ReportError>,
+    mut f: impl FnMut(&Row) -> Result<(), ReportError> + Send,
+) -> Result<u64, ReportError> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
+        let writer = s.spawn(move || -> Result<(), ReportError> {
+            for page in rx {
+                for row in &page {
+                    f(row)?;
+                }
+            }
+            Ok(())
+        });
+        // A send fails only when the writer stopped: its error is the one to report.
+        let read = build_rows(conn, month, scope, lang, |page| tx.send(page).is_ok());
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        written?;
+        read
+    })
+}
+
+/// Reads the month's rows page by page and hands each page to `send`, until the end or
+/// until `send` says stop.
+fn build_rows(
+    conn: &mut DbConn,
+    month: Month,
+    scope: &Scope,
+    lang: &str,
+    mut send: impl FnMut(Vec<Row>) -> bool,
 ) -> Result<u64, ReportError> {
     let labels = Labels::load();
-    let choices: HashMap<(String, String), (String, String)> = report_choices::table
+    // A few dozen choices: a list (a lookup allocates nothing).
+    let choices: Vec<((String, String), (String, String))> = report_choices::table
         .select((
             report_choices::kind,
             report_choices::code,
@@ -265,11 +294,16 @@ pub fn for_each_row(
         match code {
             None => String::new(),
             Some(c) => choices
-                .get(&(kind.to_string(), c.clone()))
-                .map(|(kk, ru)| if lang == "kk" { kk.clone() } else { ru.clone() })
+                .iter()
+                .find(|((k, code), _)| k == kind && code == c)
+                .map(|(_, (kk, ru))| if lang == "kk" { kk.clone() } else { ru.clone() })
                 .unwrap_or_else(|| c.clone()),
         }
     };
+    let status_words: HashMap<&str, String> = ["new", "open", "waiting", "answered", "closed"]
+        .into_iter()
+        .map(|k| (k, labels.word("status", lang, k)))
+        .collect();
     let range = month.range();
     let mut after = (range.0 - chrono::Duration::seconds(1), String::new());
     let mut n: u64 = 0;
@@ -277,7 +311,6 @@ pub fn for_each_row(
         labels.plain("forwarded", lang),
         labels.plain("request", lang),
     );
-    let mut row = Row::default();
     loop {
         let rows = page(conn, scope, range, &after)?;
         let Some(last) = rows.last() else {
@@ -285,51 +318,65 @@ pub fn for_each_row(
         };
         after = (last.registered_at, last.id.clone());
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut extra = extras(conn, &ids, lang)?;
+        let mut forwards = forwarded(conn, &ids, lang)?;
         let full = rows.len() as i64 == PAGE;
+        let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             n += 1;
             // The name as given with this appeal, else the contact's.
             let applicant = r
                 .applicant
                 .as_deref()
-                .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-                .and_then(|v| v["name"].as_str().map(str::to_string))
-                .filter(|s| !s.trim().is_empty())
+                .and_then(applicant_name)
                 .or_else(|| r.applicant_name.clone())
                 .unwrap_or_default();
-            let mut measures = labels.word("status", lang, &r.status);
-            if let Some(list) = extra.forwarded.remove(&r.id) {
+            let mut measures = match status_words.get(r.status.as_str()) {
+                Some(w) => w.clone(),
+                None => labels.word("status", lang, &r.status),
+            };
+            // (Most pages have no forwards: no hashing then.)
+            if let Some(list) = (!forwards.is_empty())
+                .then(|| forwards.remove(&r.id))
+                .flatten()
+            {
                 measures.push_str(&format!("; {forwarded_word}: {}", list.join(", ")));
             }
             measures.push_str(&format!("; {request_word} {}", r.number));
-            let content = extra
-                .content
-                .remove(&r.id)
-                .unwrap_or_else(|| clip(&r.subject, MAX_CONTENT));
-            row.cells = [
-                n.to_string(),
-                local(r.registered_at),
-                extra
-                    .responsible
-                    .remove(&r.id)
-                    .or(r.operator)
-                    .unwrap_or_default(),
-                name_in(crate::tickets::domain::REGIONS, r.region.as_deref(), lang),
-                applicant,
-                name_in(crate::tickets::domain::TOPICS, r.topic.as_deref(), lang),
-                content,
-                measures,
-                choice("bylaw_violation", &r.bylaw_violation),
-                choice("staff_action", &r.staff_action),
-            ];
-            f(&row)?;
+            let content = clip(r.content.as_deref().unwrap_or(&r.subject), MAX_CONTENT);
+            out.push(Row {
+                cells: [
+                    n.to_string(),
+                    local(r.registered_at),
+                    r.responsible.or(r.operator).unwrap_or_default(),
+                    name_in(crate::tickets::domain::REGIONS, r.region.as_deref(), lang),
+                    applicant,
+                    name_in(crate::tickets::domain::TOPICS, r.topic.as_deref(), lang),
+                    content,
+                    measures,
+                    choice("bylaw_violation", &r.bylaw_violation),
+                    choice("staff_action", &r.staff_action),
+                ],
+            });
         }
-        if !full {
+        if !send(out) || !full {
             break;
         }
     }
     Ok(n)
+}
+
+/// The applicant's name in the JSON kept with an appeal, if it has a non-blank one.
+fn applicant_name(json: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Given<'a> {
+        #[serde(borrow)]
+        name: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Given>(json)
+        .ok()?
+        .name
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.into_owned())
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading apostrophe (CSV only:
@@ -347,7 +394,7 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-fn csv_line(out: &mut dyn Write, cells: &[String]) -> std::io::Result<()> {
+pub(crate) fn csv_line(out: &mut dyn Write, cells: &[String]) -> std::io::Result<()> {
     let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
     out.write_all(line.join(",").as_bytes())?;
     out.write_all(b"\r\n")
@@ -360,7 +407,7 @@ pub fn write_csv(
     month: Month,
     scope: &Scope,
     lang: &str,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<u64, ReportError> {
     let labels = Labels::load();
     out.write_all("\u{feff}".as_bytes())?;
@@ -427,8 +474,93 @@ pub fn write_xlsx(
             Ok(())
         })?;
     }
+    if matches!(scope, Scope::All) {
+        calls_sheet(conn, &mut book, month, lang, &head)?;
+    }
     book.save(path)?;
     Ok(n)
+}
+
+/// The whole center's copy also carries the month's R3 call figures (seed 001 §7: the
+/// average wait within 30 seconds): the total, then by day and by queue.
+fn calls_sheet(
+    conn: &mut DbConn,
+    book: &mut rust_xlsxwriter::Workbook,
+    month: Month,
+    lang: &str,
+    head: &rust_xlsxwriter::Format,
+) -> Result<(), ReportError> {
+    use crate::calls::stats::{Figures, GroupBy, figures};
+    let labels = Labels::load();
+    let words = &labels.v["calls"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let (first, last) = (
+        month.first_day(),
+        month.next().first_day() - chrono::Duration::days(1),
+    );
+    let (total, days) = figures(conn, first, last, Some(GroupBy::Day))?;
+    let (_, queues) = figures(conn, first, last, Some(GroupBy::Queue))?;
+    let sheet = book.add_worksheet();
+    sheet.set_name(text(&words["sheet"]))?;
+    sheet.set_column_width(0, 40.0)?;
+    for c in 1..10 {
+        sheet.set_column_width(c, 16.0)?;
+    }
+    for (r, l) in ["kk", "ru"].into_iter().enumerate() {
+        for (c, h) in words["headers"][l]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            sheet.write_string_with_format(r as u32, c as u16, text(h), head)?;
+        }
+    }
+    fn line(
+        sheet: &mut rust_xlsxwriter::Worksheet,
+        r: &mut u32,
+        key: &str,
+        f: &Figures,
+    ) -> Result<(), ReportError> {
+        sheet.write_string(*r, 0, key)?;
+        let counts = [
+            f.calls,
+            f.offered,
+            f.answered,
+            f.abandoned,
+            f.busy_or_failed,
+            f.answered_within_30s,
+        ];
+        for (c, v) in counts.into_iter().enumerate() {
+            sheet.write_number(*r, c as u16 + 1, v as f64)?;
+        }
+        let percent = |x: Option<f64>| x.map(|x| (x * 1000.0).round() / 10.0);
+        for (c, v) in [
+            f.average_wait_secs.map(|w| (w * 10.0).round() / 10.0),
+            percent(f.answered_within_30s_share),
+            percent(f.abandoned_share),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = v {
+                sheet.write_number(*r, c as u16 + 7, v)?;
+            }
+        }
+        *r += 1;
+        Ok(())
+    }
+    let mut r: u32 = 2;
+    line(sheet, &mut r, &text(&words["total"][lang]), &total)?;
+    for (title, groups) in [("by_day", &days), ("by_queue", &queues)] {
+        r += 1;
+        sheet.write_string_with_format(r, 0, text(&words[title][lang]), head)?;
+        r += 1;
+        for g in groups {
+            line(sheet, &mut r, g.key.as_deref().unwrap_or("-"), g)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the report in `format` to `path`; returns the number of rows.

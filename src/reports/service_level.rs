@@ -210,7 +210,10 @@ impl Line {
 /// The bound parameters, named once at the start of the FROM clause (SQLite numbers
 /// `$N` in order of first appearance).
 const PARAMS: &str = "(SELECT $1 AS since, $2 AS until, $3 AS now) p";
-const ANSWERED: &str = "(t.answered_at IS NOT NULL OR t.status = 'closed')";
+/// R5's "answered" over a ticket `t`, in SQL: a final reply went out, or it was closed.
+pub(crate) const ANSWERED: &str = "(t.answered_at IS NOT NULL OR t.status = 'closed')";
+/// The instant of that answer.
+pub(crate) const ANSWERED_AT: &str = "COALESCE(t.answered_at, t.closed_at)";
 
 fn count(cond: &str) -> String {
     format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)")
@@ -277,9 +280,7 @@ fn aggregate(
          LEFT JOIN users u ON u.id = t.assignee_id LEFT JOIN queues q ON q.code = t.queue \
          WHERE t.registered_at >= p.since AND t.registered_at < p.until{group}",
         count(ANSWERED),
-        count(&format!(
-            "{ANSWERED} AND COALESCE(t.answered_at, t.closed_at) <= t.due_at"
-        )),
+        count(&format!("{ANSWERED} AND {ANSWERED_AT} <= t.due_at")),
         count(&format!("NOT {ANSWERED} AND t.due_at < p.now")),
     );
     let (since, until) = period.range();

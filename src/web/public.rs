@@ -400,14 +400,14 @@ pub(super) struct FormRead {
     pub(super) stopped: bool,
 }
 
-pub(super) enum FormError {
+pub(crate) enum FormError {
     Unreadable(String),
 }
 
 /// The request body, noting when it has ended.
-struct WatchEnd<S> {
-    inner: S,
-    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+pub(crate) struct WatchEnd<S> {
+    pub(crate) inner: S,
+    pub(crate) ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S: futures_util::Stream + Unpin> futures_util::Stream for WatchEnd<S> {
@@ -429,7 +429,7 @@ impl<S: futures_util::Stream + Unpin> futures_util::Stream for WatchEnd<S> {
 /// reader still waits for more: actix-multipart 0.7 answers Pending, forever, when a
 /// body ends inside a part with a few bytes left (a form cut short, a mangled closing
 /// boundary), and the request would hang until the body timeout (found by fuzzing).
-async fn next_or_stuck<T: futures_util::Stream + Unpin>(
+pub(crate) async fn next_or_stuck<T: futures_util::Stream + Unpin>(
     stream: &mut T,
     ended: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<T::Item>, FormError> {

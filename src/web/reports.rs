@@ -14,7 +14,7 @@ use super::{ApiError, AppData, Authed, FieldError};
 use crate::auth::{Permission, Role};
 use crate::ratings::{self, Outcome, Source};
 use crate::reports::analytics::{self, Dimension};
-use crate::reports::{Format, Month, ReportError, choices, discrepancy, jobs, monthly, svg};
+use crate::reports::{Format, Month, ReportError, choices, discrepancy, ict, jobs, monthly, svg};
 
 /// The largest form body the rating pages read (a comment of 2000 characters fits many
 /// times over, percent-encoded).
@@ -566,6 +566,18 @@ fn month_param(
     }
 }
 
+/// `lang`: the language of a file's values, ru (the default) or kk.
+fn lang_param(q: &HashMap<String, String>, errors: &mut Vec<FieldError>) -> &'static str {
+    match q.get("lang").map(String::as_str) {
+        None | Some("ru") => "ru",
+        Some("kk") => "kk",
+        Some(_) => {
+            errors.push(FieldError::new("lang", "ru or kk"));
+            "ru"
+        }
+    }
+}
+
 fn range_params(
     q: &HashMap<String, String>,
     errors: &mut Vec<FieldError>,
@@ -673,14 +685,7 @@ async fn monthly_report(app: AppData, who: Authed, q: Query) -> Result<HttpRespo
             None
         }
     };
-    let lang = match q.get("lang").map(String::as_str) {
-        None | Some("ru") => "ru",
-        Some("kk") => "kk",
-        Some(_) => {
-            errors.push(FieldError::new("lang", "ru or kk"));
-            "ru"
-        }
-    };
+    let lang = lang_param(&q, &mut errors);
     let body = match q.get("body") {
         None => None,
         Some(b) => match super::input::record_id(b, "body") {
@@ -726,21 +731,28 @@ async fn monthly_report(app: AppData, who: Authed, q: Query) -> Result<HttpRespo
     path = "/api/v1/reports/ict",
     tag = "reports",
     summary = "The ICT report (P3): ICT questions and forwards by category with SLA compliance, and the month's outages",
-    params(("month" = String, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default) | csv")),
-    responses((status = 200, description = "the report, or with `format=csv` its CSV", content((IctReport = "application/json"), (String = "text/csv"))))
+    params(
+        ("month" = String, Query, description = "YYYY-MM"),
+        ("format" = Option<String>, Query, description = "json (default) | xlsx (three sheets, Kazakh and Russian headers) | csv (the same three tables)"),
+        ("lang" = Option<String>, Query, description = "the language of the files' values: ru (default) | kk")
+    ),
+    responses((status = 200, description = "the report, or with `format=xlsx` or `csv` its file", content((IctReport = "application/json"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/csv"))))
 )]
 async fn ict_report(app: AppData, who: Authed, q: Query) -> Result<HttpResponse, ApiError> {
     who.may(Permission::ReadReports)?;
     let mut errors = Vec::new();
     let month = month_param(&q, "month", &mut errors);
-    let format = q
-        .get("format")
-        .map(String::as_str)
-        .unwrap_or("json")
-        .to_string();
-    if !matches!(format.as_str(), "json" | "csv") {
-        errors.push(FieldError::new("format", "json or csv"));
-    }
+    let format = match q.get("format").map(String::as_str) {
+        None | Some("json") => None,
+        Some(f) => match Format::parse(f) {
+            Ok(f) => Some(f),
+            Err(_) => {
+                errors.push(FieldError::new("format", "json, xlsx or csv"));
+                None
+            }
+        },
+    };
+    let lang = lang_param(&q, &mut errors);
     let (Some(month), true) = (month, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
@@ -750,16 +762,20 @@ async fn ict_report(app: AppData, who: Authed, q: Query) -> Result<HttpResponse,
         .db
         .run(move |c| analytics::ict_report(c, month, &topics, now).map_err(report_db))
         .await?;
-    if format == "csv" {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                "Content-Disposition",
-                format!("attachment; filename=\"report-P3-{month}.csv\""),
-            ))
-            .body(analytics::ict_csv(&v)));
-    }
-    Ok(HttpResponse::Ok().json(v))
+    let Some(format) = format else {
+        return Ok(HttpResponse::Ok().json(v));
+    };
+    let bytes = match format {
+        Format::Xlsx => ict::xlsx(&v, lang).map_err(report_db)?,
+        Format::Csv => ict::csv(&v, lang).into_bytes(),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", ict::file_name(month, format)),
+        ))
+        .body(bytes))
 }
 
 #[utoipa::path(

@@ -24,6 +24,7 @@ both_backends!(
     recordings_are_fetched_with_retries_kept_checked_and_deleted_after_retention,
     a_record_request_is_found_released_and_downloaded_as_one_zip,
     the_console_call_card_registers_a_ticket_and_shows_its_number_and_deadline,
+    the_calls_import_command_names_a_bad_line_imports_nothing_then_everything_once,
 );
 
 /// The console page of a call: the operator fills in the card (CSRF-checked form), the
@@ -537,6 +538,97 @@ fn cdr(
     format!(
         "\"\",\"{caller}\",\"1414\",\"{queue}\",\"\"\"Caller\"\" <{caller}>\",\"SIP/trunk-0001\",\"SIP/{op}-0002\",\"Queue\",\"{queue}\",\"{start}\",\"{answer}\",\"{end}\",\"60\",\"50\",\"{disposition}\",\"DOCUMENTATION\",\"{id}\",\"{op}\"\n"
     )
+}
+
+/// `baylanys calls import FILE` (and `-` for stdin) against the server's database: a bad
+/// line is named on stderr with exit 1 and nothing imported; the good file is imported,
+/// and imported again changes nothing.
+async fn the_calls_import_command_names_a_bad_line_imports_nothing_then_everything_once(
+    backend: Backend,
+) {
+    let t = spawn(backend).await;
+    let op = t.token("op", Role::Operator).await;
+    t.token("aliya", Role::Operator).await;
+    t.token("bolat", Role::Operator).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: Vec<String>, stdin: Option<String>| {
+        let url = t.database_url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baylanys"))
+                    .env_remove("BAYLANYS_DATABASE_URL")
+                    .env("BAYLANYS_LOG", "warn")
+                    .args(["calls", "import"])
+                    .args(&args)
+                    .args(["--database-url", &url])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut pipe = child.stdin.take().unwrap();
+                if let Some(input) = stdin {
+                    pipe.write_all(input.as_bytes()).unwrap();
+                }
+                drop(pipe);
+                let out = child.wait_with_output().unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).to_string(),
+                    String::from_utf8_lossy(&out.stderr).to_string(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let good = hand_computed_file();
+    let bad = good.replacen("NO ANSWER", "MAYBE", 1);
+    let bad_path = dir.path().join("bad.csv");
+    std::fs::write(&bad_path, &bad).unwrap();
+    let (code, _, err) = run(vec![bad_path.display().to_string()], None).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("line 3:") && err.contains("MAYBE"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(t.get_auth("/api/v1/calls/1.1", &op).await.status(), 404);
+    let (code, _, err) = run(
+        vec![dir.path().join("missing.csv").display().to_string()],
+        None,
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("cannot open") && err.contains("missing.csv"),
+        "{err}"
+    );
+
+    let path = dir.path().join("Master.csv");
+    std::fs::write(&path, &good).unwrap();
+    let (code, out, err) = run(vec![path.display().to_string()], None).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("imported 6 calls (0 already known) from 6 lines"),
+        "{out}"
+    );
+    let c: Value = t
+        .get_auth("/api/v1/calls/1.2", &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (c["wait_secs"].clone(), c["operator"].clone()),
+        (json!(40), json!("aliya")),
+        "{c}"
+    );
+    // The same records from stdin: all known, nothing changes.
+    let (code, out, err) = run(vec!["-".into()], Some(good)).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("imported 0 calls (6 already known) from 6 lines"),
+        "{out}"
+    );
 }
 
 fn hand_computed_file() -> String {

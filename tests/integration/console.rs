@@ -12,6 +12,7 @@ both_backends!(
     console_sessions_live_in_the_database_expire_and_end_at_sign_out,
     console_sign_in_locks_after_repeated_failures_with_a_clear_message,
     console_forms_without_the_session_csrf_token_are_refused,
+    console_forms_cut_short_are_refused_at_once,
     console_in_chromium_sign_in_lockout_csrf_and_sign_out,
 );
 
@@ -51,7 +52,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -434,6 +435,70 @@ async fn console_forms_without_the_session_csrf_token_are_refused(backend: Backe
     // Sign-out needs the token as well.
     assert_eq!(b.post("/console/logout", &[]).await.status(), 403);
     assert_eq!(b.get("/console/").await.status(), 200, "still signed in");
+    t.stop().await;
+}
+
+/// A multipart form whose closing boundary is mangled (the body ends inside its last
+/// part) gets its answer at once, from the CSRF check and from the reply form's reader
+/// both, and sends nothing: actix-multipart alone would wait for ever.
+async fn console_forms_cut_short_are_refused_at_once(backend: Backend) {
+    let t = spawn(backend).await;
+    let number = register(&t, "Вопрос о справке").await;
+    staff(&t, "aliya", Role::Operator).await;
+    let mut b = Browser::new(&t);
+    let csrf = b.sign_in("aliya").await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let part = |name: &str, value: &str| {
+        format!("--b0undary\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    let mangled = b"--\xb4b0undary--\r\n".to_vec();
+    let with_token = [
+        part("csrf", &csrf).into_bytes(),
+        part("final", "yes").into_bytes(),
+        format!(
+            "--b0undary\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.pdf\"\r\n\
+             Content-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n"
+        )
+        .into_bytes(),
+        mangled.clone(),
+    ]
+    .concat();
+    // The token's own part cut short.
+    let cut_token = [
+        format!("--b0undary\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}")
+            .into_bytes(),
+        mangled,
+    ]
+    .concat();
+    for (path, body, status) in [
+        (
+            format!("/console/tickets/{number}/reply"),
+            with_token.clone(),
+            422,
+        ),
+        (format!("/console/tickets/{number}/kb"), with_token, 422),
+        (format!("/console/tickets/{number}/reply"), cut_token, 403),
+    ] {
+        let r = client
+            .post(format!("{}{path}", t.url))
+            .header("cookie", b.cookie_header())
+            .header("content-type", "multipart/form-data; boundary=b0undary")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
+        assert_eq!(r.status(), status, "{path}");
+    }
+    let ticket = b
+        .get(&format!("/console/tickets/{number}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!ticket.contains("a.pdf"), "nothing was sent");
     t.stop().await;
 }
 

@@ -592,6 +592,18 @@ async fn dashboard_figures_match_hand_counts_in_the_api_the_pages_and_the_csv(ba
         ("3", "2", "1"),
         "{email:?}"
     );
+    // T5 was closed before its due instant without a reply: answered on time (R5's
+    // "answered", as the service level counts it); T3 is past due unanswered.
+    let telegram = row(&page, "p4-by-channel-table", "Telegram");
+    assert_eq!(
+        (
+            telegram[0].as_str(),
+            telegram[2].as_str(),
+            telegram[3].as_str()
+        ),
+        ("2", "1", "1"),
+        "{telegram:?}"
+    );
     assert_eq!(page.matches("<svg").count(), 4);
     let csv = b
         .get(&format!(

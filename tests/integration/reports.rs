@@ -588,7 +588,9 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
         appeal("Жалоба: справку не выдали в срок, сотрудник грубил"),
     )
     .await;
-    let mut b = appeal("Вопрос, не жалоба");
+    // The second appeal's text is longer than a cell keeps.
+    let long = format!("Вопрос, не жалоба. {}", "Очень длинный текст. ".repeat(60));
+    let mut b = appeal(&long);
     b["region"] = json!("almaty");
     b["name"] = json!("Иванов Иван Иванович");
     b["email"] = json!("ivanov@example.kz");
@@ -618,6 +620,37 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
     )
     .await;
     assert_eq!(s, 200, "{v}");
+    // The first is about a service whose responsible person is named in column 3.
+    let (s, body) = json_of(
+        t.post_auth(
+            "/api/v1/bodies",
+            &admin,
+            json!({"kind": "central_state_body", "name": {"kk": "Әділет министрлігі", "ru": "Министерство юстиции"},
+                   "persons": [{"name": "Асқар Нұрланұлы", "position": "бас маман"}]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, service) = json_of(
+        t.post_auth(
+            "/api/v1/services",
+            &admin,
+            json!({"register_number": "701", "name": {"kk": "Анықтама", "ru": "Справка"},
+                   "body": body["id"], "responsible_person": body["persons"][0]["id"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{service}");
+    let r = t
+        .post_auth(
+            &format!("/api/v1/tickets/{n1}/services"),
+            &op,
+            json!({"service": service["id"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     answer(t, &op, &n1).await;
     let month = this_month();
     let get = |q: String| {
@@ -650,9 +683,57 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
     );
     assert_eq!(first[8], "Нарушен срок оказания услуги");
     assert_eq!(first[9], "Некорректное поведение сотрудника");
+    assert_eq!(first[2], "Асқар Нұрланұлы", "{first:?}");
     assert_eq!(rows[3][4], "Иванов Иван Иванович");
     assert_eq!(rows[3][3], "Алматы");
+    let clipped = &rows[3][6];
+    assert_eq!(
+        clipped.chars().count(),
+        1001,
+        "1,000 characters and an ellipsis"
+    );
+    assert!(clipped.starts_with("Вопрос, не жалоба.") && clipped.ends_with('…'));
     assert!(rows[3][7].contains(&n2) && rows[3][8].is_empty());
+    // The whole center's copy carries the month's R3 call figures on a second sheet:
+    // one call answered after 20 s, one abandoned after 50 s.
+    let pbx = t.token("pbx", Role::Pbx).await;
+    let at = |secs: i64| {
+        (Utc::now().duration_trunc(Duration::seconds(1)).unwrap() + Duration::seconds(secs))
+            .to_rfc3339()
+    };
+    for call in [
+        json!({"call_id": "r3-1", "event": "ended", "caller": "+77011234567", "called": "1414",
+               "queue": "1414", "arrived_at": at(-200), "answered_at": at(-180), "ended_at": at(-100),
+               "operator": "op", "disposition": "answered"}),
+        json!({"call_id": "r3-2", "event": "ended", "caller": "+77017654321", "called": "1414",
+               "queue": "1414", "arrived_at": at(-200), "ended_at": at(-150), "disposition": "abandoned"}),
+    ] {
+        let (s, v) = json_of(t.post_auth("/api/v1/calls", &pbx, call).await).await;
+        assert!(s == 200 || s == 201, "{s} {v}");
+    }
+    let bytes = get(format!("month={month}&format=xlsx"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(book.sheet_names(), ["Есеп-Отчёт", "Қоңыраулар - Звонки"]);
+    let calls: Vec<Vec<String>> = book
+        .worksheet_range("Қоңыраулар - Звонки")
+        .unwrap()
+        .rows()
+        .map(|r| r.iter().map(cell).collect())
+        .collect();
+    assert_eq!(calls[1][7], "Среднее ожидание, с");
+    assert!(calls[2][0].starts_with("Итого"), "{calls:?}");
+    // calls, offered, answered, abandoned, busy/failed, within 30 s, average wait, shares.
+    assert_eq!(
+        calls[2][1..],
+        ["2", "2", "1", "1", "0", "1", "35", "50", "50"],
+        "{calls:?}"
+    );
+    let queue = calls.iter().position(|r| r[0] == "По очередям").unwrap();
+    assert_eq!(calls[queue + 1][..2], ["1414", "2"], "{calls:?}");
     // The values in Kazakh.
     let rows = xlsx_rows(
         &get(format!("month={month}&format=xlsx&lang=kk"))
@@ -820,6 +901,59 @@ async fn p1_the_monthly_report_reads_back_as_xlsx_and_csv_with_its_classificatio
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["report"], "P3");
     assert!(v["outages"]["items"].is_array(), "{v}");
+    // P3 as the workbook its recipients get: three sheets, Kazakh and Russian headers.
+    let resp = t
+        .get_auth(
+            &format!("/api/v1/reports/ict?month={month}&format=xlsx"),
+            &quality,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("report-P3-{month}.xlsx"))
+    );
+    let mut book: Xlsx<_> =
+        Xlsx::new(Cursor::new(resp.bytes().await.unwrap().to_vec())).expect("a valid XLSX");
+    assert_eq!(
+        book.sheet_names(),
+        [
+            "Сұрақтар - Вопросы",
+            "Жолдамалар - Направления",
+            "Ажыратулар - Отключения"
+        ]
+    );
+    let outages = book.worksheet_range("Ажыратулар - Отключения").unwrap();
+    let rows: Vec<Vec<String>> = outages
+        .rows()
+        .map(|r| r.iter().map(cell).collect())
+        .collect();
+    assert_eq!(rows[0][0], "Ажырату");
+    assert_eq!(rows[1][7], "24 часа соблюдены");
+    let csv = t
+        .get_auth(
+            &format!("/api/v1/reports/ict?month={month}&format=csv&lang=kk"),
+            &quality,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("\r\nКатегория,Всего,"), "{csv}");
+    let (s, v) = json_of(
+        t.get_auth(
+            &format!("/api/v1/reports/ict?month={month}&format=pdf&lang=en"),
+            &quality,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&v)),
+        (422, vec!["format".to_string(), "lang".to_string()])
+    );
 }
 
 async fn mails_with_attachment(smtp: &Smtp, to: &str) -> Vec<(String, Vec<u8>)> {
@@ -880,6 +1014,7 @@ async fn p1_two_instances_send_each_part_once_by_the_5th_and_a_failed_send_is_re
             "reject-akimat@almaty.kz",
             Some("almaty"),
         ),
+        ("informatization_body", "it@mcriap.gov.kz", None),
     ] {
         let mut body = json!({"kind": kind, "name": {"kk": format!("{email} kk"), "ru": format!("{email} ru")}, "email": email});
         if let Some(r) = region {
@@ -1042,7 +1177,11 @@ async fn p1_two_instances_send_each_part_once_by_the_5th_and_a_failed_send_is_re
     assert_eq!(s, 422, "a month not over yet");
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(r.smtp.to("qa@quality.kz").len(), 1);
-    // P3 went to nobody here (no informatization body or ICI operator): an empty run.
+    // P3 went to the informatization body, once, as a workbook of three sheets.
+    eventually("P3 reaches the informatization body", || async {
+        !r.smtp.to("it@mcriap.gov.kz").is_empty()
+    })
+    .await;
     let (_, v) = json_of(t.get_auth("/api/v1/reports/runs?month=2026-11", &sup).await).await;
     let p3 = v["runs"]
         .as_array()
@@ -1051,7 +1190,14 @@ async fn p1_two_instances_send_each_part_once_by_the_5th_and_a_failed_send_is_re
         .find(|r| r["report"] == "P3")
         .expect("a P3 run")
         .clone();
-    assert_eq!(p3["deliveries"], json!([]), "{p3}");
+    assert_eq!(p3["deliveries"].as_array().unwrap().len(), 1, "{p3}");
+    let ict = mails_with_attachment(&r.smtp, "it@mcriap.gov.kz").await;
+    assert_eq!(ict.len(), 1, "P3 is sent once");
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(ict[0].1.clone())).expect("a valid XLSX");
+    assert_eq!(book.sheet_names().len(), 3);
+    let first = book.worksheet_range("Сұрақтар - Вопросы").unwrap();
+    let head: Vec<String> = first.rows().nth(1).unwrap().iter().map(cell).collect();
+    assert_eq!(head[..2], ["Категория", "Всего"]);
     b.stop().await;
 }
 

@@ -9,11 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_core::Language;
-use futures_util::StreamExt;
 use minijinja::{Value, context};
 
 use super::agency::form_pairs;
@@ -1037,20 +1035,20 @@ async fn registry_export(
         .map_err(|e| ConsoleError::from(e).in_language(staff.language()))
 }
 
-/// The import form: which file, and the file (multipart).
-async fn read_import(mut payload: Multipart) -> Result<(String, Vec<u8>, bool), String> {
-    let (mut kind, mut data, mut over) = (String::new(), Vec::new(), false);
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| format!("the form cannot be read: {e}"))?;
-        let name = field.name().unwrap_or("").to_string();
-        let (bytes, too_long) = super::field_bytes(&mut field, MAX_IMPORT_BYTES).await?;
-        over |= too_long;
-        match name.as_str() {
-            "kind" => kind = String::from_utf8_lossy(&bytes).trim().to_string(),
-            "file" => data = bytes,
-            _ => {}
-        }
-    }
+/// The import form: which file, and the file (multipart); whether the file was too large.
+async fn read_import(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(String, Vec<u8>, bool), String> {
+    let parts = super::read_parts(req, payload, "file", MAX_IMPORT_BYTES as u64, 1).await?;
+    let kind = parts.get("kind").unwrap_or("").trim().to_string();
+    let over = parts.too_large.is_some();
+    let data = parts
+        .files
+        .into_iter()
+        .next()
+        .map(|f| f.content)
+        .unwrap_or_default();
     Ok((kind, data, over))
 }
 
@@ -1058,9 +1056,9 @@ async fn registry_import(
     app: AppData,
     req: HttpRequest,
     staff: Staff,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (kind_text, data, over) = read_import(payload)
+    let (kind_text, data, over) = read_import(&req, payload)
         .await
         .map_err(|m| staff.error(StatusCode::BAD_REQUEST, m))?;
     let refuse = |kind: String, at: &str, m: String| ImportOutcome {

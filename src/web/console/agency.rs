@@ -5,12 +5,10 @@
 //! ([`super::ici`]): a [`Portal`] says under which paths they live. Answers and refusals
 //! go through the functions of `POST /api/v1/forwards/{id}/answer|decline`.
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_core::Attachment;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -359,7 +357,7 @@ async fn answer(
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ConsoleError> {
     answer_in(&app, &req, &staff, AGENCY, &path.into_inner(), payload).await
 }
@@ -371,10 +369,10 @@ pub(super) async fn answer_in(
     staff: &Staff,
     portal: Portal,
     raw_id: &str,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ConsoleError> {
     let (id, f) = own(app, staff, raw_id).await?;
-    let form = read_answer(payload, app.config.max_attachment_bytes)
+    let form = read_answer(req, payload, app.config.max_attachment_bytes)
         .await
         .map_err(|m| staff.error(StatusCode::BAD_REQUEST, m))?;
     let text = input::clean(form.text);
@@ -576,50 +574,20 @@ struct AnswerForm {
     file_problem: Option<(&'static str, String)>,
 }
 
-async fn read_answer(mut payload: Multipart, max_file: u64) -> Result<AnswerForm, String> {
-    let mut f = AnswerForm {
-        text: String::new(),
-        files: Vec::new(),
-        file_problem: None,
+async fn read_answer(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max_file: u64,
+) -> Result<AnswerForm, String> {
+    let parts = super::read_parts(req, payload, "attachments", max_file, MAX_FILES).await?;
+    let file_problem = match (&parts.too_large, &parts.too_many) {
+        (Some(name), _) => Some(("agency_file_too_large", name.clone())),
+        (None, Some(name)) => Some(("agency_too_many_files", name.clone())),
+        (None, None) => None,
     };
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| format!("the form cannot be read: {e}"))?;
-        let name = field.name().unwrap_or("").to_string();
-        let file_name = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename())
-            .map(str::to_string);
-        let limit = if file_name.is_some() {
-            max_file as usize
-        } else {
-            256 * 1024
-        };
-        let (data, over) = super::field_bytes(&mut field, limit).await?;
-        match name.as_str() {
-            "attachments" => {
-                // A file input left empty sends a part without a name or bytes.
-                let Some(file_name) = file_name.as_deref().and_then(baylanys_core::safe_file_name)
-                else {
-                    continue;
-                };
-                if over {
-                    f.file_problem = Some(("agency_file_too_large", file_name));
-                } else if data.is_empty() {
-                    continue;
-                } else if f.files.len() >= MAX_FILES {
-                    f.file_problem = Some(("agency_too_many_files", file_name));
-                } else {
-                    f.files.push(Attachment {
-                        content_type: baylanys_core::sniff_media_type(&data).to_string(),
-                        file_name,
-                        content: data,
-                    });
-                }
-            }
-            "text" if over => return Err("text: longer than 256 KB".into()),
-            "text" => f.text = String::from_utf8_lossy(&data).into_owned(),
-            _ => {}
-        }
-    }
-    Ok(f)
+    Ok(AnswerForm {
+        text: parts.get("text").unwrap_or("").to_string(),
+        files: parts.files,
+        file_problem,
+    })
 }

@@ -6,7 +6,6 @@
 //! refusal names the same fields; the ICT forwards are the agency portal's pages
 //! ([`super::agency`]) under `/console/ici/forwards`.
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, TimeZone, Utc};
@@ -518,21 +517,36 @@ async fn reschedule(
     }
 }
 
+/// A step of an outage's life (cancel, complete) as `POST /console/ici/outages/{id}/...`.
+type Step = fn(
+    &mut crate::db::DbConn,
+    &crate::AppState,
+    &str,
+    chrono::DateTime<Utc>,
+) -> Result<store::Outage, OutageError>;
+
+async fn step(
+    app: AppData,
+    req: HttpRequest,
+    staff: Staff,
+    path: web::Path<String>,
+    (action, done): (Step, &'static str),
+) -> Result<HttpResponse, ConsoleError> {
+    let id = outage_id(&staff, &path.into_inner())?;
+    let (i, now) = (id.clone(), app.clock.now());
+    match run(&app, move |c, s| action(c, s, &i, now)).await? {
+        Ok(()) => Ok(see_other(&format!("/console/ici/outages/{id}"), Some(done))),
+        Err(e) => refused(&app, &req, &staff, &id, e, OutageDraft::default()).await,
+    }
+}
+
 async fn cancel(
     app: AppData,
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = outage_id(&staff, &path.into_inner())?;
-    let (i, now) = (id.clone(), app.clock.now());
-    match run(&app, move |c, s| store::cancel(c, s, &i, now)).await? {
-        Ok(()) => Ok(see_other(
-            &format!("/console/ici/outages/{id}"),
-            Some("ici_cancelled"),
-        )),
-        Err(e) => refused(&app, &req, &staff, &id, e, OutageDraft::default()).await,
-    }
+    step(app, req, staff, path, (store::cancel, "ici_cancelled")).await
 }
 
 async fn complete(
@@ -541,15 +555,7 @@ async fn complete(
     staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = outage_id(&staff, &path.into_inner())?;
-    let (i, now) = (id.clone(), app.clock.now());
-    match run(&app, move |c, s| store::complete(c, s, &i, now)).await? {
-        Ok(()) => Ok(see_other(
-            &format!("/console/ici/outages/{id}"),
-            Some("ici_completed"),
-        )),
-        Err(e) => refused(&app, &req, &staff, &id, e, OutageDraft::default()).await,
-    }
+    step(app, req, staff, path, (store::complete, "ici_completed")).await
 }
 
 // The ICT forwards: the agency portal's pages for the ICI operator's body.
@@ -604,7 +610,7 @@ async fn forward_answer(
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ConsoleError> {
     ici_only(&staff)?;
     agency::answer_in(&app, &req, &staff, ICI, &path.into_inner(), payload).await

@@ -290,25 +290,6 @@ impl Staff {
     }
 }
 
-/// A multipart field's bytes, at most `limit` of them, and whether it had more (the rest
-/// is read and dropped, so the fields after it can still be read).
-pub(crate) async fn field_bytes(
-    field: &mut actix_multipart::Field,
-    limit: usize,
-) -> Result<(Vec<u8>, bool), String> {
-    use futures_util::StreamExt;
-    let (mut data, mut over) = (Vec::new(), false);
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| format!("the form cannot be read: {e}"))?;
-        if data.len() + chunk.len() > limit {
-            over = true;
-            continue;
-        }
-        data.extend_from_slice(&chunk);
-    }
-    Ok((data, over))
-}
-
 /// A form's (field, what to fix) pairs as the map its template reads (`errors.name`).
 pub fn field_errors(list: Vec<(String, String)>) -> Value {
     Value::from_serialize(
@@ -665,16 +646,24 @@ async fn csrf_of(req: &mut actix_web::dev::ServiceRequest) -> Result<Option<Stri
             .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD))
             .map(|(_, v)| v)
     } else if content_type.starts_with("multipart/form-data") {
+        use crate::web::public::{WatchEnd, next_or_stuck};
         let stream = futures_util::stream::once({
             let b = body.clone();
             async move { Ok::<_, actix_web::error::PayloadError>(b) }
         });
-        let mut form = actix_multipart::Multipart::new(req.headers(), stream);
+        // A form that ends inside a part would leave the reader waiting for ever: such a
+        // form has no token (the handler then says the form cannot be read).
+        let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watched = WatchEnd {
+            inner: Box::pin(stream),
+            ended: ended.clone(),
+        };
+        let mut form = actix_multipart::Multipart::new(req.headers(), watched);
         let mut found = None;
-        while let Some(Ok(mut field)) = form.next().await {
+        while let Ok(Some(Ok(mut field))) = next_or_stuck(&mut form, &ended).await {
             let is_csrf = field.name() == Some(CSRF_FIELD);
             let mut value = Vec::new();
-            while let Some(Ok(chunk)) = field.next().await {
+            while let Ok(Some(Ok(chunk))) = next_or_stuck(&mut field, &ended).await {
                 if is_csrf && value.len() < 256 {
                     value.extend_from_slice(&chunk);
                 }
@@ -693,6 +682,106 @@ async fn csrf_of(req: &mut actix_web::dev::ServiceRequest) -> Result<Option<Stri
     > = Box::pin(futures_util::stream::once(async move { Ok(body) }));
     req.set_payload(actix_web::dev::Payload::from(stream));
     Ok(found)
+}
+
+/// A multipart console form read whole: its text fields and the files of its file
+/// inputs named `file_field` (inputs left empty are skipped).
+pub(super) struct FormParts {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<baylanys_core::Attachment>,
+    /// The first file over `max_file` bytes, by its name.
+    pub too_large: Option<String>,
+    /// The first file past `max_files`, by its name.
+    pub too_many: Option<String>,
+}
+
+impl FormParts {
+    /// The last value sent for `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads a multipart console form; a text field over 256 KB is refused by its name, and
+/// a form that ends inside a part is unreadable at once (actix-multipart would wait for
+/// ever: see `web::public::next_or_stuck`).
+pub(super) async fn read_parts(
+    req: &HttpRequest,
+    payload: web::Payload,
+    file_field: &str,
+    max_file: u64,
+    max_files: usize,
+) -> Result<FormParts, String> {
+    use crate::web::public::{FormError, WatchEnd, next_or_stuck};
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut payload = actix_multipart::Multipart::new(
+        req.headers(),
+        WatchEnd {
+            inner: payload,
+            ended: ended.clone(),
+        },
+    );
+    let stuck = |FormError::Unreadable(m): FormError| format!("the form cannot be read: {m}");
+    let mut f = FormParts {
+        fields: Vec::new(),
+        files: Vec::new(),
+        too_large: None,
+        too_many: None,
+    };
+    while let Some(field) = next_or_stuck(&mut payload, &ended).await.map_err(stuck)? {
+        let mut field = field.map_err(|e| format!("the form cannot be read: {e}"))?;
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        let limit = if file_name.is_some() {
+            max_file as usize
+        } else {
+            256 * 1024
+        };
+        let mut data = Vec::new();
+        let mut over = false;
+        while let Some(chunk) = next_or_stuck(&mut field, &ended).await.map_err(stuck)? {
+            let chunk = chunk.map_err(|e| format!("the form cannot be read: {e}"))?;
+            if data.len() + chunk.len() > limit {
+                over = true;
+                continue;
+            }
+            data.extend_from_slice(&chunk);
+        }
+        if name == file_field {
+            // A file input left empty sends a part without a name or bytes.
+            let Some(file_name) = file_name.as_deref().and_then(baylanys_core::safe_file_name)
+            else {
+                continue;
+            };
+            if over {
+                f.too_large.get_or_insert(file_name);
+            } else if data.is_empty() {
+                continue;
+            } else if f.files.len() >= max_files {
+                f.too_many.get_or_insert(file_name);
+            } else {
+                f.files.push(baylanys_core::Attachment {
+                    content_type: baylanys_core::sniff_media_type(&data).to_string(),
+                    file_name,
+                    content: data,
+                });
+            }
+            continue;
+        }
+        if over {
+            return Err(format!("{name}: longer than 256 KB"));
+        }
+        f.fields
+            .push((name, String::from_utf8_lossy(&data).into_owned()));
+    }
+    Ok(f)
 }
 
 /// The console's style sheet and its small script (progressive enhancement only: every

@@ -2,11 +2,9 @@
 //! deadline and its explanation, the audit log, the applicant's other tickets, presence;
 //! and its actions, each the same `tickets::` action the JSON API runs.
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use baylanys_core::Attachment;
-use futures_util::StreamExt;
 use minijinja::context;
 use serde::Deserialize;
 
@@ -404,11 +402,11 @@ pub async fn reply(
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ConsoleError> {
     let number = number_of(&staff, &path.into_inner())?;
     let lang = staff.language();
-    let form = read_reply(payload, app.config.max_attachment_bytes)
+    let form = read_reply(&req, payload, app.config.max_attachment_bytes)
         .await
         .map_err(|m| staff.error(StatusCode::UNPROCESSABLE_ENTITY, m))?;
     let text = input::clean(form.text.clone());
@@ -513,11 +511,11 @@ pub async fn kb(
     req: HttpRequest,
     staff: Staff,
     path: web::Path<String>,
-    payload: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ConsoleError> {
     let number = number_of(&staff, &path.into_inner())?;
     staff.require(Permission::ReadKnowledgeBase)?;
-    let form = read_reply(payload, app.config.max_attachment_bytes)
+    let form = read_reply(&req, payload, app.config.max_attachment_bytes)
         .await
         .map_err(|m| staff.error(StatusCode::UNPROCESSABLE_ENTITY, m))?;
     let q = input::clean(form.kb_q.clone()).trim().to_string();
@@ -733,60 +731,32 @@ struct ReplyForm {
     kb_insert: Option<String>,
 }
 
-async fn read_reply(mut payload: Multipart, max_file: u64) -> Result<ReplyForm, String> {
+async fn read_reply(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max_file: u64,
+) -> Result<ReplyForm, String> {
+    let parts = super::read_parts(req, payload, "attachments", max_file, 10).await?;
+    if parts.too_many.is_some() {
+        return Err("at most 10 files in one reply".into());
+    }
     let mut f = ReplyForm {
         text: String::new(),
         final_reply: false,
         last_seen: None,
         cards: Vec::new(),
-        files: Vec::new(),
-        too_large: None,
+        too_large: parts.too_large.as_ref().map(|name| {
+            format!(
+                "{name} is larger than {} MB: send a smaller file",
+                max_file / (1024 * 1024)
+            )
+        }),
+        files: parts.files,
         kb_q: String::new(),
         kb_language: None,
         kb_insert: None,
     };
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| format!("the form cannot be read: {e}"))?;
-        let name = field.name().unwrap_or("").to_string();
-        let file_name = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename())
-            .map(str::to_string);
-        let limit = if file_name.is_some() {
-            max_file as usize
-        } else {
-            256 * 1024
-        };
-        let (data, over) = super::field_bytes(&mut field, limit).await?;
-        if name == "attachments" {
-            let Some(file_name) = file_name.as_deref().and_then(baylanys_core::safe_file_name)
-            else {
-                continue;
-            };
-            if over {
-                f.too_large = Some(format!(
-                    "{file_name} is larger than {} MB: send a smaller file",
-                    max_file / (1024 * 1024)
-                ));
-                continue;
-            }
-            if data.is_empty() {
-                continue;
-            }
-            if f.files.len() >= 10 {
-                return Err("at most 10 files in one reply".into());
-            }
-            f.files.push(Attachment {
-                content_type: baylanys_core::sniff_media_type(&data).to_string(),
-                file_name,
-                content: data,
-            });
-            continue;
-        }
-        if over {
-            return Err(format!("{name}: longer than 256 KB"));
-        }
-        let value = String::from_utf8_lossy(&data).into_owned();
+    for (name, value) in parts.fields {
         match name.as_str() {
             "text" => f.text = value,
             "final" => f.final_reply = matches!(value.as_str(), "yes" | "on" | "true" | "1"),
