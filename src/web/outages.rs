@@ -56,7 +56,7 @@ pub(crate) enum Declared {
     path = "/api/v1/outages",
     tag = "outages",
     summary = "Declare an outage (O1: planned ones 24 h ahead); takes an optional Idempotency-Key",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
     request_body(content = NewOutage),
     responses((status = 201, description = "the outage as GET shows it", body = OutageDetail))
 )]

@@ -308,7 +308,7 @@ fn replay(stored: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiE
     path = "/api/v1/appeals",
     tag = "appeals",
     summary = "Register a citizen's appeal (the JSON twin of the form at GET /)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
     request_body(content = AppealBody),
     responses((status = 201, description = "registered", body = AppealRegistered), (status = 429, description = "too many appeals from this address (see Retry-After)", body = super::Problem, content_type = "application/problem+json"))
 )]
