@@ -92,9 +92,12 @@ pub fn recipients(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Address>, D
             persons_of.entry(p.1.as_str()).or_default().push(p);
         }
     }
-    let mut out = Vec::new();
+    let mut out: Vec<Address> = Vec::new();
     for b in told {
         let mut mine: Vec<Address> = Vec::new();
+        // An address two bodies share is told once per notice (a notice's deliveries are
+        // unique by channel and address): the first body's delivery covers the other.
+        let mut shared = false;
         let mut add =
             |person: Option<&String>, channel: NoticeChannel, address: &Option<String>| {
                 let Some(a) = address.as_deref().map(str::trim).filter(|a| !a.is_empty()) else {
@@ -105,7 +108,9 @@ pub fn recipients(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Address>, D
                 } else {
                     a.to_string()
                 };
-                if !mine
+                if out.iter().any(|m| m.channel == channel && m.address == key) {
+                    shared = true;
+                } else if !mine
                     .iter()
                     .any(|m| m.channel == channel && m.address == key)
                 {
@@ -126,12 +131,14 @@ pub fn recipients(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Address>, D
             add(Some(&p.0), NoticeChannel::Email, &p.2);
             add(Some(&p.0), NoticeChannel::Telegram, &p.3);
         }
-        if mine.is_empty() {
+        if mine.is_empty() && !shared {
+            // No address at all: recorded, failed at once, under the body's id (so two
+            // such bodies are two deliveries, not one key twice).
             mine.push(Address {
                 body_id: b.0.clone(),
                 person_id: None,
                 channel: NoticeChannel::None,
-                address: String::new(),
+                address: b.0.clone(),
             });
         }
         out.extend(mine);

@@ -85,9 +85,27 @@ type Filtered<'a> = tickets::BoxedQuery<'a, crate::db::MultiBackend>;
 
 /// The tickets a filter selects (every filter but the words `q`, the order and the page).
 fn filtered<'a>(f: &ListFilter, now: DateTime<Utc>) -> Filtered<'a> {
+    filtered_as(f, now, false)
+}
+
+/// The same; with `by_id` (a search's candidates, fetched by id) the column filters are
+/// written so that no index can serve them: without statistics SQLite otherwise read
+/// every ticket of the status or queue through that index instead of the few ids
+/// (1.4 s for a word and a status over 1,000,000 tickets; a few milliseconds this way).
+fn filtered_as<'a>(f: &ListFilter, now: DateTime<Utc>, by_id: bool) -> Filtered<'a> {
+    // `column || ''` is the column (NULL stays NULL), but not an indexed expression.
+    macro_rules! equal {
+        ($query:ident, $column:expr, $value:expr) => {
+            if by_id {
+                $query.filter($column.concat("").eq($value))
+            } else {
+                $query.filter($column.eq($value))
+            }
+        };
+    }
     let mut query = tickets::table.into_boxed();
     if let Some(a) = &f.assignee {
-        query = query.filter(tickets::assignee_id.eq(a.clone()));
+        query = equal!(query, tickets::assignee_id, a.clone());
     }
     if f.unassigned {
         query = query.filter(tickets::assignee_id.is_null());
@@ -96,19 +114,19 @@ fn filtered<'a>(f: &ListFilter, now: DateTime<Utc>) -> Filtered<'a> {
         query = query.filter(tickets::status.ne(Status::Closed.as_str()));
     }
     if let Some(r) = &f.region {
-        query = query.filter(tickets::region.eq(r.clone()));
+        query = equal!(query, tickets::region, r.clone());
     }
     if let Some(t) = &f.topic {
-        query = query.filter(tickets::topic.eq(t.clone()));
+        query = equal!(query, tickets::topic, t.clone());
     }
     if let Some(s) = f.status {
-        query = query.filter(tickets::status.eq(s.as_str()));
+        query = equal!(query, tickets::status, s.as_str());
     }
     if let Some(c) = f.channel {
-        query = query.filter(tickets::channel.eq(c.as_str()));
+        query = equal!(query, tickets::channel, c.as_str());
     }
     if let Some(q) = &f.queue {
-        query = query.filter(tickets::queue.eq(q.clone()));
+        query = equal!(query, tickets::queue, q.clone());
     }
     match f.overdue {
         Some(true) => query = query.filter(super::answered::overdue(now)),
@@ -181,7 +199,7 @@ fn searched(
         };
         bound = last.doc;
         let ids: Vec<&str> = found.iter().map(|c| c.ticket_id.as_str()).collect();
-        let rows: Vec<TicketRow> = filtered(f, now)
+        let rows: Vec<TicketRow> = filtered_as(f, now, true)
             .select(TicketRow::as_select())
             .filter(tickets::id.eq_any(ids))
             .load(conn)?;

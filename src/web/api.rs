@@ -285,7 +285,7 @@ pub fn ticket_json(
     tag = "tickets",
     summary = "A stored file, as a download",
     params(("id" = String, Path, description = "attachment id")),
-    responses((status = 200, description = "the file's bytes", body = Vec<u8>, content_type = "application/octet-stream"))
+    responses((status = 200, description = "the file's bytes, with the content type it was stored with (application/octet-stream when that is not a valid one)", body = Vec<u8>, content_type = "*/*"))
 )]
 async fn get_attachment(
     app: AppData,
@@ -330,15 +330,22 @@ pub(super) fn download(file: Attachment, wanted: &str) -> HttpResponse {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct AttachmentInput {
+    /// Printable characters, no path.
+    #[schema(pattern = r"\S", max_length = 255)]
     file_name: String,
+    /// `type/subtype`; by default sniffed from the content.
+    #[schema(pattern = r"^\s*([A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+.*)?$")]
     content_type: Option<String>,
-    /// Base64 (standard alphabet) of the file.
+    /// Base64 (standard alphabet) of the file, within BAYLANYS_MAX_ATTACHMENT_BYTES.
+    #[schema(format = Byte)]
     content_base64: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ReplyBody {
+    #[schema(max_length = 100000)]
     text: String,
+    #[schema(max_length = 500000)]
     html: Option<String>,
     #[serde(default)]
     attachments: Vec<AttachmentInput>,
@@ -347,10 +354,24 @@ struct ReplyBody {
     final_reply: bool,
     /// R7: ids of registry bodies whose contact cards are appended, in the ticket's language.
     #[serde(default)]
+    #[schema(schema_with = card_ids)]
     cards: Vec<String>,
     /// The newest message the author saw (`last_message_id` of the ticket): when another
     /// answer went out since, the reply is refused with 409 instead of a second answer.
+    #[schema(schema_with = message_id_or_null)]
     last_seen_message_id: Option<String>,
+}
+
+/// At most registry::cards::MAX_CARDS body ids.
+fn card_ids() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(super::openapi::body::uuid())
+        .max_items(Some(crate::registry::cards::MAX_CARDS))
+        .build()
+}
+
+fn message_id_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::uuid())
 }
 
 fn final_by_default() -> bool {
@@ -523,6 +544,8 @@ where
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct AssignBody {
+    /// An active staff login.
+    #[schema(pattern = r"\S", max_length = 64)]
     login: String,
 }
 
@@ -559,7 +582,11 @@ async fn post_assign(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct TransferBody {
+    /// A queue's code (GET /api/v1/queues).
+    #[schema(pattern = r"\S", max_length = 64)]
     queue: String,
+    /// Why, for the ticket's history.
+    #[schema(max_length = 4000)]
     note: Option<String>,
 }
 
@@ -597,6 +624,7 @@ async fn post_transfer(
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct CloseBody {
+    #[schema(max_length = 4000)]
     resolution: Option<String>,
 }
 
@@ -647,8 +675,15 @@ async fn post_close(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct StatusBody {
+    /// `answered` and `closed` are set by POST .../replies and POST .../close.
+    #[schema(schema_with = status_to_set)]
     status: String,
+    #[schema(max_length = 4000)]
     reason: Option<String>,
+}
+
+fn status_to_set() -> utoipa::openapi::schema::Object {
+    super::openapi::body::one_of(["open", "waiting"])
 }
 
 #[utoipa::path(
@@ -684,6 +719,7 @@ async fn post_status(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NoteBody {
+    #[schema(pattern = r"\S", max_length = 4000)]
     text: String,
 }
 
@@ -715,6 +751,7 @@ async fn post_note(
 #[derive(Deserialize, utoipa::ToSchema)]
 struct MergeBody {
     /// The duplicate ticket, merged into this one (same applicant).
+    #[schema(schema_with = super::openapi::body::ticket_number)]
     duplicate: String,
 }
 
@@ -746,6 +783,7 @@ async fn post_merge(
 #[derive(Deserialize, utoipa::ToSchema)]
 struct SplitBody {
     /// The applicant's message that becomes a ticket of its own.
+    #[schema(schema_with = super::openapi::body::uuid)]
     message_id: String,
 }
 
@@ -912,7 +950,10 @@ async fn calendar_ics(app: AppData, path: web::Path<String>) -> Result<HttpRespo
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct DayBody {
+    #[schema(value_type = crate::calendar::DayKind)]
     kind: String,
+    /// The act that decided it (decree number and date).
+    #[schema(pattern = r"\S")]
     note: String,
 }
 
@@ -997,6 +1038,8 @@ pub(crate) async fn set_calendar_day(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct MovableDaysBody {
+    /// The acts that set the year's movable days.
+    #[schema(pattern = r"\S", max_length = 4000)]
     note: String,
 }
 

@@ -92,7 +92,7 @@ fn call_path(raw: &str) -> Result<String, ApiError> {
     path = "/api/v1/calls",
     tag = "calls",
     summary = "Report a call event from the PBX (merged by call_id in any order; a redelivery changes nothing)",
-    request_body(content = serde_json::Value, description = "`{\"call_id\", \"event\": \"arrived\"|\"answered\"|\"ended\", \"caller\", \"called\", \"queue\", \"arrived_at\", \"answered_at\"?, \"ended_at\"?, \"operator\"? (login), \"disposition\"? (\"answered\"|\"abandoned\"|\"busy\"|\"failed\"; required with `ended`), \"recording\"?: {\"url\" or \"content_base64\", \"content_type\"}, \"survey\"?: 1-5}`; times RFC 3339 with offset"),
+    request_body(content = CallEventBody, description = "merged by `call_id`, in any order; times RFC 3339 with offset, `answered_at` and `ended_at` not before `arrived_at`"),
     responses(
         (status = 201, description = "the call, created by this event", body = CallRecorded),
         (status = 200, description = "the call, merged (`changed`: false for a redelivery)", body = CallRecorded)
@@ -269,7 +269,7 @@ async fn detail(
     tag = "calls",
     summary = "The call card: register the caller's matter as a phone ticket (R5 deadline), acknowledged by SMS and/or e-mail if asked",
     params(("call_id" = String, Path, description = "the PBX's call id")),
-    request_body(content = serde_json::Value, description = "`{\"topic\", \"region\", \"text\", \"language\": \"kk\"|\"ru\", \"email\"?, \"name\"?, \"sms\"?: true}`"),
+    request_body(content = CallCard),
     responses((status = 201, description = "the ticket registered for the call", body = CallTicket))
 )]
 async fn ticket(
@@ -483,7 +483,7 @@ async fn recording_access(
     path = "/api/v1/record-requests",
     tag = "calls",
     summary = "R11: request the recordings and transcripts of a number on a date (due in 4 hours)",
-    request_body(content = serde_json::Value, description = "`{\"date\": \"YYYY-MM-DD\", \"phone\", \"time_from\"?: \"HH:MM\", \"time_to\"?: \"HH:MM\", \"ticket\"?: number}`"),
+    request_body(content = NewRecordRequest),
     responses((status = 201, description = "the request with what was found and its deadline", body = RecordRequest))
 )]
 async fn submit_request(
@@ -731,4 +731,188 @@ struct RecordRequest {
     escalated_at: Option<chrono::DateTime<chrono::Utc>>,
     calls: Vec<CallView>,
     tickets: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies (schema only: CallEvent, CardInput and RequestInput read them field by
+// field, so that each mistake is named).
+
+/// One event of a call from the PBX: `arrived`, `answered` (with `answered_at`) or
+/// `ended` (with `ended_at` and `disposition`).
+struct CallEventBody;
+
+impl utoipa::PartialSchema for CallEventBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use super::openapi::body::one_of;
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder};
+        let arrived = ObjectBuilder::new()
+            .property("event", one_of(["arrived"]))
+            .required("event");
+        let answered = ObjectBuilder::new()
+            .property("event", one_of(["answered"]))
+            .property("answered_at", super::openapi::body::instant())
+            .required("event")
+            .required("answered_at");
+        let ended = ObjectBuilder::new()
+            .property("event", one_of(["ended"]))
+            .property("ended_at", super::openapi::body::instant())
+            .property(
+                "disposition",
+                one_of(calls::Disposition::ALL.iter().map(|d| d.as_str())),
+            )
+            .required("event")
+            .required("ended_at")
+            .required("disposition");
+        AllOfBuilder::new()
+            .item(CallEventFields::schema())
+            .item(OneOfBuilder::new().item(arrived).item(answered).item(ended))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CallEventBody {}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: event reads the body with CallEvent::from_json
+struct CallEventFields {
+    /// The PBX's id of the call: its events are merged by it.
+    #[schema(pattern = r"\S", max_length = 128)]
+    call_id: String,
+    #[schema(value_type = calls::CallEventKind)]
+    event: String,
+    /// The caller's number.
+    #[schema(pattern = r"\S", max_length = 128)]
+    caller: String,
+    /// The number called, e.g. `1414`.
+    #[schema(pattern = r"\S", max_length = 128)]
+    called: String,
+    /// The PBX queue the call waited in.
+    #[schema(pattern = r"\S", max_length = 128)]
+    queue: String,
+    #[schema(schema_with = super::openapi::body::instant)]
+    arrived_at: String,
+    #[schema(schema_with = instant_or_null)]
+    answered_at: Option<String>,
+    #[schema(schema_with = instant_or_null)]
+    ended_at: Option<String>,
+    /// The login of the operator who answered.
+    #[schema(max_length = 128)]
+    operator: Option<String>,
+    /// `answered` for a call with `answered_at`.
+    disposition: Option<calls::Disposition>,
+    recording: Option<RecordingBody>,
+    /// The caller's post-call score of the operator (R10).
+    #[schema(minimum = 1, maximum = 5)]
+    survey: Option<i32>,
+}
+
+fn instant_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::instant())
+}
+
+/// The call's recording: where to fetch it, or its content.
+struct RecordingBody;
+
+impl utoipa::PartialSchema for RecordingBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let kinds: Vec<&str> = calls::RECORDING_TYPES
+            .iter()
+            .filter_map(|t| t.strip_prefix("audio/"))
+            .collect();
+        let content_type = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!(
+                r"^\s*audio/({})\s*(;.*)?$",
+                kinds.join("|").replace('-', r"\-")
+            )))
+            .description(Some(format!(
+                "one of {}",
+                calls::RECORDING_TYPES.join(", ")
+            )))
+            .build();
+        let url = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9]"))
+            .max_length(Some(2048));
+        let by_url = ObjectBuilder::new()
+            .property("url", url)
+            .property("content_type", content_type.clone())
+            .required("url");
+        let content = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Byte,
+            )))
+            .min_length(Some(4))
+            .description(Some("base64, within BAYLANYS_RECORDING_MAX_BYTES"));
+        let by_content = ObjectBuilder::new()
+            .property("content_base64", content)
+            .property("content_type", content_type)
+            .required("content_base64")
+            .required("content_type");
+        OneOfBuilder::new().item(by_url).item(by_content).into()
+    }
+}
+
+impl utoipa::ToSchema for RecordingBody {}
+
+/// The call card: the matter the operator registers as a phone ticket.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: ticket reads the body with CardInput::from_json
+struct CallCard {
+    #[schema(pattern = r"\S", max_length = 100)]
+    topic: String,
+    #[schema(pattern = r"\S", max_length = 100)]
+    region: String,
+    #[schema(pattern = r"\S", max_length = 20000)]
+    text: String,
+    /// The applicant's language.
+    #[schema(schema_with = super::openapi::body::language)]
+    language: String,
+    /// Where the acknowledgement also goes.
+    #[schema(schema_with = email_or_null)]
+    email: Option<String>,
+    /// The applicant's name.
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    /// Acknowledge by SMS too (needs BAYLANYS_SMS_GATEWAY_URL).
+    sms: Option<bool>,
+}
+
+fn email_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::email())
+}
+
+/// R11: the recordings of a number on a date.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: submit_request reads the body with RequestInput::from_json
+struct NewRecordRequest {
+    #[schema(schema_with = super::openapi::body::day)]
+    date: String,
+    /// The applicant's number, e.g. `+7 701 234 56 78` (10-15 digits).
+    #[schema(pattern = r"^[^0-9]*([0-9][^0-9]*){10,15}$")]
+    phone: String,
+    /// `HH:MM`, Almaty time.
+    #[schema(schema_with = time_or_null)]
+    time_from: Option<String>,
+    /// `HH:MM`, not before `time_from`.
+    #[schema(schema_with = time_or_null)]
+    time_to: Option<String>,
+    /// The ticket the request is about, e.g. UCC-2026-000001.
+    #[schema(schema_with = ticket_or_null)]
+    ticket: Option<String>,
+}
+
+fn time_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^\s*([01][0-9]|2[0-3]):[0-5][0-9]\s*$"))
+            .build(),
+    )
+}
+
+fn ticket_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::ticket_number())
 }

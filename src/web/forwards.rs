@@ -181,7 +181,7 @@ fn id_list(
     tag = "forwards",
     summary = "Forward a question about the ticket to a registry body",
     params(("number" = String, Path, description = "registration number, e.g. UCC-2026-000001")),
-    request_body(content = serde_json::Value, description = "`{\"body\": ID, \"question\", \"messages\"?: [ids], \"attachments\"?: [ids], \"include_personal_data\"?: false, \"category\"?}`; no `body` but a `category`: the ICI operator (F9)"),
+    request_body(content = ForwardRequest, description = "no `body` but a `category`: the ICI operator's group (F9)"),
     responses((status = 201, description = "the forward", body = ForwardView))
 )]
 async fn create_forward(
@@ -467,7 +467,7 @@ async fn get_forward(
     tag = "forwards",
     summary = "A file sent with the forward",
     params(("id" = String, Path, description = "forward id"), ("attachment" = String, Path, description = "attachment id")),
-    responses((status = 200, description = "the file's bytes", body = Vec<u8>, content_type = "application/octet-stream"))
+    responses((status = 200, description = "the file's bytes, with the content type it was stored with (application/octet-stream when that is not a valid one)", body = Vec<u8>, content_type = "*/*"))
 )]
 async fn get_forward_attachment(
     app: AppData,
@@ -521,7 +521,7 @@ pub(crate) async fn own_forward(
     tag = "forwards",
     summary = "The body answers the forward",
     params(("id" = String, Path, description = "forward id")),
-    request_body(content = serde_json::Value, description = "`{\"text\", \"attachments\"?: [{\"file_name\", \"content_type\"?, \"content_base64\"}]}`"),
+    request_body(content = ForwardAnswer),
     responses((status = 200, description = "the answer, recorded", body = ForwardAnswered))
 )]
 async fn post_answer(
@@ -622,7 +622,7 @@ pub(crate) async fn decline_forward(
     tag = "forwards",
     summary = "The body declines the forward (F4 counts refusals)",
     params(("id" = String, Path, description = "forward id")),
-    request_body(content = serde_json::Value, description = "`{\"reason\"}`"),
+    request_body(content = ForwardDecline),
     responses((status = 200, description = "the forward, declined", body = ForwardDeclined))
 )]
 async fn post_decline(
@@ -654,7 +654,7 @@ async fn post_decline(
     tag = "forwards",
     summary = "Relay the body's answer to the applicant as a reply",
     params(("id" = String, Path, description = "forward id")),
-    request_body(content = serde_json::Value, description = "optional `{\"text\"?, \"final\"?: true}`: the answer, edited when `text` is given"),
+    request_body(content = Option<ForwardRelay>, description = "optional: without it, the body's answer as it is, as a final reply"),
     responses((status = 202, description = "the reply is queued", body = ForwardRelayed))
 )]
 async fn post_relay(
@@ -991,4 +991,82 @@ struct QualityNotice {
 struct QualityNoticePage {
     notices: Vec<QualityNotice>,
     next_after: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies (schema only: the handlers read them field by field, so that each
+// mistake is named).
+
+/// A question to a registry body about the ticket, with the messages and files it shows.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: create_forward reads the body
+struct ForwardRequest {
+    /// The body's id (GET /api/v1/bodies); none: the ICI operator, by `category`.
+    #[schema(schema_with = id_or_null)]
+    body: Option<String>,
+    #[schema(pattern = r"\S", max_length = 20000)]
+    question: String,
+    /// Ids of the ticket's messages to show the body.
+    #[schema(schema_with = ids)]
+    messages: Option<Vec<String>>,
+    /// Ids of the ticket's files to send along.
+    #[schema(schema_with = ids)]
+    attachments: Option<Vec<String>>,
+    /// Show the applicant's name and contacts (by default they are withheld).
+    include_personal_data: Option<bool>,
+    /// An ICT category (F3 deadlines).
+    #[schema(max_length = 64)]
+    category: Option<String>,
+}
+
+/// The body's answer.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: post_answer reads the body
+struct ForwardAnswer {
+    #[schema(pattern = r"\S", max_length = 20000)]
+    text: String,
+    attachments: Option<Vec<super::api::AttachmentInput>>,
+}
+
+/// The body's refusal, with its reason (F4).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: post_decline reads the body
+struct ForwardDecline {
+    #[schema(pattern = r"\S", max_length = 20000)]
+    reason: String,
+}
+
+/// The answer relayed to the applicant.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: post_relay reads the body
+struct ForwardRelay {
+    /// The answer as edited; without it, the body's answer as it is.
+    #[schema(max_length = 100000)]
+    text: Option<String>,
+    /// `false`: a holding reply, the ticket stays unanswered (R5).
+    #[serde(rename = "final")]
+    final_reply: Option<bool>,
+}
+
+fn id_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::uuid())
+}
+
+/// At most forwards::MAX_ITEMS ids, or `null` for none.
+fn ids() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(
+            utoipa::openapi::schema::ArrayBuilder::new()
+                .items(super::openapi::body::uuid())
+                .max_items(Some(forwards::MAX_ITEMS)),
+        )
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .into()
 }

@@ -170,7 +170,7 @@ async fn search_articles(
     path = "/api/v1/kb/articles",
     tag = "kb",
     summary = "Write a new article (a draft, version 1, unless `publish`)",
-    request_body(content = serde_json::Value, description = "`{\"language\": \"kk\"|\"ru\", \"title\", \"body\", \"tags\"?: [..], \"service\"?: id, \"linked_body\"?: id, \"note\"?, \"publish\"?: bool}`"),
+    request_body(content = NewArticle),
     responses((status = 201, description = "the article", body = kb::Article))
 )]
 async fn create_article(
@@ -225,7 +225,7 @@ async fn get_article(
     tag = "kb",
     summary = "Change an article: the fields given make a new version (a draft unless `publish`)",
     params(("id" = String, Path, description = "article id")),
-    request_body(content = serde_json::Value, description = "any of `language`, `title`, `body`, `tags`, `service`, `linked_body` (null clears a link), `note`, `publish`"),
+    request_body(content = ArticleChange),
     responses((status = 200, description = "the article; `X-New-Version: false` when nothing changed", body = kb::Article))
 )]
 async fn update_article(
@@ -253,7 +253,7 @@ async fn update_article(
     tag = "kb",
     summary = "Publish a version (the newest by default): staff see it from now on",
     params(("id" = String, Path, description = "article id")),
-    request_body(content = serde_json::Value, description = "`{\"version\"?: n}`"),
+    request_body(content = Option<PublishVersion>, description = "optional: without it, the newest version"),
     responses((status = 200, description = "the article", body = kb::Article))
 )]
 async fn publish_article(
@@ -365,7 +365,8 @@ async fn export_base(
     tag = "kb",
     summary = "Import articles (the whole file or nothing; a 422 names each bad row as `line N: field`)",
     params(FormatQuery),
-    request_body(content = String, description = "JSON (`{\"articles\": [...]}`) or CSV (`?format=csv` or `Content-Type: text/csv`), as export writes it"),
+    request_body(description = "the file as export writes it: JSON, or CSV (`?format=csv` or `Content-Type: text/csv`) with the columns id, language, title, body, tags (`;` between), service, linked_body, published",
+        content((KbImport = "application/json"), (String = "text/csv"))),
     responses((status = 200, description = "how many articles were created, updated and left unchanged", body = io::Imported))
 )]
 async fn import_base(
@@ -419,4 +420,154 @@ struct KbExported {
     service: Option<String>,
     linked_body: Option<String>,
     published: bool,
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies (schema only: ArticleInput::from_json reads them field by field, so
+// that each mistake is named).
+
+/// A new article. `id` and `published` are accepted too, so that an exported article can
+/// be sent back as it is (`id` is ignored, `published` is `publish`).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: create_article reads the body with ArticleInput::from_json
+struct NewArticle {
+    #[schema(schema_with = super::openapi::body::language)]
+    language: String,
+    #[schema(pattern = r"\S", max_length = 300)]
+    title: String,
+    #[schema(pattern = r"\S", max_length = 100000)]
+    body: String,
+    #[schema(schema_with = tags)]
+    tags: Option<Vec<String>>,
+    /// The service it answers about (`null` or `""`: none).
+    #[schema(schema_with = link)]
+    service: Option<String>,
+    /// The registry body it is about (`null` or `""`: none).
+    #[schema(schema_with = link)]
+    linked_body: Option<String>,
+    /// What this version changed.
+    #[schema(pattern = r"\S", max_length = 1000)]
+    note: Option<String>,
+    /// Publish this version at once (otherwise a draft).
+    publish: Option<bool>,
+    /// Ignored (an export's).
+    id: Option<serde_json::Value>,
+    /// `publish`, as an export names it.
+    published: Option<bool>,
+}
+
+/// Any of the fields of a new article: the fields given make a new version.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: update_article reads the body with ArticleInput::from_json
+struct ArticleChange {
+    #[schema(schema_with = language_or_null)]
+    language: Option<String>,
+    #[schema(pattern = r"\S", max_length = 300)]
+    title: Option<String>,
+    #[schema(pattern = r"\S", max_length = 100000)]
+    body: Option<String>,
+    #[schema(schema_with = tags)]
+    tags: Option<Vec<String>>,
+    #[schema(schema_with = link)]
+    service: Option<String>,
+    #[schema(schema_with = link)]
+    linked_body: Option<String>,
+    #[schema(pattern = r"\S", max_length = 1000)]
+    note: Option<String>,
+    publish: Option<bool>,
+    id: Option<serde_json::Value>,
+    published: Option<bool>,
+}
+
+/// The version to publish.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: publish_article reads the body
+struct PublishVersion {
+    #[schema(minimum = 1)]
+    version: Option<i32>,
+}
+
+fn tags() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null_array(
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(super::openapi::body::text(kb::MAX_TAG))
+            .max_items(Some(kb::MAX_TAGS))
+            .build(),
+    )
+}
+
+fn link() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(super::openapi::body::uuid())
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some(r"^\s*$")),
+        )
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .into()
+}
+
+fn language_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::language())
+}
+
+/// A file of articles: `{"articles": [...]}` or the bare list. A known `id` updates that
+/// article (a new version when something changed); none, or an unknown one, adds it.
+struct KbImport;
+
+impl utoipa::PartialSchema for KbImport {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder};
+        let list = || {
+            ArrayBuilder::new()
+                .items(ImportedArticle::schema())
+                .max_items(Some(io::MAX_ARTICLES))
+        };
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property("articles", list())
+                    .required("articles"),
+            )
+            .item(list())
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for KbImport {}
+
+/// An article of an import file, as the export writes it.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: io::import reads each with ArticleInput::from_json
+struct ImportedArticle {
+    /// The article's id, to update it; none for a new article.
+    #[schema(schema_with = id_or_null)]
+    id: Option<String>,
+    #[schema(schema_with = super::openapi::body::language)]
+    language: String,
+    #[schema(pattern = r"\S", max_length = 300)]
+    title: String,
+    #[schema(pattern = r"\S", max_length = 100000)]
+    body: String,
+    #[schema(schema_with = tags)]
+    tags: Option<Vec<String>>,
+    #[schema(schema_with = link)]
+    service: Option<String>,
+    #[schema(schema_with = link)]
+    linked_body: Option<String>,
+    #[schema(pattern = r"\S", max_length = 1000)]
+    note: Option<String>,
+    published: Option<bool>,
+    publish: Option<bool>,
+}
+
+fn id_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::uuid())
 }

@@ -274,6 +274,143 @@ fn problem(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// Pieces of the request bodies' schemas that several handlers share. The handlers read
+/// and check the bodies themselves; these only describe what they accept.
+pub(super) mod body {
+    use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
+
+    /// What a text needs to be more than blanks: one character that is not white space.
+    pub const NOT_BLANK: &str = r"\S";
+
+    /// A string that is one of `values`.
+    pub fn one_of<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values.into_iter().map(str::to_string)))
+            .build()
+    }
+
+    /// A text of 1 to `max` characters, not only blanks.
+    pub fn text(max: usize) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(NOT_BLANK))
+            .max_length(Some(max))
+            .build()
+    }
+
+    /// `{"kk": ..., "ru": ...}`, both required and not blank, each at most `max` characters.
+    pub fn names(max: usize) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("kk", text(max))
+            .property("ru", text(max))
+            .required("kk")
+            .required("ru")
+            .build()
+    }
+
+    /// A registry text in both languages (bodies, systems, services: 500 characters).
+    pub fn registry_names() -> Object {
+        names(500)
+    }
+
+    /// A record id: a UUID, as the registry and the tickets give them.
+    pub fn uuid() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uuid".into())))
+            .build()
+    }
+
+    /// An RFC 3339 instant with its offset, in the years 2000-2099.
+    pub fn instant() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .pattern(Some(r"^(20[0-9]{2}|2100)-"))
+            .build()
+    }
+
+    /// A day, `YYYY-MM-DD`, in the years 2000-2099.
+    pub fn day() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some(r"^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$"))
+            .build()
+    }
+
+    /// A month, `YYYY-MM`, in the years 2000-2099.
+    pub fn month() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^20[0-9]{2}-(0[1-9]|1[0-2])$"))
+            .build()
+    }
+
+    /// A registration number, e.g. `UCC-2026-000042`.
+    pub fn ticket_number() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\s*[A-Za-z0-9]+-[0-9]{4}-[0-9]{6,}\s*$"))
+            .build()
+    }
+
+    /// An e-mail address.
+    pub fn email() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .max_length(Some(254))
+            .build()
+    }
+
+    /// `schema` or `null`.
+    pub fn or_null(schema: Object) -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(schema)
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    /// `schema`, with at least one of `fields` given.
+    pub fn one_of_required(schema: RefOr<Schema>, fields: &[&str]) -> RefOr<Schema> {
+        let mut any = utoipa::openapi::schema::AnyOfBuilder::new();
+        for f in fields {
+            any = any.item(ObjectBuilder::new().required(*f));
+        }
+        utoipa::openapi::schema::AllOfBuilder::new()
+            .item(schema)
+            .item(any)
+            .into()
+    }
+
+    /// `array` or `null`.
+    pub fn or_null_array(array: utoipa::openapi::schema::Array) -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(array)
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    /// The region codes of the appeal form (tickets::domain::REGIONS).
+    pub fn region() -> Object {
+        one_of(crate::tickets::domain::REGIONS.iter().map(|r| r.0))
+    }
+
+    /// The topic codes of the appeal form (tickets::domain::TOPICS).
+    pub fn topic() -> Object {
+        one_of(crate::tickets::domain::TOPICS.iter().map(|t| t.0))
+    }
+
+    /// A language an applicant is answered in.
+    pub fn language() -> Object {
+        one_of(["kk", "ru"])
+    }
+}
+
 /// The document, built once.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
@@ -465,6 +602,224 @@ mod tests {
             _ => false,
         };
         !(described || scalar)
+    }
+
+    /// JSON request bodies that, on purpose, name no required field: (method, path, why).
+    const NOTHING_REQUIRED: &[(&str, &str, &str)] = &[
+        (
+            "PATCH",
+            "/api/v1/users/{login}",
+            "a change: any of the account's fields",
+        ),
+        (
+            "POST",
+            "/api/v1/tickets/{number}/close",
+            "the body is optional: a resolution, if any",
+        ),
+        (
+            "POST",
+            "/api/v1/forwards/{id}/relay",
+            "optional: without it the body's answer goes as it is",
+        ),
+        (
+            "POST",
+            "/api/v1/kb/articles/{id}/publish",
+            "optional: without it the newest version",
+        ),
+        (
+            "POST",
+            "/api/v1/bodies/{id}/telegram-link",
+            "optional: without it the code links the body itself",
+        ),
+        (
+            "PATCH",
+            "/api/v1/bodies/{id}",
+            "a change: any of the fields",
+        ),
+        (
+            "PATCH",
+            "/api/v1/bodies/{id}/persons/{person}",
+            "a change: any of the fields",
+        ),
+        (
+            "PATCH",
+            "/api/v1/services/{id}",
+            "a change: any of the fields",
+        ),
+        (
+            "PATCH",
+            "/api/v1/outages/{id}",
+            "a change: any of the fields (at least one)",
+        ),
+        (
+            "PATCH",
+            "/api/v1/kb/articles/{id}",
+            "a change: any of the fields",
+        ),
+        (
+            "PATCH",
+            "/api/v1/reports/choices/{id}",
+            "a change: any of the fields",
+        ),
+        (
+            "PATCH",
+            "/api/v1/queues/{code}",
+            "a change: any of the fields",
+        ),
+        (
+            "PUT",
+            "/api/v1/queues/{code}",
+            "a change: any of the fields",
+        ),
+        (
+            "PUT",
+            "/api/v1/users/{login}/contact",
+            "absent keeps a field, null clears it",
+        ),
+        (
+            "PUT",
+            "/api/v1/tickets/{number}/classification",
+            "absent keeps a classification, null clears it",
+        ),
+        (
+            "POST",
+            "/api/v1/kb/import",
+            "the file may be the bare list of articles (each names its required fields)",
+        ),
+    ];
+
+    /// JSON request bodies that cannot be typed: (method, path, why). None so far.
+    const UNTYPED_BODIES: &[(&str, &str, &str)] = &[];
+
+    /// The schema with its `$ref` followed.
+    fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+        match schema["$ref"].as_str() {
+            Some(r) => {
+                let name = r.rsplit('/').next().unwrap_or(r);
+                resolved(doc, &doc["components"]["schemas"][name])
+            }
+            None => schema,
+        }
+    }
+
+    /// The fields a body must have: its `required`, those of every `allOf` part, and those
+    /// every `oneOf`/`anyOf` alternative shares (at least one each).
+    fn required_fields(doc: &Value, schema: &Value) -> Vec<String> {
+        let schema = resolved(doc, schema);
+        let mut out: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            out.extend(required_fields(doc, part));
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(alternatives) = schema[key].as_array() {
+                let each: Vec<Vec<String>> = alternatives
+                    .iter()
+                    .map(|a| required_fields(doc, a))
+                    .collect();
+                if each.iter().all(|r| !r.is_empty()) {
+                    out.extend(each.into_iter().flatten());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_json_request_body_has_a_schema_with_its_required_fields() {
+        let doc = serde_json::to_value(super::document()).expect("the document serialises");
+        let (mut untyped, mut optional) = (Vec::new(), Vec::new());
+        let mut bodies = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("an operation map") {
+                let method = method.to_uppercase();
+                let Some(content) = op["requestBody"]["content"].as_object() else {
+                    continue;
+                };
+                for (kind, media) in content {
+                    if !kind.contains("json") {
+                        continue;
+                    }
+                    bodies += 1;
+                    let schema = &media["schema"];
+                    if says_nothing(&doc, schema) {
+                        untyped.push((method.clone(), path.clone()));
+                    } else if required_fields(&doc, schema).is_empty() {
+                        optional.push((method.clone(), path.clone()));
+                    }
+                }
+            }
+        }
+        assert!(bodies > 40, "only {bodies} JSON request bodies found");
+        for (list, found, what) in [
+            (
+                UNTYPED_BODIES,
+                &untyped,
+                "have no schema (type them, or name them in UNTYPED_BODIES with a reason)",
+            ),
+            (
+                NOTHING_REQUIRED,
+                &optional,
+                "name no required field (list them, or name them in NOTHING_REQUIRED with a reason)",
+            ),
+        ] {
+            let unexplained: Vec<_> = found
+                .iter()
+                .filter(|(m, p)| {
+                    !list
+                        .iter()
+                        .any(|(lm, lp, _)| (lm, lp) == (&m.as_str(), &p.as_str()))
+                })
+                .collect();
+            assert!(
+                unexplained.is_empty(),
+                "{} JSON request bodies {what}: {unexplained:#?}",
+                unexplained.len()
+            );
+            // An exception that is no longer one is taken off its list.
+            for (m, p, _) in list {
+                assert!(
+                    found
+                        .iter()
+                        .any(|(fm, fp)| (fm.as_str(), fp.as_str()) == (*m, *p)),
+                    "{m} {p} is listed as an exception but is not one now"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_json_request_body_that_refuses_unknown_fields_says_so() {
+        let doc = serde_json::to_value(super::document()).expect("the document serialises");
+        // The handlers that name an unknown field as a mistake (unknown_fields, from_json).
+        for (method, path) in [
+            ("post", "/api/v1/bodies"),
+            ("post", "/api/v1/services"),
+            ("post", "/api/v1/tickets/{number}/forwards"),
+            ("post", "/api/v1/outages"),
+            ("post", "/api/v1/queues"),
+            ("post", "/api/v1/kb/articles"),
+        ] {
+            let schema = resolved(
+                &doc,
+                &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"],
+            );
+            let closed =
+                |s: &Value| resolved(&doc, s)["additionalProperties"] == Value::Bool(false);
+            assert!(
+                closed(schema)
+                    || schema["allOf"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(closed)),
+                "{method} {path}: {schema:#}"
+            );
+        }
     }
 
     #[test]

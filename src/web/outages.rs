@@ -56,8 +56,8 @@ pub(crate) enum Declared {
     path = "/api/v1/outages",
     tag = "outages",
     summary = "Declare an outage (O1: planned ones 24 h ahead); takes an optional Idempotency-Key",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
-    request_body(content = serde_json::Value, description = "`{\"kind\": \"planned\"|\"emergency\", \"starts_at\", \"ends_at\" (RFC 3339 with offset), \"systems\": [codes], \"impact\": \"full\"|\"partial\", \"title\": {\"kk\",\"ru\"}, \"text\": {\"kk\",\"ru\"}, \"reason\"}` (`reason` for emergencies only)"),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
+    request_body(content = NewOutage),
     responses((status = 201, description = "the outage as GET shows it", body = OutageDetail))
 )]
 async fn declare(
@@ -195,7 +195,7 @@ async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     tag = "outages",
     summary = "Reschedule or edit an outage (each sends a notice)",
     params(("id" = String, Path, description = "outage id")),
-    request_body(content = serde_json::Value, description = "any of `starts_at`, `ends_at`, `systems`, `impact`, `title`, `text`, `reason`"),
+    request_body(content = OutageChange),
     responses((status = 200, description = "the outage", body = OutageDetail))
 )]
 async fn change(
@@ -275,7 +275,7 @@ async fn complete(
     tag = "registry",
     summary = "A one-time code linking a Telegram chat to the body (or one person)",
     params(("id" = String, Path, description = "body id")),
-    request_body(content = serde_json::Value, description = "optional `{\"person_id\"?}`"),
+    request_body(content = Option<LinkFor>, description = "optional: without a body, or without `person_id`, the code links the body itself"),
     responses((status = 201, description = "the code to send to the bot", body = LinkCode))
 )]
 async fn telegram_link(
@@ -540,4 +540,114 @@ mod tests {
         assert!(super::month_bounds("2026-1").is_none());
         assert!(super::month_bounds("").is_none());
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies (schema only: OutageInput::from_json reads them field by field, so
+// that each mistake is named).
+
+/// A declaration (O1): a planned outage, announced at least 24 hours ahead, or an
+/// emergency with its reason.
+struct NewOutage;
+
+impl utoipa::PartialSchema for NewOutage {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder};
+        let blank = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^\s*$"))
+            .build();
+        let planned = ObjectBuilder::new()
+            .property("kind", super::openapi::body::one_of(["planned"]))
+            .property("reason", super::openapi::body::or_null(blank))
+            .required("kind");
+        let emergency = ObjectBuilder::new()
+            .property("kind", super::openapi::body::one_of(["emergency"]))
+            .property("reason", super::openapi::body::text(2000))
+            .required("kind")
+            .required("reason");
+        AllOfBuilder::new()
+            .item(OutageFields::schema())
+            .item(OneOfBuilder::new().item(planned).item(emergency))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NewOutage {}
+
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: declare reads the body with OutageInput::from_json
+struct OutageFields {
+    /// `planned` (24 hours ahead, no `reason`) or `emergency` (with its `reason`).
+    kind: crate::outages::OutageKind,
+    /// RFC 3339 with its offset; a planned outage at least 24 hours from now.
+    #[schema(value_type = String, format = DateTime)]
+    starts_at: String,
+    /// After `starts_at`.
+    #[schema(value_type = String, format = DateTime)]
+    ends_at: String,
+    /// Codes of the systems interrupted (GET /api/v1/systems).
+    #[schema(schema_with = system_codes)]
+    systems: Vec<String>,
+    impact: crate::outages::Impact,
+    /// A mail subject: one line each.
+    #[schema(schema_with = title)]
+    title: crate::registry::Names,
+    #[schema(schema_with = text)]
+    text: crate::registry::Names,
+    /// An emergency's reason: why it cannot wait 24 hours.
+    #[schema(max_length = 2000)]
+    reason: Option<String>,
+}
+
+/// Any of a declaration's fields but `kind`; at least one.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+#[allow(dead_code)] // schema only: change reads the body with OutageInput::from_json
+struct OutageChange {
+    #[schema(value_type = Option<String>, format = DateTime, nullable = false)]
+    starts_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime, nullable = false)]
+    ends_at: Option<String>,
+    #[schema(schema_with = system_codes)]
+    systems: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    impact: Option<crate::outages::Impact>,
+    #[schema(schema_with = title)]
+    title: Option<crate::registry::Names>,
+    #[schema(schema_with = text)]
+    text: Option<crate::registry::Names>,
+    #[schema(max_length = 2000)]
+    reason: Option<String>,
+}
+
+/// Whom the code links: a person of the body, or the body itself.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: telegram_link reads the body
+struct LinkFor {
+    #[schema(schema_with = person_or_null)]
+    person_id: Option<String>,
+}
+
+fn person_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::uuid())
+}
+
+fn system_codes() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(super::openapi::body::text(100))
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .build()
+}
+
+fn title() -> utoipa::openapi::schema::Object {
+    super::openapi::body::names(200)
+}
+
+fn text() -> utoipa::openapi::schema::Object {
+    super::openapi::body::names(4000)
 }

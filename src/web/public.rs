@@ -60,6 +60,67 @@ impl AppealInput {
     }
 }
 
+/// The appeal as `validate` accepts it: a name, an e-mail or a phone (or both), a known
+/// region and topic, the text and the consent; unknown fields are ignored.
+struct AppealBody;
+
+impl utoipa::PartialSchema for AppealBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::body::one_of_required(AppealFields::schema(), &["email", "phone"])
+    }
+}
+
+impl utoipa::ToSchema for AppealBody {}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: submit_json reads an AppealInput and validate checks it
+struct AppealFields {
+    #[schema(pattern = r"\S", max_length = 200)]
+    name: String,
+    /// Required unless `phone` is given.
+    #[schema(schema_with = appeal_email)]
+    email: Option<String>,
+    /// A Kazakhstan number, e.g. `+7 701 234 5678`; required unless `email` is given.
+    #[schema(schema_with = appeal_phone)]
+    phone: Option<String>,
+    /// The IIN: 12 digits with its check digit.
+    #[schema(pattern = r"^\s*[0-9]{12}\s*$", nullable = false)]
+    iin: Option<String>,
+    #[schema(schema_with = super::openapi::body::region)]
+    region: String,
+    #[schema(schema_with = super::openapi::body::topic)]
+    topic: String,
+    #[schema(pattern = r"\S", max_length = 20000)]
+    text: String,
+    /// Consent to the processing of personal data: must be `true`.
+    #[schema(schema_with = consent_given)]
+    consent: bool,
+    /// The language of the answers (kk or ru); by default the text's.
+    #[schema(schema_with = super::openapi::body::language)]
+    language: Option<String>,
+    /// The honeypot: leave it out or empty.
+    #[schema(pattern = r"^\s*$", nullable = false)]
+    website: Option<String>,
+}
+
+fn appeal_email() -> utoipa::openapi::schema::Object {
+    super::openapi::body::email()
+}
+
+fn appeal_phone() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(r"^[-+() ]*(?:[78][-+() ]*)?(?:[0-9][-+() ]*){10}$"))
+        .build()
+}
+
+fn consent_given() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
 const MAX_FILES: usize = 5;
 const ALLOWED_TYPES: &[(&str, &str)] = &[
     ("pdf", "application/pdf"),
@@ -247,8 +308,8 @@ fn replay(stored: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiE
     path = "/api/v1/appeals",
     tag = "appeals",
     summary = "Register a citizen's appeal (the JSON twin of the form at GET /)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
-    request_body(content = AppealInput),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "1-255 visible ASCII characters: a retry with the same key and body gets the first answer")),
+    request_body(content = AppealBody),
     responses((status = 201, description = "registered", body = AppealRegistered), (status = 429, description = "too many appeals from this address (see Retry-After)", body = super::Problem, content_type = "application/problem+json"))
 )]
 async fn submit_json(

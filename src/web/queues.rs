@@ -67,8 +67,11 @@ async fn get(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpR
     path = "/api/v1/queues",
     tag = "queues",
     summary = "Create a queue",
-    request_body(content = serde_json::Value, description = "`{\"code\", \"name_kk\", \"name_ru\", \"supervisors\"?: [logins], \"reminders_enabled\"?: true, \"reminder_hours\"?: 1-60, \"active\"?: true}`"),
-    responses((status = 201, description = "the queue", body = crate::queues::Queue))
+    request_body(content = NewQueue),
+    responses(
+        (status = 201, description = "the queue", body = crate::queues::Queue),
+        (status = 409, description = "a queue with this code exists: change it with an update", body = super::Problem, content_type = "application/problem+json")
+    )
 )]
 async fn create(
     app: AppData,
@@ -90,7 +93,7 @@ async fn create(
     tag = "queues",
     summary = "Change a queue (any field but `code`)",
     params(("code" = String, Path, description = "queue code")),
-    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/queues but `code`"),
+    request_body(content = QueueChange),
     responses((status = 200, description = "the queue", body = crate::queues::Queue))
 )]
 async fn update(
@@ -116,7 +119,7 @@ async fn update(
     tag = "queues",
     summary = "Where a staff member's notices go",
     params(("login" = String, Path, description = "staff login")),
-    request_body(content = serde_json::Value, description = "`{\"email\"?, \"telegram_chat_id\"?}` (`null` clears)"),
+    request_body(content = StaffContact),
     responses((status = 204, description = "recorded"))
 )]
 async fn put_contact(
@@ -188,4 +191,79 @@ async fn put_contact(
 #[allow(dead_code)] // schema only: list answers with json!
 struct QueueList {
     queues: Vec<crate::queues::Queue>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies (schema only: QueueInput::from_json and put_contact read them field
+// by field, so that each mistake is named). `null` is the same as leaving a field out.
+
+/// A new queue.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: create reads the body with QueueInput::from_json
+struct NewQueue {
+    /// 1-64 characters of a-z, 0-9, `_` and `-`; tickets carry it, so it never changes.
+    #[schema(pattern = r"^[a-z0-9_-]{1,64}$", example = "ict")]
+    code: String,
+    #[schema(pattern = r"\S", max_length = 200)]
+    name_kk: String,
+    #[schema(pattern = r"\S", max_length = 200)]
+    name_ru: String,
+    /// Logins of active users who get the queue's reminders.
+    supervisors: Option<Vec<String>>,
+    /// Reminders of unanswered tickets (on by default).
+    reminders_enabled: Option<bool>,
+    /// Working hours before a reminder: 1-60.
+    #[schema(minimum = 1, maximum = 60)]
+    reminder_hours: Option<u32>,
+    /// A closed queue takes no transfers (`general` cannot be closed); true by default.
+    active: Option<bool>,
+}
+
+/// Any of the fields of a new queue but `code`.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: update reads the body with QueueInput::from_json
+struct QueueChange {
+    #[schema(pattern = r"\S", max_length = 200)]
+    name_kk: Option<String>,
+    #[schema(pattern = r"\S", max_length = 200)]
+    name_ru: Option<String>,
+    supervisors: Option<Vec<String>>,
+    reminders_enabled: Option<bool>,
+    #[schema(minimum = 1, maximum = 60)]
+    reminder_hours: Option<u32>,
+    /// A closed queue takes no transfers (`general` cannot be closed); true by default.
+    active: Option<bool>,
+}
+
+/// Where a staff member's notices go; `null` clears a field, absent keeps it.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: put_contact reads the body
+struct StaffContact {
+    #[schema(schema_with = email_or_null)]
+    email: Option<String>,
+    /// A Telegram chat id: a whole number, or a string of one.
+    #[schema(schema_with = chat_id)]
+    telegram_chat_id: Option<String>,
+}
+
+fn email_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::email())
+}
+
+fn chat_id() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).format(Some(
+            utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64),
+        )))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*[+-]?[0-9]{1,18}\s*$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
 }

@@ -99,7 +99,7 @@ fn with_secret(body: &crate::registry::Body, secret: Option<String>) -> serde_js
     path = "/api/v1/bodies",
     tag = "registry",
     summary = "Add a registry body",
-    request_body(content = serde_json::Value, description = "`{\"kind\", \"name\": {\"kk\", \"ru\"}, \"email\"?, \"systems\"?: [codes], \"region\"?, \"phones\"?, \"address\"?, \"website\"?, \"working_hours\"?, \"webhook_url\"?, \"webhook_secret\"?, \"ref_pattern\"?, \"digest\"?: \"none\"|\"daily\"|\"weekly\", \"persons\"?: [...]}`"),
+    request_body(content = NewBody),
     responses((status = 201, description = "the body (with `webhook_secret` when one was generated)", body = BodyWithSecret))
 )]
 async fn create_body(
@@ -147,7 +147,7 @@ async fn get_body(
     tag = "registry",
     summary = "Change the fields given (`null` clears)",
     params(("id" = String, Path, description = "body id")),
-    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/bodies"),
+    request_body(content = BodyChange),
     responses((status = 200, description = "the body (with `webhook_secret` when one was generated)", body = BodyWithSecret))
 )]
 async fn update_body(
@@ -172,7 +172,7 @@ async fn update_body(
     tag = "registry",
     summary = "Add a responsible person",
     params(("id" = String, Path, description = "body id")),
-    request_body(content = serde_json::Value, description = "`{\"name\", \"position\"?, \"phones\"?, \"email\"?, \"ict_group\"?}`"),
+    request_body(content = NewPerson),
     responses((status = 201, description = "the person", body = crate::registry::bodies::Person))
 )]
 async fn add_person(
@@ -197,7 +197,7 @@ async fn add_person(
     tag = "registry",
     summary = "Change a responsible person",
     params(("id" = String, Path, description = "body id"), ("person" = String, Path, description = "person id")),
-    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/bodies/{id}/persons"),
+    request_body(content = PersonChange),
     responses((status = 200, description = "the person", body = crate::registry::bodies::Person))
 )]
 async fn update_person(
@@ -269,8 +269,11 @@ async fn get_system(
     path = "/api/v1/systems",
     tag = "registry",
     summary = "Add a system",
-    request_body(content = serde_json::Value, description = "`{\"code\": \"egov-portal\", \"name\": {\"kk\", \"ru\"}}`"),
-    responses((status = 201, description = "the system", body = crate::registry::systems::System))
+    request_body(content = NewSystem),
+    responses(
+        (status = 201, description = "the system", body = crate::registry::systems::System),
+        (status = 409, description = "a system with this code exists: rename it with PATCH", body = super::Problem, content_type = "application/problem+json")
+    )
 )]
 async fn create_system(
     app: AppData,
@@ -295,7 +298,7 @@ async fn create_system(
     tag = "registry",
     summary = "Rename a system",
     params(("code" = String, Path, description = "system code")),
-    request_body(content = serde_json::Value, description = "`{\"name\": {\"kk\", \"ru\"}}`"),
+    request_body(content = SystemChange),
     responses((status = 200, description = "the system", body = crate::registry::systems::System))
 )]
 async fn rename_system(
@@ -340,4 +343,173 @@ struct BodyWithSecret {
 #[allow(dead_code)] // schema only: list_systems answers with json!
 struct SystemList {
     systems: Vec<crate::registry::systems::System>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies (schema only: BodyInput, PersonInput and systems::from_json read them,
+// field by field, so that each mistake is named).
+
+/// A registry body. Text fields take `null` or `""` to stay empty.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: create_body reads the body with BodyInput::from_json
+struct NewBody {
+    kind: crate::registry::BodyKind,
+    #[schema(schema_with = super::openapi::body::registry_names)]
+    name: crate::registry::Names,
+    #[schema(max_length = 200)]
+    region: Option<String>,
+    #[schema(schema_with = nullable_email)]
+    email: Option<String>,
+    #[schema(schema_with = phones)]
+    phones: Option<Vec<String>>,
+    #[schema(max_length = 500)]
+    address: Option<String>,
+    #[schema(max_length = 500)]
+    website: Option<String>,
+    #[schema(max_length = 300)]
+    working_hours: Option<String>,
+    /// Where forwards and outage notices are POSTed: an http(s) URL with a host.
+    #[schema(
+        pattern = r"^\s*[hH][tT][tT][pP][sS]?://[A-Za-z0-9]",
+        max_length = 2000
+    )]
+    webhook_url: Option<String>,
+    /// The shared secret of the webhook's signature; generated (and shown once) when a
+    /// `webhook_url` comes without one.
+    #[schema(min_length = 16, max_length = 200)]
+    webhook_secret: Option<String>,
+    /// A regular expression of the body's own reference numbers (found in its replies).
+    #[schema(format = Regex, max_length = 200)]
+    ref_pattern: Option<String>,
+    #[schema(nullable = false)]
+    digest: Option<crate::registry::DigestPeriod>,
+    #[schema(nullable = false)]
+    active: Option<bool>,
+    /// Codes of the systems whose outage notices it receives.
+    #[schema(schema_with = system_codes)]
+    systems: Option<Vec<String>>,
+    /// Its first responsible persons.
+    #[schema(nullable = false)]
+    persons: Option<Vec<NewPerson>>,
+}
+
+/// Any of the fields of a new body but `persons` (they have their own operations);
+/// `null` clears an optional text.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: update_body reads the body with BodyInput::from_json
+struct BodyChange {
+    #[schema(nullable = false)]
+    kind: Option<crate::registry::BodyKind>,
+    #[schema(schema_with = super::openapi::body::registry_names)]
+    name: Option<crate::registry::Names>,
+    #[schema(max_length = 200)]
+    region: Option<String>,
+    #[schema(schema_with = nullable_email)]
+    email: Option<String>,
+    #[schema(schema_with = phones)]
+    phones: Option<Vec<String>>,
+    #[schema(max_length = 500)]
+    address: Option<String>,
+    #[schema(max_length = 500)]
+    website: Option<String>,
+    #[schema(max_length = 300)]
+    working_hours: Option<String>,
+    #[schema(
+        pattern = r"^\s*[hH][tT][tT][pP][sS]?://[A-Za-z0-9]",
+        max_length = 2000
+    )]
+    webhook_url: Option<String>,
+    #[schema(min_length = 16, max_length = 200)]
+    webhook_secret: Option<String>,
+    #[schema(format = Regex, max_length = 200)]
+    ref_pattern: Option<String>,
+    #[schema(nullable = false)]
+    digest: Option<crate::registry::DigestPeriod>,
+    #[schema(nullable = false)]
+    active: Option<bool>,
+    #[schema(schema_with = system_codes)]
+    systems: Option<Vec<String>>,
+}
+
+/// A responsible person (001 §20, Appendix 1).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: add_person reads the body with PersonInput::from_json
+struct NewPerson {
+    #[schema(pattern = r"\S", max_length = 300)]
+    name: String,
+    #[schema(max_length = 300)]
+    position: Option<String>,
+    #[schema(schema_with = phones)]
+    phones: Option<Vec<String>>,
+    #[schema(schema_with = nullable_email)]
+    email: Option<String>,
+    /// Member of the ICI operator's group of responsible persons (001 §17.3).
+    #[schema(nullable = false)]
+    ict_group: Option<bool>,
+    #[schema(nullable = false)]
+    active: Option<bool>,
+}
+
+/// Any of the fields of a new person.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: update_person reads the body with PersonInput::from_json
+struct PersonChange {
+    #[schema(pattern = r"\S", max_length = 300, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 300)]
+    position: Option<String>,
+    #[schema(schema_with = phones)]
+    phones: Option<Vec<String>>,
+    #[schema(schema_with = nullable_email)]
+    email: Option<String>,
+    #[schema(nullable = false)]
+    ict_group: Option<bool>,
+    #[schema(nullable = false)]
+    active: Option<bool>,
+}
+
+/// An e-government system of the catalogue.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: create_system reads the body with systems::from_json
+struct NewSystem {
+    #[schema(pattern = r"^\s*[a-z0-9_.-]{1,64}\s*$", example = "egov-portal")]
+    code: String,
+    #[schema(schema_with = super::openapi::body::registry_names)]
+    name: crate::registry::Names,
+}
+
+/// A system's new name (its code does not change).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: rename_system reads the body with systems::from_json
+struct SystemChange {
+    #[schema(schema_with = super::openapi::body::registry_names)]
+    name: crate::registry::Names,
+}
+
+fn nullable_email() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::email())
+}
+
+/// Phone numbers as written on the body's letterhead (blank ones are dropped).
+fn phones() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::Array::new(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(40)),
+    )
+}
+
+/// Codes of systems: 1-64 characters of a-z, 0-9, `_`, `-` and `.`.
+fn system_codes() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::Array::new(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[a-z0-9_.-]{1,64}$")),
+    )
 }

@@ -455,7 +455,7 @@ async fn rate_form(
     tag = "ratings",
     summary = "Record a rating (R10): the phone system's post-call survey, or staff entering one given by voice",
     params(("number" = String, Path, description = "registration number")),
-    request_body(content = serde_json::Value, description = "`{\"score\": 1-5, \"operator\"?: login, \"channel\"?: \"phone\", \"satisfied_process\"?: 1-3, \"satisfied_info\"?: 1-3, \"comment\"?: text (2000)}`"),
+    request_body(content = NewRating),
     responses((status = 201, description = "the rating, recorded", body = RatingRecorded), (status = 409, description = "this conversation was already rated"))
 )]
 async fn rate_api(
@@ -921,7 +921,7 @@ async fn run(app: AppData, who: Authed, path: web::Path<String>) -> Result<HttpR
     path = "/api/v1/reports/runs",
     tag = "reports",
     summary = "Start (or find) the run of a report on a month and send it to its recipients: once per month and recipient",
-    request_body(content = serde_json::Value, description = "`{\"report\": \"P1\"|\"P3\", \"month\": \"YYYY-MM\"}`"),
+    request_body(content = NewRun),
     responses((status = 202, description = "the run", body = ReportRun))
 )]
 async fn start_run(
@@ -1031,7 +1031,7 @@ async fn list_choices(app: AppData, who: Authed) -> Result<HttpResponse, ApiErro
     path = "/api/v1/reports/choices",
     tag = "reports",
     summary = "Add a classification choice",
-    request_body(content = serde_json::Value, description = "`{\"kind\": \"bylaw_violation\"|\"staff_action\", \"code\", \"name\": {\"kk\", \"ru\"}, \"position\"?}`"),
+    request_body(content = NewChoice),
     responses((status = 201, description = "the choice", body = crate::reports::choices::Choice))
 )]
 async fn create_choice(
@@ -1053,7 +1053,7 @@ async fn create_choice(
     tag = "reports",
     summary = "Rename, reorder, retire or bring back a choice",
     params(("id" = String, Path, description = "choice id")),
-    request_body(content = serde_json::Value, description = "`{\"name\"?: {\"kk\", \"ru\"}, \"position\"?, \"active\"?: bool}`"),
+    request_body(content = ChoiceChange),
     responses((status = 200, description = "the choice", body = crate::reports::choices::Choice))
 )]
 async fn update_choice(
@@ -1078,7 +1078,7 @@ async fn update_choice(
     tag = "reports",
     summary = "Record the ticket's two classifications for the monthly report",
     params(("number" = String, Path, description = "registration number")),
-    request_body(content = serde_json::Value, description = "`{\"bylaw_violation\"?: code|null, \"staff_action\"?: code|null}`"),
+    request_body(content = ClassificationBody),
     responses((status = 200, description = "the classification", body = crate::reports::choices::Classification))
 )]
 async fn classify(
@@ -1123,7 +1123,7 @@ async fn list_discrepancies(app: AppData, who: Authed) -> Result<HttpResponse, A
     path = "/api/v1/reports/discrepancies",
     tag = "reports",
     summary = "Record a provider's discrepancy request (P2): the explanation is due by the next working day",
-    request_body(content = serde_json::Value, description = "`{\"report\": \"P1\"|\"P3\", \"month\": \"YYYY-MM\", \"body_id\", \"figures\": text or JSON, \"details\"?}`"),
+    request_body(content = NewDiscrepancy),
     responses((status = 201, description = "the request with its deadline", body = Discrepancy))
 )]
 async fn create_discrepancy(
@@ -1172,7 +1172,7 @@ async fn get_discrepancy(
     tag = "reports",
     summary = "Answer a discrepancy request: the explanation is e-mailed to the provider and kept with the report run",
     params(("id" = String, Path, description = "request id")),
-    request_body(content = serde_json::Value, description = "`{\"answer\": text (10000)}`"),
+    request_body(content = DiscrepancyAnswer),
     responses((status = 202, description = "the request", body = Discrepancy), (status = 409, description = "already answered"))
 )]
 async fn answer_discrepancy(
@@ -1417,4 +1417,126 @@ struct ServiceLevel {
     now: String,
     total: crate::reports::service_level::Line,
     groups: Vec<crate::reports::service_level::Line>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies (schema only: the handlers and reports::{choices, discrepancy} read
+// them field by field, so that each mistake is named).
+
+/// A rating of the conversation's operator (R10), with the 3-level survey of 004 app. 6.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: rate_api reads the body
+struct NewRating {
+    #[schema(minimum = 1, maximum = 5)]
+    score: i32,
+    /// The operator's login (a longer one is ignored); by default the one who answered last.
+    operator: Option<String>,
+    /// Where it was given; `phone` by default.
+    #[schema(schema_with = channel_or_null)]
+    channel: Option<String>,
+    /// Satisfied with the process: 1-3.
+    #[schema(minimum = 1, maximum = 3)]
+    satisfied_process: Option<i32>,
+    /// Satisfied with the information: 1-3.
+    #[schema(minimum = 1, maximum = 3)]
+    satisfied_info: Option<i32>,
+    #[schema(max_length = 2000)]
+    comment: Option<String>,
+}
+
+/// A report and the month (over) it covers.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: start_run reads the body
+struct NewRun {
+    #[schema(schema_with = report_name)]
+    report: String,
+    /// A month that is over.
+    #[schema(schema_with = super::openapi::body::month)]
+    month: String,
+}
+
+/// A choice of one of the report's two classifications.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: choices::create reads the body
+struct NewChoice {
+    kind: choices::ChoiceKind,
+    /// 1-64 ASCII letters, digits, `_` or `-`, unique in its kind.
+    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,64}\s*$")]
+    code: String,
+    #[schema(schema_with = choice_name)]
+    name: crate::registry::Names,
+    /// Its place in the list: 0-10000.
+    #[schema(minimum = 0, maximum = 10000)]
+    position: Option<i32>,
+}
+
+/// Any of a choice's name, position and whether it is offered.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: choices::update reads the body
+struct ChoiceChange {
+    #[schema(schema_with = choice_name)]
+    name: Option<crate::registry::Names>,
+    #[schema(minimum = 0, maximum = 10000, nullable = false)]
+    position: Option<i32>,
+    #[schema(nullable = false)]
+    active: Option<bool>,
+}
+
+/// The ticket's two classifications: a choice's code each, `null` to clear, absent to keep.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: choices::set_on_ticket reads the body
+struct ClassificationBody {
+    /// A code of an active `bylaw_violation` choice.
+    bylaw_violation: Option<String>,
+    /// A code of an active `staff_action` choice.
+    staff_action: Option<String>,
+}
+
+/// A provider's discrepancy request (P2).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: discrepancy::create reads the body
+struct NewDiscrepancy {
+    #[schema(schema_with = report_name)]
+    report: String,
+    #[schema(schema_with = super::openapi::body::month)]
+    month: String,
+    /// The provider's registry body.
+    #[schema(max_length = 64)]
+    body_id: String,
+    /// The provider's figures: a text, or JSON (at most 10000 characters either way).
+    #[schema(schema_with = provider_figures)]
+    figures: serde_json::Value,
+    #[schema(pattern = r"\S", max_length = 10000)]
+    details: Option<String>,
+}
+
+/// The explanation sent to the provider.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: discrepancy::answer reads the body
+struct DiscrepancyAnswer {
+    #[schema(pattern = r"\S", max_length = 10000)]
+    answer: String,
+}
+
+fn channel_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::one_of(
+        baylanys_core::Channel::ALL.iter().map(|c| c.as_str()),
+    ))
+}
+
+fn report_name() -> utoipa::openapi::schema::Object {
+    super::openapi::body::one_of(["P1", "P3"])
+}
+
+fn choice_name() -> utoipa::openapi::schema::Object {
+    super::openapi::body::names(200)
+}
+
+fn provider_figures() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(super::openapi::body::text(10_000))
+        .item(ObjectBuilder::new().schema_type(Type::Object))
+        .item(utoipa::openapi::schema::Array::default())
+        .into()
 }

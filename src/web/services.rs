@@ -173,8 +173,11 @@ async fn list_services(
     path = "/api/v1/services",
     tag = "services",
     summary = "Add a service with its passport",
-    request_body(content = serde_json::Value, description = "`{\"register_number\", \"name\": {\"kk\",\"ru\"}, \"body\": ID, \"standard_body\"?, \"responsible_person\"?, \"bylaws\"?, \"bylaw_changes\"?, \"web_page\"?, \"keywords\"?: [..], \"active\"?, \"passport\"?: {...}}`"),
-    responses((status = 201, description = "the service", body = crate::registry::services::Service))
+    request_body(content = NewService),
+    responses(
+        (status = 201, description = "the service", body = crate::registry::services::Service),
+        (status = 409, description = "a service with this register number exists: change it with PATCH", body = super::Problem, content_type = "application/problem+json")
+    )
 )]
 async fn create_service(
     app: AppData,
@@ -228,7 +231,7 @@ async fn get_service(
     tag = "services",
     summary = "Change the fields given (a passport key given replaces that key)",
     params(("id" = String, Path, description = "service id")),
-    request_body(content = serde_json::Value, description = "any of the fields of POST /api/v1/services"),
+    request_body(content = ServiceChange),
     responses((status = 200, description = "the service", body = crate::registry::services::Service))
 )]
 async fn update_service(
@@ -276,10 +279,24 @@ async fn get_timeline(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct StepBody {
+    #[schema(value_type = onboarding::Step)]
     step: serde_json::Value,
+    /// The day it happened: from 1991 to today.
+    #[schema(schema_with = step_day)]
     date: serde_json::Value,
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 4000)]
     note: Option<serde_json::Value>,
+}
+
+fn step_day() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Date,
+        )))
+        .pattern(Some(r"^\s*(199[1-9]|20[0-9]{2})-[0-9]{2}-[0-9]{2}\s*$"))
+        .build()
 }
 
 #[utoipa::path(
@@ -488,6 +505,7 @@ async fn ticket_services(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct LinkBody {
+    #[schema(schema_with = super::openapi::body::uuid)]
     service: serde_json::Value,
     /// The operator accepts the matcher's proposal (recorded as such).
     #[serde(default)]
@@ -535,7 +553,16 @@ async fn link_service(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct SetBody {
+    #[schema(schema_with = service_ids)]
     services: Vec<serde_json::Value>,
+}
+
+/// At most links::MAX_LINKS service ids.
+fn service_ids() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(super::openapi::body::uuid())
+        .max_items(Some(links::MAX_LINKS))
+        .build()
 }
 
 #[utoipa::path(
@@ -635,7 +662,13 @@ async fn unlink_service(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ContactBodyInput {
+    /// The body's id, or `null` for none.
+    #[schema(schema_with = body_id_or_null)]
     body: serde_json::Value,
+}
+
+fn body_id_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::uuid())
 }
 
 #[utoipa::path(
@@ -887,4 +920,146 @@ struct BodyCard {
     /// `kk` or `ru`.
     lang: String,
     text: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// The request bodies of the services (schema only: ServiceInput::from_json reads them field
+// by field, so that each mistake is named).
+
+/// A service of the register with its passport (002 §10-11; Appendix 1).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: create_service reads the body with ServiceInput::from_json
+struct NewService {
+    /// The service's number in the register: 1-64 visible characters.
+    #[schema(schema_with = register_number, example = "00101001")]
+    register_number: String,
+    #[schema(schema_with = super::openapi::body::registry_names)]
+    name: crate::registry::Names,
+    /// The providing body's id.
+    #[schema(schema_with = super::openapi::body::uuid)]
+    body: String,
+    /// The body that wrote the service standard.
+    #[schema(schema_with = body_id_or_null)]
+    standard_body: Option<String>,
+    /// A person of the providing body.
+    #[schema(schema_with = body_id_or_null)]
+    responsible_person: Option<String>,
+    /// The by-laws defining the procedure, with their details.
+    #[schema(max_length = 4000)]
+    bylaws: Option<String>,
+    #[schema(max_length = 4000)]
+    bylaw_changes: Option<String>,
+    /// The web page about the service: an http(s) URL, or `null`/`""` for none.
+    #[schema(schema_with = web_page)]
+    web_page: Option<String>,
+    /// Words the matcher finds the service by (at most 50).
+    #[schema(schema_with = keywords)]
+    keywords: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    active: Option<bool>,
+    #[schema(nullable = false)]
+    passport: Option<PassportInput>,
+}
+
+/// Any of the fields of a new service; a passport key given replaces that key.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: update_service reads the body with ServiceInput::from_json
+struct ServiceChange {
+    #[schema(schema_with = register_number)]
+    register_number: Option<String>,
+    #[schema(schema_with = super::openapi::body::registry_names)]
+    name: Option<crate::registry::Names>,
+    #[schema(schema_with = super::openapi::body::uuid)]
+    body: Option<String>,
+    #[schema(schema_with = body_id_or_null)]
+    standard_body: Option<String>,
+    #[schema(schema_with = body_id_or_null)]
+    responsible_person: Option<String>,
+    #[schema(max_length = 4000)]
+    bylaws: Option<String>,
+    #[schema(max_length = 4000)]
+    bylaw_changes: Option<String>,
+    #[schema(schema_with = web_page)]
+    web_page: Option<String>,
+    #[schema(schema_with = keywords)]
+    keywords: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    active: Option<bool>,
+    #[schema(nullable = false)]
+    passport: Option<PassportInput>,
+}
+
+/// The passport's keys to set: each text in both languages (`null` clears it).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: services::passport_from reads it
+struct PassportInput {
+    #[schema(schema_with = passport_text)]
+    term: Option<crate::registry::Names>,
+    #[schema(nullable = false)]
+    forms: Option<Vec<crate::registry::services::ServiceForm>>,
+    #[schema(schema_with = passport_text)]
+    result: Option<crate::registry::Names>,
+    #[schema(schema_with = passport_text)]
+    fee: Option<crate::registry::Names>,
+    #[schema(schema_with = passport_text)]
+    schedule: Option<crate::registry::Names>,
+    #[schema(schema_with = passport_text)]
+    documents: Option<crate::registry::Names>,
+    #[schema(schema_with = passport_text)]
+    refusal_grounds: Option<crate::registry::Names>,
+    #[schema(schema_with = passport_text)]
+    complaints: Option<crate::registry::Names>,
+    #[schema(schema_with = passport_text)]
+    other_requirements: Option<crate::registry::Names>,
+    /// The number citizens call about it, e.g. `1414`.
+    #[schema(pattern = r"\S", max_length = 40, nullable = false)]
+    ucc_number: Option<String>,
+}
+
+fn passport_text() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::names(8000))
+}
+
+fn register_number() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(
+            r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        ))
+        .max_length(Some(64))
+        .build()
+}
+
+fn web_page() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some(r"^\s*[hH][tT][tT][pP][sS]?://[A-Za-z0-9]"))
+                .max_length(Some(2000)),
+        )
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some(r"^\s*$")),
+        )
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .into()
+}
+
+fn keywords() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .max_length(Some(100)),
+        )
+        .max_items(Some(50))
+        .build()
 }

@@ -75,7 +75,7 @@ async fn list(app: AppData, who: Authed) -> Result<HttpResponse, ApiError> {
     path = "/api/v1/users",
     tag = "users",
     summary = "Add a staff account",
-    request_body(content = serde_json::Value, description = "`{\"login\", \"role\", \"name\"?, \"password\"? (none: a token-only account), \"body_id\"? (agency and ici users), \"email\"?}`"),
+    request_body(content = NewAccount),
     responses(
         (status = 201, description = "the account", body = crate::users::StaffAccount),
         (status = 409, description = "the login is taken", body = super::Problem, content_type = "application/problem+json")
@@ -99,7 +99,7 @@ async fn create(
     summary = "Change a staff account: name, role, body, active, password, unlock",
     description = "Deactivating ends the account's console sessions and revokes its API tokens; a new password ends its sessions. An administrator cannot deactivate themself or change their own role.",
     params(("login" = String, Path, description = "staff login")),
-    request_body(content = serde_json::Value, description = "any of `{\"name\", \"role\", \"body_id\" (null clears), \"active\", \"password\", \"unlock\": true}`"),
+    request_body(content = AccountChange),
     responses((status = 200, description = "the account as now recorded", body = crate::users::StaffAccount))
 )]
 async fn change(
@@ -118,4 +118,70 @@ async fn change(
 #[allow(dead_code)] // schema only: list answers with json!
 struct UserList {
     users: Vec<crate::users::StaffAccount>,
+}
+
+// The request bodies (schema only: NewUser::from_json and UserChange::from_json read
+// them field by field, so that each mistake is named).
+
+const ROLES: [&str; 10] = [
+    "operator",
+    "supervisor",
+    "admin",
+    "editor",
+    "agency",
+    "ici",
+    "quality",
+    "informatization",
+    "ingest",
+    "pbx",
+];
+
+fn role() -> utoipa::openapi::schema::Object {
+    super::openapi::body::one_of(ROLES)
+}
+
+fn body_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::body::or_null(super::openapi::body::uuid())
+}
+
+/// A new staff account.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: create reads the body with NewUser::from_json
+struct NewAccount {
+    /// What the user signs in with: 1-64 of a-z, 0-9, `.`, `_`, `-` and `@`.
+    #[schema(pattern = r"^\s*[a-z0-9._@-]{1,64}\s*$", example = "aliya")]
+    login: String,
+    #[schema(schema_with = role)]
+    role: String,
+    /// Shown in the console (the login when absent).
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    /// At least 12 characters; none: a token-only account.
+    #[schema(min_length = 12)]
+    password: Option<String>,
+    /// The registry body of an agency or ici user.
+    #[schema(schema_with = body_or_null)]
+    body_id: Option<String>,
+    #[schema(schema_with = super::openapi::body::email)]
+    email: Option<String>,
+}
+
+/// Any of an account's changes.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // schema only: change reads the body with UserChange::from_json
+struct AccountChange {
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    #[schema(schema_with = role)]
+    role: Option<String>,
+    /// `null` clears it.
+    #[schema(schema_with = body_or_null)]
+    body_id: Option<String>,
+    active: Option<bool>,
+    #[schema(min_length = 12)]
+    password: Option<String>,
+    /// `true` lifts the lock after failed sign-ins.
+    unlock: Option<bool>,
 }

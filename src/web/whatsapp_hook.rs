@@ -89,7 +89,7 @@ pub async fn handshake(
     post,
     path = "/whatsapp/webhook",
     tag = "channels",
-    request_body(content = serde_json::Value, description = "A WhatsApp Business Account webhook (`object`, `entry[].changes[].value` with `messages` and `statuses`)", content_type = "application/json"),
+    request_body(content = WebhookBody, description = "A WhatsApp Business Account webhook, as Meta sends it: stored as received (the signature decides, not the shape) and read by the job", content_type = "application/json"),
     params(("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC-SHA256(app secret, raw body)>")),
     responses(
         (status = 200, description = "Stored (or stored before); handled by a job"),
@@ -154,4 +154,32 @@ fn too_large() -> ApiError {
     ApiError::TooLarge(format!(
         "the body is over {MAX_WEBHOOK_BYTES} bytes: no WhatsApp webhook is that large"
     ))
+}
+
+/// Meta's webhook: `entry[].changes[].value` carries `messages` and `statuses`. Meta adds
+/// fields over time, so none is refused here.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only: webhook stores the raw body, the job reads it
+struct WebhookBody {
+    /// `whatsapp_business_account`.
+    #[schema(example = "whatsapp_business_account")]
+    object: String,
+    entry: Vec<WebhookEntry>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only
+struct WebhookEntry {
+    /// The WhatsApp Business Account id.
+    id: String,
+    changes: Vec<WebhookChange>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // schema only
+struct WebhookChange {
+    /// `messages`.
+    field: String,
+    /// `messaging_product`, `metadata`, `contacts`, `messages`, `statuses`.
+    value: std::collections::HashMap<String, serde_json::Value>,
 }

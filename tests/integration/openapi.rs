@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::support::{Backend, TestApp, spawn};
 
 both_backends!(
+    o1_declarations_of_the_same_works_at_the_same_time_are_each_recorded,
     schemathesis_finds_no_server_error_and_every_answer_matches_the_document,
     the_answers_of_real_records_match_their_documented_schemas,
 );
@@ -154,13 +155,13 @@ async fn seed(t: &TestApp, token: &str) -> Value {
     .await;
     post(
         "/api/v1/systems",
-        json!({"code": "egov-portal", "name": {"kk": "Портал", "ru": "Портал"}}),
+        json!({"code": "st-egov-portal", "name": {"kk": "Портал", "ru": "Портал"}}),
     )
     .await;
     let body = post(
         "/api/v1/bodies",
         json!({"kind": "central_state_body", "name": {"kk": "Министрлік", "ru": "Министерство"},
-               "email": "min@gov.kz", "systems": ["egov-portal"], "persons": [{"name": "Асқар"}]}),
+               "email": "min@gov.kz", "systems": ["st-egov-portal"], "persons": [{"name": "Асқар"}]}),
     )
     .await;
     let body_id = body["id"].as_str().unwrap().to_string();
@@ -187,7 +188,7 @@ async fn seed(t: &TestApp, token: &str) -> Value {
         "/api/v1/outages",
         json!({"kind": "planned", "starts_at": starts.to_rfc3339(),
                "ends_at": (starts + chrono::Duration::hours(2)).to_rfc3339(),
-               "systems": ["egov-portal"], "impact": "partial",
+               "systems": ["st-egov-portal"], "impact": "partial",
                "title": {"kk": "Жұмыстар", "ru": "Работы"}, "text": {"kk": "Мәтін", "ru": "Текст"}}),
     )
     .await;
@@ -215,7 +216,9 @@ async fn seed(t: &TestApp, token: &str) -> Value {
         json!({"call_id": "st-call-1", "event": "ended", "caller": "+77015550001",
                "called": "1414", "queue": "general", "arrived_at": "2026-12-03T10:00:00+05:00",
                "answered_at": "2026-12-03T10:00:20+05:00", "ended_at": "2026-12-03T10:03:00+05:00",
-               "disposition": "answered"}),
+               "disposition": "answered",
+               "recording": {"content_base64": "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=",
+                             "content_type": "audio/wav"}}),
     )
     .await;
     let request = as_role(
@@ -244,7 +247,128 @@ async fn seed(t: &TestApp, token: &str) -> Value {
                "name": {"kk": "Әдепсіздік", "ru": "Некорректное поведение"}}),
     )
     .await;
+    // A second appeal of the same applicant (to merge), a later message of theirs (to
+    // split off), a file on the ticket (a staff reply's), a forward that sends it, a mail
+    // reply to a forward from a stranger (held), two refusals of the body within a month
+    // (the F4 quality notice), a mail that cannot be read (quarantined), a service on the
+    // ticket (to unlink).
+    let duplicate = post(
+        "/api/v1/appeals",
+        json!({"name": "Айгүл Серікқызы", "email": "aigul@mail.kz", "region": "astana",
+               "topic": "egov_portal", "text": "Тағы да кіре алмаймын", "consent": true}),
+    )
+    .await;
+    let raw_mail = |raw: String| {
+        let req = t
+            .client
+            .post(format!("{}/api/v1/inbound/email", t.url))
+            .bearer_auth(token)
+            .header("content-type", "message/rfc822")
+            .body(raw)
+            .send();
+        async move {
+            let r = req.await.unwrap();
+            let status = r.status();
+            let v: Value = r.json().await.unwrap();
+            assert!(status.is_success(), "seeding a mail {status}: {v}");
+            v
+        }
+    };
+    raw_mail(format!(
+        "From: Айгүл <aigul@mail.kz>\r\nTo: 1414@ucc.kz\r\nSubject: Re: [{number}] Порталға кіру\r\n\
+         Message-ID: <st-later@mail.kz>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Және тағы бір сұрақ.\r\n"
+    ))
+    .await;
+    post(
+        &format!("/api/v1/tickets/{number}/replies"),
+        json!({"text": "Файлды қараңыз", "final": false,
+               "attachments": [{"file_name": "a.txt", "content_type": "text/plain", "content_base64": "0KTQsNC50Ls="}]}),
+    )
+    .await;
+    let view: Value = t
+        .get_auth(&format!("/api/v1/tickets/{number}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let messages = view["messages"].as_array().expect("the ticket's messages");
+    let later = messages
+        .iter()
+        .skip(1)
+        .find(|m| m["direction"] == "in")
+        .unwrap_or_else(|| panic!("the applicant's later message is on the ticket: {view}"));
+    let attachment = messages
+        .iter()
+        .find_map(|m| m["attachments"][0]["id"].as_str())
+        .unwrap_or_else(|| panic!("the reply's file is on the ticket: {view}"))
+        .to_string();
+    let sending = post(
+        &format!("/api/v1/tickets/{number}/forwards"),
+        json!({"body": body_id, "question": "Файлды қараңыз", "attachments": [attachment]}),
+    )
+    .await;
+    let held = raw_mail(format!(
+        "From: stranger@evil.kz\r\nTo: 1414@ucc.kz\r\nSubject: Re: [{}]\r\n\
+         Message-ID: <st-held@evil.kz>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nЖауап.\r\n",
+        sending["reference"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(held["outcome"], "forward_reply_held", "{held}");
+    let quarantined =
+        raw_mail("To: 1414@ucc.kz\r\nSubject: who\r\n\r\nNo sender.\r\n".into()).await;
+    let refuser = {
+        let body_id = body_id.clone();
+        t.app
+            .db
+            .write(move |c| {
+                baylanys::auth::add_user_in(
+                    c,
+                    "st-refuser",
+                    "st-refuser",
+                    Role::Agency,
+                    None,
+                    Some(&body_id),
+                )?;
+                Ok(baylanys::auth::create_token(c, "st-refuser", None)?.expect("user just added"))
+            })
+            .await
+            .unwrap()
+    };
+    let mut notice = Value::Null;
+    for question in ["Бірінші сұрақ", "Екінші сұрақ"] {
+        let f = post(
+            &format!("/api/v1/tickets/{number}/forwards"),
+            json!({"body": body_id, "question": question}),
+        )
+        .await;
+        let r = t
+            .post_auth(
+                &format!("/api/v1/forwards/{}/decline", f["id"].as_str().unwrap()),
+                &refuser,
+                json!({"reason": "Бізге қатысы жоқ"}),
+            )
+            .await;
+        assert!(r.status().is_success(), "seeding a refusal");
+        notice = r.json::<Value>().await.unwrap()["quality_notice_id"].clone();
+    }
+    assert!(
+        notice.is_string(),
+        "the second refusal raises the F4 notice"
+    );
+    post(
+        &format!("/api/v1/tickets/{number}/services"),
+        json!({"service": service["id"]}),
+    )
+    .await;
     json!({
+        "duplicate": duplicate["number"],
+        "later": later["id"],
+        "attachment": attachment,
+        "sending": sending["id"],
+        "held": held["message_id"],
+        "notice": notice,
+        "quarantined": quarantined["id"],
         "number": number,
         "body": body_id,
         "person": body["persons"][0]["id"],
@@ -261,37 +385,180 @@ async fn seed(t: &TestApp, token: &str) -> Value {
 }
 
 /// A schemathesis configuration that fixes the path parameters to the seeded records,
-/// so the generated bodies and queries reach the handlers' logic rather than a 404.
+/// and the body fields that must name one (a body's id, a queue, a login), so the
+/// generated bodies and queries reach the handlers' logic rather than a 404 or a 422.
 fn config_naming(ids: &Value) -> String {
     let s = |k: &str| ids[k].as_str().unwrap().to_string();
     let mut out = format!(
         "[parameters]\n\"path.number\" = \"{}\"\n\"path.code\" = \"general\"\n\
          \"path.login\" = \"st-admin\"\n\"path.year\" = \"2026\"\n\"path.date\" = \"2026-12-25\"\n\
-         \"path.file\" = \"bodies.csv\"\n\"path.person\" = \"{}\"\n\"path.service\" = \"{}\"\n",
+         \"path.file\" = \"bodies.csv\"\n\"path.person\" = \"{}\"\n\"path.service\" = \"{}\"\n\
+         \"path.attachment\" = \"{}\"\n\"path.message\" = \"{}\"\n",
         s("number"),
         s("person"),
-        s("service")
+        s("service"),
+        s("attachment"),
+        s("held"),
     );
-    for (regex, name, value) in [
-        ("^/api/v1/bodies/", "id", s("body")),
-        ("^/api/v1/services/", "id", s("service")),
-        ("^/api/v1/forwards/", "id", s("forward")),
-        ("^/api/v1/outages/", "id", s("outage")),
-        ("^/api/v1/systems/", "code", "egov-portal".to_string()),
-        ("^/api/v1/kb/articles/", "id", s("article")),
-        ("^/api/v1/calls/", "call_id", s("call")),
-        ("^/api/v1/record-requests/", "id", s("request")),
-        ("^/api/v1/reports/runs/", "id", s("run")),
-        ("^/api/v1/reports/discrepancies/", "id", s("discrepancy")),
-        ("^/api/v1/reports/choices/", "id", s("choice")),
-        ("^/api/v1/users/[^/]+$", "login", "st-fuzz".to_string()),
-    ] {
+    let (body, service) = (s("body"), s("service"));
+    let starts = chrono::Utc::now() + chrono::Duration::days(3);
+    let ends = starts + chrono::Duration::hours(2);
+    let operations: Vec<(&str, String)> = vec![
+        ("^/api/v1/bodies/", format!("\"path.id\" = \"{body}\"")),
+        (
+            "^/api/v1/bodies$",
+            "\"body.systems\" = [\"st-egov-portal\"]".into(),
+        ),
+        ("^/api/v1/services/", format!("\"path.id\" = \"{service}\"")),
+        ("^/api/v1/services$", format!("\"body.body\" = \"{body}\"")),
+        (
+            "^/api/v1/forwards/[^/]+(/(answer|decline|relay))?$",
+            format!("\"path.id\" = \"{}\"", s("forward")),
+        ),
+        (
+            "^/api/v1/forwards/[^/]+/(attachments|replies)/",
+            format!("\"path.id\" = \"{}\"", s("sending")),
+        ),
+        (
+            "^/api/v1/quality-notices/",
+            format!("\"path.id\" = \"{}\"", s("notice")),
+        ),
+        (
+            "^/api/v1/quarantine/",
+            format!("\"path.id\" = \"{}\"", s("quarantined")),
+        ),
+        (
+            "^/api/v1/attachments/",
+            format!("\"path.id\" = \"{}\"", s("attachment")),
+        ),
+        (
+            "^/api/v1/outages$",
+            format!(
+                "\"body.systems\" = [\"st-egov-portal\"], \"body.starts_at\" = \"{}\", \"body.ends_at\" = \"{}\"",
+                starts.to_rfc3339(),
+                ends.to_rfc3339()
+            ),
+        ),
+        (
+            "^/api/v1/outages/",
+            format!(
+                "\"path.id\" = \"{}\", \"body.systems\" = [\"st-egov-portal\"]",
+                s("outage")
+            ),
+        ),
+        (
+            "^/api/v1/systems/",
+            "\"path.code\" = \"st-egov-portal\"".into(),
+        ),
+        (
+            "^/api/v1/kb/articles$",
+            format!("\"body.service\" = \"{service}\", \"body.linked_body\" = \"{body}\""),
+        ),
+        (
+            "^/api/v1/kb/articles/",
+            format!("\"path.id\" = \"{}\"", s("article")),
+        ),
+        ("^/api/v1/calls$", "\"body.queue\" = \"general\"".into()),
+        (
+            "^/api/v1/calls/",
+            format!("\"path.call_id\" = \"{}\"", s("call")),
+        ),
+        (
+            "^/api/v1/record-requests$",
+            format!("\"body.ticket\" = \"{}\"", s("number")),
+        ),
+        (
+            "^/api/v1/record-requests/",
+            format!("\"path.id\" = \"{}\"", s("request")),
+        ),
+        (
+            "^/api/v1/reports/runs/",
+            format!("\"path.id\" = \"{}\"", s("run")),
+        ),
+        (
+            "^/api/v1/reports/discrepancies$",
+            format!("\"body.body_id\" = \"{body}\""),
+        ),
+        (
+            "^/api/v1/reports/discrepancies/",
+            format!("\"path.id\" = \"{}\"", s("discrepancy")),
+        ),
+        (
+            "^/api/v1/reports/choices/",
+            format!("\"path.id\" = \"{}\"", s("choice")),
+        ),
+        (
+            "^/api/v1/queues$",
+            "\"body.supervisors\" = [\"st-admin\"]".into(),
+        ),
+        (
+            "^/api/v1/queues/",
+            "\"body.supervisors\" = [\"st-admin\"]".into(),
+        ),
+        (
+            "/merge$",
+            format!("\"body.duplicate\" = \"{}\"", s("duplicate")),
+        ),
+        (
+            "/split$",
+            format!("\"body.message_id\" = \"{}\"", s("later")),
+        ),
+        (
+            "^/api/v1/users/[^/]+$",
+            "\"path.login\" = \"st-fuzz\"".into(),
+        ),
+        ("/assign$", "\"body.login\" = \"st-admin\"".into()),
+        ("/transfer$", "\"body.queue\" = \"general\"".into()),
+        ("/replies$", format!("\"body.cards\" = [\"{body}\"]")),
+        (
+            "^/api/v1/tickets/[^/]+/services$",
+            format!("\"body.service\" = \"{service}\", \"body.services\" = [\"{service}\"]"),
+        ),
+        ("/contact/body$", format!("\"body.body\" = \"{body}\"")),
+        ("/forwards$", format!("\"body.body\" = \"{body}\"")),
+        (
+            "^/whatsapp/webhook$",
+            format!(
+                "\"query.hub.mode\" = \"subscribe\", \"query.hub.verify_token\" = \"{WHATSAPP_VERIFY}\""
+            ),
+        ),
+    ];
+    for (regex, parameters) in operations {
         out.push_str(&format!(
-            "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n"
+            "\n[[operations]]\ninclude-path-regex = \"{regex}\"\nparameters = {{ {parameters} }}\n"
         ));
     }
     out
 }
+
+/// The WhatsApp channel of the server schemathesis tests: its webhook's verify token and
+/// app secret (the hook below signs each generated webhook body with it).
+const WHATSAPP_VERIFY: &str = "st-verify-token";
+const WHATSAPP_SECRET: &str = "st-app-secret";
+
+/// A schemathesis hook (`SCHEMATHESIS_HOOKS`): signs the WhatsApp webhook's bodies as
+/// Meta does, so they get past the signature to the store (requests sends `json.dumps`).
+const SIGNING_HOOK: &str = r#"
+import hashlib, hmac, json, os
+import schemathesis
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if case.path != "/whatsapp/webhook" or case.method.upper() != "POST":
+        return
+    body = case.body
+    if type(body).__name__ == "NotSet":
+        raw = b""
+    elif isinstance(body, bytes):
+        raw = body
+    elif body is None:
+        raw = b"null"
+    else:
+        raw = json.dumps(body, allow_nan=False).encode("utf-8")
+    digest = hmac.new(os.environ["ST_WHATSAPP_SECRET"].encode(), raw, hashlib.sha256).hexdigest()
+    case.headers = dict(case.headers or {})
+    case.headers["X-Hub-Signature-256"] = "sha256=" + digest
+"#;
 
 static REPORTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -322,6 +589,9 @@ async fn schemathesis(
         .args(["--request-timeout", "20", "--no-color"])
         .args(extra)
         .env("SCHEMATHESIS_TELEMETRY", "false")
+        .env("SCHEMATHESIS_HOOKS", "st_hooks")
+        .env("PYTHONPATH", dir)
+        .env("ST_WHATSAPP_SECRET", WHATSAPP_SECRET)
         .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(600), cmd.output())
         .await
@@ -365,9 +635,19 @@ async fn schemathesis_finds_no_server_error_and_every_answer_matches_the_documen
         return;
     }
     let started = Instant::now();
-    let t = spawn(backend).await;
+    // WhatsApp on (its Graph API nowhere: nothing is sent in this test), so its webhook is
+    // exercised too.
+    let t = crate::support::spawn_config(backend, |c| {
+        c.whatsapp_token = Some("st-token".into());
+        c.whatsapp_phone_number_id = Some("100000000000001".into());
+        c.whatsapp_app_secret = Some(WHATSAPP_SECRET.into());
+        c.whatsapp_verify_token = Some(WHATSAPP_VERIFY.into());
+        c.whatsapp_api_url = Some("http://127.0.0.1:9".into());
+    })
+    .await;
     let token = t.token("st-admin", Role::Admin).await;
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("st_hooks.py"), SIGNING_HOOK).unwrap();
     // Everything generated, path parameters too (mostly names of nothing: 404, 422).
     schemathesis(&t, &token, dir.path(), None, 10, &[]).await;
     // The same operations on records that exist.
@@ -583,7 +863,7 @@ async fn the_answers_of_real_records_match_their_documented_schemas(backend: Bac
         ("/api/v1/systems", "/api/v1/systems".into()),
         (
             "/api/v1/systems/{code}",
-            "/api/v1/systems/egov-portal".into(),
+            "/api/v1/systems/st-egov-portal".into(),
         ),
         ("/api/v1/services", "/api/v1/services".into()),
         (
@@ -1076,4 +1356,52 @@ async fn the_answers_of_real_records_match_their_documented_schemas(backend: Bac
         a.0.len(),
         mismatches.join("\n")
     );
+}
+
+/// Found by schemathesis: two declarations of the same systems at the same instants (a
+/// planned one, then an emergency) must each be answered, never with "database
+/// unavailable, retry".
+async fn o1_declarations_of_the_same_works_at_the_same_time_are_each_recorded(backend: Backend) {
+    let t = spawn(backend).await;
+    let admin = t.token("st-admin", Role::Admin).await;
+    let r = t
+        .post_auth(
+            "/api/v1/systems",
+            &admin,
+            json!({"code": "egov", "name": {"kk": "Портал", "ru": "Портал"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // Bodies subscribed to it as schemathesis makes them: one address twice (the body's
+    // and its person's), persons without any address, a bare body.
+    for body in [
+        json!({"kind": "central_state_body", "name": {"kk": "0", "ru": "0"}, "email": "a@b.kz",
+               "systems": ["egov"], "persons": [{"name": "0", "email": "a@b.kz"}, {"name": "1", "email": "A@B.KZ"}]}),
+        json!({"kind": "local_executive_body", "name": {"kk": "0", "ru": "0"}, "systems": ["egov"],
+               "persons": [{"name": "0"}, {"name": "0", "phones": ["1"]}]}),
+        json!({"kind": "service_provider", "name": {"kk": "0", "ru": "0"}, "systems": ["egov", "egov"],
+               "webhook_url": "http://a.kz", "digest": "daily"}),
+        json!({"kind": "e_service_subject", "name": {"kk": "0", "ru": "0"}}),
+    ] {
+        let r = t.post_auth("/api/v1/bodies", &admin, body).await;
+        assert_eq!(r.status(), 201);
+    }
+    let starts = chrono::Utc::now() + chrono::Duration::days(3);
+    let declaration = |kind: &str| {
+        let mut d = json!({"kind": kind, "starts_at": starts.to_rfc3339(),
+            "ends_at": (starts + chrono::Duration::hours(2)).to_rfc3339(), "systems": ["egov"],
+            "impact": "full", "title": {"kk": "0", "ru": "0"}, "text": {"kk": "0", "ru": "0"}});
+        if kind == "emergency" {
+            d["reason"] = json!("0");
+        }
+        d
+    };
+    for kind in ["planned", "planned", "emergency", "emergency"] {
+        let r = t
+            .post_auth("/api/v1/outages", &admin, declaration(kind))
+            .await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{kind}: {body}");
+    }
 }
