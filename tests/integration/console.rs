@@ -458,11 +458,9 @@ async fn console_forms_cut_short_are_refused_at_once(backend: Backend) {
     let with_token = [
         part("csrf", &csrf).into_bytes(),
         part("final", "yes").into_bytes(),
-        format!(
-            "--b0undary\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.pdf\"\r\n\
-             Content-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n"
-        )
-        .into_bytes(),
+        b"--b0undary\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.pdf\"\r\n\
+          Content-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n"
+            .to_vec(),
         mangled.clone(),
     ]
     .concat();
