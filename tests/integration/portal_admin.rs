@@ -741,11 +741,18 @@ async fn admin_portal_queues_calendar_registry_and_templates(backend: Backend) {
     .await;
     assert_eq!(s, 422, "{v}");
     assert_eq!(v["errors"][0]["field"], "queue", "{v}");
+    // Nor does the ticket page offer it.
+    let transfer_to_ict = "<option value=\"ict\"";
+    let ticket = b.get(&format!("/console/tickets/{number}")).await;
+    assert_eq!(ticket.status(), 200);
+    assert!(!ticket.text().await.unwrap().contains(transfer_to_ict));
     // And open again through the API's PATCH.
     let r = t
         .patch_auth("/api/v1/queues/ict", &token, json!({"active": true}))
         .await;
     assert_eq!(r.status(), 200);
+    let ticket = b.get(&format!("/console/tickets/{number}")).await;
+    assert!(ticket.text().await.unwrap().contains(transfer_to_ict));
     let (s, v) = json_of(
         t.post_auth(
             &format!("/api/v1/tickets/{number}/transfer"),

@@ -93,7 +93,11 @@ async fn render(
                 Err(tickets::ActionError::Db(e)) => return Err(e),
                 Err(_) => work::others(c, &tid, &uid, now)?,
             };
-            let queues = crate::queues::list(c)?;
+            // The transfer list: the queues that take tickets (a closed one refuses).
+            let queues: Vec<_> = crate::queues::list(c)?
+                .into_iter()
+                .filter(|q| q.active)
+                .collect();
             let bodies = crate::registry::bodies::list(c, &Default::default())?;
             let staff_logins: Vec<(String, String)> = {
                 use crate::db::schema::users;
