@@ -3,6 +3,12 @@
 //!
 //! cargo build --release && cargo run --release --example appeals_load -- sqlite
 //! cargo run --release --example appeals_load -- postgres [postgres://URL]
+//! cargo run --release --example appeals_load -- sqlite|postgres [URL] wrk
+//!
+//! With `wrk` the load comes from wrk (Debian package `wrk`) running
+//! `examples/wrk/appeals.lua` (one distinct applicant per request) with as many
+//! connections, instead of this program's own clients; its figures are printed as wrk
+//! reports them, then the server's peak RSS.
 //!
 //! Without a URL, `postgres` starts a throwaway cluster with the Debian tools (fsync on,
 //! as in production). Options by environment: BENCH_CLIENTS (64), BENCH_SECONDS (10).
@@ -19,7 +25,9 @@ use support::{env_or, free_port, server_bin, wait_listening};
 fn main() {
     let mut args = std::env::args().skip(1);
     let backend = args.next().unwrap_or_else(|| "sqlite".into());
-    let given_url = args.next();
+    let rest: Vec<String> = args.collect();
+    let use_wrk = rest.iter().any(|a| a == "wrk");
+    let given_url = rest.into_iter().find(|a| a != "wrk");
     let clients: usize = env_or("BENCH_CLIENTS", 64);
     let seconds: u64 = env_or("BENCH_SECONDS", 10);
     let server_bin = server_bin();
@@ -54,25 +62,39 @@ fn main() {
     let pid = server.id();
     wait_listening(port);
 
+    if use_wrk {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/wrk/appeals.lua");
+        let status = Command::new("wrk")
+            .args([
+                &format!("-t{}", env_or("BENCH_WRK_THREADS", 2)),
+                &format!("-c{clients}"),
+                &format!("-d{seconds}s"),
+                "--latency",
+                "-s",
+                script,
+                &format!("http://127.0.0.1:{port}"),
+            ])
+            .status()
+            .expect("wrk runs (apt-get install wrk)");
+        println!("backend:      {backend} (wrk exit {status})");
+        println!(
+            "server peak RSS: {:.1} MiB",
+            peak_rss_kib(pid) as f64 / 1024.0
+        );
+        let _ = server.kill();
+        let _ = server.wait();
+        if let Some(stop) = cluster {
+            let _ = Command::new("sh").args(["-c", &stop]).status();
+        }
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let (latencies, errors, elapsed) =
         rt.block_on(drive(port, clients, Duration::from_secs(seconds)));
-    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
+    let peak_rss_kib = peak_rss_kib(pid);
     let _ = server.kill();
     let _ = server.wait();
     if let Some(stop) = cluster {
@@ -101,6 +123,19 @@ fn main() {
     println!("latency p50:  {:.2} ms", pct(0.50).as_secs_f64() * 1000.0);
     println!("latency p99:  {:.2} ms", pct(0.99).as_secs_f64() * 1000.0);
     println!("server peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+}
+
+/// The process's peak resident set (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
 }
 
 async fn drive(port: u16, clients: usize, duration: Duration) -> (Vec<Duration>, usize, Duration) {

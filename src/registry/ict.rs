@@ -39,8 +39,9 @@ impl IctRouting {
 }
 
 /// The ICT queue exists (created with plain names when missing; instances racing to
-/// create it add one row).
-pub fn ensure_queue(conn: &mut DbConn, code: &str) -> Result<(), DbError> {
+/// create it add one row). Says whether it is open: an administrator may have closed it,
+/// and then ICT questions keep their F3 deadline in the queue they are in.
+pub fn ensure_queue(conn: &mut DbConn, code: &str) -> Result<bool, DbError> {
     let at = crate::db::now();
     diesel::sql_query(
         "INSERT INTO queues (code, name_kk, name_ru, supervisors, reminders_enabled, \
@@ -51,11 +52,11 @@ pub fn ensure_queue(conn: &mut DbConn, code: &str) -> Result<(), DbError> {
     .bind::<diesel::sql_types::Timestamp, _>(at)
     .bind::<diesel::sql_types::Timestamp, _>(at)
     .execute(conn)?;
-    Ok(())
+    crate::queues::is_open(conn, code)
 }
 
-/// At registration: the queue and deadline of a body's ICT question, or `None` for
-/// everyone else (one lookup, only for ICT topics).
+/// At registration: the deadline of a body's ICT question and its queue (`None` while
+/// the ICT queue is closed), or `None` for everyone else (one lookup, only for ICT topics).
 pub fn at_intake(
     conn: &mut DbConn,
     routing: &IctRouting,
@@ -64,7 +65,7 @@ pub fn at_intake(
     contact_id: &str,
     topic: Option<&str>,
     registered_at: DateTime<Utc>,
-) -> Result<Option<(String, Deadline)>, DbError> {
+) -> Result<Option<(Option<String>, Deadline)>, DbError> {
     if !routing.is_ict_topic(topic) {
         return Ok(None);
     }
@@ -80,15 +81,16 @@ pub fn at_intake(
         // Outside the calendar's years: R5's deadline (computed by the caller) stands.
         return Ok(None);
     };
-    ensure_queue(conn, &routing.queue)?;
-    Ok(Some((routing.queue.clone(), deadline)))
+    let open = ensure_queue(conn, &routing.queue)?;
+    Ok(Some((open.then(|| routing.queue.clone()), deadline)))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactBody {
     pub number: String,
     pub body_id: Option<String>,
-    /// The ticket moved to the ICT queue with the F3 deadline.
+    /// The ticket got the F3 deadline, and moved to the ICT queue unless an administrator
+    /// closed that queue (`queue` says where it is).
     pub routed_to_ict: bool,
     pub queue: String,
     pub due_at: String,
@@ -181,10 +183,15 @@ pub fn set_contact_body(
             .map_err(|m| {
                 RegistryError::Conflict(format!("the F3 deadline cannot be computed: {m}"))
             })?;
-        ensure_queue(conn, &routing.queue)?;
+        // A closed ICT queue takes no tickets: the question keeps its queue, with F3's deadline.
+        let to = if ensure_queue(conn, &routing.queue)? {
+            routing.queue.clone()
+        } else {
+            queue.clone()
+        };
         diesel::update(tickets::table.find(&id))
             .set((
-                tickets::queue.eq(&routing.queue),
+                tickets::queue.eq(&to),
                 tickets::due_at.eq(deadline.due_at.naive_utc()),
                 tickets::effective_from.eq(deadline.effective_from.to_string()),
                 tickets::deadline.eq(serde_json::to_string(&deadline).unwrap_or_default()),
@@ -198,12 +205,12 @@ pub fn set_contact_body(
             by,
             "ict_routed",
             serde_json::json!({
-                "from_queue": queue, "queue": routing.queue, "rule": "F3",
+                "from_queue": queue, "queue": to, "rule": "F3",
                 "due_at": deadline.due_at, "working_days": routing.working_days,
             }),
         )?;
         out.routed_to_ict = true;
-        out.queue = routing.queue.clone();
+        out.queue = to;
         out.due_at = crate::tickets::almaty(&deadline.due_at.naive_utc());
     }
     Ok(out)

@@ -375,7 +375,7 @@ fn register(
         topic,
         registered_at,
     )? {
-        (queue, deadline, rule) = (Some(q), d, "F3");
+        (queue, deadline, rule) = (q, d, "F3");
     }
     let year = registered_at.with_timezone(&chrono_tz::Asia::Almaty).year();
     let number = ctx.take_number(conn, year)?;

@@ -366,29 +366,7 @@ impl Rig {
     }
 
     async fn settle(&self) {
-        let now = self.clock.now().naive_utc();
-        let app = self.a.app.clone();
-        eventually("every due job has run", || {
-            let app = app.clone();
-            async move {
-                app.db
-                    .run(move |c| {
-                        use baylanys::db::schema::jobs;
-                        Ok(jobs::table
-                            .filter(
-                                jobs::status
-                                    .eq("running")
-                                    .or(jobs::status.eq("pending").and(jobs::run_at.le(now))),
-                            )
-                            .count()
-                            .get_result::<i64>(c)?)
-                    })
-                    .await
-                    .expect("count jobs")
-                    == 0
-            }
-        })
-        .await;
+        crate::support::settle_jobs(&self.a.app, self.clock.now().naive_utc()).await;
     }
 }
 
@@ -1221,6 +1199,24 @@ async fn r12_a_body_staff_members_ict_question_goes_to_the_ict_queue_with_the_f3
     )
     .await;
     assert_eq!(ticket["queue"], "general");
+    // An administrator closes the ICT queue: the next ICT question keeps F3's deadline in
+    // the general queue instead of being filed where no one works.
+    let closed = t
+        .patch_auth("/api/v1/queues/ict", &admin, json!({"active": false}))
+        .await;
+    assert_eq!(closed.status(), 200);
+    let fourth = register_appeal(&t, a.clone()).await;
+    let ticket = json_of(
+        t.get_auth(
+            &format!("/api/v1/tickets/{}", fourth["number"].as_str().expect("n")),
+            &operator,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(ticket["queue"], "general");
+    assert_eq!(ticket["deadline"]["rule"], "F3", "{}", ticket["deadline"]);
+    assert_eq!(ticket["due_at"], fourth["due_at"]);
     // Cleared: no longer a body's staff member.
     let r = put_auth(&t, &path, &operator, json!({"body": null})).await;
     assert_eq!(json_of(r).await["body_id"], Value::Null);

@@ -345,6 +345,34 @@ where
     panic!("timed out waiting for: {what}");
 }
 
+/// Waits until no job is running or due as the worker sees it at `now` (a manual clock):
+/// due by that clock, or enqueued to run at once (`run_at` no later than its creation,
+/// both wall time), which a clock set in the past would otherwise hide from this wait.
+pub async fn settle_jobs(app: &Arc<AppState>, now: chrono::NaiveDateTime) {
+    eventually("every due job has run", || {
+        let app = app.clone();
+        async move {
+            app.db
+                .run(move |c| {
+                    use baylanys::db::schema::jobs;
+                    use diesel::prelude::*;
+                    Ok(jobs::table
+                        .filter(
+                            jobs::status.eq("running").or(jobs::status
+                                .eq("pending")
+                                .and(jobs::run_at.le(now).or(jobs::run_at.le(jobs::created_at)))),
+                        )
+                        .count()
+                        .get_result::<i64>(c)?)
+                })
+                .await
+                .expect("count jobs")
+                == 0
+        }
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------
 // PostgreSQL
 

@@ -73,29 +73,7 @@ impl Rig {
 
     /// Waits until no job is due or running, as of the manual clock.
     async fn settle(&self) {
-        let now = self.clock.now().naive_utc();
-        let app = self.a.app.clone();
-        eventually("every due job has run", || {
-            let app = app.clone();
-            async move {
-                app.db
-                    .run(move |c| {
-                        use baylanys::db::schema::jobs;
-                        Ok(jobs::table
-                            .filter(
-                                jobs::status
-                                    .eq("running")
-                                    .or(jobs::status.eq("pending").and(jobs::run_at.le(now))),
-                            )
-                            .count()
-                            .get_result::<i64>(c)?)
-                    })
-                    .await
-                    .expect("count jobs")
-                    == 0
-            }
-        })
-        .await;
+        crate::support::settle_jobs(&self.a.app, self.clock.now().naive_utc()).await;
     }
 
     async fn stop(self) {
