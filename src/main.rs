@@ -597,6 +597,9 @@ async fn queue(cmd: QueueCommand) -> Result<ExitCode, AnyError> {
 enum UserCommand {
     /// Add a user; the password is read from BAYLANYS_PASSWORD when set.
     Add(UserAdd),
+    /// Change an account: role, body, name, a new password (read as `add` reads it), or
+    /// deactivate it (which ends its sessions and revokes its tokens) and activate it again.
+    Change(UserChangeArgs),
     /// Lift the console's sign-in lock of a login (after repeated failed sign-ins).
     Unlock {
         #[arg(long)]
@@ -625,6 +628,31 @@ struct UserAdd {
     /// A token-only account (machines, or staff who sign in with tokens): no password.
     #[arg(long)]
     no_password: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Args)]
+struct UserChangeArgs {
+    #[arg(long)]
+    login: String,
+    /// The new role (as for `user add`).
+    #[arg(long)]
+    role: Option<String>,
+    /// The registry body (its id) of an agency or ici account.
+    #[arg(long)]
+    body: Option<String>,
+    #[arg(long)]
+    name: Option<String>,
+    /// Set a new password from BAYLANYS_PASSWORD, or typed twice on a terminal; signs the
+    /// account out everywhere.
+    #[arg(long)]
+    password: bool,
+    /// Nobody signs in as it any more: its sessions end and its tokens are revoked.
+    #[arg(long, conflicts_with = "activate")]
+    deactivate: bool,
+    #[arg(long)]
+    activate: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -684,6 +712,23 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The new user's password: BAYLANYS_PASSWORD, else asked twice on a terminal; none only
 /// with `--no-password`, so an account is never left without one by accident.
+/// A refused account change, naming the flag (or variable) to fix.
+fn cli_user_error(e: baylanys::users::UserError) -> String {
+    match e {
+        baylanys::users::UserError::Invalid(list) => list
+            .into_iter()
+            .map(|(field, m)| match field.as_str() {
+                "body_id" => format!("--body: {m}"),
+                "password" => format!("BAYLANYS_PASSWORD: {m}"),
+                "active" => format!("--deactivate: {m}"),
+                f => format!("--{f}: {m}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
 fn user_password(no_password: bool) -> Result<Option<String>, AnyError> {
     use std::io::IsTerminal;
     let from_env = std::env::var("BAYLANYS_PASSWORD")
@@ -700,7 +745,7 @@ fn user_password(no_password: bool) -> Result<Option<String>, AnyError> {
             }
             let again = rpassword::prompt_password("again: ")?;
             if first != again {
-                return Err("the two passwords differ: nothing was added".into());
+                return Err("the two passwords differ: nothing was changed".into());
             }
             Ok(Some(first))
         }
@@ -887,19 +932,57 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .db
                 .write(move |c| Ok(baylanys::users::create(c, &input, now)))
                 .await?;
-            let user = created.map_err(|e| match e {
-                baylanys::users::UserError::Invalid(list) => list
-                    .into_iter()
-                    .map(|(field, m)| match field.as_str() {
-                        "body_id" => format!("--body: {m}"),
-                        "password" => format!("BAYLANYS_PASSWORD: {m}"),
-                        f => format!("--{f}: {m}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.to_string(),
-            })?;
+            let user = created.map_err(cli_user_error)?;
             println!("added user {} ({})", user.login, user.role.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command: UserCommand::Change(a),
+        } => {
+            if let Some(r) = &a.role {
+                baylanys::auth::Role::parse(r).map_err(|m| format!("--role: {m}"))?;
+            }
+            let input = baylanys::users::UserChange {
+                name: a.name.clone(),
+                role: a.role.clone(),
+                body_id: a.body.clone().map(Some),
+                active: (a.activate || a.deactivate).then_some(a.activate),
+                password: if a.password {
+                    user_password(false)?
+                } else {
+                    None
+                },
+                unlock: false,
+            };
+            if input == baylanys::users::UserChange::default() {
+                return Err(
+                    "nothing to change: give --role, --body, --name, --password, --deactivate \
+                     or --activate"
+                        .into(),
+                );
+            }
+            let app = baylanys::AppState::build(existing(Config::load(&a.config)?)).await?;
+            // The machine's operator, not an account: no "yourself" rule applies.
+            let by = baylanys::auth::User {
+                id: String::new(),
+                login: "cli".into(),
+                name: "cli".into(),
+                role: baylanys::auth::Role::Admin,
+                body_id: None,
+            };
+            let now = app.clock.now();
+            let login = a.login.clone();
+            let changed = app
+                .db
+                .write(move |c| Ok(baylanys::users::change(c, &by, &login, &input, now)))
+                .await?;
+            let user = changed.map_err(cli_user_error)?;
+            println!(
+                "changed user {} ({}, {})",
+                user.login,
+                user.role.as_str(),
+                if user.active { "active" } else { "deactivated" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::User {

@@ -1,7 +1,7 @@
 //! The admin portal's pages (src/web/console/admin.rs), on both backends: staff accounts
 //! (add, role, body, deactivate, password, unlock) with their JSON twin
 //! `/api/v1/users`, queues, the calendar's days, the registry's files and the templates
-//! preview; refusals (another role, a forged CSRF token, bad input beside its field, an
+//! preview; `baylanys user change` on a served database; refusals (another role, a forged CSRF token, bad input beside its field, an
 //! administrator acting on themself); over HTTP and in headless Chromium with axe-core.
 
 use baylanys::auth::Role;
@@ -17,6 +17,7 @@ both_backends!(
     admin_portal_refuses_other_roles_forged_csrf_and_bad_input_beside_the_field,
     admin_portal_queues_calendar_registry_and_templates,
     admin_portal_in_chromium_a_new_user_signs_in,
+    the_user_change_command_sets_role_and_password_and_deactivates,
 );
 
 const NEW_PASSWORD: &str = "another horse battery";
@@ -1045,4 +1046,73 @@ async fn admin_portal_in_chromium_a_new_user_signs_in(backend: Backend) {
         found.join("\n")
     );
     t.stop().await;
+}
+
+/// `baylanys user change` on the database a server is using: what the flags alone show
+/// is refused before anything is opened, a refusal names the flag, and a deactivated
+/// account's token stops working at once.
+async fn the_user_change_command_sets_role_and_password_and_deactivates(backend: Backend) {
+    let t = spawn(backend).await;
+    let token = t.token("dana", Role::Operator).await;
+    let db = t.app.config.database_url.clone();
+    let cli = move |args: &[&str], password: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_baylanys"));
+        c.env_remove("BAYLANYS_DATABASE_URL")
+            .env_remove("BAYLANYS_PASSWORD")
+            .env("BAYLANYS_LOG", "warn")
+            .args(["user", "change"])
+            .args(args)
+            .args(["--database-url", &db])
+            .stdin(std::process::Stdio::null());
+        if let Some(p) = password {
+            c.env("BAYLANYS_PASSWORD", p);
+        }
+        let out = c.output().expect("baylanys runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let run = |args: Vec<&'static str>, password: Option<&'static str>| {
+        let cli = cli.clone();
+        async move {
+            tokio::task::spawn_blocking(move || cli(&args, password))
+                .await
+                .expect("the command ran")
+        }
+    };
+    let supervisors_only = "/api/v1/ratings/figures?by=queue&from=2026-11&to=2026-12";
+    assert_eq!(t.get_auth(supervisors_only, &token).await.status(), 403);
+
+    let (ok, _, err) = run(vec!["--login", "dana"], None).await;
+    assert!(!ok && err.contains("nothing to change"), "{err}");
+    let (ok, _, err) = run(vec!["--login", "dana", "--role", "boss"], None).await;
+    assert!(!ok && err.contains("--role"), "{err}");
+    let (ok, _, err) = run(vec!["--login", "nobody", "--role", "operator"], None).await;
+    assert!(!ok && err.contains("no user `nobody`"), "{err}");
+    let (ok, _, err) = run(vec!["--login", "dana", "--role", "agency"], None).await;
+    assert!(!ok && err.contains("--body"), "{err}");
+    let (ok, _, err) = run(vec!["--login", "dana", "--password"], Some("short")).await;
+    assert!(!ok && err.contains("BAYLANYS_PASSWORD"), "{err}");
+    let (ok, _, err) = run(vec!["--login", "dana", "--password"], None).await;
+    assert!(!ok && err.contains("no password"), "{err}");
+
+    let (ok, out, err) = run(vec!["--login", "dana", "--role", "supervisor"], None).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "changed user dana (supervisor, active)");
+    assert_eq!(t.get_auth(supervisors_only, &token).await.status(), 200);
+    let (ok, out, err) = run(vec!["--login", "dana", "--password"], Some(NEW_PASSWORD)).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("changed user dana"), "{out}");
+
+    let (ok, out, err) = run(vec!["--login", "dana", "--deactivate"], None).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "changed user dana (supervisor, deactivated)");
+    assert_eq!(t.get_auth(supervisors_only, &token).await.status(), 401);
+    let (ok, out, err) = run(vec!["--login", "dana", "--activate"], None).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "changed user dana (supervisor, active)");
+    // Its tokens stay revoked: reactivating does not bring old credentials back.
+    assert_eq!(t.get_auth(supervisors_only, &token).await.status(), 401);
 }
