@@ -317,6 +317,9 @@ async fn seed(t: &TestApp, token: &str) -> Value {
     assert_eq!(held["outcome"], "forward_reply_held", "{held}");
     let quarantined =
         raw_mail("To: 1414@ucc.kz\r\nSubject: who\r\n\r\nNo sender.\r\n".into()).await;
+    // Its own item for retries: a release makes a ticket of the other, which is then gone.
+    let retried =
+        raw_mail("To: 1414@ucc.kz\r\nSubject: again\r\n\r\nNo sender.\r\n".into()).await;
     let refuser = {
         let body_id = body_id.clone();
         t.app
@@ -369,6 +372,7 @@ async fn seed(t: &TestApp, token: &str) -> Value {
         "held": held["message_id"],
         "notice": notice,
         "quarantined": quarantined["id"],
+        "retried": retried["id"],
         "number": number,
         "body": body_id,
         "person": body["persons"][0]["id"],
@@ -424,8 +428,12 @@ fn config_naming(ids: &Value) -> String {
             format!("\"path.id\" = \"{}\"", s("notice")),
         ),
         (
-            "^/api/v1/quarantine/",
+            "^/api/v1/quarantine/[^/]+(/release)?$",
             format!("\"path.id\" = \"{}\"", s("quarantined")),
+        ),
+        (
+            "^/api/v1/quarantine/[^/]+/retry$",
+            format!("\"path.id\" = \"{}\"", s("retried")),
         ),
         (
             "^/api/v1/attachments/",
