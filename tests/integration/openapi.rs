@@ -318,8 +318,7 @@ async fn seed(t: &TestApp, token: &str) -> Value {
     let quarantined =
         raw_mail("To: 1414@ucc.kz\r\nSubject: who\r\n\r\nNo sender.\r\n".into()).await;
     // Its own item for retries: a release makes a ticket of the other, which is then gone.
-    let retried =
-        raw_mail("To: 1414@ucc.kz\r\nSubject: again\r\n\r\nNo sender.\r\n".into()).await;
+    let retried = raw_mail("To: 1414@ucc.kz\r\nSubject: again\r\n\r\nNo sender.\r\n".into()).await;
     let refuser = {
         let body_id = body_id.clone();
         t.app
