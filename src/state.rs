@@ -203,6 +203,7 @@ impl AppState {
             email_enabled: self.adapters.contains_key(&Channel::Email),
             sequences: &self.sequences,
             numbers: Default::default(),
+            vocab_words: Default::default(),
             ict: &self.config.registry.ict,
         }
     }

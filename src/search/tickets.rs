@@ -7,6 +7,8 @@
 //! random bits, probed on for a free one), so a search walks the index newest first and
 //! stops after a page instead of collecting every match.
 
+use std::collections::{BTreeMap, HashSet};
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
@@ -74,9 +76,43 @@ fn store(conn: &mut DbConn, ticket_id: &str, terms: &str) -> Result<(), DbError>
 
 /// Indexes a new ticket's own text (subject, first message, number).
 pub fn index_new(conn: &mut DbConn, ticket_id: &str, text: &str) -> Result<(), DbError> {
-    let terms = term_set([text]);
-    store(conn, ticket_id, &joined(&terms))?;
-    vocab::add(conn, SCOPE, &vocab::words_of([text]))
+    let mut words = BTreeMap::new();
+    index_new_later_words(conn, ticket_id, text, &mut words)?;
+    vocab::add(conn, SCOPE, &words)
+}
+
+/// [`index_new`] whose vocabulary words are gathered into `words` for the caller to add
+/// once for many tickets (a registration batch shares most of its words), in the same
+/// transaction.
+pub fn index_new_later_words(
+    conn: &mut DbConn,
+    ticket_id: &str,
+    text: &str,
+    words: &mut BTreeMap<String, String>,
+) -> Result<(), DbError> {
+    let terms = terms_and_words(text, words);
+    store(conn, ticket_id, &joined(&terms))
+}
+
+/// The text's distinct terms in order (as [`term_set`]), each word stemmed once, and the
+/// words the vocabulary keeps (as [`vocab::words_of`]) added to `words`.
+fn terms_and_words(text: &str, words: &mut BTreeMap<String, String>) -> Vec<String> {
+    let (mut surfaces, mut seen, mut out) = (HashSet::new(), HashSet::new(), Vec::new());
+    for w in super::words(text) {
+        if !surfaces.insert(w.surface.clone()) {
+            continue;
+        }
+        let terms = super::word_terms(&w.surface);
+        if vocab::keeps(&w.surface) && !terms.is_empty() && !words.contains_key(&w.surface) {
+            words.insert(w.surface, terms.join(" "));
+        }
+        for t in terms {
+            if seen.insert(t.clone()) {
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 /// Adds a follow-up's text to its ticket's row (the whole ticket when it has none yet).
@@ -219,6 +255,22 @@ pub fn candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_gives_the_terms_and_the_vocabulary_words_of_two() {
+        let text = "Справка о несудимости, справка №12345 не приходит; eGov CON-7 справка \
+                    анықтама берілмеді, анықтаманы күтемін";
+        let mut words = BTreeMap::new();
+        let terms = terms_and_words(text, &mut words);
+        assert_eq!(terms, term_set([text]));
+        assert_eq!(words, vocab::words_of([text]));
+        assert!(words.contains_key("несудимости"), "{words:?}");
+        assert!(!words.keys().any(|w| w.contains("12345")), "{words:?}");
+        // Words already gathered (from a batch's earlier ticket) are kept, not repeated.
+        let before = words.len();
+        terms_and_words("справка несудимости", &mut words);
+        assert_eq!(words.len(), before);
+    }
 
     #[test]
     fn doc_numbers_follow_the_ticket_ids_time_order() {

@@ -171,17 +171,19 @@ fn placeholders(rows: usize, per_row: usize) -> String {
     vec![row; rows].join(", ")
 }
 
+/// Whether the vocabulary keeps a word (the typo tolerance is for words this long).
+/// Numbers and codes are not guessed at: a typo in one is another number.
+pub fn keeps(surface: &str) -> bool {
+    surface.chars().count() >= MIN_WORD && !surface.chars().any(|c| c.is_numeric())
+}
+
 /// The words of `texts` the vocabulary keeps, with their terms, sorted (so concurrent
 /// writers take the same keys in the same order).
 pub fn words_of<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for text in texts {
         for w in words(text) {
-            // Numbers and codes are not guessed at: a typo in one is another number.
-            if w.surface.chars().count() < MIN_WORD
-                || out.contains_key(&w.surface)
-                || w.surface.chars().any(|c| c.is_numeric())
-            {
+            if !keeps(&w.surface) || out.contains_key(&w.surface) {
                 continue;
             }
             let terms = word_terms(&w.surface);

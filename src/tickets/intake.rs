@@ -33,6 +33,9 @@ pub struct IntakeContext<'a> {
     pub sequences: &'a std::sync::Mutex<Vec<String>>,
     /// Numbers taken ahead for a batch (one round trip for all), used before asking again.
     pub numbers: std::cell::RefCell<NumberPool>,
+    /// A batch's new search-vocabulary words, added once when the whole batch is in
+    /// (`None` outside a batch: each registration adds its own).
+    pub vocab_words: std::cell::RefCell<Option<std::collections::BTreeMap<String, String>>>,
     /// R12: registry bodies' ICT questions go to the ICT queue with the F3 deadline.
     pub ict: &'a crate::registry::ict::IctRouting,
 }
@@ -458,7 +461,15 @@ fn register(
             crate::tickets::audit::insert_first(conn, &ticket_id, "registered", &first)?;
         }
     }
-    crate::search::tickets::index_new(conn, &ticket_id, &ticket.search_text)?;
+    match ctx.vocab_words.borrow_mut().as_mut() {
+        Some(words) => crate::search::tickets::index_new_later_words(
+            conn,
+            &ticket_id,
+            &ticket.search_text,
+            words,
+        )?,
+        None => crate::search::tickets::index_new(conn, &ticket_id, &ticket.search_text)?,
+    }
     for a in &msg.attachments {
         crate::tickets::store_attachment(conn, &message_id, a)?;
     }
@@ -706,8 +717,17 @@ pub fn intake_batch(
     ctx: &IntakeContext<'_>,
     batch: &[InboundMessage],
 ) -> Result<Vec<Registered>, IntakeError> {
-    batch
+    // The batch's words go to the vocabulary in one statement at the end: the tickets of
+    // a batch share most of them, and one insert per ticket was the writer's largest cost.
+    ctx.vocab_words.replace(Some(Default::default()));
+    let all: Result<Vec<Registered>, IntakeError> = batch
         .iter()
         .map(|msg| intake(conn, ctx, msg, None))
-        .collect()
+        .collect();
+    let words = ctx.vocab_words.take();
+    let all = all?;
+    if let Some(words) = words {
+        crate::search::vocab::add(conn, crate::search::tickets::SCOPE, &words)?;
+    }
+    Ok(all)
 }
