@@ -103,9 +103,7 @@ fn terms_and_words(text: &str, words: &mut BTreeMap<String, String>) -> Vec<Stri
             continue;
         }
         let terms = super::word_terms(&w.surface);
-        if vocab::keeps(&w.surface) && !terms.is_empty() && !words.contains_key(&w.surface) {
-            words.insert(w.surface, terms.join(" "));
-        }
+        vocab::gather(words, &w.surface, &terms);
         for t in terms {
             if seen.insert(t.clone()) {
                 out.push(t);

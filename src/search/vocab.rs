@@ -171,10 +171,17 @@ fn placeholders(rows: usize, per_row: usize) -> String {
     vec![row; rows].join(", ")
 }
 
-/// Whether the vocabulary keeps a word (the typo tolerance is for words this long).
-/// Numbers and codes are not guessed at: a typo in one is another number.
-pub fn keeps(surface: &str) -> bool {
-    surface.chars().count() >= MIN_WORD && !surface.chars().any(|c| c.is_numeric())
+/// Adds a word with its terms to `words` when the vocabulary keeps it: long enough for
+/// the typo tolerance, not yet there, and not a number or code (a typo in one is
+/// another number).
+pub fn gather(words: &mut BTreeMap<String, String>, surface: &str, terms: &[String]) {
+    if surface.chars().count() >= MIN_WORD
+        && !surface.chars().any(|c| c.is_numeric())
+        && !terms.is_empty()
+        && !words.contains_key(surface)
+    {
+        words.insert(surface.to_string(), terms.join(" "));
+    }
 }
 
 /// The words of `texts` the vocabulary keeps, with their terms, sorted (so concurrent
@@ -183,12 +190,8 @@ pub fn words_of<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeMap<String
     let mut out = BTreeMap::new();
     for text in texts {
         for w in words(text) {
-            if !keeps(&w.surface) || out.contains_key(&w.surface) {
-                continue;
-            }
-            let terms = word_terms(&w.surface);
-            if !terms.is_empty() {
-                out.insert(w.surface, terms.join(" "));
+            if !out.contains_key(&w.surface) {
+                gather(&mut out, &w.surface, &word_terms(&w.surface));
             }
         }
     }
