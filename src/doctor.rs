@@ -61,6 +61,7 @@ async fn database(config: &Config, out: &mut Vec<Finding>) -> Option<crate::db::
             pool_size: 2,
             create: false,
             synchronous: config.sqlite_synchronous,
+            background_checkpoint: false,
         },
     );
     let db = match opened {

@@ -67,6 +67,7 @@ impl AppState {
                 pool_size: config.pool_size,
                 create: config.create_database,
                 synchronous: config.sqlite_synchronous,
+                background_checkpoint: true,
             },
         )?;
         let migrate_db = db.clone();

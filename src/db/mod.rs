@@ -3,6 +3,7 @@
 //! [`Db::run`] / [`Db::write`] on a blocking thread.
 
 pub mod holder;
+pub mod prepared;
 pub mod schema;
 
 use std::sync::Arc;
@@ -159,10 +160,61 @@ pub struct OpenOptions {
     /// A missing SQLite file (and its folders) may be created.
     pub create: bool,
     pub synchronous: Synchronous,
+    /// SQLite: a thread of its own copies the write-ahead log into the database file
+    /// (`PRAGMA wal_checkpoint(PASSIVE)` every [`CHECKPOINT_EVERY`]), so commits do not
+    /// wait for it; the pool's connections checkpoint themselves only past
+    /// [`BACKSTOP_PAGES`]. For a long-running server; one-shot commands keep SQLite's own
+    /// checkpoints.
+    pub background_checkpoint: bool,
 }
 
+/// How often the background checkpointer runs.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The log size (in pages) at which a committing connection checkpoints after all, should
+/// the background checkpointer fall behind: about 80 MB, where SQLite's default is 1,000.
+pub const BACKSTOP_PAGES: u32 = 20_000;
+
 #[derive(Debug)]
-struct SqlitePragmas(Synchronous);
+struct SqlitePragmas {
+    synchronous: Synchronous,
+    background_checkpoint: bool,
+}
+
+/// Stops the checkpointer thread when the last handle of its database is dropped.
+struct Checkpointer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Checkpointer {
+    /// Starts the thread on a connection of its own to the SQLite file `path`.
+    fn start(path: &str) -> Result<Checkpointer, DbError> {
+        let mut c = <diesel::SqliteConnection as Connection>::establish(path)
+            .map_err(|e| DbError::Unavailable(format!("cannot open {path}: {e}")))?;
+        c.batch_execute("PRAGMA busy_timeout = 10000;")?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    // PASSIVE never blocks a writer or a reader; what a reader still
+                    // needs is copied on a later round.
+                    if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                    }
+                }
+            })
+            .map_err(|e| DbError::Unavailable(format!("cannot start the checkpointer: {e}")))?;
+        Ok(Checkpointer { stop })
+    }
+}
 
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
@@ -170,13 +222,20 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
             // busy_timeout first, so the pragmas after it wait for a lock instead of failing;
             // journal_mode = WAL is persistent and was set once in `Db::open`. Group commit
             // makes FULL cost one sync per batch, not per appeal.
-            let sync = match self.0 {
+            let sync = match self.synchronous {
                 Synchronous::Full => "FULL",
                 Synchronous::Normal => "NORMAL",
             };
+            // With the background checkpointer a commit does not copy the log itself.
+            let autocheckpoint = if self.background_checkpoint {
+                BACKSTOP_PAGES
+            } else {
+                1000
+            };
             c.batch_execute(&format!(
                 "PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync}; \
-                 PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;"
+                 PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000; \
+                 PRAGMA wal_autocheckpoint = {autocheckpoint};"
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -193,6 +252,7 @@ pub struct Db {
     pool: Pool<ConnectionManager<DbConn>>,
     pub engine: Engine,
     write_lock: Arc<std::sync::Mutex<()>>,
+    _checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl Db {
@@ -204,6 +264,7 @@ impl Db {
                 pool_size,
                 create: true,
                 synchronous: Synchronous::Full,
+                background_checkpoint: false,
             },
         )
     }
@@ -219,6 +280,7 @@ impl Db {
             pool_size: 2,
             create: false,
             synchronous,
+            background_checkpoint: false,
         };
         Db::open_as(url, options, true)
     }
@@ -248,11 +310,14 @@ impl Db {
                 .map_err(|e| DbError::Unavailable(format!("cannot open {conn_url}: {e}")))?;
             c.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
         }
-        let manager = ConnectionManager::<DbConn>::new(conn_url);
+        let manager = ConnectionManager::<DbConn>::new(conn_url.clone());
         let builder = Pool::builder()
             .max_size(pool_size.max(2))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas(options.synchronous)));
+            .connection_customizer(Box::new(SqlitePragmas {
+                synchronous: options.synchronous,
+                background_checkpoint: options.background_checkpoint,
+            }));
         let pool = if one_shot {
             // The first query opens the one connection a one-shot command needs.
             builder.min_idle(Some(0)).build_unchecked(manager)
@@ -262,10 +327,18 @@ impl Db {
                 .build(manager)
                 .map_err(|e| DbError::Unavailable(e.to_string()))?
         };
+        let checkpointer =
+            if engine == Engine::Sqlite && options.background_checkpoint && !one_shot && !in_memory
+            {
+                Some(Arc::new(Checkpointer::start(&conn_url)?))
+            } else {
+                None
+            };
         Ok(Db {
             pool,
             engine,
             write_lock: Arc::new(std::sync::Mutex::new(())),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -455,6 +528,41 @@ pub fn now() -> chrono::NaiveDateTime {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_background_checkpointer_copies_the_log_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let db = Db::open(
+            &format!("sqlite://{}", path.display()),
+            OpenOptions {
+                pool_size: 2,
+                create: true,
+                synchronous: Synchronous::Full,
+                background_checkpoint: true,
+            },
+        )
+        .unwrap();
+        let mut c = db.get().unwrap();
+        c.batch_execute("CREATE TABLE t (x TEXT); BEGIN;").unwrap();
+        for _ in 0..2000 {
+            c.batch_execute("INSERT INTO t VALUES (hex(randomblob(200)))")
+                .unwrap();
+        }
+        c.batch_execute("COMMIT").unwrap();
+        // The commit left the pages in the log (its own checkpoint waits for 20,000).
+        let size = || std::fs::metadata(&path).unwrap().len();
+        assert!(size() < 100_000, "the file already holds {} bytes", size());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < 800_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint in 10 s: the file holds {} bytes",
+                size()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     use super::*;
 
     #[test]

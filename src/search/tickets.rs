@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, HashSet};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::vocab::{self, Bind};
+use super::vocab;
 use super::{Query, term_set};
+use crate::db::prepared::{self, Value};
 use crate::db::schema::{messages, ticket_search, tickets};
 use crate::db::{DbConn, DbError};
 
@@ -53,10 +54,10 @@ fn store(conn: &mut DbConn, ticket_id: &str, terms: &str) -> Result<(), DbError>
     let ms = base & !0x7fff;
     for k in 0..0x8000i64 {
         let doc = ms | ((base + k) & 0x7fff);
-        let n = vocab::execute(
+        let n = prepared::execute(
             conn,
             "INSERT INTO ticket_search (doc, ticket_id, terms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            &[Bind::Int(doc), Bind::Text(ticket_id), Bind::Text(terms)],
+            &[Value::Int(doc), Value::Text(ticket_id), Value::Text(terms)],
         )?;
         if n == 1 {
             return Ok(());

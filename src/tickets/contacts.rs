@@ -29,11 +29,11 @@ pub fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result
     let id = new_id();
     // The channel identity that finds the contact again: one upsert, one round trip.
     let key = if chat.is_some() {
-        Some("telegram_chat_id")
+        Some(Key::TelegramChat)
     } else if whatsapp.is_some() {
-        Some("whatsapp_id")
+        Some(Key::WhatsApp)
     } else if email.is_some() {
-        Some("email")
+        Some(Key::Email)
     } else {
         None
     };
@@ -52,49 +52,60 @@ pub fn find_or_create_contact(conn: &mut DbConn, msg: &InboundMessage) -> Result
             .execute(conn)?;
         return Ok(id);
     };
-    // Keep what the applicant told us most recently; never blank out what we knew.
-    let upsert = |p: fn(usize) -> String| {
-        format!(
-            "INSERT INTO contacts (id, kind, name, email, phone, telegram_chat_id, iin_bin, language, \
-             created_at, updated_at, whatsapp_id) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
-             ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO UPDATE SET \
-             name = COALESCE(excluded.name, contacts.name), \
-             phone = COALESCE(excluded.phone, contacts.phone), \
-             iin_bin = COALESCE(excluded.iin_bin, contacts.iin_bin), \
-             updated_at = excluded.updated_at RETURNING id",
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5),
-            p(6),
-            p(7),
-            p(8),
-            p(9),
-            p(10),
-            p(11)
-        )
+    // Keep what the applicant told us most recently; never blank out what we knew. One
+    // fixed text per identity, so each connection prepares it once.
+    macro_rules! upsert {
+        ($key:literal) => {
+            concat!(
+                "INSERT INTO contacts (id, kind, name, email, phone, telegram_chat_id, iin_bin, \
+                 language, created_at, updated_at, whatsapp_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (",
+                $key,
+                ") WHERE ",
+                $key,
+                " IS NOT NULL DO UPDATE SET \
+                 name = COALESCE(excluded.name, contacts.name), \
+                 phone = COALESCE(excluded.phone, contacts.phone), \
+                 iin_bin = COALESCE(excluded.iin_bin, contacts.iin_bin), \
+                 updated_at = excluded.updated_at RETURNING id"
+            )
+        };
+    }
+    let sql = match key {
+        Key::TelegramChat => upsert!("telegram_chat_id"),
+        Key::WhatsApp => upsert!("whatsapp_id"),
+        Key::Email => upsert!("email"),
     };
-    use diesel::sql_types::{Nullable, Text, Timestamp};
-    let bind = |sql: String| {
-        diesel::sql_query(sql)
-            .bind::<Text, _>(id.clone())
-            .bind::<Text, _>(kind)
-            .bind::<Nullable<Text>, _>(s.display_name.clone())
-            .bind::<Nullable<Text>, _>(email.clone())
-            .bind::<Nullable<Text>, _>(s.phone.clone())
-            .bind::<Nullable<Text>, _>(chat.clone())
-            .bind::<Nullable<Text>, _>(iin.clone())
-            .bind::<Nullable<Text>, _>(msg.language.map(|l| l.as_str()))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(now)
-            .bind::<Nullable<Text>, _>(whatsapp.clone())
-    };
-    let row: ContactId = match conn {
-        DbConn::Pg(c) => bind(upsert(|n| format!("${n}"))).get_result(c)?,
-        DbConn::Sqlite(c) => bind(upsert(|_| "?".to_string())).get_result(c)?,
-    };
+    use crate::db::prepared::{self, Value};
+    let rows: Vec<ContactId> = prepared::load(
+        conn,
+        sql,
+        &[
+            Value::Text(&id),
+            Value::Text(kind),
+            Value::OptText(s.display_name.as_deref()),
+            Value::OptText(email.as_deref()),
+            Value::OptText(s.phone.as_deref()),
+            Value::OptText(chat.as_deref()),
+            Value::OptText(iin.as_deref()),
+            Value::OptText(msg.language.map(|l| l.as_str())),
+            Value::Time(now),
+            Value::Time(now),
+            Value::OptText(whatsapp.as_deref()),
+        ],
+    )?;
+    let row = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbError::Unavailable("the contact upsert returned no row".into()))?;
     Ok(row.id)
+}
+
+/// The channel identity a contact is found by.
+enum Key {
+    TelegramChat,
+    WhatsApp,
+    Email,
 }
 
 #[derive(QueryableByName)]

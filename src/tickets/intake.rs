@@ -425,8 +425,8 @@ fn register(
     });
     match conn {
         // One round trip for the ticket, its first message and the audit event.
-        DbConn::Pg(c) => insert_registration_pg(
-            c,
+        DbConn::Pg(_) => insert_registration_pg(
+            conn,
             &ticket,
             &message_id,
             msg,
@@ -626,61 +626,72 @@ struct NewTicket<'a> {
 /// PostgreSQL: the ticket, its first message and the `registered` event in one statement
 /// (data-modifying CTEs; the foreign keys are checked at the end of the statement).
 fn insert_registration_pg(
-    c: &mut diesel::PgConnection,
+    c: &mut DbConn,
     t: &NewTicket<'_>,
     message_id: &str,
     msg: &InboundMessage,
     raw_payload_id: Option<&str>,
     event: &crate::tickets::audit::Sealed,
 ) -> Result<(), DbError> {
-    use diesel::sql_types::{Nullable, Text, Timestamp};
+    use crate::db::prepared::{self, Value};
+    // A fixed text, prepared once per connection (a `sql_query` was parsed and planned
+    // by the server for every appeal).
     const SQL: &str = "WITH t AS (INSERT INTO tickets (id, number, contact_id, channel, \
         conversation, status, queue, subject, language, region, topic, access_key_hash, \
         registered_at, effective_from, due_at, deadline, search_text, updated_at, applicant) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-        $18, $31)), \
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)), \
         m AS (INSERT INTO messages (id, ticket_id, direction, kind, channel, address, subject, \
         body_text, body_html, external_id, raw_payload_id, created_at) VALUES \
-        ($19, $1, $32, $33, $4, $20, $21, $22, $23, $24, $25, $26)) \
+        (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)) \
         INSERT INTO ticket_events (id, ticket_id, at, actor, kind, data, seq, hash, personal) \
-        VALUES ($27, $1, $28, $29, 'registered', $30, 1, $34, $35)";
-    diesel::sql_query(SQL)
-        .bind::<Text, _>(t.id)
-        .bind::<Text, _>(t.number)
-        .bind::<Text, _>(t.contact_id)
-        .bind::<Text, _>(t.channel)
-        .bind::<Nullable<Text>, _>(t.conversation)
-        .bind::<Text, _>(t.status)
-        .bind::<Text, _>(&t.queue)
-        .bind::<Text, _>(t.subject)
-        .bind::<Text, _>(t.language)
-        .bind::<Nullable<Text>, _>(&t.region)
-        .bind::<Nullable<Text>, _>(&t.topic)
-        .bind::<Nullable<Text>, _>(&t.access_key_hash)
-        .bind::<Timestamp, _>(t.registered_at)
-        .bind::<Text, _>(&t.effective_from)
-        .bind::<Timestamp, _>(t.due_at)
-        .bind::<Text, _>(t.deadline)
-        .bind::<Text, _>(&t.search_text)
-        .bind::<Timestamp, _>(t.updated_at)
-        .bind::<Text, _>(message_id)
-        .bind::<Text, _>(&msg.sender.address)
-        .bind::<Nullable<Text>, _>(&msg.subject)
-        .bind::<Text, _>(&msg.body_text)
-        .bind::<Nullable<Text>, _>(&msg.body_html)
-        .bind::<Nullable<Text>, _>(&msg.external_id)
-        .bind::<Nullable<Text>, _>(raw_payload_id)
-        .bind::<Timestamp, _>(msg.received_at.naive_utc())
-        .bind::<Text, _>(new_id())
-        .bind::<Timestamp, _>(event.at)
-        .bind::<Text, _>(&event.split.actor)
-        .bind::<Text, _>(&event.split.data)
-        .bind::<Nullable<Text>, _>(&t.applicant)
-        .bind::<Text, _>(Direction::In.as_str())
-        .bind::<Text, _>(MessageKind::Appeal.as_str())
-        .bind::<Text, _>(&event.hash)
-        .bind::<Nullable<Text>, _>(&event.split.personal)
-        .execute(c)?;
+        VALUES (?, ?, ?, ?, 'registered', ?, 1, ?, ?)";
+    let event_id = new_id();
+    prepared::execute(
+        c,
+        SQL,
+        &[
+            Value::Text(t.id),
+            Value::Text(t.number),
+            Value::Text(t.contact_id),
+            Value::Text(t.channel),
+            Value::OptText(t.conversation),
+            Value::Text(t.status),
+            Value::Text(&t.queue),
+            Value::Text(t.subject),
+            Value::Text(t.language),
+            Value::OptText(t.region.as_deref()),
+            Value::OptText(t.topic.as_deref()),
+            Value::OptText(t.access_key_hash.as_deref()),
+            Value::Time(t.registered_at),
+            Value::Text(&t.effective_from),
+            Value::Time(t.due_at),
+            Value::Text(t.deadline),
+            Value::Text(&t.search_text),
+            Value::Time(t.updated_at),
+            Value::OptText(t.applicant.as_deref()),
+            // messages
+            Value::Text(message_id),
+            Value::Text(t.id),
+            Value::Text(Direction::In.as_str()),
+            Value::Text(MessageKind::Appeal.as_str()),
+            Value::Text(t.channel),
+            Value::Text(&msg.sender.address),
+            Value::OptText(msg.subject.as_deref()),
+            Value::Text(&msg.body_text),
+            Value::OptText(msg.body_html.as_deref()),
+            Value::OptText(msg.external_id.as_deref()),
+            Value::OptText(raw_payload_id),
+            Value::Time(msg.received_at.naive_utc()),
+            // ticket_events
+            Value::Text(&event_id),
+            Value::Text(t.id),
+            Value::Time(event.at),
+            Value::Text(&event.split.actor),
+            Value::Text(&event.split.data),
+            Value::Text(&event.hash),
+            Value::OptText(event.split.personal.as_deref()),
+        ],
+    )?;
     Ok(())
 }
 

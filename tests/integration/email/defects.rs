@@ -520,6 +520,7 @@ async fn i10_sqlite_commits_are_synchronous_full_by_default() {
                 pool_size: 2,
                 create: true,
                 synchronous,
+                background_checkpoint: true,
             },
         )
         .expect("database");
