@@ -31,6 +31,11 @@ fn main() {
     let clients: usize = env_or("BENCH_CLIENTS", 64);
     let seconds: u64 = env_or("BENCH_SECONDS", 10);
     let server_bin = server_bin();
+    // Before the server starts: a panic later would leave it running.
+    if use_wrk && Command::new("wrk").arg("-v").output().is_err() {
+        eprintln!("wrk is not installed: apt-get install wrk (or leave out `wrk`)");
+        std::process::exit(2);
+    }
 
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut cluster = None;

@@ -40,6 +40,22 @@ fn joined(terms: &[String]) -> String {
     terms[..terms.len().min(MAX_TERMS)].join(" ")
 }
 
+/// Whether the ticket has its search row (a statement the connection keeps prepared).
+fn own_row(conn: &mut DbConn, ticket_id: &str) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Doc {
+        #[diesel(sql_type = BigInt)]
+        #[allow(dead_code)]
+        doc: i64,
+    }
+    let rows: Vec<Doc> = prepared::load(
+        conn,
+        "SELECT doc FROM ticket_search WHERE ticket_id = ? LIMIT 1",
+        &[Value::Text(ticket_id)],
+    )?;
+    Ok(!rows.is_empty())
+}
+
 fn existing(conn: &mut DbConn, ticket_id: &str) -> Result<Option<(i64, String)>, DbError> {
     Ok(ticket_search::table
         .filter(ticket_search::ticket_id.eq(ticket_id))
@@ -62,8 +78,11 @@ fn store(conn: &mut DbConn, ticket_id: &str, terms: &str) -> Result<(), DbError>
         if n == 1 {
             return Ok(());
         }
-        // Taken by this ticket (a concurrent indexer): its text wins.
-        if existing(conn, ticket_id)?.is_some() {
+        // Taken by this ticket (a concurrent indexer): its text wins. The tickets of one
+        // millisecond share a base, so most misses are another ticket's slot; looking
+        // for our own row once in 64 misses keeps a batch from paying a query per miss
+        // (the profile of 2026-12-04 had those lookups at 17 % of the writer).
+        if k % 64 == 0 && own_row(conn, ticket_id)? {
             diesel::update(ticket_search::table.filter(ticket_search::ticket_id.eq(ticket_id)))
                 .set(ticket_search::terms.eq(terms))
                 .execute(conn)?;
