@@ -205,6 +205,7 @@ impl AppState {
             sequences: &self.sequences,
             numbers: Default::default(),
             vocab_words: Default::default(),
+            stemmed: Default::default(),
             ict: &self.config.registry.ict,
         }
     }

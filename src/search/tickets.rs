@@ -97,40 +97,87 @@ fn store(conn: &mut DbConn, ticket_id: &str, terms: &str) -> Result<(), DbError>
 /// Indexes a new ticket's own text (subject, first message, number).
 pub fn index_new(conn: &mut DbConn, ticket_id: &str, text: &str) -> Result<(), DbError> {
     let mut words = BTreeMap::new();
-    index_new_later_words(conn, ticket_id, text, &mut words)?;
+    index_new_later_words(conn, ticket_id, text, None, &mut words)?;
     vocab::add(conn, SCOPE, &words)
 }
 
 /// [`index_new`] whose vocabulary words are gathered into `words` for the caller to add
 /// once for many tickets (a registration batch shares most of its words), in the same
-/// transaction.
+/// transaction. `stemmed`, when given, is the ticket's text without its number already
+/// stemmed (on the request's thread, off the single writer): only the rest of `text` is
+/// stemmed here.
 pub fn index_new_later_words(
     conn: &mut DbConn,
     ticket_id: &str,
     text: &str,
+    stemmed: Option<Stemmed>,
     words: &mut BTreeMap<String, String>,
 ) -> Result<(), DbError> {
-    let terms = terms_and_words(text, words);
+    let terms = match stemmed {
+        Some(mut done) if text.starts_with(&done.text) => {
+            done.add(&text[done.text.len()..]);
+            for (w, t) in done.words {
+                words.entry(w).or_insert(t);
+            }
+            done.terms
+        }
+        _ => {
+            let mut all = Stemmed::default();
+            all.add(text);
+            for (w, t) in all.words {
+                words.entry(w).or_insert(t);
+            }
+            all.terms
+        }
+    };
     store(conn, ticket_id, &joined(&terms))
 }
 
-/// The text's distinct terms in order (as [`term_set`]), each word stemmed once, and the
-/// words the vocabulary keeps (as [`vocab::words_of`]) added to `words`.
-fn terms_and_words(text: &str, words: &mut BTreeMap<String, String>) -> Vec<String> {
-    let (mut surfaces, mut seen, mut out) = (HashSet::new(), HashSet::new(), Vec::new());
-    for w in super::words(text) {
-        if !surfaces.insert(w.surface.clone()) {
-            continue;
-        }
-        let terms = super::word_terms(&w.surface);
-        vocab::gather(words, &w.surface, &terms);
-        for t in terms {
-            if seen.insert(t.clone()) {
-                out.push(t);
+/// A text's distinct terms in order (as [`term_set`]), each word stemmed once, and the
+/// words the vocabulary keeps (as [`vocab::words_of`]); more text can be added after.
+#[derive(Debug, Clone, Default)]
+pub struct Stemmed {
+    /// The text stemmed so far.
+    pub text: String,
+    surfaces: HashSet<String>,
+    seen: HashSet<String>,
+    terms: Vec<String>,
+    words: BTreeMap<String, String>,
+}
+
+impl Stemmed {
+    /// Stems `text`.
+    pub fn of(text: &str) -> Stemmed {
+        let mut s = Stemmed::default();
+        s.add(text);
+        s
+    }
+
+    /// Stems `more`, which follows the text so far and starts at a word boundary.
+    fn add(&mut self, more: &str) {
+        self.text.push_str(more);
+        for w in super::words(more) {
+            if !self.surfaces.insert(w.surface.clone()) {
+                continue;
+            }
+            let terms = super::word_terms(&w.surface);
+            vocab::gather(&mut self.words, &w.surface, &terms);
+            for t in terms {
+                if self.seen.insert(t.clone()) {
+                    self.terms.push(t);
+                }
             }
         }
     }
-    out
+}
+
+#[cfg(test)]
+fn terms_and_words(text: &str, words: &mut BTreeMap<String, String>) -> Vec<String> {
+    let all = Stemmed::of(text);
+    for (w, t) in all.words {
+        words.entry(w).or_insert(t);
+    }
+    all.terms
 }
 
 /// Adds a follow-up's text to its ticket's row (the whole ticket when it has none yet).
@@ -288,6 +335,28 @@ mod tests {
         let before = words.len();
         terms_and_words("справка несудимости", &mut words);
         assert_eq!(words.len(), before);
+    }
+
+    #[test]
+    fn a_text_stemmed_ahead_and_finished_later_gives_what_the_whole_gives() {
+        let ahead = "справка о несудимости не приходит\nанықтама берілмеді";
+        let whole = format!("{ahead}\n2026-000123");
+        let mut split_words = BTreeMap::new();
+        let done = Stemmed::of(ahead);
+        let terms = match Some(done) {
+            Some(mut d) => {
+                d.add(&whole[d.text.len()..]);
+                for (w, t) in d.words {
+                    split_words.entry(w).or_insert(t);
+                }
+                d.terms
+            }
+            None => unreachable!(),
+        };
+        let mut whole_words = BTreeMap::new();
+        assert_eq!(terms, terms_and_words(&whole, &mut whole_words));
+        assert_eq!(terms, term_set([whole.as_str()]));
+        assert_eq!(split_words, whole_words);
     }
 
     #[test]

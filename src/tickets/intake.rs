@@ -36,6 +36,10 @@ pub struct IntakeContext<'a> {
     /// A batch's new search-vocabulary words, added once when the whole batch is in
     /// (`None` outside a batch: each registration adds its own).
     pub vocab_words: std::cell::RefCell<Option<std::collections::BTreeMap<String, String>>>,
+    /// New tickets' texts stemmed ahead on the requests' threads ([`stem_ahead`]), by
+    /// that text: a registration that finds its own takes it instead of stemming.
+    pub stemmed:
+        std::cell::RefCell<std::collections::HashMap<String, crate::search::tickets::Stemmed>>,
     /// R12: registry bodies' ICT questions go to the ICT queue with the F3 deadline.
     pub ict: &'a crate::registry::ict::IctRouting,
 }
@@ -462,12 +466,20 @@ fn register(
         }
     }
     match ctx.vocab_words.borrow_mut().as_mut() {
-        Some(words) => crate::search::tickets::index_new_later_words(
-            conn,
-            &ticket_id,
-            &ticket.search_text,
-            words,
-        )?,
+        Some(words) => {
+            // The number is the last line; what comes before it may be stemmed already.
+            let ahead = ticket
+                .search_text
+                .rsplit_once('\n')
+                .and_then(|(before, _)| ctx.stemmed.borrow_mut().remove(before));
+            crate::search::tickets::index_new_later_words(
+                conn,
+                &ticket_id,
+                &ticket.search_text,
+                ahead,
+                words,
+            )?
+        }
         None => crate::search::tickets::index_new(conn, &ticket_id, &ticket.search_text)?,
     }
     for a in &msg.attachments {
@@ -693,6 +705,14 @@ fn insert_registration_pg(
         ],
     )?;
     Ok(())
+}
+
+/// What registration would stem of a new ticket's text (its subject and first message,
+/// without the number it has yet to get), done ahead where CPU is spare: the request's
+/// thread, not the single writer.
+pub fn stem_ahead(msg: &InboundMessage) -> crate::search::tickets::Stemmed {
+    let msg = &*msg.cleaned();
+    crate::search::tickets::Stemmed::of(&search_text_of(&[&subject_of(msg), &msg.body_text]))
 }
 
 fn subject_of(msg: &InboundMessage) -> String {

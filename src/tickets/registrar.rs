@@ -20,7 +20,13 @@ use crate::db::{DbConn, DbError, Engine};
 use crate::tickets::intake::{IntakeError, Registered, intake, intake_batch};
 
 type Reply = oneshot::Sender<Result<Registered, RegisterError>>;
-type Item = (InboundMessage, Option<IdempotencyKey>, Reply);
+/// A message, its idempotency key, its text stemmed ahead, and where the answer goes.
+type Item = (
+    InboundMessage,
+    Option<IdempotencyKey>,
+    crate::search::tickets::Stemmed,
+    Reply,
+);
 /// `None` asks one writer thread to stop.
 type Queue = Arc<Mutex<mpsc::Receiver<Option<Item>>>>;
 
@@ -189,8 +195,10 @@ impl Registrar {
             )))
         };
         let (reply, answer) = oneshot::channel();
+        // Stemming is most of a new ticket's CPU; here it runs on the request's thread.
+        let stemmed = crate::tickets::intake::stem_ahead(&msg);
         self.tx
-            .send(Some((msg, key, reply)))
+            .send(Some((msg, key, stemmed, reply)))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -225,14 +233,17 @@ fn writer(app: Weak<AppState>, queue: Queue) {
         let mut messages = Vec::with_capacity(batch.len());
         let mut keys = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
-        for (m, k, r) in batch {
-            messages.push(m);
-            keys.push(k);
-            replies.push(r);
-        }
         let public_url = app.config.public_url.as_str();
         let calendar = app.calendar();
         let ctx = app.intake_context(&calendar);
+        for (m, k, stemmed, r) in batch {
+            messages.push(m);
+            keys.push(k);
+            replies.push(r);
+            ctx.stemmed
+                .borrow_mut()
+                .insert(stemmed.text.clone(), stemmed);
+        }
         // Web-form appeals always open a ticket: their numbers come in one round trip.
         let new_tickets = messages
             .iter()
