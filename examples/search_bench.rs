@@ -18,8 +18,9 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use baylanys::db::prepared::Value as Bind;
 use baylanys::db::{Db, DbConn};
-use baylanys::search::vocab::{self, Bind};
+use baylanys::search::vocab;
 use baylanys::search::{self, tickets as index};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -15,9 +15,10 @@ use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::db::prepared::Value as Bind;
 use crate::db::schema::{bodies, kb_articles, kb_search, kb_versions, services};
 use crate::db::{DbConn, DbError};
-use crate::search::vocab::{self, Bind};
+use crate::search::vocab;
 use crate::search::{self, Query, normalise};
 
 /// The vocabulary scope of Knowledge Base words.

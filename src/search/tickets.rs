@@ -40,28 +40,22 @@ fn joined(terms: &[String]) -> String {
     terms[..terms.len().min(MAX_TERMS)].join(" ")
 }
 
-/// Whether the ticket has its search row (a statement the connection keeps prepared).
-fn own_row(conn: &mut DbConn, ticket_id: &str) -> Result<bool, DbError> {
+/// The ticket's search row, if it has one: doc and terms (a statement the connection
+/// keeps prepared).
+fn existing(conn: &mut DbConn, ticket_id: &str) -> Result<Option<(i64, String)>, DbError> {
     #[derive(QueryableByName)]
-    struct Doc {
+    struct Row {
         #[diesel(sql_type = BigInt)]
-        #[allow(dead_code)]
         doc: i64,
+        #[diesel(sql_type = Text)]
+        terms: String,
     }
-    let rows: Vec<Doc> = prepared::load(
+    let rows: Vec<Row> = prepared::load(
         conn,
-        "SELECT doc FROM ticket_search WHERE ticket_id = ? LIMIT 1",
+        "SELECT doc, terms FROM ticket_search WHERE ticket_id = ? LIMIT 1",
         &[Value::Text(ticket_id)],
     )?;
-    Ok(!rows.is_empty())
-}
-
-fn existing(conn: &mut DbConn, ticket_id: &str) -> Result<Option<(i64, String)>, DbError> {
-    Ok(ticket_search::table
-        .filter(ticket_search::ticket_id.eq(ticket_id))
-        .select((ticket_search::doc, ticket_search::terms))
-        .first(conn)
-        .optional()?)
+    Ok(rows.into_iter().next().map(|r| (r.doc, r.terms)))
 }
 
 /// Writes the ticket's row with `terms` (a first row takes a free `doc` near its base).
@@ -82,7 +76,7 @@ fn store(conn: &mut DbConn, ticket_id: &str, terms: &str) -> Result<(), DbError>
         // millisecond share a base, so most misses are another ticket's slot; looking
         // for our own row once in 64 misses keeps a batch from paying a query per miss
         // (the profile of 2026-12-04 had those lookups at 17 % of the writer).
-        if k % 64 == 0 && own_row(conn, ticket_id)? {
+        if k % 64 == 0 && existing(conn, ticket_id)?.is_some() {
             diesel::update(ticket_search::table.filter(ticket_search::ticket_id.eq(ticket_id)))
                 .set(ticket_search::terms.eq(terms))
                 .execute(conn)?;
@@ -113,23 +107,11 @@ pub fn index_new_later_words(
     stemmed: Option<Stemmed>,
     words: &mut BTreeMap<String, String>,
 ) -> Result<(), DbError> {
-    let terms = match stemmed {
-        Some(mut done) if text.starts_with(&done.text) => {
-            done.add(&text[done.text.len()..]);
-            for (w, t) in done.words {
-                words.entry(w).or_insert(t);
-            }
-            done.terms
-        }
-        _ => {
-            let mut all = Stemmed::default();
-            all.add(text);
-            for (w, t) in all.words {
-                words.entry(w).or_insert(t);
-            }
-            all.terms
-        }
-    };
+    let ahead = stemmed
+        .filter(|s| text.starts_with(&s.text))
+        .unwrap_or_default();
+    let rest = &text[ahead.text.len()..];
+    let terms = ahead.finish(rest, words);
     store(conn, ticket_id, &joined(&terms))
 }
 
@@ -153,6 +135,16 @@ impl Stemmed {
         s
     }
 
+    /// Stems `rest` (which follows the text so far, from a word boundary), adds the
+    /// vocabulary words to `words` (those already there are kept) and gives the terms.
+    pub fn finish(mut self, rest: &str, words: &mut BTreeMap<String, String>) -> Vec<String> {
+        self.add(rest);
+        for (w, t) in self.words {
+            words.entry(w).or_insert(t);
+        }
+        self.terms
+    }
+
     /// Stems `more`, which follows the text so far and starts at a word boundary.
     fn add(&mut self, more: &str) {
         self.text.push_str(more);
@@ -173,11 +165,7 @@ impl Stemmed {
 
 #[cfg(test)]
 fn terms_and_words(text: &str, words: &mut BTreeMap<String, String>) -> Vec<String> {
-    let all = Stemmed::of(text);
-    for (w, t) in all.words {
-        words.entry(w).or_insert(t);
-    }
-    all.terms
+    Stemmed::default().finish(text, words)
 }
 
 /// Adds a follow-up's text to its ticket's row (the whole ticket when it has none yet).
@@ -342,17 +330,7 @@ mod tests {
         let ahead = "справка о несудимости не приходит\nанықтама берілмеді";
         let whole = format!("{ahead}\n2026-000123");
         let mut split_words = BTreeMap::new();
-        let done = Stemmed::of(ahead);
-        let terms = match Some(done) {
-            Some(mut d) => {
-                d.add(&whole[d.text.len()..]);
-                for (w, t) in d.words {
-                    split_words.entry(w).or_insert(t);
-                }
-                d.terms
-            }
-            None => unreachable!(),
-        };
+        let terms = Stemmed::of(ahead).finish(&whole[ahead.len()..], &mut split_words);
         let mut whole_words = BTreeMap::new();
         assert_eq!(terms, terms_and_words(&whole, &mut whole_words));
         assert_eq!(terms, term_set([whole.as_str()]));

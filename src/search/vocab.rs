@@ -9,9 +9,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use super::{Query, word_terms, words};
+use crate::db::prepared::Value;
 use crate::db::{DbConn, DbError};
 
 /// Words shorter than this are not kept (a typo is looked for only from six letters).
@@ -103,66 +104,55 @@ struct WordTerms {
     terms: String,
 }
 
-/// A value bound to a statement with a number of parameters known only at run time.
-pub enum Bind<'a> {
-    Text(&'a str),
-    Int(i64),
+/// Binds `values` to a boxed `sql_query` of one backend.
+macro_rules! bind_all {
+    ($q:expr, $values:expr) => {{
+        let mut q = $q;
+        for v in $values {
+            q = match v {
+                Value::Text(t) => q.bind::<Text, _>(*t),
+                Value::OptText(t) => q.bind::<Nullable<Text>, _>(*t),
+                Value::Int(i) => q.bind::<BigInt, _>(*i),
+                Value::Time(t) => q.bind::<Timestamp, _>(*t),
+            };
+        }
+        q
+    }};
 }
 
-/// Runs `sql` (with `?` placeholders) with `binds` on either backend.
-pub fn execute(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<usize, DbError> {
+/// Runs `sql` (with `?` placeholders), whose shape is known only at run time (so it is
+/// not kept prepared: fixed texts go through [`crate::db::prepared`]), on either backend.
+pub fn execute(conn: &mut DbConn, sql: &str, binds: &[Value<'_>]) -> Result<usize, DbError> {
     Ok(match conn {
-        DbConn::Sqlite(c) => {
-            let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
-            for b in binds {
-                q = match b {
-                    Bind::Text(t) => q.bind::<Text, _>(*t),
-                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
-                };
-            }
-            q.execute(c)?
-        }
-        DbConn::Pg(c) => {
-            let sql = numbered(sql);
-            let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
-            for b in binds {
-                q = match b {
-                    Bind::Text(t) => q.bind::<Text, _>(*t),
-                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
-                };
-            }
-            q.execute(c)?
-        }
+        DbConn::Sqlite(c) => bind_all!(
+            diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>(),
+            binds
+        )
+        .execute(c)?,
+        DbConn::Pg(c) => bind_all!(
+            diesel::sql_query(numbered(sql)).into_boxed::<diesel::pg::Pg>(),
+            binds
+        )
+        .execute(c)?,
     })
 }
 
-/// Loads rows of `sql` (with `?` placeholders) with `binds` on either backend.
-pub fn load<R>(conn: &mut DbConn, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<R>, DbError>
+/// Loads rows of `sql` (with `?` placeholders), as [`execute`].
+pub fn load<R>(conn: &mut DbConn, sql: &str, binds: &[Value<'_>]) -> Result<Vec<R>, DbError>
 where
     R: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
 {
     Ok(match conn {
-        DbConn::Sqlite(c) => {
-            let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
-            for b in binds {
-                q = match b {
-                    Bind::Text(t) => q.bind::<Text, _>(*t),
-                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
-                };
-            }
-            q.load::<R>(c)?
-        }
-        DbConn::Pg(c) => {
-            let sql = numbered(sql);
-            let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
-            for b in binds {
-                q = match b {
-                    Bind::Text(t) => q.bind::<Text, _>(*t),
-                    Bind::Int(i) => q.bind::<BigInt, _>(*i),
-                };
-            }
-            q.load::<R>(c)?
-        }
+        DbConn::Sqlite(c) => bind_all!(
+            diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>(),
+            binds
+        )
+        .load::<R>(c)?,
+        DbConn::Pg(c) => bind_all!(
+            diesel::sql_query(numbered(sql)).into_boxed::<diesel::pg::Pg>(),
+            binds
+        )
+        .load::<R>(c)?,
     })
 }
 
@@ -212,7 +202,7 @@ pub fn add(
         );
         let mut binds = Vec::with_capacity(chunk.len() * 3);
         for (w, t) in chunk {
-            binds.extend([Bind::Text(scope), Bind::Text(w), Bind::Text(t)]);
+            binds.extend([Value::Text(scope), Value::Text(w), Value::Text(t)]);
         }
         let added: Vec<WordRow> = load(conn, &sql, &binds)?;
         let mut rows: Vec<(String, i64, String)> = Vec::new();
@@ -231,10 +221,10 @@ pub fn add(
             let mut binds = Vec::with_capacity(part.len() * 4);
             for (t, len, w) in part {
                 binds.extend([
-                    Bind::Text(scope),
-                    Bind::Text(t),
-                    Bind::Int(*len),
-                    Bind::Text(w),
+                    Value::Text(scope),
+                    Value::Text(t),
+                    Value::Int(*len),
+                    Value::Text(w),
                 ]);
             }
             execute(conn, &sql, &binds)?;
@@ -261,8 +251,8 @@ pub fn expand(conn: &mut DbConn, scope: &str, query: &mut Query) -> Result<(), D
         "SELECT word FROM search_vocab WHERE scope = ? AND word IN ({})",
         vec!["?"; long.len()].join(", ")
     );
-    let mut binds = vec![Bind::Text(scope)];
-    binds.extend(long.iter().map(|w| Bind::Text(w)));
+    let mut binds = vec![Value::Text(scope)];
+    binds.extend(long.iter().map(|w| Value::Text(w)));
     let known: HashSet<String> = load::<WordRow>(conn, &sql, &binds)?
         .into_iter()
         .map(|r| r.word)
@@ -284,11 +274,11 @@ pub fn expand(conn: &mut DbConn, scope: &str, query: &mut Query) -> Result<(), D
             "SELECT DISTINCT word FROM search_trigrams WHERE scope = ? AND trigram IN (?, ?) \
              AND len BETWEEN ? AND ?",
             &[
-                Bind::Text(scope),
-                Bind::Text(first),
-                Bind::Text(last),
-                Bind::Int(len - 1),
-                Bind::Int(len + 1),
+                Value::Text(scope),
+                Value::Text(first),
+                Value::Text(last),
+                Value::Int(len - 1),
+                Value::Int(len + 1),
             ],
         )?;
         let mut near: Vec<(usize, String)> = candidates
@@ -305,8 +295,8 @@ pub fn expand(conn: &mut DbConn, scope: &str, query: &mut Query) -> Result<(), D
             "SELECT word, terms FROM search_vocab WHERE scope = ? AND word IN ({})",
             vec!["?"; near.len()].join(", ")
         );
-        let mut binds = vec![Bind::Text(scope)];
-        binds.extend(near.iter().map(|(_, w)| Bind::Text(w)));
+        let mut binds = vec![Value::Text(scope)];
+        binds.extend(near.iter().map(|(_, w)| Value::Text(w)));
         let mut found: Vec<WordTerms> = load(conn, &sql, &binds)?;
         found.sort_by(|a, b| a.word.cmp(&b.word));
         for r in found {
