@@ -105,6 +105,23 @@ impl Driver {
         }
     }
 
+    /// Waits (up to 15 s) until the page's URL contains `needle`: a click that submits a
+    /// form has navigated, not just found the old page's elements.
+    pub(crate) async fn wait_for_url(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let url = self.url().await;
+            if url.contains(needle) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the page never went to a URL with {needle:?}; it is at {url}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/session/{}{}", self.base, self.session, path);
         let mut req = self.client.request(method, url);

@@ -773,6 +773,8 @@ async fn dashboard_in_chromium_links_the_period_and_has_no_serious_accessibility
     )
     .await;
     d.click("#show-period").await;
+    // The old page has the same table: wait for the navigation first.
+    d.wait_for_url("from=2026-12-01").await;
     d.find("#by-queue-table").await;
     let url = d.url().await;
     assert!(
